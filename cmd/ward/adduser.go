@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"ward/internal/actor"
+	"ward/internal/directory"
+)
+
+func (a *app) addUserCmd() *cobra.Command {
+	var email, password string
+	var roles []string
+	cmd := &cobra.Command{
+		Use:   "add-user --email E --password P [--role R]...",
+		Short: "Create a user (acting as the system, e.g. to bootstrap the first admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := readPassword(password, a.stdin)
+			if err != nil {
+				return err
+			}
+			svc, err := a.services(cmd)
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			u, err := svc.Directory.CreateUser(actor.System(cmd.Context()), directory.NewUser{
+				User:     directory.User{Email: strings.TrimSpace(email)},
+				Password: pw,
+				Roles:    roles,
+			})
+			if err != nil {
+				return fmt.Errorf("add user %s: %w", email, err)
+			}
+			fmt.Fprintf(a.stdout, "created user %d (%s) with roles: %s\n", u.ID, u.Email, strings.Join(roles, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "email address (required)")
+	cmd.Flags().StringVar(&password, "password", "", `password (required; "-" reads it from standard input)`)
+	cmd.Flags().StringArrayVar(&roles, "role", nil, "role to grant (repeatable), e.g. --role admin")
+	_ = cmd.MarkFlagRequired("email")
+	_ = cmd.MarkFlagRequired("password")
+	return cmd
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"ward/internal/actor"
+)
+
+func (a *app) userCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Administer users",
+	}
+	var id int64
+	purge := &cobra.Command{
+		Use:   "purge --id N",
+		Short: "Permanently remove a user and everything that belongs to them (audit events stay)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if id <= 0 {
+				return fmt.Errorf("--id must be a positive user id, got %d", id)
+			}
+			svc, err := a.services(cmd)
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			if err := svc.Directory.PurgeUser(actor.System(cmd.Context()), id); err != nil {
+				return fmt.Errorf("purge user %d: %w", id, err)
+			}
+			fmt.Fprintf(a.stdout, "purged user %d\n", id)
+			return nil
+		},
+	}
+	purge.Flags().Int64Var(&id, "id", 0, "id of the user to purge (required)")
+	_ = purge.MarkFlagRequired("id")
+	cmd.AddCommand(purge)
+	return cmd
+}

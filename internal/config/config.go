@@ -1,0 +1,290 @@
+// Package config is ward's runtime configuration: defaults, the WARD_*
+// environment variables, and validation that reports every problem at once so
+// an operator fixes a broken deployment in one pass rather than one error at a
+// time.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything ward needs to start. The zero value is not usable;
+// start from Default.
+type Config struct {
+	// Addr is the TCP address the HTTP server listens on.
+	Addr string
+	// DataDir holds the default SQLite database, the generated master key
+	// file and other local files.
+	DataDir string
+	// DatabaseURL is sqlite:///path/file.db or postgres://...; empty means
+	// the SQLite file in DataDir.
+	DatabaseURL string
+	// Issuer is the public base URL (scheme, host, optional path); empty
+	// means http://<Addr>. See PublicIssuer.
+	Issuer string
+	// MasterKey encrypts secrets at rest; empty means a key file in DataDir,
+	// created on first run.
+	MasterKey string
+
+	// SessionIdleTimeout ends a browser session after this much inactivity.
+	SessionIdleTimeout time.Duration
+	// SessionAbsoluteLifetime ends a browser session this long after sign-in,
+	// however active it is.
+	SessionAbsoluteLifetime time.Duration
+	// LockoutFailures consecutive failed password checks lock an account ...
+	LockoutFailures int
+	// ... for LockoutPeriod after the last failure.
+	LockoutPeriod time.Duration
+
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64
+	// LogFormat is "json" (production) or "text" (a terminal).
+	LogFormat string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// Log formats.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// Default returns the configuration used when nothing is set: a single
+// process on loopback with SQLite in ./ward-data, and the reference system's
+// session and lockout rules (1h idle, 12h absolute, 5 failures, 30 minutes).
+func Default() Config {
+	return Config{
+		Addr:                    "127.0.0.1:8080",
+		DataDir:                 "./ward-data",
+		SessionIdleTimeout:      time.Hour,
+		SessionAbsoluteLifetime: 12 * time.Hour,
+		LockoutFailures:         5,
+		LockoutPeriod:           30 * time.Minute,
+		MaxBodyBytes:            1 << 20,
+		LogFormat:               LogJSON,
+		LogLevel:                "info",
+	}
+}
+
+// envPrefix marks ward's variables. Every variable with it must be known, so
+// a typo (WARD_DATABSE_URL) fails loudly instead of silently using SQLite.
+const envPrefix = "WARD_"
+
+// testEnvPrefix is reserved for test harnesses (WARD_TEST_POSTGRES_URL...);
+// such variables configure tests, not ward, and are ignored here.
+const testEnvPrefix = "WARD_TEST_"
+
+// ignoredEnv are further test-harness variables outside testEnvPrefix.
+var ignoredEnv = map[string]bool{"WARD_BROWSER_TESTS": true}
+
+// setter parses one variable's value into c.
+type setter func(c *Config, v string) error
+
+var envVars = map[string]setter{
+	"WARD_ADDR":         func(c *Config, v string) error { c.Addr = v; return nil },
+	"WARD_DATA_DIR":     func(c *Config, v string) error { c.DataDir = v; return nil },
+	"WARD_DATABASE_URL": func(c *Config, v string) error { c.DatabaseURL = v; return nil },
+	"WARD_ISSUER":       func(c *Config, v string) error { c.Issuer = v; return nil },
+	"WARD_MASTER_KEY":   func(c *Config, v string) error { c.MasterKey = v; return nil },
+	"WARD_SESSION_IDLE_TIMEOUT": func(c *Config, v string) error {
+		return parseDuration(v, &c.SessionIdleTimeout)
+	},
+	"WARD_SESSION_ABSOLUTE_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.SessionAbsoluteLifetime)
+	},
+	"WARD_LOCKOUT_FAILURES": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.LockoutFailures = n
+		return nil
+	},
+	"WARD_LOCKOUT_PERIOD": func(c *Config, v string) error { return parseDuration(v, &c.LockoutPeriod) },
+	"WARD_MAX_BODY_BYTES": func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	},
+	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },
+	"WARD_LOG_LEVEL":  func(c *Config, v string) error { c.LogLevel = v; return nil },
+}
+
+// EnvVars returns the names of the variables FromEnv reads, sorted.
+func EnvVars() []string {
+	names := make([]string, 0, len(envVars))
+	for k := range envVars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func parseDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("not a duration (like 30m or 1h): %q", v)
+	}
+	*dst = d
+	return nil
+}
+
+// FromEnv applies the WARD_* variables in environ (os.Environ() form,
+// "KEY=value") on top of base. A variable with the WARD_ prefix that ward
+// does not know is an error, as is a value that does not parse; every such
+// problem is reported in the one returned error. WARD_TEST_* variables
+// belong to test harnesses and are ignored.
+//
+// It takes the whole environment rather than a lookup function because
+// rejecting unknown variables needs to see them all.
+func FromEnv(base Config, environ []string) (Config, error) {
+	c := base
+	var errs []error
+	// Sort so errors come out in a stable order.
+	sorted := append([]string(nil), environ...)
+	sort.Strings(sorted)
+	for _, kv := range sorted {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, envPrefix) || strings.HasPrefix(k, testEnvPrefix) || ignoredEnv[k] {
+			continue
+		}
+		set, ok := envVars[k]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: unknown variable (known: %s)", k, strings.Join(EnvVars(), ", ")))
+			continue
+		}
+		if err := set(&c, strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// PublicIssuer returns Issuer without a trailing slash, or http://<Addr>
+// when Issuer is empty.
+func (c Config) PublicIssuer() string {
+	if c.Issuer == "" {
+		return "http://" + c.Addr
+	}
+	return strings.TrimRight(c.Issuer, "/")
+}
+
+// SecureCookies reports whether cookies must be marked Secure: whenever the
+// public URL is https (behind a TLS-terminating proxy the listener itself is
+// plain HTTP, so the issuer is what tells).
+func (c Config) SecureCookies() bool {
+	return strings.HasPrefix(strings.ToLower(c.PublicIssuer()), "https://")
+}
+
+// SlogLevel returns LogLevel as a slog.Level (info when it does not parse;
+// Validate reports that case).
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Validate reports every problem with c at once, joined with errors.Join, or
+// nil when c is usable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.Addr == "" {
+		bad("addr: must be set (host:port)")
+	} else if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr: %q is not host:port: %v", c.Addr, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("addr: port %q is not a number between 0 and 65535", port)
+	}
+
+	if c.DataDir == "" && (c.DatabaseURL == "" || c.MasterKey == "") {
+		bad("data dir: must be set unless both WARD_DATABASE_URL and WARD_MASTER_KEY are (it holds the SQLite database and the key file)")
+	}
+	switch {
+	case c.DatabaseURL == "":
+	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		if p := strings.TrimPrefix(c.DatabaseURL, "sqlite://"); p == "" || p == "/" {
+			bad("WARD_DATABASE_URL: sqlite URL names no file (want sqlite:///path/to/ward.db)")
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			// Never echo the URL: it may carry a password.
+			bad("WARD_DATABASE_URL: malformed postgres URL")
+		}
+	default:
+		bad("WARD_DATABASE_URL: unsupported scheme (want sqlite:// or postgres://)")
+	}
+
+	if c.Issuer != "" {
+		u, err := url.Parse(c.Issuer)
+		switch {
+		case err != nil:
+			bad("WARD_ISSUER: %q is not a URL", c.Issuer)
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad("WARD_ISSUER: %q must start with http:// or https://", c.Issuer)
+		case u.Host == "":
+			bad("WARD_ISSUER: %q has no host", c.Issuer)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			bad("WARD_ISSUER: %q must not carry a query, fragment or user info", c.Issuer)
+		}
+	}
+
+	if c.MasterKey != "" && !validMasterKey(c.MasterKey) {
+		// Never echo the value: it is the key to every secret at rest.
+		bad("WARD_MASTER_KEY: must be 32 random bytes in base64 (e.g. the output of `openssl rand -base64 32`)")
+	}
+
+	if c.SessionIdleTimeout <= 0 {
+		bad("session idle timeout: must be positive, got %s", c.SessionIdleTimeout)
+	}
+	if c.SessionAbsoluteLifetime <= 0 {
+		bad("session absolute lifetime: must be positive, got %s", c.SessionAbsoluteLifetime)
+	} else if c.SessionIdleTimeout > c.SessionAbsoluteLifetime {
+		bad("session idle timeout (%s) exceeds the absolute lifetime (%s)", c.SessionIdleTimeout, c.SessionAbsoluteLifetime)
+	}
+	if c.LockoutFailures < 1 {
+		bad("lockout failures: must be at least 1, got %d", c.LockoutFailures)
+	}
+	if c.LockoutPeriod <= 0 {
+		bad("lockout period: must be positive, got %s", c.LockoutPeriod)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.LogFormat != LogJSON && c.LogFormat != LogText {
+		bad("log format: %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("log level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// masterKeyBytes is the size of the master key (see internal/secrets).
+const masterKeyBytes = 32
+
+// validMasterKey reports whether s is masterKeyBytes in base64, standard or
+// URL alphabet, padded or not: the forms internal/secrets accepts.
+func validMasterKey(s string) bool {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
+	k, err := base64.RawStdEncoding.DecodeString(s)
+	return err == nil && len(k) == masterKeyBytes
+}

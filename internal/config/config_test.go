@@ -1,0 +1,197 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v, want nil", err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./ward-data" || c.MaxBodyBytes != 1<<20 {
+		t.Errorf("Default() = %+v, want addr 127.0.0.1:8080, data dir ./ward-data, 1 MiB bodies", c)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     []string
+		check   func(t *testing.T, c Config)
+		wantErr []string // substrings, each must appear
+	}{
+		{
+			name: "every variable",
+			env: []string{
+				"WARD_ADDR=0.0.0.0:9000",
+				"WARD_DATA_DIR=/var/lib/ward",
+				"WARD_DATABASE_URL=postgres://u@db/ward",
+				"WARD_ISSUER=https://id.example.org",
+				"WARD_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+				"WARD_SESSION_IDLE_TIMEOUT=15m",
+				"WARD_SESSION_ABSOLUTE_LIFETIME=8h",
+				"WARD_LOCKOUT_FAILURES=3",
+				"WARD_LOCKOUT_PERIOD=10m",
+				"WARD_MAX_BODY_BYTES=2048",
+				"WARD_LOG_FORMAT=text",
+				"WARD_LOG_LEVEL=debug",
+			},
+			check: func(t *testing.T, c Config) {
+				want := Config{
+					Addr: "0.0.0.0:9000", DataDir: "/var/lib/ward", DatabaseURL: "postgres://u@db/ward",
+					Issuer: "https://id.example.org", MasterKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+					SessionIdleTimeout: 15 * time.Minute, SessionAbsoluteLifetime: 8 * time.Hour,
+					LockoutFailures: 3, LockoutPeriod: 10 * time.Minute, MaxBodyBytes: 2048,
+					LogFormat: "text", LogLevel: "debug",
+				}
+				if c != want {
+					t.Errorf("got %+v\nwant %+v", c, want)
+				}
+			},
+		},
+		{
+			name: "other and test variables are ignored",
+			env:  []string{"HOME=/root", "WARD_TEST_POSTGRES_URL=postgres://x", "WARD_BROWSER_TESTS=1", "NOT_WARD_X=1"},
+			check: func(t *testing.T, c Config) {
+				if c != Default() {
+					t.Errorf("got %+v, want the defaults", c)
+				}
+			},
+		},
+		{
+			name:    "unknown WARD variable is rejected",
+			env:     []string{"WARD_DATABSE_URL=postgres://x"},
+			wantErr: []string{"WARD_DATABSE_URL: unknown variable"},
+		},
+		{
+			name:    "every parse problem at once",
+			env:     []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1"},
+			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE"},
+		},
+		{
+			name: "value without equals sign is empty",
+			env:  []string{"WARD_ISSUER"},
+			check: func(t *testing.T, c Config) {
+				if c.Issuer != "" {
+					t.Errorf("Issuer = %q, want empty", c.Issuer)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := FromEnv(Default(), tt.env)
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("FromEnv() error = nil, want one mentioning %v", tt.wantErr)
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("FromEnv() error = %q, want it to mention %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("FromEnv() error = %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr []string // empty: valid
+	}{
+		{"defaults", func(c *Config) {}, nil},
+		{"sqlite url", func(c *Config) { c.DatabaseURL = "sqlite:///tmp/w.db" }, nil},
+		{"no data dir with url and key", func(c *Config) {
+			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+		}, nil},
+		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
+		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},
+		{"https issuer with path", func(c *Config) { c.Issuer = "https://example.org/ward/" }, nil},
+		{"port zero", func(c *Config) { c.Addr = "127.0.0.1:0" }, nil},
+		{"no addr", func(c *Config) { c.Addr = "" }, []string{"addr: must be set"}},
+		{"addr without port", func(c *Config) { c.Addr = "localhost" }, []string{"not host:port"}},
+		{"addr bad port", func(c *Config) { c.Addr = "localhost:http2" }, []string{"port"}},
+		{"no data dir and no url", func(c *Config) { c.DataDir = "" }, []string{"data dir"}},
+		{"mysql url", func(c *Config) { c.DatabaseURL = "mysql://u:secret@h/d" }, []string{"unsupported scheme"}},
+		{"empty sqlite url", func(c *Config) { c.DatabaseURL = "sqlite://" }, []string{"names no file"}},
+		{"issuer ftp", func(c *Config) { c.Issuer = "ftp://x" }, []string{"http:// or https://"}},
+		{"issuer no host", func(c *Config) { c.Issuer = "https://" }, []string{"no host"}},
+		{"issuer query", func(c *Config) { c.Issuer = "https://x.org/?a=b" }, []string{"query"}},
+		{"master key std base64", func(c *Config) { c.MasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" }, nil},
+		{"master key url base64 unpadded", func(c *Config) { c.MasterKey = "_-ECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" }, nil},
+		{"master key too short", func(c *Config) { c.MasterKey = "c2hvcnQ=" }, []string{"WARD_MASTER_KEY"}},
+		{"master key not base64", func(c *Config) { c.MasterKey = "this is not base64 at all, it has spaces!!" }, []string{"WARD_MASTER_KEY"}},
+		{"idle above absolute", func(c *Config) { c.SessionIdleTimeout = 13 * time.Hour }, []string{"exceeds"}},
+		{"zero lockout", func(c *Config) { c.LockoutFailures = 0 }, []string{"lockout failures"}},
+		{"tiny body", func(c *Config) { c.MaxBodyBytes = 10 }, []string{"max body bytes"}},
+		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, []string{"log format"}},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, []string{"log level"}},
+		{
+			name: "every problem at once",
+			mutate: func(c *Config) {
+				c.Addr = ""
+				c.LockoutPeriod = 0
+				c.SessionIdleTimeout = -time.Second
+				c.LogFormat = "xml"
+			},
+			wantErr: []string{"addr", "lockout period", "session idle timeout", "log format"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error mentioning %v", tt.wantErr)
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Validate() = %q, want it to mention %q", err, s)
+				}
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("Validate() = %q leaks a password from the URL", err)
+			}
+		})
+	}
+}
+
+func TestPublicIssuerAndCookies(t *testing.T) {
+	tests := []struct {
+		addr, issuer string
+		want         string
+		secure       bool
+	}{
+		{"127.0.0.1:8080", "", "http://127.0.0.1:8080", false},
+		{"127.0.0.1:8080", "https://id.example.org/", "https://id.example.org", true},
+		{"0.0.0.0:80", "HTTPS://ID.example.org", "HTTPS://ID.example.org", true},
+		{"0.0.0.0:80", "http://localhost:8080", "http://localhost:8080", false},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.Addr, c.Issuer = tt.addr, tt.issuer
+		if got := c.PublicIssuer(); got != tt.want {
+			t.Errorf("PublicIssuer(addr %q, issuer %q) = %q, want %q", tt.addr, tt.issuer, got, tt.want)
+		}
+		if got := c.SecureCookies(); got != tt.secure {
+			t.Errorf("SecureCookies(issuer %q) = %v, want %v", tt.issuer, got, tt.secure)
+		}
+	}
+}

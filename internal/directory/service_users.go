@@ -1,0 +1,436 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/audit"
+	"ward/internal/store"
+)
+
+// record writes one audit event inside the transaction carried by ctx.
+func (s *Service) record(ctx context.Context, c audit.Context, subjectID int64, format string, args ...any) error {
+	if err := s.audit.Record(ctx, c, subjectID, fmt.Sprintf(format, args...)); err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// maxSearchScan bounds how many candidate users one SearchUsers call
+// examines for a caller who may only see some of them; a page may then come
+// back short with a cursor to continue from.
+const maxSearchScan = 2000
+
+// CreateUser creates an account. ward itself, admins, service accounts and
+// staff (staff, staff_admin, clinician) may create accounts; roles given must
+// be ones the caller may grant, and a caller who is not an admin may only
+// place the new user in organizations at or below their own, so nobody can
+// create an account they could not then manage.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	r := s.newRequest(ctx)
+	if err := r.requireAnyRole(ctx, "create accounts", RoleAdmin, RoleService, RoleStaff, RoleStaffAdmin, RoleClinician); err != nil {
+		return nil, err
+	}
+	u := in.User
+	u.ID, u.Version, u.DeletedAt, u.PasswordHash = 0, 0, nil, ""
+	u.Registered, u.UpdatedAt = s.now(), s.now()
+	if err := validateUser(&u, s.now()); err != nil {
+		return nil, err
+	}
+	roles, err := validateRoleNames(in.Roles)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkGrant(ctx, roles); err != nil {
+		return nil, err
+	}
+	orgIDs := dedupeIDs(in.OrgIDs)
+	if err := r.checkOrgs(ctx, orgIDs); err != nil {
+		return nil, err
+	}
+	if in.Password != "" {
+		if err := ValidatePassword(in.Password); err != nil {
+			return nil, err
+		}
+		if u.PasswordHash, err = s.hasher.Hash(in.Password); err != nil {
+			return nil, fmt.Errorf("hash password: %w", err)
+		}
+	}
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		if len(roles) > 0 {
+			if err := s.store.SetUserRoles(ctx, u.ID, roles); err != nil {
+				return err
+			}
+		}
+		if len(orgIDs) > 0 {
+			if err := s.store.SetUserOrganizations(ctx, u.ID, orgIDs); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, audit.Account, u.ID, "created account %d with roles [%s] and organizations %v",
+			u.ID, strings.Join(roles, ", "), orgIDs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// GetUser returns a user the caller may view. A deleted user is Forbidden
+// to everyone but admins and ward itself.
+func (s *Service) GetUser(ctx context.Context, id int64) (*User, error) {
+	return s.newRequest(ctx).check(ctx, View, id)
+}
+
+// Me returns the signed-in user.
+func (s *Service) Me(ctx context.Context) (*User, error) {
+	a := actor.From(ctx)
+	if a.UserID == 0 {
+		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	u, err := s.store.GetUser(ctx, a.UserID)
+	if apperr.Is(err, apperr.NotFound) || (err == nil && !u.Active()) {
+		return nil, apperr.New(apperr.Unauthenticated, "the signed-in account no longer exists")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SearchUsers returns the users matching f that the caller may view, in id
+// order. Admins, service accounts and ward itself search directly; anyone
+// else has each candidate checked by check_role, examining at most
+// maxSearchScan candidates per call (the returned cursor continues after the
+// last one examined, so a short page does not mean the end). Only admins may
+// include deleted users.
+func (s *Service) SearchUsers(ctx context.Context, f UserFilter, p store.Page) ([]*User, string, error) {
+	p = p.Normalize()
+	r := s.newRequest(ctx)
+	if r.who.Anonymous() {
+		return nil, "", apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	if f.Role != "" && !IsRole(f.Role) {
+		return nil, "", apperr.New(apperr.Invalid, "unknown role %q", f.Role)
+	}
+	if f.Identifier != nil {
+		if err := validateIdentifier(*f.Identifier); err != nil {
+			return nil, "", err
+		}
+	}
+	admin, err := r.isAdmin(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if admin {
+		return s.store.SearchUsers(ctx, f, p)
+	}
+	if f.IncludeDeleted {
+		return nil, "", apperr.New(apperr.Forbidden, "only an administrator may search deleted users")
+	}
+	if a, err := r.actorParty(ctx); err != nil {
+		return nil, "", err
+	} else if a.HasRole(RoleService) {
+		return s.store.SearchUsers(ctx, f, p) // rule 3: may view every live user
+	}
+	after, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*User
+	scanned := 0
+	for {
+		batch, next, err := s.store.SearchUsers(ctx, f, store.Page{Limit: p.Limit, After: store.EncodeCursor(after)})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, u := range batch {
+			after = u.ID
+			scanned++
+			d, err := r.decide(ctx, View, u)
+			if err != nil {
+				return nil, "", err
+			}
+			if d.Allowed {
+				out = append(out, u)
+				if len(out) == p.Limit {
+					return out, store.EncodeCursor(after), nil
+				}
+			}
+		}
+		if next == "" {
+			return out, "", nil
+		}
+		if scanned >= maxSearchScan {
+			return out, store.EncodeCursor(after), nil
+		}
+	}
+}
+
+// immutableUserFields restores what UpdateUser's callback may not change:
+// identity, password (SetPassword), deletion (DeleteUser/ReactivateUser),
+// registration and versioning.
+func immutableUserFields(dst, src *User) {
+	dst.ID = src.ID
+	dst.PasswordHash = src.PasswordHash
+	dst.Registered = src.Registered
+	dst.DeletedAt = src.DeletedAt
+	dst.Version = src.Version
+	dst.UpdatedAt = src.UpdatedAt
+	dst.ConfirmedAt = src.ConfirmedAt
+}
+
+// UpdateUser applies fn to the user (read-modify-write in one transaction)
+// when the caller may edit them, then validates and stores the result. The
+// optimistic version check in the store turns a concurrent edit into
+// Conflict instead of a lost update.
+func (s *Service) UpdateUser(ctx context.Context, id int64, fn func(*User) error) (*User, error) {
+	r := s.newRequest(ctx)
+	var out *User
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		cur, err := r.check(ctx, Edit, id)
+		if err != nil {
+			return err
+		}
+		next := cloneUser(cur)
+		if err := fn(next); err != nil {
+			return err
+		}
+		immutableUserFields(next, cur)
+		if err := validateUser(next, s.now()); err != nil {
+			return err
+		}
+		changed := changedUserFields(cur, next)
+		if len(changed) == 0 {
+			out = cur
+			return nil
+		}
+		if err := s.store.UpdateUser(ctx, next); err != nil {
+			return err
+		}
+		out = next
+		return s.record(ctx, audit.User, id, "updated user %d: %s", id, strings.Join(changed, ", "))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// cloneUser copies u deeply enough that a callback editing slices of the
+// copy cannot change the original (used to compute what changed).
+func cloneUser(u *User) *User {
+	c := *u
+	c.Races = slices.Clone(u.Races)
+	c.Ethnicities = slices.Clone(u.Ethnicities)
+	c.Indigenous = slices.Clone(u.Indigenous)
+	return &c
+}
+
+// changedUserFields names the fields that differ, for the audit comment.
+func changedUserFields(a, b *User) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("email", a.Email != b.Email)
+	add("name", a.GivenName != b.GivenName || a.FamilyName != b.FamilyName)
+	add("birthDate", a.BirthDate != b.BirthDate)
+	add("gender", a.Gender != b.Gender)
+	add("phone", a.Phone != b.Phone || a.AltPhone != b.AltPhone)
+	add("locale", a.Locale != b.Locale)
+	add("timezone", a.Timezone != b.Timezone)
+	add("deceased", a.Deceased != b.Deceased || !timePtrEqual(a.DeceasedAt, b.DeceasedAt))
+	add("photo", a.ImageURL != b.ImageURL)
+	add("race", !slices.Equal(a.Races, b.Races))
+	add("ethnicity", !slices.Equal(a.Ethnicities, b.Ethnicities))
+	add("indigenous", !slices.Equal(a.Indigenous, b.Indigenous))
+	add("generalPractitioner", a.GeneralPractitionerID != b.GeneralPractitionerID)
+	return out
+}
+
+// DeleteUser soft-deletes a user: the row stays (audit events point at it)
+// but the user can no longer sign in and is hidden from searches. Staff,
+// staff admins and admins may delete users they may edit.
+func (s *Service) DeleteUser(ctx context.Context, id int64) error {
+	r := s.newRequest(ctx)
+	if err := r.requireAnyRole(ctx, "delete accounts", RoleAdmin, RoleStaffAdmin, RoleStaff); err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := r.check(ctx, Edit, id)
+		if err != nil {
+			return err
+		}
+		if !u.Active() {
+			return apperr.New(apperr.Conflict, "user %d is already deleted", id)
+		}
+		at := s.now()
+		if err := s.store.SetUserDeleted(ctx, id, &at); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.Account, id, "marked user %d deleted", id)
+	})
+}
+
+// ReactivateUser undoes DeleteUser. The permission is judged as if the user
+// were live (a staff member who could edit the patient before may bring
+// them back); Conflict when the user is not deleted, or when another live
+// user has taken the email meanwhile.
+func (s *Service) ReactivateUser(ctx context.Context, id int64) (*User, error) {
+	r := s.newRequest(ctx)
+	if err := r.requireAnyRole(ctx, "reactivate accounts", RoleAdmin, RoleStaffAdmin, RoleStaff); err != nil {
+		return nil, err
+	}
+	var out *User
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := r.checkAllowDeleted(ctx, Edit, id)
+		if err != nil {
+			return err
+		}
+		if u.Active() {
+			return apperr.New(apperr.Conflict, "user %d is not deleted", id)
+		}
+		if err := s.store.SetUserDeleted(ctx, id, nil); err != nil {
+			return err
+		}
+		if err := s.record(ctx, audit.Account, id, "reactivated user %d", id); err != nil {
+			return err
+		}
+		out, err = s.store.GetUser(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PurgeUser permanently removes a user and everything that belongs to them
+// except audit events (which keep the id). Admins and ward itself only; an
+// admin cannot purge their own account.
+func (s *Service) PurgeUser(ctx context.Context, id int64) error {
+	r := s.newRequest(ctx)
+	if err := r.requireAdmin(ctx, "permanently delete users"); err != nil {
+		return err
+	}
+	if id == r.who.UserID {
+		return apperr.New(apperr.Invalid, "you cannot permanently delete your own account")
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return notFoundUser(err, id)
+		}
+		// Audit first: the event names the user while the row still exists,
+		// and survives the purge.
+		if err := s.record(ctx, audit.Account, id, "permanently deleted user %d (%s)", id, u.Email); err != nil {
+			return err
+		}
+		return s.store.PurgeUser(ctx, id)
+	})
+}
+
+// MergeUsers moves roles, organizations, identifiers, relationships, groups,
+// profiles, consents and ToUs from one user to another (the reference's
+// merge_with, used when an invited account and a self-registered account
+// turn out to be the same person), then soft-deletes the source. Admins and
+// ward itself only. The source keeps its email: a soft-deleted user does not
+// hold the unique email, so the caller may then set it on the target.
+func (s *Service) MergeUsers(ctx context.Context, fromID, toID int64) error {
+	r := s.newRequest(ctx)
+	if err := r.requireAdmin(ctx, "merge users"); err != nil {
+		return err
+	}
+	if fromID == toID {
+		return apperr.New(apperr.Invalid, "cannot merge user %d into itself", fromID)
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		from, err := s.store.GetUser(ctx, fromID)
+		if err != nil {
+			return notFoundUser(err, fromID)
+		}
+		to, err := s.store.GetUser(ctx, toID)
+		if err != nil {
+			return notFoundUser(err, toID)
+		}
+		if !from.Active() {
+			return apperr.New(apperr.Conflict, "user %d is deleted and cannot be merged", fromID)
+		}
+		if !to.Active() {
+			return apperr.New(apperr.Conflict, "user %d is deleted and cannot receive a merge", toID)
+		}
+		if err := s.store.MoveUserData(ctx, fromID, toID); err != nil {
+			return err
+		}
+		at := s.now()
+		if err := s.store.SetUserDeleted(ctx, fromID, &at); err != nil {
+			return err
+		}
+		if err := s.record(ctx, audit.Account, fromID, "merged user %d into user %d and marked it deleted", fromID, toID); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.Account, toID, "merged user %d into user %d", fromID, toID)
+	})
+}
+
+// SetPassword sets a user's password. Only the user themselves, an admin or
+// ward itself may: staff who may edit a patient's demographics may not take
+// over their sign-in.
+func (s *Service) SetPassword(ctx context.Context, id int64, password string) error {
+	r := s.newRequest(ctx)
+	if r.who.Anonymous() {
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	if id != r.who.UserID {
+		if err := r.requireAdmin(ctx, "set another user's password"); err != nil {
+			return err
+		}
+	}
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	// Fail fast on a bad target before spending an argon2 hash on it.
+	if _, err := r.check(ctx, Edit, id); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := r.check(ctx, Edit, id)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		if err := s.store.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.Account, id, "password changed for user %d", id)
+	})
+}
+
+// notFoundUser turns a store NotFound into a message naming the user.
+func notFoundUser(err error, id int64) error {
+	if apperr.Is(err, apperr.NotFound) {
+		return apperr.New(apperr.NotFound, "user %d not found", id)
+	}
+	return err
+}
+
+// dedupeIDs returns ids sorted without duplicates.
+func dedupeIDs(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

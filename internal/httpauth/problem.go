@@ -1,0 +1,32 @@
+package httpauth
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Problem is an RFC 9457 problem document, the error format of ward's
+// management API, used here for errors answered before a request reaches the
+// API (authentication, body size, panics).
+type Problem struct {
+	Type   string `json:"type,omitempty"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// WriteProblem answers with status and an application/problem+json body.
+// detail must be safe to show the caller.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		// RFC 9110 requires a challenge with every 401; Bearer is the
+		// scheme API clients use (browsers sign in through /login).
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
+	}
+	w.WriteHeader(status)
+	// The body is small and fully in memory; a write error means the client
+	// went away, which nobody can act on.
+	_ = json.NewEncoder(w).Encode(Problem{Title: http.StatusText(status), Status: status, Detail: detail})
+}

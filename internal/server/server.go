@@ -1,0 +1,236 @@
+// Package server assembles ward: it opens the database, wires every service,
+// mounts every route on one http.ServeMux behind one middleware chain, and
+// runs the HTTP server with graceful shutdown. Everything is built eagerly in
+// New, so a misconfiguration fails at start-up, not on the first request.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"ward/internal/api"
+	"ward/internal/config"
+	"ward/internal/httpauth"
+	"ward/internal/web"
+)
+
+// ShutdownTimeout is how long in-flight requests get to finish once the
+// server is asked to stop.
+const ShutdownTimeout = 30 * time.Second
+
+// readyTimeout bounds the database check behind /readyz, so a hung database
+// makes the probe fail rather than hang.
+const readyTimeout = 2 * time.Second
+
+// Server is a running ward: its services and its HTTP handler.
+type Server struct {
+	cfg     config.Config
+	o       options
+	svc     *Services
+	metrics *httpMetrics
+	csrf    *http.CrossOriginProtection
+	handler http.Handler
+}
+
+// New builds everything: it opens and migrates the database, wires the
+// services, and mounts the routes. Close releases what it opened.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error) {
+	svc, err := OpenServices(ctx, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s, err := build(ctx, cfg, svc, buildOptions(opts))
+	if err != nil {
+		return nil, errors.Join(err, svc.Close())
+	}
+	return s, nil
+}
+
+func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*Server, error) {
+	if err := svc.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, o: o, svc: svc}
+
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register runtime metrics: %w", err)
+		}
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "ward_build_info",
+		Help:        "Always 1; the version label names the running ward.",
+		ConstLabels: prometheus.Labels{"version": o.version},
+	})
+	buildInfo.Set(1)
+	if err := reg.Register(buildInfo); err != nil {
+		return nil, fmt.Errorf("register build info: %w", err)
+	}
+	m, err := newHTTPMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+
+	s.csrf = http.NewCrossOriginProtection()
+	// Behind a proxy that rewrites Host, the browser's Origin is the public
+	// URL; trust it explicitly.
+	if origin, err := originOf(cfg.PublicIssuer()); err == nil {
+		if err := s.csrf.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("trust issuer origin: %w", err)
+		}
+	}
+	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		httpauth.WriteProblem(w, http.StatusForbidden, "cross-origin request refused")
+	}))
+
+	cookies := httpauth.Cookies{Secure: cfg.SecureCookies()}
+	pages, err := web.New(web.Deps{
+		Sessions:  svc.Sessions,
+		Directory: svc.Directory,
+		Cookies:   cookies,
+		CSRF:      s.csrf,
+		Logger:    o.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelError)}))
+	mux.Handle("POST /api/ping", httpauth.PingHandler{
+		Sessions: svc.Sessions,
+		Idle:     cfg.SessionIdleTimeout,
+		Absolute: cfg.SessionAbsoluteLifetime,
+		Logger:   o.logger,
+	})
+	api.Mount(mux, api.Deps{
+		Directory: svc.Directory,
+		Audit:     svc.Audit,
+		Sessions:  svc.Sessions,
+		Base:      cfg.PublicIssuer(),
+		Logger:    o.logger,
+	})
+	pages.Mount(mux)
+
+	auth := httpauth.NewMiddleware(o.logger, httpauth.SessionExtractor{Sessions: svc.Sessions, Cookies: cookies})
+	s.handler = s.chain(auth.Wrap(capturePattern(mux)))
+	return s, nil
+}
+
+// chain wraps the authenticated mux in the request-wide middleware, outermost
+// first: observe (request id, access log, metrics) must see every response,
+// including the 500 that recoverPanics writes; the body limit and CSRF check
+// run before authentication touches the database.
+func (s *Server) chain(h http.Handler) http.Handler {
+	h = s.crossOrigin(h)
+	h = s.limitBody(h)
+	h = s.securityHeaders(h)
+	h = s.recoverPanics(h)
+	return s.observe(h)
+}
+
+// originOf returns scheme://host[:port] of a URL.
+func originOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return "", errors.New("not an absolute URL")
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// Handler returns the whole HTTP interface, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Services returns the wired services (the CLI and tests drive them directly).
+func (s *Server) Services() *Services { return s.svc }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.svc.Close() }
+
+// Run listens on cfg.Addr and serves until ctx is cancelled, then shuts
+// down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled, then stops accepting requests
+// and gives in-flight ones ShutdownTimeout to finish. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn),
+	}
+	s.o.logger.InfoContext(ctx, "ward listening", "addr", ln.Addr().String(),
+		"url", "http://"+ln.Addr().String(), "issuer", s.cfg.PublicIssuer(), "version", s.o.version)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.o.logger.Info("shutting down", "timeout", ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.svc.DB.Ping(ctx); err != nil {
+		// The cause can name hosts; it goes to the log, the probe gets
+		// the component.
+		s.o.logger.WarnContext(r.Context(), "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"ward/internal/audit"
+	"ward/internal/config"
+	"ward/internal/directory"
+	"ward/internal/secrets"
+	"ward/internal/session"
+	sqlstore "ward/internal/store/sql"
+)
+
+// Services are ward's domain services wired on one database: what the HTTP
+// server serves, and what the CLI commands drive directly, so both share one
+// construction and cannot drift apart.
+type Services struct {
+	DB        *sqlstore.DB
+	Audit     *audit.Log
+	Directory *directory.Service
+	Sessions  *session.Service
+	// SessionConfig is the session lifetimes and lockout rules in force.
+	SessionConfig session.Config
+	// MasterKey is the 32-byte key for secrets at rest, loaded (or
+	// created) eagerly so a bad key fails at start-up; the services that
+	// encrypt or sign derive their own sub-keys from it.
+	MasterKey []byte
+}
+
+// Option adjusts how services and the server are built.
+type Option func(*options)
+
+type options struct {
+	logger  *slog.Logger
+	now     func() time.Time
+	version string
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock every service reads (default time.Now), so tests
+// can move time instead of sleeping.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithVersion sets the ward version recorded in audit events and reported
+// by the server.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+func buildOptions(opts []Option) options {
+	o := options{logger: slog.New(slog.DiscardHandler), now: time.Now, version: "dev"}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// OpenServices opens the database named by cfg and wires the services on it.
+// It does not migrate (see Services.Migrate). Close releases the database.
+func OpenServices(ctx context.Context, cfg config.Config, opts ...Option) (*Services, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	o := buildOptions(opts)
+	db, err := sqlstore.Open(ctx, cfg.DatabaseURL, cfg.DataDir, sqlstore.WithClock(o.now))
+	if err != nil {
+		return nil, err
+	}
+	s, err := wire(db, cfg, o)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return s, nil
+}
+
+func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
+	masterKey, err := secrets.LoadOrCreateMasterKey(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	hasher := secrets.DefaultArgon2()
+	auditLog := audit.NewLog(db, db, o.now, o.version)
+	dir := directory.NewService(db, auditLog, hasher, o.now)
+	scfg := session.Config{
+		IdleTimeout:      cfg.SessionIdleTimeout,
+		AbsoluteLifetime: cfg.SessionAbsoluteLifetime,
+		MaxFailures:      cfg.LockoutFailures,
+		LockoutPeriod:    cfg.LockoutPeriod,
+	}
+	sessions := session.NewService(db, db, hasher, auditLog, db, scfg, o.now)
+	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, SessionConfig: scfg, MasterKey: masterKey}, nil
+}
+
+// Migrate brings the schema and the static data up to date; it is idempotent.
+func (s *Services) Migrate(ctx context.Context) error {
+	return s.DB.Migrate(ctx)
+}
+
+// Close releases the database.
+func (s *Services) Close() error {
+	if err := s.DB.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"ward/internal/apperr"
+	"ward/internal/directory"
+)
+
+// UserRoles returns the role names the user holds, sorted.
+func (d *DB) UserRoles(ctx context.Context, userID int64) ([]string, error) {
+	return queryList(ctx, d.rd(ctx), "user roles", func(s scanner) (string, error) {
+		var n string
+		return n, s.Scan(&n)
+	}, `SELECT role_name FROM user_roles WHERE user_id = ? ORDER BY role_name`, userID)
+}
+
+// SetUserRoles replaces the user's roles; an unknown role (or user) is Invalid.
+func (d *DB) SetUserRoles(ctx context.Context, userID int64, names []string) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if _, err := x.exec(ctx, `DELETE FROM user_roles WHERE user_id = ?`, userID); err != nil {
+			return classify(err, "set user roles")
+		}
+		for _, n := range dedupe(names) {
+			if _, err := x.exec(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES (?, ?)`, userID, n); err != nil {
+				return classify(err, "role "+n)
+			}
+		}
+		return nil
+	})
+}
+
+// EnsureStaticData inserts the static roles and relationships that are
+// missing. Existing rows are left alone, so running it again changes nothing.
+func (d *DB) EnsureStaticData(ctx context.Context) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		for _, r := range directory.StaticRoles {
+			if _, err := x.exec(ctx, `INSERT INTO roles (name, description) VALUES (?, ?)
+				ON CONFLICT (name) DO NOTHING`, r.Name, r.Description); err != nil {
+				return fmt.Errorf("seed role %s: %w", r.Name, err)
+			}
+		}
+		for _, r := range directory.StaticRelationships {
+			if _, err := x.exec(ctx, `INSERT INTO relationships (name, description) VALUES (?, ?)
+				ON CONFLICT (name) DO NOTHING`, r.Name, r.Description); err != nil {
+				return fmt.Errorf("seed relationship %s: %w", r.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Roles returns every role sorted by name (not part of directory.Store; used
+// by tests and tools to see what EnsureStaticData left).
+func (d *DB) Roles(ctx context.Context) ([]directory.Role, error) {
+	return queryList(ctx, d.rd(ctx), "roles", func(s scanner) (directory.Role, error) {
+		var r directory.Role
+		return r, s.Scan(&r.Name, &r.Description)
+	}, `SELECT name, description FROM roles ORDER BY name`)
+}
+
+// UserOrganizations returns the ids of the user's organizations, sorted.
+func (d *DB) UserOrganizations(ctx context.Context, userID int64) ([]int64, error) {
+	return queryList(ctx, d.rd(ctx), "user organizations", scanInt64,
+		`SELECT organization_id FROM user_organizations WHERE user_id = ? ORDER BY organization_id`, userID)
+}
+
+// SetUserOrganizations replaces the user's organizations; an unknown
+// organization is Invalid.
+func (d *DB) SetUserOrganizations(ctx context.Context, userID int64, orgIDs []int64) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if _, err := x.exec(ctx, `DELETE FROM user_organizations WHERE user_id = ?`, userID); err != nil {
+			return classify(err, "set user organizations")
+		}
+		for _, id := range dedupe(orgIDs) {
+			if _, err := x.exec(ctx, `INSERT INTO user_organizations (user_id, organization_id) VALUES (?, ?)`,
+				userID, id); err != nil {
+				return classify(err, fmt.Sprintf("organization %d", id))
+			}
+		}
+		return nil
+	})
+}
+
+// UserIdentifiers returns the user's identifiers in the order they were added.
+func (d *DB) UserIdentifiers(ctx context.Context, userID int64) ([]directory.Identifier, error) {
+	return queryList(ctx, d.rd(ctx), "user identifiers", func(s scanner) (directory.Identifier, error) {
+		var i directory.Identifier
+		return i, s.Scan(&i.System, &i.Value, &i.Use)
+	}, `SELECT system, value, use FROM user_identifiers WHERE user_id = ? ORDER BY id`, userID)
+}
+
+// AddUserIdentifier attaches id to the user. With unique, a live other user
+// holding (system, value) is a Conflict. Attaching one the user already holds
+// updates its use. The check and the insert are serialised against other
+// adders of the same identifier: on SQLite by BEGIN IMMEDIATE, on PostgreSQL
+// by a transaction-scoped advisory lock on the identifier (READ COMMITTED
+// would otherwise let two first-time holders both pass the check).
+func (d *DB) AddUserIdentifier(ctx context.Context, userID int64, id directory.Identifier, unique bool) error {
+	if id.System == "" || id.Value == "" {
+		return apperr.New(apperr.Invalid, "an identifier needs a system and a value")
+	}
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if unique {
+			if d.dialect == Postgres {
+				if _, err := x.exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(CAST(? AS text), 0))`,
+					id.System+"|"+id.Value); err != nil {
+					return fmt.Errorf("add user identifier: %w", err)
+				}
+			}
+			if err := d.checkIdentifierFree(ctx, x, userID, id); err != nil {
+				return err
+			}
+		}
+		if _, err := x.exec(ctx, `INSERT INTO user_identifiers (user_id, system, value, use) VALUES (?, ?, ?, ?)
+			ON CONFLICT (user_id, system, value) DO UPDATE SET use = excluded.use`,
+			userID, id.System, id.Value, id.Use); err != nil {
+			return classify(err, "add user identifier")
+		}
+		return nil
+	})
+}
+
+func (d *DB) checkIdentifierFree(ctx context.Context, x q, userID int64, id directory.Identifier) error {
+	var taken bool
+	if err := x.row(ctx, `SELECT EXISTS (SELECT 1 FROM user_identifiers i JOIN users u ON u.id = i.user_id
+		WHERE i.system = ? AND i.value = ? AND i.user_id <> ? AND u.deleted_at IS NULL)`,
+		id.System, id.Value, userID).Scan(&taken); err != nil {
+		return fmt.Errorf("add user identifier: %w", err)
+	}
+	if taken {
+		return apperr.New(apperr.Conflict, "identifier %s|%s is held by another user", id.System, id.Value)
+	}
+	return nil
+}
+
+// RemoveUserIdentifier detaches id; NotFound when the user does not hold it.
+func (d *DB) RemoveUserIdentifier(ctx context.Context, userID int64, id directory.Identifier) error {
+	res, err := d.wr(ctx).exec(ctx, `DELETE FROM user_identifiers WHERE user_id = ? AND system = ? AND value = ?`,
+		userID, id.System, id.Value)
+	if err != nil {
+		return classify(err, "remove user identifier")
+	}
+	return mustAffect(res, "identifier", id.System+"|"+id.Value)
+}
+
+// Relationships returns relationships where the user is either side, sorted
+// by (user, relationship, other user).
+func (d *DB) Relationships(ctx context.Context, userID int64) ([]directory.UserRelationship, error) {
+	return queryList(ctx, d.rd(ctx), "relationships", func(s scanner) (directory.UserRelationship, error) {
+		var r directory.UserRelationship
+		return r, s.Scan(&r.UserID, &r.Relationship, &r.OtherUserID)
+	}, `SELECT user_id, relationship, other_user_id FROM user_relationships
+		WHERE user_id = ? OR other_user_id = ? ORDER BY user_id, relationship, other_user_id`, userID, userID)
+}
+
+// SetRelationships replaces the relationships where userID is the subject.
+// Each rel's UserID must be 0 or userID.
+func (d *DB) SetRelationships(ctx context.Context, userID int64, rels []directory.UserRelationship) error {
+	for _, r := range rels {
+		if r.UserID != 0 && r.UserID != userID {
+			return apperr.New(apperr.Invalid, "relationship subject %d is not user %d", r.UserID, userID)
+		}
+	}
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if _, err := x.exec(ctx, `DELETE FROM user_relationships WHERE user_id = ?`, userID); err != nil {
+			return classify(err, "set relationships")
+		}
+		for _, r := range rels {
+			if _, err := x.exec(ctx, `INSERT INTO user_relationships (user_id, relationship, other_user_id)
+				VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, userID, r.Relationship, r.OtherUserID); err != nil {
+				return classify(err, "relationship "+r.Relationship)
+			}
+		}
+		return nil
+	})
+}
+
+func scanGroup(s scanner) (directory.Group, error) {
+	var g directory.Group
+	return g, s.Scan(&g.ID, &g.Name, &g.Description)
+}
+
+// Groups returns every group sorted by name.
+func (d *DB) Groups(ctx context.Context) ([]directory.Group, error) {
+	return queryList(ctx, d.rd(ctx), "groups", scanGroup,
+		`SELECT id, name, description FROM groups ORDER BY name`)
+}
+
+// CreateGroup inserts g, setting g.ID; a duplicate name is Conflict.
+func (d *DB) CreateGroup(ctx context.Context, g *directory.Group) error {
+	if err := d.wr(ctx).row(ctx, `INSERT INTO groups (name, description) VALUES (?, ?) RETURNING id`,
+		g.Name, g.Description).Scan(&g.ID); err != nil {
+		return classify(err, "group "+g.Name)
+	}
+	return nil
+}
+
+// UserGroups returns the user's groups sorted by name.
+func (d *DB) UserGroups(ctx context.Context, userID int64) ([]directory.Group, error) {
+	return queryList(ctx, d.rd(ctx), "user groups", scanGroup,
+		`SELECT g.id, g.name, g.description FROM groups g JOIN user_groups ug ON ug.group_id = g.id
+		WHERE ug.user_id = ? ORDER BY g.name`, userID)
+}
+
+// SetUserGroups replaces the user's groups; an unknown group is Invalid.
+func (d *DB) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if _, err := x.exec(ctx, `DELETE FROM user_groups WHERE user_id = ?`, userID); err != nil {
+			return classify(err, "set user groups")
+		}
+		for _, id := range dedupe(groupIDs) {
+			if _, err := x.exec(ctx, `INSERT INTO user_groups (user_id, group_id) VALUES (?, ?)`, userID, id); err != nil {
+				return classify(err, fmt.Sprintf("group %d", id))
+			}
+		}
+		return nil
+	})
+}
+
+// UserProfiles returns the user's profiles sorted by (type, id).
+func (d *DB) UserProfiles(ctx context.Context, userID int64) ([]directory.Profile, error) {
+	return queryList(ctx, d.rd(ctx), "user profiles", func(s scanner) (directory.Profile, error) {
+		var p directory.Profile
+		var catchment string
+		if err := s.Scan(&p.Type, &p.ID, &catchment); err != nil {
+			return p, err
+		}
+		var err error
+		p.Catchment, err = fromJSON[string](catchment)
+		return p, err
+	}, `SELECT type, profile_id, catchment FROM user_profiles WHERE user_id = ? ORDER BY type, profile_id`, userID)
+}
+
+// SetUserProfiles replaces the user's profiles; two with the same (type, id)
+// are a Conflict.
+func (d *DB) SetUserProfiles(ctx context.Context, userID int64, ps []directory.Profile) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if _, err := x.exec(ctx, `DELETE FROM user_profiles WHERE user_id = ?`, userID); err != nil {
+			return classify(err, "set user profiles")
+		}
+		for _, p := range ps {
+			c, err := toJSON(p.Catchment)
+			if err != nil {
+				return err
+			}
+			if _, err := x.exec(ctx, `INSERT INTO user_profiles (user_id, type, profile_id, catchment)
+				VALUES (?, ?, ?, ?)`, userID, p.Type, p.ID, c); err != nil {
+				return classify(err, "profile "+p.Type+"/"+p.ID)
+			}
+		}
+		return nil
+	})
+}
+
+// queryList runs a query and scans every row with scan.
+func queryList[T any](ctx context.Context, x q, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := x.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+func scanInt64(s scanner) (int64, error) {
+	var v int64
+	return v, s.Scan(&v)
+}
+
+// dedupe returns the distinct values of in, in first-seen order.
+func dedupe[T comparable](in []T) []T {
+	out := make([]T, 0, len(in))
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

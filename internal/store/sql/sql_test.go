@@ -1,0 +1,170 @@
+package sqlstore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ward/internal/apperr"
+	sqlstore "ward/internal/store/sql"
+	"ward/internal/store/storetest"
+	"ward/internal/testutil"
+)
+
+// enroll inserts an intervention enrolment with plain SQL: interventions get
+// their Store methods in a later issue.
+func enroll(db *sqlstore.DB) func(ctx context.Context, userID int64, name string) error {
+	return func(ctx context.Context, userID int64, name string) error {
+		if _, err := db.Writer().ExecContext(ctx, sqlstore.Rebind(db,
+			`INSERT INTO interventions (name) VALUES (?) ON CONFLICT (name) DO NOTHING`), name); err != nil {
+			return err
+		}
+		_, err := db.Writer().ExecContext(ctx, sqlstore.Rebind(db,
+			`INSERT INTO user_interventions (user_id, intervention_name) VALUES (?, ?)`), userID, name)
+		return err
+	}
+}
+
+func TestConformance(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		// Each case gets its own fresh database.
+		first := true
+		storetest.Run(t, func(t *testing.T) storetest.Backend {
+			u := url
+			if !first {
+				if strings.HasPrefix(url, "sqlite") {
+					u = testutil.SQLiteURL(t)
+				} else {
+					u = testutil.PostgresURL(t)
+				}
+			}
+			first = false
+			db := testutil.NewStore(t, u)
+			return storetest.Backend{
+				Directory:          db,
+				Audit:              db,
+				Session:            db,
+				Tx:                 db,
+				EnrollIntervention: enroll(db),
+				Roles:              db.Roles,
+			}
+		})
+	})
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		db := testutil.NewStore(t, url)
+		for range 2 {
+			if err := db.Migrate(t.Context()); err != nil {
+				t.Fatalf("second migrate: %v", err)
+			}
+		}
+		if err := db.Ping(t.Context()); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	})
+}
+
+func TestOpenURLs(t *testing.T) {
+	ctx := t.Context()
+	t.Run("default file in a new data dir", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data", "nested")
+		db, err := sqlstore.Open(ctx, "", dir)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer db.Close()
+		if db.Dialect() != sqlstore.SQLite {
+			t.Fatalf("dialect %q", db.Dialect())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ward.db")); err != nil {
+			t.Fatalf("database file: %v", err)
+		}
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Fatalf("data dir mode %v, want 0700", st.Mode().Perm())
+		}
+	})
+	t.Run("absolute sqlite path", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "abs.db")
+		db, err := sqlstore.Open(ctx, "sqlite://"+path, "ignored")
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer db.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("database file: %v", err)
+		}
+	})
+	t.Run("relative sqlite path", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		db, err := sqlstore.Open(ctx, "sqlite://rel.db", "")
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer db.Close()
+		if _, err := os.Stat("rel.db"); err != nil {
+			t.Fatalf("database file: %v", err)
+		}
+	})
+	for _, bad := range []string{"mysql://root@localhost/ward", "sqlite://", "/just/a/path.db"} {
+		t.Run("rejects "+bad, func(t *testing.T) {
+			db, err := sqlstore.Open(ctx, bad, t.TempDir())
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%q) succeeded", bad)
+			}
+		})
+	}
+	t.Run("no url and no data dir", func(t *testing.T) {
+		if _, err := sqlstore.Open(ctx, "", ""); err == nil {
+			t.Fatal("Open with nothing succeeded")
+		}
+	})
+}
+
+// TestSQLitePragmas checks the SQLite discipline on a real connection.
+func TestSQLitePragmas(t *testing.T) {
+	db := testutil.NewStore(t, testutil.SQLiteURL(t))
+	ctx := t.Context()
+	var mode string
+	var fk, sync, busy int
+	w := db.Writer()
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || fk != 1 || sync != 1 || busy <= 0 {
+		t.Fatalf("journal_mode=%s foreign_keys=%d synchronous=%d busy_timeout=%d; want wal, 1, 1 (NORMAL), > 0",
+			mode, fk, sync, busy)
+	}
+	if n := w.Stats().MaxOpenConnections; n != 1 {
+		t.Fatalf("writer allows %d connections, want 1", n)
+	}
+}
+
+// TestConstraintClassification checks that constraint errors come back
+// classified by code on both drivers.
+func TestConstraintClassification(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		db := testutil.NewStore(t, url)
+		err := db.SetUserRoles(t.Context(), 12345, []string{"admin"})
+		if !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("foreign-key violation classified as %v (%v), want invalid", apperr.KindOf(err), err)
+		}
+	})
+}

@@ -1,0 +1,282 @@
+// Package web is ward's server-rendered browser interface: sign-in, sign-out
+// and the signed-in home page (the admin UI grows here). Pages are
+// html/template with embedded templates and one embedded stylesheet; there
+// is no inline script or style, so the Content-Security-Policy stays strict.
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/directory"
+	"ward/internal/httpauth"
+	"ward/internal/session"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// CSP is the Content-Security-Policy of every page: resources from ward
+// only, styles from the stylesheet only, no scripts at all, forms post only
+// back to ward, and no framing (clickjacking).
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// Sessions is what the pages need from session.Service.
+type Sessions interface {
+	Login(ctx context.Context, email, password string) (token string, s *session.Session, err error)
+	Logout(ctx context.Context, token string) error
+}
+
+// Directory is what the pages need from directory.Service.
+type Directory interface {
+	Me(ctx context.Context) (*directory.User, error)
+	UserRoles(ctx context.Context, id int64) ([]string, error)
+}
+
+// Deps are the services the pages use.
+type Deps struct {
+	Sessions  Sessions
+	Directory Directory
+	Cookies   httpauth.Cookies
+	// CSRF guards the state-changing forms; sign-in needs it even though
+	// the browser has no session yet (login CSRF signs a victim into the
+	// attacker's account).
+	CSRF   *http.CrossOriginProtection
+	Logger *slog.Logger
+}
+
+// Handler serves the pages.
+type Handler struct {
+	d     Deps
+	pages map[string]*template.Template
+}
+
+// New parses the templates and returns the handler.
+func New(d Deps) (*Handler, error) {
+	if d.Sessions == nil || d.Directory == nil {
+		return nil, errors.New("web: Sessions and Directory are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.CSRF == nil {
+		d.CSRF = http.NewCrossOriginProtection()
+	}
+	h := &Handler{d: d, pages: map[string]*template.Template{}}
+	for _, name := range []string{"login", "home", "error"} {
+		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	return h, nil
+}
+
+// Mount registers the pages on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		// The embed directive above guarantees the folder exists.
+		panic(fmt.Sprintf("web: static files: %v", err))
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("GET /login", h.loginForm)
+	mux.Handle("POST /login", h.d.CSRF.Handler(http.HandlerFunc(h.login)))
+	mux.Handle("POST /logout", h.d.CSRF.Handler(http.HandlerFunc(h.logout)))
+	mux.HandleFunc("GET /{$}", h.home)
+}
+
+// loginPage is the data of the sign-in page.
+type loginPage struct {
+	Next  string
+	Email string
+	Error string
+}
+
+// Messages shown on the sign-in page. A failed password and an unknown email
+// read exactly alike, so the page does not reveal who has an account.
+const (
+	msgBadCredentials = "The email address or password is incorrect."
+	msgMissing        = "Enter your email address and password."
+	msgLocked         = "Too many failed sign-in attempts. Wait a while, then try again."
+)
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	next := SafeNext(r.URL.Query().Get("next"))
+	if !actor.From(r.Context()).Anonymous() {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	h.render(w, r, http.StatusOK, "login", loginPage{Next: next})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.formError(w, r, err)
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	page := loginPage{Next: SafeNext(r.PostForm.Get("next")), Email: email}
+	if email == "" || password == "" {
+		page.Error = msgMissing
+		h.render(w, r, http.StatusBadRequest, "login", page)
+		return
+	}
+	token, _, err := h.d.Sessions.Login(r.Context(), email, password)
+	switch {
+	case err == nil:
+	case apperr.Is(err, apperr.Unauthenticated), apperr.Is(err, apperr.Invalid):
+		// A malformed email is answered like a wrong one: the page
+		// must not become an oracle for which addresses exist.
+		page.Error = msgBadCredentials
+		h.render(w, r, http.StatusUnauthorized, "login", page)
+		return
+	case apperr.Is(err, apperr.RateLimited):
+		page.Error = msgLocked
+		h.render(w, r, http.StatusTooManyRequests, "login", page)
+		return
+	default:
+		h.fail(w, r, fmt.Errorf("sign in: %w", err))
+		return
+	}
+	// A new sign-in replaces any earlier session of this browser, so a
+	// session token planted before sign-in (fixation) never becomes valid.
+	if old := httpauth.Token(r); old != "" {
+		if err := h.d.Sessions.Logout(r.Context(), old); err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unauthenticated) {
+			h.d.Logger.WarnContext(r.Context(), "end previous session at sign-in", "err", err)
+		}
+	}
+	h.d.Cookies.Set(w, token)
+	http.Redirect(w, r, page.Next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if tok := httpauth.Token(r); tok != "" {
+		if err := h.d.Sessions.Logout(r.Context(), tok); err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unauthenticated) {
+			h.fail(w, r, fmt.Errorf("sign out: %w", err))
+			return
+		}
+	}
+	h.d.Cookies.Clear(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// homePage is the data of the signed-in page.
+type homePage struct {
+	ID    int64
+	Email string
+	Name  string
+	Roles []string
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	a := actor.From(r.Context())
+	if a.UserID == 0 {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape("/"), http.StatusSeeOther)
+		return
+	}
+	u, err := h.d.Directory.Me(r.Context())
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("load signed-in user: %w", err))
+		return
+	}
+	roles, err := h.d.Directory.UserRoles(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("load roles of user %d: %w", u.ID, err))
+		return
+	}
+	name := strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+	h.render(w, r, http.StatusOK, "home", homePage{ID: u.ID, Email: u.Email, Name: name, Roles: roles})
+}
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	Title   string
+	Message string
+}
+
+// formError answers a form that could not be read: too large, or malformed.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		h.render(w, r, http.StatusRequestEntityTooLarge, "error",
+			errorPage{Title: "Request too large", Message: "The form sent more data than ward accepts."})
+		return
+	}
+	h.render(w, r, http.StatusBadRequest, "error",
+		errorPage{Title: "Bad request", Message: "The form could not be read."})
+}
+
+// fail logs an unexpected error and shows a generic page; the cause may name
+// internals and is never shown.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.d.Logger.ErrorContext(r.Context(), "web: internal error", "err", err)
+	h.render(w, r, http.StatusInternalServerError, "error",
+		errorPage{Title: "Something went wrong", Message: "ward could not complete the request. The problem has been logged."})
+}
+
+// render executes a page into a buffer first, so a template error becomes a
+// clean 500 instead of half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	var buf bytes.Buffer
+	if err := h.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		h.d.Logger.ErrorContext(r.Context(), "web: render page", "page", page, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("internal error\n"))
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", CSP)
+	// Pages show personal data; no shared or browser cache may keep them.
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// SafeNext returns next when it is a path on this site, else "/". Only a
+// single leading slash is accepted: "//evil.example" and "/\evil.example"
+// are read by browsers as another host, and any scheme or host is refused,
+// so the sign-in page can never redirect off-site (open redirect).
+func SafeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return "/"
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return "/"
+	}
+	for _, c := range next {
+		// Control characters (tab, newline) are stripped by browsers,
+		// which can turn "/\t/evil" into "//evil".
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
+}
