@@ -41,7 +41,10 @@ const MaxBodyBytes = 1 << 20
 type Deps struct {
 	Directory *directory.Service
 	Audit     *audit.Log
-	Sessions  *session.Service
+	// Sessions is part of the agreed wiring but no route here needs it yet:
+	// sign-in, sign-out and /api/ping belong to the server's session
+	// middleware (internal/httpauth). It may be nil.
+	Sessions *session.Service
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,6 +156,23 @@ func TestOpenAPI(t *testing.T) {
 			if _, ok := op.Responses["422"]; ok {
 				t.Errorf("%s %s documents a 422, which the API never sends", m, path)
 			}
+		}
+	}
+	// FHIR resources are documented with their resourceType, which their
+	// Go types only write in MarshalJSON.
+	var schemas struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string                   `json:"required"`
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	e.must(res, http.StatusOK, &schemas)
+	for _, name := range []string{"FHIROrganization", "FHIRPatient", "FHIRBundle"} {
+		s := schemas.Components.Schemas[name]
+		if s.Properties["resourceType"] == nil || !slices.Contains(s.Required, "resourceType") {
+			t.Errorf("schema %s lacks a required resourceType: %+v", name, s)
 		}
 	}
 	// FHIR bodies are documented as FHIR, not as binary strings.

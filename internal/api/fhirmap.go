@@ -40,8 +40,9 @@ func (s *server) organizationResource(o *directory.Organization) *fhir.Organizat
 }
 
 // organizationBundle renders one page of organizations as a searchset
-// whose next link carries the cursor of the following page.
-func (s *server) organizationBundle(orgs []*directory.Organization, next string, limit int) (*fhir.Bundle, error) {
+// whose next link carries the cursor of the following page and whose total
+// counts every organization, not just this page.
+func (s *server) organizationBundle(orgs []*directory.Organization, next string, limit, total int) (*fhir.Bundle, error) {
 	res := make([]any, len(orgs))
 	for i, o := range orgs {
 		res[i] = s.organizationResource(o)
@@ -55,7 +56,7 @@ func (s *server) organizationBundle(orgs []*directory.Organization, next string,
 		}
 		nextURL = self + "?" + q.Encode()
 	}
-	return fhir.SearchsetBundle(s.fhirBase(), self, nextURL, nil, res), nil
+	return fhir.SearchsetBundle(s.fhirBase(), self, nextURL, &total, res), nil
 }
 
 // patientOf renders u with its identifiers and organizations.

@@ -275,11 +275,6 @@ func (s *server) registerMembership(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range in.Body.Relationships {
-			if r.UserID != 0 && r.UserID != id {
-				return nil, apperr.New(apperr.Invalid, "relationship user %d does not match the path id %d", r.UserID, id)
-			}
-		}
 		rels, err := s.dir.SetRelationships(ctx, id, in.Body.Relationships)
 		if err != nil {
 			return nil, err

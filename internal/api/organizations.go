@@ -53,7 +53,11 @@ func (s *server) registerOrganizations(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := s.organizationBundle(orgs, next, in.Limit)
+		total, err := s.dir.CountOrganizations(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.organizationBundle(orgs, next, in.Limit, total)
 		if err != nil {
 			return nil, err
 		}

@@ -194,6 +194,12 @@ func (s *Service) ListOrganizations(ctx context.Context, p store.Page) ([]*Organ
 	return s.store.ListOrganizations(ctx, nil, p.Normalize())
 }
 
+// CountOrganizations returns how many organizations exist (public, like
+// ListOrganizations).
+func (s *Service) CountOrganizations(ctx context.Context) (int, error) {
+	return s.store.CountOrganizations(ctx)
+}
+
 // EffectiveCodingOptions returns the race/ethnicity/indigenous options that
 // apply at an organization: its own when it uses specific codings, else its
 // parent's, recursively; an organization with no such ancestor offers all

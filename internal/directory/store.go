@@ -67,6 +67,8 @@ type Store interface {
 	// ListOrganizations returns organizations in id order after the cursor;
 	// ids restricts to those ids when non-nil.
 	ListOrganizations(ctx context.Context, ids []int64, p store.Page) ([]*Organization, string, error)
+	// CountOrganizations returns how many organizations exist (a searchset's total).
+	CountOrganizations(ctx context.Context) (int, error)
 	// OrgEdges returns every (id, parent) pair, for building the OrgTree.
 	OrgEdges(ctx context.Context) ([]OrgEdge, error)
 	// OrgTreeVersion returns a counter bumped by every organization insert,

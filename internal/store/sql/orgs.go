@@ -318,3 +318,12 @@ func (d *DB) OrgTreeVersion(ctx context.Context) (int64, error) {
 	}
 	return v, nil
 }
+
+// CountOrganizations returns how many organizations exist.
+func (d *DB) CountOrganizations(ctx context.Context) (int, error) {
+	var n int
+	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*) FROM organizations`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count organizations: %w", err)
+	}
+	return n, nil
+}

@@ -101,7 +101,14 @@ func testOrgTreeVersion(t *testing.T, b Backend) {
 		must(t, err, "tree version")
 		return v
 	}
+	count := func() int {
+		t.Helper()
+		n, err := b.Directory.CountOrganizations(ctx)
+		must(t, err, "count organizations")
+		return n
+	}
 	v0 := version()
+	n0 := count()
 	top := newOrg(t, b, "Top", 0)
 	v1 := version()
 	if v1 <= v0 {
@@ -110,6 +117,9 @@ func testOrgTreeVersion(t *testing.T, b Backend) {
 	child := newOrg(t, b, "Child", top.ID)
 	other := newOrg(t, b, "Other", 0)
 	v2 := version()
+	if n := count(); n != n0+3 {
+		t.Fatalf("CountOrganizations = %d after three inserts, want %d", n, n0+3)
+	}
 
 	child.Name = "Child renamed"
 	must(t, b.Directory.UpdateOrganization(ctx, child), "rename")
