@@ -133,6 +133,16 @@ func (d *DB) openSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("open database: sqlite path %q must not contain '?' or '#'", path)
 	}
 	d.dialect = SQLite
+	// The file holds patient data: readable by ward's user only. SQLite
+	// gives its -wal and -shm files the database file's mode, so creating
+	// the file 0600 up front covers all three.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	// modernc applies busy_timeout before every other pragma, so a second
 	// process waiting on the lock never fails the WAL switch.
 	bt := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")"

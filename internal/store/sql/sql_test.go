@@ -168,3 +168,26 @@ func TestConstraintClassification(t *testing.T) {
 		}
 	})
 }
+
+// The default SQLite database holds patient data: the file and its WAL must
+// be readable by ward's user only.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := sqlstore.Open(t.Context(), "", dir)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, name := range []string{"ward.db", "ward.db-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("stat %s: %v", name, err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no group or other access", name, mode)
+		}
+	}
+}
