@@ -237,6 +237,19 @@ func runScenario(t *testing.T, backend, dataDir, dbURL string) {
 	// A child of an organization that does not exist is refused, and nothing is written.
 	c.do(http.MethodPost, "/api/organization", "application/fhir+json",
 		`{"resourceType":"Organization","name":"Orphan","partOf":{"reference":"Organization/999999"}}`, http.StatusBadRequest, nil)
+	// A PUT naming only an identifier adds it and keeps the rest (seed 001's example).
+	var renamed struct {
+		Name       string `json:"name"`
+		Identifier []struct {
+			Value string `json:"value"`
+		} `json:"identifier"`
+	}
+	c.do(http.MethodPut, "/api/organization/"+ministry.ID, "application/fhir+json",
+		`{"resourceType":"Organization","identifier":[{"system":"http://us.truenth.org/identity-codes/shortcut-alias","value":"moh"}]}`,
+		http.StatusOK, &renamed)
+	if renamed.Name != "Ministry of Health" || len(renamed.Identifier) != 1 || renamed.Identifier[0].Value != "moh" {
+		t.Fatalf("after an identifier-only PUT the ministry is %+v", renamed)
+	}
 	var byAlias struct {
 		ID string `json:"id"`
 	}

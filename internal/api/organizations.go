@@ -108,22 +108,30 @@ func (s *server) registerOrganizations(api huma.API) {
 
 	register(api, s, withRaw(huma.Operation{
 		OperationID: "update-organization", Method: http.MethodPut, Path: "/api/organization/{id_or_code}", Tags: tags,
-		Summary:     "Replace an organization from a FHIR Organization",
-		Description: "Every element is replaced; an id in the body must match the organization named in the path. Admin only.",
+		Summary:     "Update an organization from a FHIR Organization",
+		Description: "An element present in the body replaces what was stored; an absent one is kept (each extension URL counts on its own), " +
+			"so a body with only an identifier adds a shortcut alias. An id in the body must match the organization named in the path. Admin only.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict},
 	}, orgT, fhirTypes(orgT)), func(ctx context.Context, in *putOrgInput) (*rawOutput, error) {
 		cur, err := s.dir.ResolveOrganization(ctx, in.IDOrCode)
 		if err != nil {
 			return nil, err
 		}
-		o, err := decodeOrganization(in.RawBody)
+		fo, err := fhir.DecodeOrganization(in.RawBody)
 		if err != nil {
 			return nil, err
 		}
-		if o.ID != 0 && o.ID != cur.ID {
-			return nil, apperr.New(apperr.Invalid, "resource id %d does not match organization %d in the path", o.ID, cur.ID)
+		if fo.ID != "" && fo.ID != strconv.FormatInt(cur.ID, 10) {
+			return nil, apperr.New(apperr.Invalid, "resource id %q does not match organization %d in the path", fo.ID, cur.ID)
 		}
-		o.ID = cur.ID
+		present, err := fhir.PresentFields(in.RawBody)
+		if err != nil {
+			return nil, err
+		}
+		o, err := fhir.ApplyOrganization(cur, fo, present)
+		if err != nil {
+			return nil, err
+		}
 		got, err := s.dir.UpdateOrganization(ctx, o)
 		if err != nil {
 			return nil, err

@@ -440,3 +440,69 @@ func TestToDirectoryOrganization(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyOrganizationPresence(t *testing.T) {
+	cur := &directory.Organization{
+		ID: 6, Name: "UCSF Urology", PartOfID: 2, Timezone: "America/Los_Angeles", DefaultLocale: "en-US",
+		Identifiers: []directory.Identifier{{System: "http://example.org/ids", Value: "u-6"}},
+		Telecom:     []directory.ContactPoint{{System: "phone", Value: "+1 415 555 0100"}},
+		Coding:      directory.CodingOptions{UseSpecificCodings: true, RaceCodings: true},
+		Version:     3,
+	}
+	cases := []struct {
+		name string
+		body string
+		want func(o directory.Organization) directory.Organization
+	}{
+		{"identifier only: everything else is kept (seed 001's alias example)",
+			`{"resourceType":"Organization","identifier":[{"system":"` + directory.ShortcutAliasSystem + `","value":"ucsfurology"}]}`,
+			func(o directory.Organization) directory.Organization {
+				o.Identifiers = []directory.Identifier{{System: directory.ShortcutAliasSystem, Value: "ucsfurology"}}
+				return o
+			}},
+		{"name and an empty telecom replace; partOf kept",
+			`{"resourceType":"Organization","name":"UCSF Urologic Surgical Oncology","telecom":[]}`,
+			func(o directory.Organization) directory.Organization {
+				o.Name = "UCSF Urologic Surgical Oncology"
+				o.Telecom = nil
+				return o
+			}},
+		{"one extension replaces only its own element",
+			`{"resourceType":"Organization","extension":[{"url":"` + ExtRaceCodings + `","valueBoolean":false}]}`,
+			func(o directory.Organization) directory.Organization {
+				o.Coding.RaceCodings = false
+				return o
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := DecodeOrganization([]byte(tc.body))
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			present, err := PresentFields([]byte(tc.body))
+			if err != nil {
+				t.Fatalf("present: %v", err)
+			}
+			before := *cur
+			got, err := ApplyOrganization(cur, o, present)
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if want := tc.want(*cur); !reflect.DeepEqual(*got, want) {
+				t.Fatalf("got  %+v\nwant %+v", *got, want)
+			}
+			if !reflect.DeepEqual(*cur, before) {
+				t.Fatal("ApplyOrganization modified the stored organization")
+			}
+		})
+	}
+	bad := `{"resourceType":"Organization","partOf":{"reference":"Patient/3"}}`
+	o, err := DecodeOrganization([]byte(bad))
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if _, err := ApplyOrganization(cur, o, map[string]bool{"partOf": true}); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("partOf to a Patient: err = %v, want Invalid", err)
+	}
+}

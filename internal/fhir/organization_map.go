@@ -179,3 +179,52 @@ func localeExtension(e *Extension, expr string) (string, error) {
 	}
 	return "", nil
 }
+
+// ApplyOrganization is an update in the reference's update_from_fhir style:
+// a top-level element that is present in the body (present, from
+// PresentFields) replaces what was stored, an absent one keeps it; each
+// extension URL counts as its own element, as for Patient. So a PUT of just
+// an identifier list adds a shortcut alias without erasing the name, as
+// seed 001 documents. cur is not modified; errors are apperr.Invalid.
+func ApplyOrganization(cur *directory.Organization, o *Organization, present map[string]bool) (*directory.Organization, error) {
+	upd, err := ToDirectoryOrganization(o)
+	if err != nil {
+		return nil, err
+	}
+	out := *cur
+	if present["name"] {
+		out.Name = upd.Name
+	}
+	if present["partOf"] {
+		out.PartOfID = upd.PartOfID
+	}
+	if present["identifier"] {
+		out.Identifiers = upd.Identifiers
+	}
+	if present["type"] {
+		out.Type = upd.Type
+	}
+	if present["telecom"] {
+		out.Telecom = upd.Telecom
+	}
+	if present["address"] {
+		out.Addresses = upd.Addresses
+	}
+	for _, e := range o.Extension {
+		switch e.URL {
+		case ExtTimezone:
+			out.Timezone = upd.Timezone
+		case ExtLanguages:
+			out.DefaultLocale = upd.DefaultLocale
+		case ExtUseSpecificCodings:
+			out.Coding.UseSpecificCodings = upd.Coding.UseSpecificCodings
+		case ExtRaceCodings:
+			out.Coding.RaceCodings = upd.Coding.RaceCodings
+		case ExtEthnicityCodings:
+			out.Coding.EthnicityCodings = upd.Coding.EthnicityCodings
+		case ExtIndigenousCodings:
+			out.Coding.IndigenousCodings = upd.Coding.IndigenousCodings
+		}
+	}
+	return &out, nil
+}
