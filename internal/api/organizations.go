@@ -108,10 +108,10 @@ func (s *server) registerOrganizations(api huma.API) {
 
 	register(api, s, withRaw(huma.Operation{
 		OperationID: "update-organization", Method: http.MethodPut, Path: "/api/organization/{id_or_code}", Tags: tags,
-		Summary:     "Update an organization from a FHIR Organization",
+		Summary: "Update an organization from a FHIR Organization",
 		Description: "An element present in the body replaces what was stored; an absent one is kept (each extension URL counts on its own), " +
 			"so a body with only an identifier adds a shortcut alias. An id in the body must match the organization named in the path. Admin only.",
-		Errors:      []int{http.StatusNotFound, http.StatusConflict},
+		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, orgT, fhirTypes(orgT)), func(ctx context.Context, in *putOrgInput) (*rawOutput, error) {
 		cur, err := s.dir.ResolveOrganization(ctx, in.IDOrCode)
 		if err != nil {
