@@ -83,6 +83,8 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 		a.passwordResetCmd(),
 		a.auditCmd(),
 		a.userCmd(),
+		a.clientCmd(),
+		a.keysCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -28,6 +28,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/session"
 )
@@ -45,6 +46,9 @@ type Deps struct {
 	// sign-in, sign-out and /api/ping belong to the server's session
 	// middleware (internal/httpauth). It may be nil.
 	Sessions *session.Service
+	// Clients is the OAuth2 client registry; without it the /api/client
+	// routes are not mounted.
+	Clients *client.Service
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -54,10 +58,11 @@ type Deps struct {
 
 // server holds the dependencies every handler shares.
 type server struct {
-	dir  *directory.Service
-	aud  *audit.Log
-	base string
-	log  *slog.Logger
+	dir     *directory.Service
+	clients *client.Service
+	aud     *audit.Log
+	base    string
+	log     *slog.Logger
 }
 
 // Mount registers the management API on mux and returns the huma API (for
@@ -67,7 +72,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -104,6 +109,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	s.registerOrganizations(api)
 	s.registerDemographics(api)
 	s.registerAudit(api)
+	if d.Clients != nil {
+		s.registerClients(api)
+	}
 	return api
 }
 

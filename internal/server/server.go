@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"ward/internal/actor"
 	"ward/internal/api"
 	"ward/internal/config"
 	"ward/internal/httpauth"
@@ -59,6 +60,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error
 
 func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*Server, error) {
 	if err := svc.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	// First start creates the signing keys; every start checks that the
+	// master key opens them.
+	if err := svc.Keys.EnsureActive(actor.System(ctx)); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, o: o, svc: svc}
@@ -114,6 +120,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /.well-known/jwks.json", svc.Keys.JWKSHandler(o.logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelError)}))
 	mux.Handle("POST /api/ping", httpauth.PingHandler{
 		Sessions: svc.Sessions,
@@ -125,6 +132,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Directory: svc.Directory,
 		Audit:     svc.Audit,
 		Sessions:  svc.Sessions,
+		Clients:   svc.Clients,
 		Base:      cfg.PublicIssuer(),
 		Logger:    o.logger,
 	})

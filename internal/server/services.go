@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/config"
 	"ward/internal/directory"
+	"ward/internal/oauth/keys"
 	"ward/internal/secrets"
 	"ward/internal/session"
 	sqlstore "ward/internal/store/sql"
@@ -23,6 +25,11 @@ type Services struct {
 	Audit     *audit.Log
 	Directory *directory.Service
 	Sessions  *session.Service
+	// Clients is the OAuth2 client registry.
+	Clients *client.Service
+	// Keys holds the JWT signing keys (created on first start by
+	// server.New, rotated by `ward keys rotate`).
+	Keys *keys.Manager
 	// SessionConfig is the session lifetimes and lockout rules in force.
 	SessionConfig session.Config
 	// MasterKey is the 32-byte key for secrets at rest, loaded (or
@@ -92,7 +99,21 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		LockoutPeriod:    cfg.LockoutPeriod,
 	}
 	sessions := session.NewService(db, db, hasher, auditLog, db, scfg, o.now)
-	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, SessionConfig: scfg, MasterKey: masterKey}, nil
+	secretKey, err := secrets.DeriveHMACKey(masterKey, secrets.PurposeClientSecret)
+	if err != nil {
+		return nil, fmt.Errorf("client secret key: %w", err)
+	}
+	clients, err := client.NewService(db, db, dir, auditLog, secretKey, o.now)
+	if err != nil {
+		return nil, err
+	}
+	keyAEAD, err := keys.NewMasterKeyAEAD(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	signingKeys := keys.NewManager(db, db, keyAEAD, auditLog, o.now)
+	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
+		Keys: signingKeys, SessionConfig: scfg, MasterKey: masterKey}, nil
 }
 
 // Migrate brings the schema and the static data up to date; it is idempotent.

@@ -46,6 +46,8 @@ func TestConformance(t *testing.T) {
 				Directory:          db,
 				Audit:              db,
 				Session:            db,
+				Clients:            db,
+				Keys:               db,
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,

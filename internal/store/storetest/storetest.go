@@ -14,7 +14,9 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/oauth/keys"
 	"ward/internal/session"
 	"ward/internal/store"
 )
@@ -24,6 +26,8 @@ type Backend struct {
 	Directory directory.Store
 	Audit     audit.Store
 	Session   session.Store
+	Clients   client.Store
+	Keys      keys.Store
 	Tx        store.Transactor
 	// EnrollIntervention puts a user into a (new or existing) intervention.
 	// Interventions have no Store methods yet, so the backend provides this
@@ -68,6 +72,14 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"AuditConcurrentAppends", testAuditConcurrent},
 		{"Sessions", testSessions},
 		{"Lockout", testLockout},
+		{"ClientRoundTrip", testClientRoundTrip},
+		{"ClientUpdate", testClientUpdate},
+		{"ClientList", testClientList},
+		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
+		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
+		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},
+		{"SigningKeyRollback", testSigningKeyRollback},
+		{"SigningKeyConcurrentCreate", testSigningKeyConcurrentCreate},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"ward/internal/testutil"
+)
+
+func TestClientCommands(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		c := newCLI(t, dbURL)
+		c.must("add-user", "--email", "dev@example.org", "--password", "dev-password-1", "--role", "application_developer")
+
+		out := c.must("client", "create", "--name", "Decision support",
+			"--grant", "authorization_code", "--grant", "refresh_token",
+			"--scope", "openid fhirUser launch/patient patient/*.rs",
+			"--redirect-uri", "https://app.example.org/cb", "--redirect-uri", "http://127.0.0.1:8765/cb",
+			"--token-format", "jwt", "--owner", "dev@example.org", "--json")
+		var created struct {
+			ClientID     *string `json:"client_id"`
+			ClientSecret *string `json:"client_secret"`
+		}
+		if err := json.Unmarshal([]byte(out), &created); err != nil {
+			t.Fatalf("create --json printed %q: %v", out, err)
+		}
+		if created.ClientID == nil || *created.ClientID == "" || created.ClientSecret == nil || len(*created.ClientSecret) < 43 {
+			t.Fatalf("create --json printed %q, want a client_id and a 256-bit client_secret", out)
+		}
+		id := *created.ClientID
+
+		out = c.must("client", "create", "--name", "Native app", "--public",
+			"--grant", "authorization_code", "--scope", "openid patient/*.rs",
+			"--redirect-uri", "http://localhost/cb", "--json")
+		var public map[string]any
+		if err := json.Unmarshal([]byte(out), &public); err != nil {
+			t.Fatalf("public create printed %q: %v", out, err)
+		}
+		if public["client_secret"] != "" || public["client_id"] == "" {
+			t.Fatalf("public create printed %q, want an empty client_secret", out)
+		}
+
+		// Bad input fails with the reasons and a non-zero status.
+		code, _, errs := c.run("client", "create", "--name", "Bad", "--grant", "authorization_code",
+			"--scope", "openid", "--redirect-uri", "http://app.example.org/cb", "--json")
+		if code == 0 || !strings.Contains(errs, "must use https") {
+			t.Fatalf("an http redirect URI was accepted: exit %d, stderr %q", code, errs)
+		}
+
+		type listed struct {
+			ClientID    string   `json:"client_id"`
+			Name        string   `json:"client_name"`
+			Public      bool     `json:"public"`
+			GrantTypes  []string `json:"grant_types"`
+			TokenFormat string   `json:"access_token_format"`
+			AuthMethod  string   `json:"token_endpoint_auth_method"`
+			Disabled    bool     `json:"disabled"`
+			OwnerID     int64    `json:"owner_id"`
+		}
+		list := func() []listed {
+			t.Helper()
+			var ls []listed
+			out := c.must("client", "list", "--json")
+			if err := json.Unmarshal([]byte(out), &ls); err != nil {
+				t.Fatalf("list --json printed %q: %v", out, err)
+			}
+			return ls
+		}
+		ls := list()
+		if len(ls) != 2 || ls[0].ClientID != id || ls[0].Name != "Decision support" || ls[0].Public ||
+			ls[0].TokenFormat != "jwt" || ls[0].AuthMethod != "client_secret_basic" || ls[0].OwnerID == 0 ||
+			strings.Join(ls[0].GrantTypes, ",") != "authorization_code,refresh_token" || ls[0].Disabled {
+			t.Fatalf("list: %+v", ls)
+		}
+		if !ls[1].Public || ls[1].AuthMethod != "none" {
+			t.Fatalf("public client listed as %+v", ls[1])
+		}
+		if out := c.must("client", "list"); !strings.Contains(out, id) || !strings.Contains(out, "enabled") {
+			t.Fatalf("list printed %q", out)
+		}
+
+		c.must("client", "disable", id)
+		if ls := list(); !ls[0].Disabled || ls[1].Disabled {
+			t.Fatalf("after disable: %+v", ls)
+		}
+		if out := c.must("client", "list"); !strings.Contains(out, "disabled") {
+			t.Fatalf("list after disable printed %q", out)
+		}
+		c.must("client", "enable", id)
+		if ls := list(); ls[0].Disabled {
+			t.Fatalf("after enable: %+v", ls)
+		}
+		if code, _, _ := c.run("client", "disable", "no-such-client"); code == 0 {
+			t.Fatal("disabling an unknown client succeeded")
+		}
+
+		out = c.must("client", "rotate-secret", id, "--json")
+		var rotated struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		if err := json.Unmarshal([]byte(out), &rotated); err != nil {
+			t.Fatalf("rotate-secret printed %q: %v", out, err)
+		}
+		if rotated.ClientID != id || rotated.ClientSecret == "" || rotated.ClientSecret == *created.ClientSecret {
+			t.Fatalf("rotate-secret printed %q", out)
+		}
+	})
+}

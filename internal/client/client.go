@@ -1,0 +1,141 @@
+package client
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"ward/internal/store"
+)
+
+// Grant types a client may be registered for.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// GrantTypes lists every grant type ward supports, in display order.
+var GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+
+// Token endpoint authentication methods (RFC 7591 token_endpoint_auth_method).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthPrivateKeyJWT     = "private_key_jwt"
+	AuthNone              = "none"
+)
+
+// AuthMethods lists every supported token endpoint authentication method.
+var AuthMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
+
+// Access-token formats: an opaque random handle (looked up by its HMAC), or
+// a signed JWT as in RFC 9068.
+const (
+	TokenOpaque = "opaque"
+	TokenJWT    = "jwt"
+)
+
+// Settings are the parts of a client its managers choose. Create and Update
+// take them whole and validate them together, since the rules tie fields to
+// one another (a public client may only use auth method none, and so on).
+type Settings struct {
+	Name string
+	// Public clients (browser and native apps) cannot keep a secret: they
+	// authenticate with nothing but PKCE and use auth method none.
+	Public       bool
+	GrantTypes   []string
+	RedirectURIs []string // compared by exact string match
+	// Scope is the space-separated list of scopes the client may ask for.
+	Scope string
+	// AuthMethod is the token endpoint authentication method. Left empty
+	// it defaults to none for public clients, private_key_jwt when keys are
+	// given, and client_secret_basic otherwise.
+	AuthMethod string
+	// JWKSURI or JWKS (inline JSON Web Key Set) hold the client's public
+	// keys for private_key_jwt; exactly one is set for that method.
+	JWKSURI string
+	JWKS    string
+	// TokenFormat is TokenOpaque (the default when empty) or TokenJWT.
+	TokenFormat string
+	// OwnerID is the application developer who manages the client; 0 for
+	// a client only administrators manage.
+	OwnerID int64
+	// Intervention optionally names the intervention the client serves.
+	Intervention string
+}
+
+// Client is a registered OAuth2 client.
+type Client struct {
+	// ID is the client_id: random and URL-safe, assigned by ward.
+	ID string
+	Settings
+	// SecretHash is the hex HMAC-SHA-256 of the client secret under the
+	// server's client-secret key; "" when the client has no secret.
+	SecretHash string
+	// SecretIssuedAt is when the current secret was issued; nil with no secret.
+	SecretIssuedAt *time.Time
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// Version counts writes, for optimistic concurrency (see Store).
+	Version int64
+}
+
+// Scopes returns the client's allowed scopes as a list.
+func (c *Client) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasGrant reports whether the client is registered for grant type g.
+func (c *Client) HasGrant(g string) bool {
+	for _, x := range c.GrantTypes {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// HasRedirectURI reports whether uri is one of the client's redirect URIs,
+// by exact string comparison (no normalisation: RFC 9700 §4.1.3).
+func (c *Client) HasRedirectURI(uri string) bool {
+	for _, x := range c.RedirectURIs {
+		if x == uri {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesSecret reports whether the client authenticates with a client secret.
+func (c *Client) UsesSecret() bool { return usesSecret(c.AuthMethod) }
+
+func usesSecret(method string) bool {
+	return method == AuthClientSecretBasic || method == AuthClientSecretPost
+}
+
+// Filter selects clients for List. Zero fields do not filter.
+type Filter struct {
+	OwnerID int64
+}
+
+// Store persists clients. Contract (checked by internal/store/storetest):
+//
+//   - CreateClient inserts c with Version 1 and its CreatedAt/UpdatedAt as
+//     given; a duplicate ID is Conflict, an unknown OwnerID or Intervention
+//     is Invalid.
+//   - GetClient returns the client with that client_id, or NotFound. It is
+//     called by the token endpoint on every request: one indexed read.
+//   - UpdateClient writes every field of c when c.Version matches the stored
+//     version, then increments c.Version; a stale version is Conflict, an
+//     unknown ID NotFound.
+//   - ListClients returns clients matching f in creation order, at most
+//     p.Limit after the cursor p.After, and the cursor of the next page
+//     ("" on the last).
+//
+// Every method joins the transaction carried in ctx, if any.
+type Store interface {
+	CreateClient(ctx context.Context, c *Client) error
+	GetClient(ctx context.Context, clientID string) (*Client, error)
+	UpdateClient(ctx context.Context, c *Client) error
+	ListClients(ctx context.Context, f Filter, p store.Page) ([]*Client, string, error)
+}

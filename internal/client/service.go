@@ -1,0 +1,450 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/audit"
+	"ward/internal/directory"
+	"ward/internal/secrets"
+	"ward/internal/store"
+)
+
+// Entropy of what ward generates: 256-bit secrets (the brief's floor for a
+// credential stored under a fast keyed hash) and 128-bit client ids, which
+// are public but must not be guessable in sequence.
+const (
+	secretBytes   = 32
+	clientIDBytes = 16
+	// maxClientIDLen bounds ids accepted from callers before any query.
+	maxClientIDLen = 128
+)
+
+// Auditor records audit events inside the caller's transaction.
+type Auditor interface {
+	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
+}
+
+// Roles reads a user's roles, subject to the caller's permission to view
+// that user (as directory.Service.UserRoles does): the Service asks only
+// about the acting user (always allowed) and, for an administrator, about a
+// prospective owner.
+type Roles interface {
+	UserRoles(ctx context.Context, id int64) ([]string, error)
+}
+
+// Service is the client registry's use cases. Management methods read the
+// acting user from ctx (internal/actor): ward itself and administrators may
+// manage every client, an application developer the clients they own, and
+// nobody else any. Each change and its audit event commit together.
+type Service struct {
+	store Store
+	tx    store.Transactor
+	roles Roles
+	audit Auditor
+	key   secrets.HMACKey
+	now   func() time.Time
+}
+
+// NewService wires a Service. key signs client secrets; derive it from the
+// master key with secrets.DeriveHMACKey(master, secrets.PurposeClientSecret).
+// now may be nil (time.Now).
+func NewService(st Store, tx store.Transactor, roles Roles, a Auditor, key secrets.HMACKey, now func() time.Time) (*Service, error) {
+	if st == nil || tx == nil || roles == nil || a == nil {
+		return nil, errors.New("client service: store, transactor, roles and auditor are required")
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("client service: secret key is %d bytes, want at least 32", len(key))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: st, tx: tx, roles: roles, audit: a, key: key, now: now}, nil
+}
+
+// caller is who is asking, resolved once per call.
+type caller struct {
+	userID    int64
+	admin     bool // ward itself or an administrator
+	developer bool
+}
+
+func (s *Service) caller(ctx context.Context) (caller, error) {
+	a := actor.From(ctx)
+	switch {
+	case a.System:
+		return caller{admin: true}, nil
+	case a.Anonymous():
+		return caller{}, apperr.New(apperr.Unauthenticated, "sign in first")
+	case a.UserID == 0:
+		return caller{}, apperr.New(apperr.Forbidden, "a client acting for nobody may not manage clients")
+	}
+	roles, err := s.roles.UserRoles(ctx, a.UserID)
+	if err != nil {
+		if k := apperr.KindOf(err); k == apperr.NotFound || k == apperr.Forbidden {
+			return caller{}, apperr.Wrap(apperr.Unauthenticated, err, "the signed-in account is no longer active")
+		}
+		return caller{}, fmt.Errorf("read the caller's roles: %w", err)
+	}
+	return caller{
+		userID:    a.UserID,
+		admin:     slices.Contains(roles, directory.RoleAdmin),
+		developer: slices.Contains(roles, directory.RoleApplicationDeveloper),
+	}, nil
+}
+
+// mayManage is the one authorization rule for a client: administrators
+// manage all; an application developer manages the clients they own.
+func (c caller) mayManage(cl *Client) bool {
+	return c.admin || (c.developer && c.userID != 0 && cl.OwnerID == c.userID)
+}
+
+func (c caller) mayRegister() bool { return c.admin || c.developer }
+
+func (s *Service) record(ctx context.Context, c *Client, format string, args ...any) error {
+	comment := fmt.Sprintf("client %s: ", c.ID) + fmt.Sprintf(format, args...)
+	if err := s.audit.Record(ctx, audit.Intervention, c.OwnerID, comment); err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// checkOwner validates a new owner: an existing user who holds the
+// application_developer role.
+func (s *Service) checkOwner(ctx context.Context, ownerID int64) error {
+	if ownerID == 0 {
+		return nil
+	}
+	roles, err := s.roles.UserRoles(ctx, ownerID)
+	if apperr.Is(err, apperr.NotFound) {
+		return apperr.New(apperr.Invalid, "owner: user %d not found", ownerID)
+	}
+	if err != nil {
+		return fmt.Errorf("read the owner's roles: %w", err)
+	}
+	if !slices.Contains(roles, directory.RoleApplicationDeveloper) {
+		return apperr.New(apperr.Invalid, "owner: user %d does not hold the %s role", ownerID, directory.RoleApplicationDeveloper)
+	}
+	return nil
+}
+
+// storeErr names the intervention when the store refuses a reference: the
+// owner is checked beforehand, so an Invalid write means the intervention.
+func storeErr(err error, s Settings) error {
+	if apperr.Is(err, apperr.Invalid) && s.Intervention != "" {
+		return apperr.Wrap(apperr.Invalid, err, "intervention %q does not exist", s.Intervention)
+	}
+	return err
+}
+
+// Create registers a client and returns it with its secret in clear, the
+// only time the secret is ever shown; the secret is "" for clients that do
+// not authenticate with one. An application developer registers clients
+// they own (OwnerID 0 means themselves); an administrator may name any
+// application developer as the owner, or none.
+func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !who.mayRegister() {
+		return nil, "", apperr.New(apperr.Forbidden, "only an administrator or an application developer may register clients")
+	}
+	if !who.admin {
+		if in.OwnerID != 0 && in.OwnerID != who.userID {
+			return nil, "", apperr.New(apperr.Forbidden, "an application developer may only register clients they own")
+		}
+		in.OwnerID = who.userID
+	}
+	set, err := normalize(in)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := secrets.RandomToken(clientIDBytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("create client: %w", err)
+	}
+	now := s.now()
+	c := &Client{ID: id, Settings: set, CreatedAt: now, UpdatedAt: now}
+	secret, err := s.issueSecret(c, now)
+	if err != nil {
+		return nil, "", err
+	}
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.checkOwner(ctx, c.OwnerID); err != nil {
+			return err
+		}
+		if err := s.store.CreateClient(ctx, c); err != nil {
+			return storeErr(err, c.Settings)
+		}
+		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s)",
+			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+func kind(c *Client) string {
+	if c.Public {
+		return "public"
+	}
+	return "confidential"
+}
+
+// issueSecret gives c a fresh secret when its auth method uses one (and
+// clears the hash otherwise), returning the secret in clear.
+func (s *Service) issueSecret(c *Client, now time.Time) (string, error) {
+	if !c.UsesSecret() {
+		c.SecretHash, c.SecretIssuedAt = "", nil
+		return "", nil
+	}
+	secret, err := secrets.RandomToken(secretBytes)
+	if err != nil {
+		return "", fmt.Errorf("generate client secret: %w", err)
+	}
+	c.SecretHash = s.key.Sign(secret)
+	c.SecretIssuedAt = &now
+	return secret, nil
+}
+
+// get loads a client the caller may manage. Unknown ids are NotFound;
+// known ones the caller may not manage are Forbidden (client ids are not
+// secret: they travel in URLs).
+func (s *Service) get(ctx context.Context, who caller, id string) (*Client, error) {
+	c, err := s.lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !who.mayManage(c) {
+		return nil, apperr.New(apperr.Forbidden, "you may not manage client %s", id)
+	}
+	return c, nil
+}
+
+// Get returns a client the caller may manage.
+func (s *Service) Get(ctx context.Context, id string) (*Client, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, who, id)
+}
+
+// List returns the clients the caller may manage, matching f, in
+// registration order. An application developer sees their own clients only.
+func (s *Service) List(ctx context.Context, f Filter, p store.Page) ([]*Client, string, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !who.admin {
+		if !who.developer {
+			return nil, "", apperr.New(apperr.Forbidden, "only an administrator or an application developer may list clients")
+		}
+		if f.OwnerID != 0 && f.OwnerID != who.userID {
+			return nil, "", apperr.New(apperr.Forbidden, "an application developer may only list their own clients")
+		}
+		f.OwnerID = who.userID
+	}
+	return s.store.ListClients(ctx, f, p)
+}
+
+// Update changes a client's settings by read-modify-write in one
+// transaction: fn edits a copy of the current settings, which are then
+// validated whole. Only an administrator may change the owner. When the
+// change moves the client onto a secret-based auth method it had no secret
+// for, a new secret is issued and returned (shown once); otherwise the
+// returned secret is "". Moving off such a method discards the secret.
+func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) error) (*Client, string, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var out *Client
+	var secret string
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.get(ctx, who, id)
+		if err != nil {
+			return err
+		}
+		set := c.Settings
+		set.GrantTypes = slices.Clone(set.GrantTypes)
+		set.RedirectURIs = slices.Clone(set.RedirectURIs)
+		if err := fn(&set); err != nil {
+			return err
+		}
+		if set.OwnerID != c.OwnerID {
+			if !who.admin {
+				return apperr.New(apperr.Forbidden, "only an administrator may change a client's owner")
+			}
+			if err := s.checkOwner(ctx, set.OwnerID); err != nil {
+				return err
+			}
+		}
+		set, err = normalize(set)
+		if err != nil {
+			return err
+		}
+		hadSecret := c.UsesSecret()
+		c.Settings = set
+		now := s.now()
+		c.UpdatedAt = now
+		if !hadSecret || !c.UsesSecret() {
+			if secret, err = s.issueSecret(c, now); err != nil {
+				return err
+			}
+		}
+		if err := s.store.UpdateClient(ctx, c); err != nil {
+			return storeErr(err, c.Settings)
+		}
+		out = c
+		note := ""
+		if secret != "" {
+			note = "; new secret issued"
+		}
+		return s.record(ctx, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s",
+			kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, note)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, secret, nil
+}
+
+// Disable stops a client from obtaining tokens; it stays registered and can
+// be enabled again. Disabling a disabled client changes nothing.
+func (s *Service) Disable(ctx context.Context, id string) (*Client, error) {
+	return s.setDisabled(ctx, id, true)
+}
+
+// Enable lets a disabled client obtain tokens again.
+func (s *Service) Enable(ctx context.Context, id string) (*Client, error) {
+	return s.setDisabled(ctx, id, false)
+}
+
+func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*Client, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *Client
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.get(ctx, who, id)
+		if err != nil {
+			return err
+		}
+		out = c
+		if c.Disabled == disabled {
+			return nil
+		}
+		c.Disabled = disabled
+		c.UpdatedAt = s.now()
+		if err := s.store.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		if disabled {
+			return s.record(ctx, c, "disabled")
+		}
+		return s.record(ctx, c, "enabled")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RotateSecret replaces the client's secret and returns the new one in
+// clear (shown once); the old secret stops working at once. Clients that do
+// not authenticate with a secret have none to rotate (Invalid).
+func (s *Service) RotateSecret(ctx context.Context, id string) (*Client, string, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var out *Client
+	var secret string
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.get(ctx, who, id)
+		if err != nil {
+			return err
+		}
+		if !c.UsesSecret() {
+			return apperr.New(apperr.Invalid, "client %s authenticates with %s and has no secret to rotate", id, c.AuthMethod)
+		}
+		now := s.now()
+		if secret, err = s.issueSecret(c, now); err != nil {
+			return err
+		}
+		c.UpdatedAt = now
+		if err := s.store.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return s.record(ctx, c, "secret rotated")
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, secret, nil
+}
+
+// Lookup returns the client with that client_id, disabled or not, without a
+// permission check: it is for the authorization server, which decides from
+// the client itself what it may do. Unknown ids are NotFound.
+func (s *Service) Lookup(ctx context.Context, id string) (*Client, error) {
+	return s.lookup(ctx, id)
+}
+
+func (s *Service) lookup(ctx context.Context, id string) (*Client, error) {
+	if id == "" || len(id) > maxClientIDLen {
+		return nil, apperr.New(apperr.NotFound, "client not found")
+	}
+	c, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// errBadCredentials is the one answer to every failed client authentication,
+// so a caller cannot tell an unknown client from a wrong secret.
+func errBadCredentials() error {
+	return apperr.New(apperr.Unauthenticated, "invalid client credentials")
+}
+
+// Authenticate checks a client secret (client_secret_basic or
+// client_secret_post) and returns the client. Unknown, disabled or
+// secretless clients and wrong secrets all get the same Unauthenticated
+// error. Whether the secret arrived by the client's registered method is
+// the caller's check.
+func (s *Service) Authenticate(ctx context.Context, id, secret string) (*Client, error) {
+	c, err := s.lookup(ctx, id)
+	if apperr.Is(err, apperr.NotFound) {
+		// Sign anyway so an unknown id costs what a known one does.
+		_ = s.key.Verify(secret, "")
+		return nil, errBadCredentials()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.VerifySecret(c, secret) || c.Disabled {
+		return nil, errBadCredentials()
+	}
+	return c, nil
+}
+
+// VerifySecret reports, in constant time, whether secret is c's current
+// secret. A client without a secret matches nothing, not even "".
+func (s *Service) VerifySecret(c *Client, secret string) bool {
+	if c.SecretHash == "" || !c.UsesSecret() {
+		return false
+	}
+	return s.key.Verify(secret, c.SecretHash)
+}

@@ -1,0 +1,174 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"ward/internal/apperr"
+	"ward/internal/client"
+	"ward/internal/store"
+)
+
+const clientColumns = `id, client_id, name, public, secret_hash, grant_types, redirect_uris, scope,
+	auth_method, jwks_uri, jwks, token_format, disabled, owner_id, intervention, created_at,
+	updated_at, secret_issued_at, version`
+
+// scanClient reads one row of clientColumns; seq is the row id used for
+// paging, which the domain type does not carry.
+func scanClient(s scanner) (c *client.Client, seq int64, err error) {
+	var (
+		cl                client.Client
+		grants, redirects string
+		owner             sql.NullInt64
+		intervention      sql.NullString
+		created, updated  int64
+		issued            sql.NullInt64
+	)
+	if err := s.Scan(&seq, &cl.ID, &cl.Name, &cl.Public, &cl.SecretHash, &grants, &redirects, &cl.Scope,
+		&cl.AuthMethod, &cl.JWKSURI, &cl.JWKS, &cl.TokenFormat, &cl.Disabled, &owner, &intervention,
+		&created, &updated, &issued, &cl.Version); err != nil {
+		return nil, 0, err
+	}
+	if cl.GrantTypes, err = fromJSON[string](grants); err != nil {
+		return nil, 0, err
+	}
+	if cl.RedirectURIs, err = fromJSON[string](redirects); err != nil {
+		return nil, 0, err
+	}
+	cl.OwnerID = owner.Int64
+	cl.Intervention = intervention.String
+	cl.CreatedAt, cl.UpdatedAt = fromMicro(created), fromMicro(updated)
+	cl.SecretIssuedAt = fromNullMicro(issued)
+	return &cl, seq, nil
+}
+
+// clientArgs returns the values of every column from name to
+// secret_issued_at, in clientColumns order.
+func clientArgs(c *client.Client) ([]any, error) {
+	grants, err := toJSON(c.GrantTypes)
+	if err != nil {
+		return nil, err
+	}
+	redirects, err := toJSON(c.RedirectURIs)
+	if err != nil {
+		return nil, err
+	}
+	intervention := sql.NullString{String: c.Intervention, Valid: c.Intervention != ""}
+	return []any{c.Name, c.Public, c.SecretHash, grants, redirects, c.Scope, c.AuthMethod, c.JWKSURI,
+		c.JWKS, c.TokenFormat, c.Disabled, nullID(c.OwnerID), intervention, toMicro(c.CreatedAt),
+		toMicro(c.UpdatedAt), nullMicro(c.SecretIssuedAt)}, nil
+}
+
+// normalizeClientTimes leaves c's times as a read returns them.
+func normalizeClientTimes(c *client.Client) {
+	c.CreatedAt = fromMicro(toMicro(c.CreatedAt))
+	c.UpdatedAt = fromMicro(toMicro(c.UpdatedAt))
+	c.SecretIssuedAt = fromNullMicro(nullMicro(c.SecretIssuedAt))
+}
+
+// CreateClient inserts c with Version 1. A duplicate client_id is Conflict;
+// an unknown owner or intervention is Invalid.
+func (d *DB) CreateClient(ctx context.Context, c *client.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return err
+	}
+	args = append([]any{c.ID}, args...)
+	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
+		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
+		owner_id, intervention, created_at, updated_at, secret_issued_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
+		return classify(err, "create client")
+	}
+	c.Version = 1
+	normalizeClientTimes(c)
+	return nil
+}
+
+// GetClient returns the client with that client_id: one read by a unique
+// index, cheap enough for the token endpoint to call per request.
+func (d *DB) GetClient(ctx context.Context, clientID string) (*client.Client, error) {
+	c, _, err := scanClient(d.rd(ctx).row(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients WHERE client_id = ?`, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "client %s not found", clientID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get client: %w", err)
+	}
+	return c, nil
+}
+
+// UpdateClient writes every field of c when c.Version matches the stored
+// version, then increments c.Version.
+func (d *DB) UpdateClient(ctx context.Context, c *client.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return err
+	}
+	args = append(args, c.ID, c.Version)
+	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_clients SET name = ?, public = ?, secret_hash = ?,
+		grant_types = ?, redirect_uris = ?, scope = ?, auth_method = ?, jwks_uri = ?, jwks = ?,
+		token_format = ?, disabled = ?, owner_id = ?, intervention = ?, created_at = ?,
+		updated_at = ?, secret_issued_at = ?, version = version + 1
+		WHERE client_id = ? AND version = ?`, args...)
+	if err != nil {
+		return classify(err, "update client")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	if n == 0 {
+		if _, err := d.GetClient(ctx, c.ID); err != nil {
+			return err
+		}
+		return apperr.New(apperr.Conflict, "client %s was changed by someone else; reload and retry", c.ID)
+	}
+	c.Version++
+	normalizeClientTimes(c)
+	return nil
+}
+
+// ListClients returns clients matching f in creation order after the cursor.
+func (d *DB) ListClients(ctx context.Context, f client.Filter, p store.Page) ([]*client.Client, string, error) {
+	p = p.Normalize()
+	after, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	where := ` WHERE id > ?`
+	args := []any{after}
+	if f.OwnerID != 0 {
+		where += ` AND owner_id = ?`
+		args = append(args, f.OwnerID)
+	}
+	args = append(args, p.Limit+1)
+	rows, err := d.rd(ctx).query(ctx, `SELECT `+clientColumns+` FROM oauth_clients`+where+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []*client.Client
+	var seqs []int64
+	for rows.Next() {
+		c, seq, err := scanClient(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list clients: %w", err)
+		}
+		out = append(out, c)
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list clients: %w", err)
+	}
+	if len(out) <= p.Limit {
+		return out, "", nil
+	}
+	return out[:p.Limit], store.EncodeCursor(seqs[p.Limit-1]), nil
+}
+
+// DB implements the client registry's store.
+var _ client.Store = (*DB)(nil)
