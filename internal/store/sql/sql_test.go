@@ -48,6 +48,7 @@ func TestConformance(t *testing.T) {
 				Session:            db,
 				Clients:            db,
 				Keys:               db,
+				Tokens:             db,
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,

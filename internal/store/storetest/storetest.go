@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every storage backend runs:
-// each behaviour written on the directory, audit and session Store
-// interfaces is one case here. internal/store/sql runs it on SQLite and on
-// PostgreSQL. Fixtures set every field to a non-zero value so that a column
+// each behaviour written on the directory, audit, session, client, key and
+// token Store interfaces is one case here. internal/store/sql runs it on
+// SQLite and on PostgreSQL. Fixtures set every field to a non-zero value so that a column
 // a backend forgets to write or read is caught.
 package storetest
 
@@ -17,6 +17,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/oauth/keys"
+	"ward/internal/oauth/tokens"
 	"ward/internal/session"
 	"ward/internal/store"
 )
@@ -28,6 +29,7 @@ type Backend struct {
 	Session   session.Store
 	Clients   client.Store
 	Keys      keys.Store
+	Tokens    tokens.Store
 	Tx        store.Transactor
 	// EnrollIntervention puts a user into a (new or existing) intervention.
 	// Interventions have no Store methods yet, so the backend provides this
@@ -80,6 +82,20 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},
 		{"SigningKeyRollback", testSigningKeyRollback},
 		{"SigningKeyConcurrentCreate", testSigningKeyConcurrentCreate},
+		{"TokenRoundTrip", testTokenRoundTrip},
+		{"TokenDeactivateAndDelete", testTokenDeactivateAndDelete},
+		{"TokenDeactivateRace", testTokenDeactivateRace},
+		{"TokenDeactivateRequest", testTokenDeactivateRequest},
+		{"TokenDeactivateClientUser", testTokenDeactivateClientUser},
+		{"TokenDeactivateByID", testTokenDeactivateByID},
+		{"TokenList", testTokenList},
+		{"TokenClientUsers", testTokenClientUsers},
+		{"TokenDeleteExpired", testTokenDeleteExpired},
+		{"ServiceTokensExpiring", testServiceTokensExpiring},
+		{"JTI", testJTI},
+		{"JTIConcurrent", testJTIConcurrent},
+		{"TokenConsents", testTokenConsents},
+		{"TokensPurgedUser", testTokensPurgedUser},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
