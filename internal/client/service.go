@@ -49,6 +49,19 @@ type Service struct {
 	audit Auditor
 	key   secrets.HMACKey
 	now   func() time.Time
+	// changed is told the id of every client a write changed, after it
+	// commits (the authorization server drops its cached copy).
+	changed func(id string)
+}
+
+// OnChange registers fn to be called with a client's id after each change
+// to it commits. It is for wiring, before the Service is used.
+func (s *Service) OnChange(fn func(id string)) { s.changed = fn }
+
+func (s *Service) notify(id string) {
+	if s.changed != nil {
+		s.changed(id)
+	}
 }
 
 // NewService wires a Service. key signs client secrets; derive it from the
@@ -315,6 +328,7 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 	if err != nil {
 		return nil, "", err
 	}
+	s.notify(id)
 	return out, secret, nil
 }
 
@@ -357,6 +371,7 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 	if err != nil {
 		return nil, err
 	}
+	s.notify(id)
 	return out, nil
 }
 
@@ -392,6 +407,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (*Client, string,
 	if err != nil {
 		return nil, "", err
 	}
+	s.notify(id)
 	return out, secret, nil
 }
 

@@ -45,6 +45,15 @@ type Config struct {
 	// ... for LockoutPeriod after the last failure.
 	LockoutPeriod time.Duration
 
+	// AccessTokenLifetime, RefreshTokenLifetime and ServiceTokenLifetime
+	// bound the tokens the authorization server issues.
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
+	ServiceTokenLifetime time.Duration
+	// ServiceTokenAlertWindow is how long before a service token expires
+	// the token janitor starts alerting its sponsor.
+	ServiceTokenAlertWindow time.Duration
+
 	// MaxBodyBytes caps every request body.
 	MaxBodyBytes int64
 	// LogFormat is "json" (production) or "text" (a terminal).
@@ -70,6 +79,10 @@ func Default() Config {
 		SessionAbsoluteLifetime: 12 * time.Hour,
 		LockoutFailures:         5,
 		LockoutPeriod:           30 * time.Minute,
+		AccessTokenLifetime:     time.Hour,
+		RefreshTokenLifetime:    90 * 24 * time.Hour,
+		ServiceTokenLifetime:    365 * 24 * time.Hour,
+		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 		MaxBodyBytes:            1 << 20,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
@@ -109,6 +122,18 @@ var envVars = map[string]setter{
 		}
 		c.LockoutFailures = n
 		return nil
+	},
+	"WARD_ACCESS_TOKEN_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.AccessTokenLifetime)
+	},
+	"WARD_REFRESH_TOKEN_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.RefreshTokenLifetime)
+	},
+	"WARD_SERVICE_TOKEN_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.ServiceTokenLifetime)
+	},
+	"WARD_SERVICE_TOKEN_ALERT_WINDOW": func(c *Config, v string) error {
+		return parseDuration(v, &c.ServiceTokenAlertWindow)
 	},
 	"WARD_LOCKOUT_PERIOD": func(c *Config, v string) error { return parseDuration(v, &c.LockoutPeriod) },
 	"WARD_MAX_BODY_BYTES": func(c *Config, v string) error {
@@ -263,6 +288,15 @@ func (c Config) Validate() error {
 	}
 	if c.LockoutPeriod <= 0 {
 		bad("lockout period: must be positive, got %s", c.LockoutPeriod)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"access token lifetime", c.AccessTokenLifetime}, {"refresh token lifetime", c.RefreshTokenLifetime},
+		{"service token lifetime", c.ServiceTokenLifetime}, {"service token alert window", c.ServiceTokenAlertWindow}} {
+		if d.v <= 0 {
+			bad("%s: must be positive, got %s", d.name, d.v)
+		}
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)

@@ -35,6 +35,10 @@ func TestFromEnv(t *testing.T) {
 				"WARD_SESSION_ABSOLUTE_LIFETIME=8h",
 				"WARD_LOCKOUT_FAILURES=3",
 				"WARD_LOCKOUT_PERIOD=10m",
+				"WARD_ACCESS_TOKEN_LIFETIME=30m",
+				"WARD_REFRESH_TOKEN_LIFETIME=720h",
+				"WARD_SERVICE_TOKEN_LIFETIME=2160h",
+				"WARD_SERVICE_TOKEN_ALERT_WINDOW=168h",
 				"WARD_MAX_BODY_BYTES=2048",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
@@ -45,6 +49,8 @@ func TestFromEnv(t *testing.T) {
 					Issuer: "https://id.example.org", MasterKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 					SessionIdleTimeout: 15 * time.Minute, SessionAbsoluteLifetime: 8 * time.Hour,
 					LockoutFailures: 3, LockoutPeriod: 10 * time.Minute, MaxBodyBytes: 2048,
+					AccessTokenLifetime: 30 * time.Minute, RefreshTokenLifetime: 720 * time.Hour,
+					ServiceTokenLifetime: 2160 * time.Hour, ServiceTokenAlertWindow: 168 * time.Hour,
 					LogFormat: "text", LogLevel: "debug",
 				}
 				if c != want {

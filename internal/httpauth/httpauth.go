@@ -1,6 +1,6 @@
 // Package httpauth is ward's one authentication middleware. It turns the
-// credential a request carries (today the browser session cookie; later
-// bearer tokens) into an actor.Actor in the request context, which every
+// credential a request carries (the browser session cookie, or an OAuth
+// bearer token) into an actor.Actor in the request context, which every
 // handler and access check downstream reads with actor.From.
 //
 // Credentials are tried by an ordered list of Extractors; the first that
@@ -58,8 +58,16 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		for _, x := range m.extractors {
 			a, found, err := x.Extract(w, r)
 			if err != nil {
-				if apperr.Is(err, apperr.Unauthenticated) {
+				switch apperr.KindOf(err) {
+				case apperr.Unauthenticated:
+					if _, ok := x.(BearerExtractor); ok {
+						w.Header().Set("WWW-Authenticate", `Bearer realm="ward", error="invalid_token"`)
+					}
 					WriteProblem(w, http.StatusUnauthorized, apperr.Message(err))
+					return
+				case apperr.Forbidden:
+					w.Header().Set("WWW-Authenticate", `Bearer realm="ward", error="insufficient_scope"`)
+					WriteProblem(w, http.StatusForbidden, apperr.Message(err))
 					return
 				}
 				m.log.ErrorContext(r.Context(), "authenticate request", "err", err)

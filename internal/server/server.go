@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"ward/internal/api"
 	"ward/internal/config"
 	"ward/internal/httpauth"
+	"ward/internal/oauth"
 	"ward/internal/web"
 )
 
@@ -101,6 +103,16 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 			return nil, fmt.Errorf("trust issuer origin: %w", err)
 		}
 	}
+	// An app may POST its authorization request from its own origin (SMART
+	// authorize-post); the authorize endpoint checks the origin itself, with
+	// its own guard, for the consent answer that changes state.
+	consentCSRF := http.NewCrossOriginProtection()
+	if origin, err := originOf(cfg.PublicIssuer()); err == nil {
+		if err := consentCSRF.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("trust issuer origin: %w", err)
+		}
+	}
+	s.csrf.AddInsecureBypassPattern("POST " + oauth.PathAuthorize)
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		httpauth.WriteProblem(w, http.StatusForbidden, "cross-origin request refused")
 	}))
@@ -137,8 +149,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:    o.logger,
 	})
 	pages.Mount(mux)
+	svc.OAuth.Mount(mux)
+	svc.OAuth.MountAuthorize(mux, oauth.AuthorizeDeps{Sessions: svc.Sessions, Pages: pages, CSRF: consentCSRF})
 
-	auth := httpauth.NewMiddleware(o.logger, httpauth.SessionExtractor{Sessions: svc.Sessions, Cookies: cookies})
+	auth := httpauth.NewMiddleware(o.logger,
+		httpauth.BearerExtractor{Tokens: svc.OAuth, Scope: routeScope},
+		httpauth.SessionExtractor{Sessions: svc.Sessions, Cookies: cookies})
 	s.handler = s.chain(auth.Wrap(capturePattern(mux)))
 	return s, nil
 }
@@ -153,6 +169,22 @@ func (s *Server) chain(h http.Handler) http.Handler {
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
 	return s.observe(h)
+}
+
+// routeScope is the scope a bearer token needs per path: the management
+// API takes tokens carrying oauth.ScopeAPI (acting with the permissions of
+// the person behind the token); the OAuth endpoints check their tokens
+// themselves, in RFC 6750's format; everything else sees the token's actor
+// and scopes and decides (FHIR by its SMART scopes).
+func routeScope(path string) (string, bool) {
+	switch {
+	case strings.HasPrefix(path, "/oauth/"):
+		return "", false
+	case strings.HasPrefix(path, "/api/"):
+		return oauth.ScopeAPI, true
+	default:
+		return "", true
+	}
 }
 
 // originOf returns scheme://host[:port] of a URL.

@@ -11,6 +11,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/config"
 	"ward/internal/directory"
+	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
 	"ward/internal/secrets"
 	"ward/internal/session"
@@ -30,6 +31,9 @@ type Services struct {
 	// Keys holds the JWT signing keys (created on first start by
 	// server.New, rotated by `ward keys rotate`).
 	Keys *keys.Manager
+	// OAuth is the authorization server (its HTTP endpoints, bearer
+	// checks, token tools and service accounts).
+	OAuth *oauth.Provider
 	// SessionConfig is the session lifetimes and lockout rules in force.
 	SessionConfig session.Config
 	// MasterKey is the 32-byte key for secrets at rest, loaded (or
@@ -112,8 +116,21 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		return nil, err
 	}
 	signingKeys := keys.NewManager(db, db, keyAEAD, auditLog, o.now)
+	ocfg := oauth.DefaultConfig(cfg.PublicIssuer())
+	ocfg.AccessTokenLifetime = cfg.AccessTokenLifetime
+	ocfg.RefreshTokenLifetime = cfg.RefreshTokenLifetime
+	ocfg.ServiceTokenLifetime = cfg.ServiceTokenLifetime
+	ocfg.ServiceTokenAlertWindow = cfg.ServiceTokenAlertWindow
+	provider, err := oauth.New(ocfg, oauth.Deps{
+		Tokens: db, Tx: db, Clients: clients, Keys: signingKeys, Audit: auditLog, Directory: dir,
+		MasterKey: masterKey, SecretKey: secretKey, Logger: o.logger, Now: o.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	clients.OnChange(provider.InvalidateClient)
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
-		Keys: signingKeys, SessionConfig: scfg, MasterKey: masterKey}, nil
+		Keys: signingKeys, OAuth: provider, SessionConfig: scfg, MasterKey: masterKey}, nil
 }
 
 // Migrate brings the schema and the static data up to date; it is idempotent.

@@ -21,6 +21,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/directory"
 	"ward/internal/httpauth"
+	"ward/internal/oauth"
 	"ward/internal/session"
 )
 
@@ -78,7 +79,7 @@ func New(d Deps) (*Handler, error) {
 		d.CSRF = http.NewCrossOriginProtection()
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "home", "error"} {
+	for _, name := range []string{"login", "home", "error", "consent"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
@@ -123,11 +124,51 @@ const (
 
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	next := SafeNext(r.URL.Query().Get("next"))
-	if !actor.From(r.Context()).Anonymous() {
+	// reauth=1 is the authorize endpoint asking for a fresh sign-in
+	// (prompt=login, max_age): the form is shown even to a signed-in person.
+	if !actor.From(r.Context()).Anonymous() && r.URL.Query().Get("reauth") != "1" {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "login", loginPage{Next: next})
+	h.renderCSP(w, r, http.StatusOK, "login", loginPage{Next: next}, cspFor(authorizeRedirect(next)))
+}
+
+// authorizeRedirect returns the redirect_uri of an authorization request
+// that next leads back to, or "".
+func authorizeRedirect(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Path != oauth.PathAuthorize {
+		return ""
+	}
+	return u.Query().Get("redirect_uri")
+}
+
+// cspFor is CSP, letting forms end in a redirect to redirectURI's origin:
+// browsers apply form-action to the redirects that follow a form post, and
+// signing in or consenting ends at the application.
+func cspFor(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if redirectURI == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
+		strings.ContainsAny(u.Host, " ;,'\"") {
+		return CSP
+	}
+	return strings.Replace(CSP, "form-action 'self'", "form-action 'self' "+u.Scheme+"://"+u.Host, 1)
+}
+
+// Consent renders the authorize endpoint's consent page (oauth.Pages).
+func (h *Handler) Consent(w http.ResponseWriter, r *http.Request, p *oauth.ConsentPage) {
+	redirect := ""
+	for _, prm := range p.Params {
+		if prm.Name == "redirect_uri" {
+			redirect = prm.Value
+		}
+	}
+	h.renderCSP(w, r, http.StatusOK, "consent", p, cspFor(redirect))
+}
+
+// Error renders an error page (oauth.Pages).
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	h.render(w, r, status, "error", errorPage{Title: title, Message: message})
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
@@ -239,6 +280,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // render executes a page into a buffer first, so a template error becomes a
 // clean 500 instead of half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	h.renderCSP(w, r, status, page, data, CSP)
+}
+
+func (h *Handler) renderCSP(w http.ResponseWriter, r *http.Request, status int, page string, data any, csp string) {
 	var buf bytes.Buffer
 	if err := h.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
 		h.d.Logger.ErrorContext(r.Context(), "web: render page", "page", page, "err", err)
@@ -249,7 +294,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", CSP)
+	hd.Set("Content-Security-Policy", csp)
 	// Pages show personal data; no shared or browser cache may keep them.
 	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -261,7 +306,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 // are read by browsers as another host, and any scheme or host is refused,
 // so the sign-in page can never redirect off-site (open redirect).
 func SafeNext(next string) string {
-	if next == "" || len(next) > 2048 || next[0] != '/' {
+	if next == "" || len(next) > 8192 || next[0] != '/' {
 		return "/"
 	}
 	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {

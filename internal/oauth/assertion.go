@@ -1,0 +1,101 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+)
+
+// clientAssertionType is RFC 7523's client_assertion_type for JWTs.
+const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// MaxAssertionLifetime is how far ahead a client assertion's exp may lie:
+// SMART Backend Services says at most five minutes, which also bounds how
+// long ward must remember its jti.
+const MaxAssertionLifetime = 5 * time.Minute
+
+// assertionSkew tolerates clocks a little apart.
+const assertionSkew = 30 * time.Second
+
+// maxAssertionBytes bounds a client assertion before any parsing.
+const maxAssertionBytes = 16 << 10
+
+// AssertionAlgs are the signature algorithms ward accepts on client
+// assertions: SMART requires RS384 and ES384; the 256 variants are common.
+// Never none, never an HMAC (which a server holding only a public key would
+// verify with the public key as the secret).
+var AssertionAlgs = []string{"RS384", "ES384", "RS256", "ES256", "RS512", "ES512", "PS256", "PS384", "PS512"}
+
+// assertionFacts are what ward checks of an assertion before fosite
+// verifies its signature and its iss, sub, aud and jti.
+type assertionFacts struct {
+	Alg string
+	Exp time.Time
+}
+
+// checkAssertion parses an unverified client assertion and applies ward's
+// own rules: a known alg, and an exp present and at most
+// MaxAssertionLifetime ahead. It returns a fosite error for the client.
+func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
+	var f assertionFacts
+	if len(raw) > maxAssertionBytes {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion is too large.")
+	}
+	algs := make([]jose.SignatureAlgorithm, len(AssertionAlgs))
+	for i, a := range AssertionAlgs {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	tok, err := josejwt.ParseSigned(raw, algs)
+	if err != nil {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion is not a JWT signed with an accepted algorithm (" + joinAlgs() + ").")
+	}
+	if len(tok.Headers) != 1 {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion must have exactly one signature.")
+	}
+	f.Alg = tok.Headers[0].Algorithm
+	var claims struct {
+		Exp *json.Number `json:"exp"`
+	}
+	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion claims are unreadable.")
+	}
+	if claims.Exp == nil {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has no exp claim.")
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp claim is not a number.")
+	}
+	f.Exp = time.Unix(int64(exp), 0)
+	if f.Exp.Before(now.Add(-assertionSkew)) {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has expired.")
+	}
+	if f.Exp.After(now.Add(MaxAssertionLifetime + assertionSkew)) {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp is more than five minutes ahead.")
+	}
+	return f, nil
+}
+
+func joinAlgs() string { return strings.Join(AssertionAlgs, ", ") }
+
+// authenticateClient is fosite's client authentication with ward's rules
+// for client assertions in front: checked here, then fosite verifies the
+// signature against the client's JWKS and iss = sub = client_id, aud = the
+// token endpoint, and a jti never used before.
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if form.Get("client_assertion_type") == clientAssertionType {
+		f, err := checkAssertion(form.Get("client_assertion"), p.now())
+		if err != nil {
+			return nil, err
+		}
+		ctx = withAssertionAlg(ctx, f.Alg)
+	}
+	return p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
+}

@@ -1,0 +1,124 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/oauth/tokens"
+)
+
+// ScopeAPI lets a token call ward's management API as the person it was
+// issued for (with that person's permissions, never more). Service-account
+// tokens carry it; other clients must be registered for it.
+const ScopeAPI = "ward:api"
+
+// TokenInfo is what a live access token stands for.
+type TokenInfo struct {
+	// ID is the token's row id, the handle the token tools use.
+	ID        int64
+	Kind      tokens.Kind
+	ClientID  string
+	UserID    int64
+	Scopes    []string
+	Patient   string
+	FhirUser  string
+	Service   bool
+	Format    string
+	Active    bool
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	RequestID string
+}
+
+// errInactive is the one answer to a token that is unknown, forged,
+// expired, revoked or whose client is disabled: a caller learns nothing
+// about which.
+func errInactive() error { return apperr.New(apperr.Unauthenticated, "the access token is not active") }
+
+// sessionOnly decodes just the session of a stored record.
+type sessionOnly struct {
+	Session *Session `json:"session"`
+}
+
+// lookup finds the stored row of an access or refresh token after checking
+// the credential itself (an opaque token's HMAC), without judging liveness.
+func (p *Provider) lookup(ctx context.Context, token string) (*tokens.Token, error) {
+	kind := tokens.KindAccess
+	var sig string
+	switch {
+	case isJWT(token):
+		sig = jwtSignature(token)
+	case strings.HasPrefix(token, prefixAccess):
+		raw := strings.TrimPrefix(token, prefixAccess)
+		if p.strategy.hmac.Enigma.Validate(ctx, raw) != nil {
+			return nil, errInactive()
+		}
+		sig = p.strategy.hmac.AccessTokenSignature(ctx, raw)
+	case strings.HasPrefix(token, prefixRefresh):
+		raw := strings.TrimPrefix(token, prefixRefresh)
+		if p.strategy.hmac.Enigma.Validate(ctx, raw) != nil {
+			return nil, errInactive()
+		}
+		kind, sig = tokens.KindRefresh, p.strategy.hmac.RefreshTokenSignature(ctx, raw)
+	}
+	if sig == "" {
+		return nil, errInactive()
+	}
+	t, err := p.d.Tokens.GetToken(ctx, kind, sig)
+	if notFound(err) {
+		return nil, errInactive()
+	}
+	return t, err
+}
+
+func (p *Provider) info(t *tokens.Token) (*TokenInfo, error) {
+	in := &TokenInfo{ID: t.ID, Kind: t.Kind, ClientID: t.ClientID, UserID: t.UserID, Scopes: t.Scopes,
+		Service: t.Service, Format: t.Format, Active: t.Active, IssuedAt: t.RequestedAt,
+		ExpiresAt: t.ExpiresAt, RequestID: t.RequestID}
+	var so sessionOnly
+	if err := json.Unmarshal(t.Data, &so); err != nil {
+		return nil, apperr.Wrap(apperr.Internal, err, "stored token %d is unreadable", t.ID)
+	}
+	if so.Session != nil {
+		in.Patient, in.FhirUser = so.Session.Patient, so.Session.FhirUser
+	}
+	return in, nil
+}
+
+// Check is in-process introspection of an access token, for ward's own
+// resource endpoints: the token must be genuine, active, unexpired, and its
+// client enabled. Revocation and a disabled client take effect at once on
+// this replica and within ClientCacheTTL on others.
+func (p *Provider) Check(ctx context.Context, token string) (*TokenInfo, error) {
+	t, err := p.lookup(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != tokens.KindAccess || !t.Active || !t.ExpiresAt.After(p.now()) {
+		return nil, errInactive()
+	}
+	c, err := p.clients.get(ctx, t.ClientID)
+	if notFound(err) {
+		return nil, errInactive()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.c.Disabled {
+		return nil, errInactive()
+	}
+	return p.info(t)
+}
+
+// AuthenticateBearer checks a bearer token and returns who acts through it.
+func (p *Provider) AuthenticateBearer(ctx context.Context, token string) (actor.Actor, error) {
+	in, err := p.Check(ctx, token)
+	if err != nil {
+		return actor.Actor{}, err
+	}
+	return actor.Actor{UserID: in.UserID, ClientID: in.ClientID, Scopes: in.Scopes}, nil
+}

@@ -1,0 +1,404 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"ward/internal/actor"
+	"ward/internal/audit"
+	"ward/internal/client"
+	"ward/internal/oauth/scope"
+)
+
+// Mount registers the protocol endpoints on mux. The authorize endpoint is
+// mounted by MountAuthorize, since it needs the sign-in and consent pages.
+func (p *Provider) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathToken, p.token)
+	mux.HandleFunc("POST "+PathIntrospect, p.introspect)
+	mux.HandleFunc("POST "+PathRevoke, p.revoke)
+	mux.HandleFunc("GET "+PathUserinfo, p.userinfo)
+	mux.HandleFunc("POST "+PathUserinfo, p.userinfo)
+	mux.HandleFunc("GET "+PathTokenStatus, p.tokenStatus)
+	mux.HandleFunc("GET "+PathOIDCConfig, p.openIDConfiguration)
+	mux.HandleFunc("GET "+PathSMARTConfig, p.smartConfiguration)
+}
+
+// writeAccessError writes an RFC 6749 section 5.2 error. invalid_client
+// answers 401 with a WWW-Authenticate challenge (section 5.2 requires one
+// when the client tried HTTP Basic; ward always sends it).
+func (p *Provider) writeAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	rfc := fositeErr(err)
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
+	}
+	if rfc.CodeField >= 500 {
+		p.log.ErrorContext(ctx, "oauth: token endpoint failure", "err", rfc.WithExposeDebug(true).GetDescription(), "cause", rfc.Cause())
+	}
+	p.fosite.WriteAccessError(ctx, w, ar, err)
+}
+
+// clientIDOf names the client a failed request claimed to be, for audit.
+func clientIDOf(r *http.Request, ar fosite.AccessRequester) string {
+	if ar != nil && ar.GetClient() != nil {
+		return ar.GetClient().GetID()
+	}
+	if id, _, ok := r.BasicAuth(); ok {
+		return id
+	}
+	return r.PostForm.Get("client_id")
+}
+
+// auditFailure records a refused protocol request in its own transaction
+// (the refused change wrote nothing). The claimed client id is recorded as
+// text only: it may not exist.
+func (p *Provider) auditFailure(ctx context.Context, what, clientID string, err error) {
+	rfc := fositeErr(err)
+	comment := fmt.Sprintf("%s refused: %s", what, rfc.ErrorField)
+	if h := rfc.HintField; h != "" {
+		comment += " (" + h + ")"
+	}
+	if clientID != "" {
+		comment += "; client " + truncate(clientID, 128)
+	}
+	ctx = actor.System(ctx)
+	if aerr := p.d.Audit.Record(ctx, audit.Authentication, 0, comment); aerr != nil {
+		p.log.ErrorContext(ctx, "oauth: audit refused request", "err", aerr)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// token is the token endpoint (RFC 6749 section 3.2).
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := newSession()
+	ar, err := p.fosite.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		p.auditFailure(ctx, "token request", clientIDOf(r, ar), err)
+		p.writeAccessError(ctx, w, ar, err)
+		return
+	}
+	s, _ := ar.GetSession().(*Session)
+	if s == nil {
+		p.writeAccessError(ctx, w, ar, fosite.ErrServerError.WithDebug("session type"))
+		return
+	}
+	grant := strings.Join(ar.GetGrantTypes(), " ")
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		s.ClientID = ar.GetClient().GetID()
+		for _, sc := range ar.GetRequestedScopes() {
+			ar.GrantScope(sc)
+		}
+	}
+	s.Issuer = p.cfg.Issuer
+	if len(ar.GetGrantedAudience()) == 0 {
+		ar.GrantAudience(p.cfg.FHIRBase())
+	}
+	s.Audience = ar.GetGrantedAudience()
+
+	var resp fosite.AccessResponder
+	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: ar.GetGrantedScopes()})
+	err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
+		var err error
+		if resp, err = p.fosite.NewAccessResponse(ctx, ar); err != nil {
+			return err
+		}
+		verb := "issued"
+		if grant == "refresh_token" {
+			verb = "refreshed"
+		}
+		return p.d.Audit.Record(ctx, audit.Authentication, s.UserID, fmt.Sprintf(
+			"token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant, strings.Join(ar.GetGrantedScopes(), " ")))
+	})
+	if err != nil {
+		p.auditFailure(ctx, "token request", s.ClientID, err)
+		p.writeAccessError(ctx, w, ar, err)
+		return
+	}
+	if s.Patient != "" && ar.GetGrantedScopes().Has(scope.LaunchPatient) {
+		resp.SetExtra("patient", s.Patient)
+	}
+	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// introspect is RFC 7662 token introspection, for authenticated clients.
+// Beyond the standard members it tells resource servers the SMART context
+// (patient, fhirUser).
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ir, err := p.fosite.NewIntrospectionRequest(ctx, r, newSession())
+	if err != nil {
+		rfc := fositeErr(err)
+		if rfc.ErrorField != fosite.ErrInactiveToken.ErrorField && rfc.CodeField != http.StatusOK && !isInactive(err) {
+			p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
+			if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField || rfc.CodeField == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
+			}
+			p.fosite.WriteIntrospectionError(ctx, w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, p.introspectionBody(ir))
+}
+
+// isInactive reports whether fosite's introspection error only means the
+// token is not active (unknown, expired, revoked): RFC 7662 answers those
+// with active=false, not an error.
+func isInactive(err error) bool {
+	switch fositeErr(err).ErrorField {
+	case fosite.ErrRequestUnauthorized.ErrorField, fosite.ErrTokenExpired.ErrorField,
+		fosite.ErrInactiveToken.ErrorField, fosite.ErrInvalidTokenFormat.ErrorField,
+		fosite.ErrTokenSignatureMismatch.ErrorField, fosite.ErrNotFound.ErrorField:
+		return true
+	}
+	return false
+}
+
+func (p *Provider) introspectionBody(ir fosite.IntrospectionResponder) map[string]any {
+	if !ir.IsActive() {
+		return map[string]any{"active": false}
+	}
+	req := ir.GetAccessRequester()
+	out := map[string]any{
+		"active":     true,
+		"client_id":  req.GetClient().GetID(),
+		"scope":      strings.Join(req.GetGrantedScopes(), " "),
+		"iat":        req.GetRequestedAt().Unix(),
+		"iss":        p.cfg.Issuer,
+		"token_type": "Bearer",
+	}
+	if aud := req.GetGrantedAudience(); len(aud) > 0 {
+		out["aud"] = []string(aud)
+	}
+	if s, ok := req.GetSession().(*Session); ok {
+		out["sub"] = s.GetSubject()
+		tt := fosite.AccessToken
+		if ir.GetTokenUse() == fosite.RefreshToken {
+			tt = fosite.RefreshToken
+			out["token_type"] = "refresh_token"
+		}
+		if exp := s.GetExpiresAt(tt); !exp.IsZero() {
+			out["exp"] = exp.Unix()
+		}
+		if s.Patient != "" {
+			out["patient"] = s.Patient
+		}
+		if s.FhirUser != "" {
+			out["fhirUser"] = s.FhirUser
+		}
+	}
+	return out
+}
+
+// revoke is RFC 7009 token revocation: the client must own the token.
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var err error
+	txErr := p.d.Tx.InTx(actor.System(ctx), func(tctx context.Context) error {
+		if err = p.fosite.NewRevocationRequest(tctx, r); err != nil {
+			return err
+		}
+		id, _, _ := r.BasicAuth()
+		if id == "" {
+			id = r.PostForm.Get("client_id")
+		}
+		return p.d.Audit.Record(tctx, audit.Authentication, 0, "token revoked by client "+truncate(id, 128))
+	})
+	if err == nil && txErr != nil {
+		err = fosite.ErrServerError.WithWrap(txErr)
+	}
+	if err != nil {
+		p.auditFailure(ctx, "revocation", clientIDOf(r, nil), err)
+		if fositeErr(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
+		}
+	}
+	p.fosite.WriteRevocationResponse(ctx, w, err)
+}
+
+// bearerOf returns the token of an "Authorization: Bearer" header.
+func bearerOf(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// bearerChallenge answers a request without a usable bearer token (RFC
+// 6750 section 3).
+func bearerChallenge(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="ward", error=%q, error_description=%q`, code, desc))
+	status := http.StatusUnauthorized
+	if code == "insufficient_scope" {
+		status = http.StatusForbidden
+	}
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// userinfo is the OpenID Connect UserInfo endpoint.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tok := bearerOf(r)
+	if tok == "" {
+		bearerChallenge(w, "invalid_request", "a bearer token is required")
+		return
+	}
+	info, err := p.Check(ctx, tok)
+	if err != nil {
+		bearerChallenge(w, "invalid_token", "the access token is not active")
+		return
+	}
+	if info.UserID == 0 || !contains(info.Scopes, scope.OpenID) {
+		bearerChallenge(w, "insufficient_scope", "userinfo needs a token issued to a person with scope openid")
+		return
+	}
+	u, err := p.d.Directory.GetUser(actor.System(ctx), info.UserID)
+	if err != nil {
+		bearerChallenge(w, "invalid_token", "the token's user no longer exists")
+		return
+	}
+	out := map[string]any{"sub": strconv.FormatInt(u.ID, 10)}
+	if contains(info.Scopes, scope.Profile) || contains(info.Scopes, scope.FHIRUser) {
+		out["name"] = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+		out["given_name"] = u.GivenName
+		out["family_name"] = u.FamilyName
+	}
+	if contains(info.Scopes, scope.Email) && u.Email != "" {
+		out["email"] = u.Email
+	}
+	if info.FhirUser != "" && contains(info.Scopes, scope.FHIRUser) {
+		out["fhirUser"] = info.FhirUser
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tokenStatus is the reference system's /oauth/token-status: what the
+// bearer token itself is (for interventions checking their own token).
+func (p *Provider) tokenStatus(w http.ResponseWriter, r *http.Request) {
+	tok := bearerOf(r)
+	if tok == "" {
+		bearerChallenge(w, "invalid_request", "a bearer token is required")
+		return
+	}
+	info, err := p.Check(r.Context(), tok)
+	if err != nil {
+		bearerChallenge(w, "invalid_token", "the access token is not active")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token_type": "Bearer",
+		"expires_in": max(0, int64(info.ExpiresAt.Sub(p.now()).Seconds())),
+		"scopes":     info.Scopes,
+		"client_id":  info.ClientID,
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// grantTypes and authMethods are what discovery advertises.
+var authMethods = []string{client.AuthClientSecretBasic, client.AuthClientSecretPost, client.AuthPrivateKeyJWT, client.AuthNone}
+
+func (p *Provider) scopesSupported() []string {
+	return []string{scope.OpenID, scope.FHIRUser, scope.Profile, scope.Email, scope.LaunchPatient,
+		scope.OfflineAccess, scope.OnlineAccess,
+		"patient/*.rs", "user/*.rs", "system/*.rs", "patient/*.read", "user/*.read", "system/*.read",
+		"system/*.$export", "system/Patient.$export", "system/Group.$export", "system/*.$bulkdata-status"}
+}
+
+func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
+	iss := p.cfg.Issuer
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSONCached(w, map[string]any{
+		"issuer":                                           iss,
+		"authorization_endpoint":                           iss + PathAuthorize,
+		"token_endpoint":                                   iss + PathToken,
+		"userinfo_endpoint":                                iss + PathUserinfo,
+		"jwks_uri":                                         iss + PathJWKS,
+		"introspection_endpoint":                           iss + PathIntrospect,
+		"revocation_endpoint":                              iss + PathRevoke,
+		"end_session_endpoint":                             iss + PathEndSession,
+		"scopes_supported":                                 p.scopesSupported(),
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"grant_types_supported":                            client.GrantTypes,
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{"ES256"},
+		"token_endpoint_auth_methods_supported":            authMethods,
+		"token_endpoint_auth_signing_alg_values_supported": AssertionAlgs,
+		"introspection_endpoint_auth_methods_supported":    authMethods[:3],
+		"revocation_endpoint_auth_methods_supported":       authMethods,
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "fhirUser", "name", "given_name", "family_name", "email"},
+		"prompt_values_supported":                          []string{"none", "login", "consent"},
+		"request_parameter_supported":                      false,
+		"claims_parameter_supported":                       false,
+		"authorization_response_iss_parameter_supported":   false,
+		"backchannel_logout_supported":                     false,
+		"frontchannel_logout_supported":                    false,
+	})
+}
+
+// smartConfiguration is SMART App Launch 2.x discovery (section 2.0.x,
+// "Conformance"): what ward actually supports, no more.
+func (p *Provider) smartConfiguration(w http.ResponseWriter, _ *http.Request) {
+	iss := p.cfg.Issuer
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSONCached(w, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              iss + PathJWKS,
+		"authorization_endpoint":                iss + PathAuthorize,
+		"token_endpoint":                        iss + PathToken,
+		"introspection_endpoint":                iss + PathIntrospect,
+		"revocation_endpoint":                   iss + PathRevoke,
+		"userinfo_endpoint":                     iss + PathUserinfo,
+		"grant_types_supported":                 client.GrantTypes,
+		"token_endpoint_auth_methods_supported": authMethods,
+		"token_endpoint_auth_signing_alg_values_supported": AssertionAlgs,
+		"scopes_supported":                 p.scopesSupported(),
+		"response_types_supported":         []string{"code"},
+		"code_challenge_methods_supported": []string{"S256"},
+		"capabilities": []string{
+			"launch-standalone", "authorize-post",
+			"client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
+			"sso-openid-connect", "context-standalone-patient",
+			"permission-offline", "permission-online", "permission-patient", "permission-user",
+			"permission-v1", "permission-v2",
+		},
+	})
+}
+
+func writeJSONCached(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(v)
+}
