@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,18 +59,16 @@ func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion must have exactly one signature.")
 	}
 	f.Alg = tok.Headers[0].Algorithm
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
+	var claims map[string]any
 	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion claims are unreadable.")
 	}
-	if claims.Exp == nil {
-		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has no exp claim.")
+	exp, ok := claims["exp"].(float64)
+	if !ok {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has no numeric exp claim.")
 	}
-	exp, err := claims.Exp.Float64()
-	if err != nil {
-		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp claim is not a number.")
+	if exp > 1e12 || exp < 0 {
+		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp claim is out of range.")
 	}
 	f.Exp = time.Unix(int64(exp), 0)
 	if f.Exp.Before(now.Add(-assertionSkew)) {
@@ -96,6 +93,23 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 			return nil, err
 		}
 		ctx = withAssertionAlg(ctx, f.Alg)
+		c, err := p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
+		if err != nil {
+			return nil, asInvalidClient(err)
+		}
+		return c, nil
 	}
 	return p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
+}
+
+// asInvalidClient reports a failed client assertion as RFC 6749's
+// invalid_client, whatever fosite called it (jti_known, invalid_request
+// for an unknown kid): the client failed to authenticate. Server errors
+// stay server errors.
+func asInvalidClient(err error) error {
+	rfc := fositeErr(err)
+	if rfc.CodeField >= 500 || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		return err
+	}
+	return fosite.ErrInvalidClient.WithHint(rfc.GetDescription()).WithWrap(err)
 }

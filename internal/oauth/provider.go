@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
@@ -168,6 +169,13 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		RedirectSecureChecker:      fosite.IsRedirectURISecureStrict,
 		TokenEntropy:               32,
 	}
+	// Fetching a client's jwks_uri: bounded, few retries, and fosite's
+	// debug logging of every request off.
+	hc := retryablehttp.NewClient()
+	hc.Logger = nil
+	hc.RetryMax = 2
+	hc.HTTPClient.Timeout = 5 * time.Second
+	fc.HTTPClient = hc
 	p.fcfg = fc
 	sg := &signer{keys: d.Keys, alg: keys.ES256}
 	p.strategy = &tokenStrategy{

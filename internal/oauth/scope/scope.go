@@ -85,6 +85,10 @@ func (p Perm) String() string {
 	return b.String()
 }
 
+// DocumentType is the one non-FHIR type a scope may name: OpenEMR's
+// system/Document.read, the right to download exported documents' content.
+const DocumentType = "Document"
+
 // WildcardType is the resource type that stands for every type.
 const WildcardType = "*"
 
@@ -304,6 +308,9 @@ func checkType(raw, typ string) error {
 	}
 	if len(typ) > maxTypeLen || typ[0] < 'A' || typ[0] > 'Z' || !isAlnum(typ) {
 		return perr(raw, "resource type", typ, "want a FHIR resource type name (a capital letter, then letters and digits) or *")
+	}
+	if !r4Types[typ] && typ != DocumentType {
+		return perr(raw, "resource type", typ, "not a FHIR R4 resource type")
 	}
 	return nil
 }

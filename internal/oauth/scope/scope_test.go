@@ -103,7 +103,8 @@ func TestParseInvalid(t *testing.T) {
 	}{
 		{"", "scope"},
 		{"patient/.rs", "resource type"},
-		{"patient/Obs.xyz", "permissions"},
+		{"patient/Observation.xyz", "permissions"},
+		{"patient/Nonsense.rs", "resource type"},     // not an R4 type
 		{"patient/Observation.sr", "permissions"},    // wrong order
 		{"patient/Observation.rrs", "permissions"},   // repeated letter
 		{"patient/Observation.", "permissions"},      // empty permissions
