@@ -165,7 +165,7 @@ func TestBackendServices(t *testing.T) {
 
 		for _, c := range []struct {
 			name, id string
-			key  assertionKey
+			key      assertionKey
 		}{{"ES384 inline JWKS", esID, es}, {"RS384 jwks_uri", rsID, rs}} {
 			t.Run(c.name, func(t *testing.T) {
 				st, _, out := e.postForm("/oauth/token", backendForm(c.key.assertion(t, c.id, tokenURL, nil), "system/Patient.rs"), "", "")

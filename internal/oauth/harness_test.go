@@ -68,7 +68,7 @@ func (e *env) sys() context.Context { return actor.System(context.Background()) 
 func (e *env) user(email, password string, roles ...string) *directory.User {
 	e.t.Helper()
 	u, err := e.svc.Directory.CreateUser(e.sys(), directory.NewUser{
-		User: directory.User{Email: email, GivenName: "Given", FamilyName: strings.Split(email, "@")[0], BirthDate: "1980-02-03"},
+		User:     directory.User{Email: email, GivenName: "Given", FamilyName: strings.Split(email, "@")[0], BirthDate: "1980-02-03"},
 		Password: password, Roles: roles,
 	})
 	if err != nil {
