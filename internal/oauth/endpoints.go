@@ -109,18 +109,35 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 
 	var resp fosite.AccessResponder
 	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: ar.GetGrantedScopes()})
-	err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
-		var err error
-		if resp, err = p.fosite.NewAccessResponse(ctx, ar); err != nil {
-			return err
-		}
-		verb := "issued"
-		if grant == "refresh_token" {
-			verb = "refreshed"
-		}
+	verb := "issued"
+	if grant == "refresh_token" {
+		verb = "refreshed"
+	}
+	record := func(ctx context.Context) error {
 		return p.d.Audit.Record(ctx, audit.Authentication, s.UserID, fmt.Sprintf(
 			"token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant, strings.Join(ar.GetGrantedScopes(), " ")))
-	})
+	}
+	if grant == "client_credentials" {
+		// The token is made outside the transaction; only its row and
+		// the audit event are written inside.
+		w := &deferredWrites{}
+		if resp, err = p.fosite.NewAccessResponse(withDeferredWrites(actx, w), ar); err == nil {
+			err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
+				if err := w.flush(ctx, p.d.Tokens); err != nil {
+					return err
+				}
+				return record(ctx)
+			})
+		}
+	} else {
+		err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
+			var err error
+			if resp, err = p.fosite.NewAccessResponse(ctx, ar); err != nil {
+				return err
+			}
+			return record(ctx)
+		})
+	}
 	if err != nil {
 		p.auditFailure(ctx, "token request", s.ClientID, err)
 		p.writeAccessError(ctx, w, ar, err)

@@ -64,6 +64,30 @@ type record struct {
 
 type assertionAlgKey struct{}
 
+// deferredWrites collects the rows a token response would write, so that
+// fosite's work (generating and signing the token, encoding the request)
+// runs outside the database transaction and the transaction only inserts
+// the rows: SQLite has one writer, and whatever runs inside a transaction
+// runs one request at a time. Only grants whose storage calls are plain
+// inserts (client credentials) defer their writes.
+type deferredWrites struct{ rows []*tokens.Token }
+
+type deferredKey struct{}
+
+func withDeferredWrites(ctx context.Context, w *deferredWrites) context.Context {
+	return context.WithValue(ctx, deferredKey{}, w)
+}
+
+// flush inserts the collected rows in ctx's transaction.
+func (w *deferredWrites) flush(ctx context.Context, st tokens.Store) error {
+	for _, t := range w.rows {
+		if err := st.CreateToken(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // withAssertionAlg tells GetClient which alg the client assertion in this
 // request uses, once ward's rules have accepted it.
 func withAssertionAlg(ctx context.Context, alg string) context.Context {
@@ -143,6 +167,10 @@ func (s *storage) create(ctx context.Context, kind tokens.Kind, signature string
 		if usesJWT(r) {
 			t.Format = "jwt"
 		}
+	}
+	if w, ok := ctx.Value(deferredKey{}).(*deferredWrites); ok {
+		w.rows = append(w.rows, t)
+		return nil
 	}
 	return s.st.CreateToken(ctx, t)
 }
