@@ -3,7 +3,9 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"ward/internal/actor"
@@ -32,6 +34,17 @@ type TokenInfo struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	RequestID string
+	// Audience is who the token is for (the FHIR base URL).
+	Audience []string
+}
+
+// Subject is the token's sub: the person's id, or the client's for a
+// client-only grant.
+func (in *TokenInfo) Subject() string {
+	if in.UserID != 0 {
+		return strconv.FormatInt(in.UserID, 10)
+	}
+	return in.ClientID
 }
 
 // errInactive is the one answer to a token that is unknown, forged,
@@ -79,14 +92,55 @@ func (p *Provider) info(t *tokens.Token) (*TokenInfo, error) {
 	in := &TokenInfo{ID: t.ID, Kind: t.Kind, ClientID: t.ClientID, UserID: t.UserID, Scopes: t.Scopes,
 		Service: t.Service, Format: t.Format, Active: t.Active, IssuedAt: t.RequestedAt,
 		ExpiresAt: t.ExpiresAt, RequestID: t.RequestID}
+	c, err := p.contexts.get(t)
+	if err != nil {
+		return nil, err
+	}
+	in.Patient, in.FhirUser, in.Audience = c.patient, c.fhirUser, c.audience
+	return in, nil
+}
+
+// grantContext is the part of a stored grant that never changes once the
+// token is issued: its SMART context and audience.
+type grantContext struct {
+	patient, fhirUser string
+	audience          []string
+}
+
+// maxCachedContexts bounds contextCache; past it the cache starts over.
+const maxCachedContexts = 100_000
+
+// contextCache remembers decoded grant contexts by token row, so that a
+// bearer check decodes a token's stored request once rather than on every
+// request. Only immutable data is cached: whether the token is active and
+// unexpired is read from its row every time, so a revocation takes effect
+// at once on every replica.
+type contextCache struct {
+	mu sync.Mutex
+	m  map[int64]grantContext
+}
+
+func (c *contextCache) get(t *tokens.Token) (grantContext, error) {
+	c.mu.Lock()
+	g, ok := c.m[t.ID]
+	c.mu.Unlock()
+	if ok {
+		return g, nil
+	}
 	var so sessionOnly
 	if err := json.Unmarshal(t.Data, &so); err != nil {
-		return nil, apperr.Wrap(apperr.Internal, err, "stored token %d is unreadable", t.ID)
+		return grantContext{}, apperr.Wrap(apperr.Internal, err, "stored token %d is unreadable", t.ID)
 	}
 	if so.Session != nil {
-		in.Patient, in.FhirUser = so.Session.Patient, so.Session.FhirUser
+		g = grantContext{patient: so.Session.Patient, fhirUser: so.Session.FhirUser, audience: so.Session.Audience}
 	}
-	return in, nil
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedContexts {
+		c.m = make(map[int64]grantContext)
+	}
+	c.m[t.ID] = g
+	c.mu.Unlock()
+	return g, nil
 }
 
 // Check is in-process introspection of an access token, for ward's own
@@ -94,11 +148,20 @@ func (p *Provider) info(t *tokens.Token) (*TokenInfo, error) {
 // client enabled. Revocation and a disabled client take effect at once on
 // this replica and within ClientCacheTTL on others.
 func (p *Provider) Check(ctx context.Context, token string) (*TokenInfo, error) {
+	return p.check(ctx, token, false)
+}
+
+// checkAny is Check for access and refresh tokens alike (introspection).
+func (p *Provider) checkAny(ctx context.Context, token string) (*TokenInfo, error) {
+	return p.check(ctx, token, true)
+}
+
+func (p *Provider) check(ctx context.Context, token string, refreshToo bool) (*TokenInfo, error) {
 	t, err := p.lookup(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind != tokens.KindAccess || !t.Active || !t.ExpiresAt.After(p.now()) {
+	if (t.Kind != tokens.KindAccess && !(refreshToo && t.Kind == tokens.KindRefresh)) || !t.Active || !t.ExpiresAt.After(p.now()) {
 		return nil, errInactive()
 	}
 	c, err := p.clients.get(ctx, t.ClientID)

@@ -3,17 +3,21 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
 
 	"ward/internal/actor"
+	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/client"
 	"ward/internal/oauth/scope"
+	"ward/internal/oauth/tokens"
 )
 
 // Mount registers the protocol endpoints on mux. The authorize endpoint is
@@ -118,6 +122,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			"token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant, strings.Join(ar.GetGrantedScopes(), " ")))
 	}
 	if grant == "client_credentials" {
+		// A time-ordered request id keeps the request index's inserts at
+		// its end instead of on a random page each.
+		if id, err := uuid.NewV7(); err == nil {
+			ar.SetID(id.String())
+		}
 		// The token is made outside the transaction; only its row and
 		// the audit event are written inside.
 		w := &deferredWrites{}
@@ -149,75 +158,67 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// introspect is RFC 7662 token introspection, for authenticated clients.
-// Beyond the standard members it tells resource servers the SMART context
-// (patient, fhirUser).
+// introspect is RFC 7662 token introspection, for authenticated clients
+// (resource servers). The caller is authenticated as at the token endpoint;
+// the token is then checked as ward's own resource endpoints check bearer
+// tokens (lookup, which reads one row, and the liveness rules), without
+// rebuilding the whole stored request. Beyond the standard members the
+// answer carries the SMART context (patient, fhirUser).
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ir, err := p.fosite.NewIntrospectionRequest(ctx, r, newSession())
-	if err != nil {
-		rfc := fositeErr(err)
-		if rfc.ErrorField != fosite.ErrInactiveToken.ErrorField && rfc.CodeField != http.StatusOK && !isInactive(err) {
-			p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
-			if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField || rfc.CodeField == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
-			}
-			p.fosite.WriteIntrospectionError(ctx, w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		p.fosite.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The request body could not be read."))
 		return
 	}
-	writeJSON(w, http.StatusOK, p.introspectionBody(ir))
+	if _, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+		err = asInvalidClient(err)
+		p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
+		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
+		p.fosite.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		p.fosite.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
+	in, err := p.checkAny(ctx, token)
+	if err != nil {
+		if apperr.Is(err, apperr.Unauthenticated) {
+			writeJSON(w, http.StatusOK, inactive{})
+			return
+		}
+		p.log.ErrorContext(ctx, "oauth: introspection", "err", err)
+		p.fosite.WriteIntrospectionError(ctx, w, fosite.ErrServerError)
+		return
+	}
+	out := introspection{Active: true, ClientID: in.ClientID, Scope: strings.Join(in.Scopes, " "),
+		Sub: in.Subject(), Iat: in.IssuedAt.Unix(), Exp: in.ExpiresAt.Unix(), Iss: p.cfg.Issuer,
+		TokenType: "Bearer", Patient: in.Patient, FhirUser: in.FhirUser, Aud: in.Audience}
+	if in.Kind == tokens.KindRefresh {
+		out.TokenType = "refresh_token"
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
-// isInactive reports whether fosite's introspection error only means the
-// token is not active (unknown, expired, revoked): RFC 7662 answers those
-// with active=false, not an error.
-func isInactive(err error) bool {
-	switch fositeErr(err).ErrorField {
-	case fosite.ErrRequestUnauthorized.ErrorField, fosite.ErrTokenExpired.ErrorField,
-		fosite.ErrInactiveToken.ErrorField, fosite.ErrInvalidTokenFormat.ErrorField,
-		fosite.ErrTokenSignatureMismatch.ErrorField, fosite.ErrNotFound.ErrorField:
-		return true
-	}
-	return false
+// inactive is RFC 7662's answer for any token that is not active.
+type inactive struct {
+	Active bool `json:"active"`
 }
 
-func (p *Provider) introspectionBody(ir fosite.IntrospectionResponder) map[string]any {
-	if !ir.IsActive() {
-		return map[string]any{"active": false}
-	}
-	req := ir.GetAccessRequester()
-	out := map[string]any{
-		"active":     true,
-		"client_id":  req.GetClient().GetID(),
-		"scope":      strings.Join(req.GetGrantedScopes(), " "),
-		"iat":        req.GetRequestedAt().Unix(),
-		"iss":        p.cfg.Issuer,
-		"token_type": "Bearer",
-	}
-	if aud := req.GetGrantedAudience(); len(aud) > 0 {
-		out["aud"] = []string(aud)
-	}
-	if s, ok := req.GetSession().(*Session); ok {
-		out["sub"] = s.GetSubject()
-		tt := fosite.AccessToken
-		if ir.GetTokenUse() == fosite.RefreshToken {
-			tt = fosite.RefreshToken
-			out["token_type"] = "refresh_token"
-		}
-		if exp := s.GetExpiresAt(tt); !exp.IsZero() {
-			out["exp"] = exp.Unix()
-		}
-		if s.Patient != "" {
-			out["patient"] = s.Patient
-		}
-		if s.FhirUser != "" {
-			out["fhirUser"] = s.FhirUser
-		}
-	}
-	return out
+// introspection is RFC 7662's answer for an active token.
+type introspection struct {
+	Active    bool     `json:"active"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope"`
+	Sub       string   `json:"sub"`
+	Iat       int64    `json:"iat"`
+	Exp       int64    `json:"exp"`
+	Iss       string   `json:"iss"`
+	Aud       []string `json:"aud,omitempty"`
+	TokenType string   `json:"token_type"`
+	Patient   string   `json:"patient,omitempty"`
+	FhirUser  string   `json:"fhirUser,omitempty"`
 }
 
 // revoke is RFC 7009 token revocation: the client must own the token.

@@ -115,6 +115,7 @@ type Provider struct {
 	storage  *storage
 	strategy *tokenStrategy
 	clients  *clientCache
+	contexts contextCache
 	log      *slog.Logger
 	now      func() time.Time
 }

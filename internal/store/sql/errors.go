@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -114,6 +116,14 @@ func fromJSON[T any](s string) ([]T, error) {
 	if s == "" {
 		return nil, nil
 	}
+	if p, ok := any(&v).(*[]string); ok {
+		// Lists of plain strings (scopes, grant types) are read on every
+		// token check; most need no JSON decoder.
+		if out, ok := plainStrings(s); ok {
+			*p = out
+			return v, nil
+		}
+	}
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		return nil, fmt.Errorf("decode json column: %w", err)
 	}
@@ -121,4 +131,48 @@ func fromJSON[T any](s string) ([]T, error) {
 		return nil, nil
 	}
 	return v, nil
+}
+
+// plainStrings decodes a JSON array of strings that contain no escapes,
+// such as ["a","b"]; ok is false for anything else, which the caller then
+// hands to encoding/json.
+func plainStrings(s string) (out []string, ok bool) {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	body := s[1 : len(s)-1]
+	if body == "" {
+		return nil, true
+	}
+	for len(body) > 0 {
+		if body[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(body[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		item := body[1 : 1+end]
+		if strings.IndexByte(item, '\\') >= 0 {
+			return nil, false
+		}
+		for i := 0; i < len(item); i++ {
+			if item[i] < 0x20 {
+				return nil, false
+			}
+		}
+		if !utf8.ValidString(item) {
+			return nil, false
+		}
+		out = append(out, item)
+		body = body[end+2:]
+		if body == "" {
+			return out, true
+		}
+		if body[0] != ',' {
+			return nil, false
+		}
+		body = body[1:]
+	}
+	return nil, false
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // maxBatch bounds how many transactions one SQLite commit carries.
@@ -171,4 +172,51 @@ func runJob(ctx context.Context, fn func(ctx context.Context) error) (r jobResul
 		}
 	}()
 	return jobResult{err: fn(ctx)}
+}
+
+// checkpointInterval is how often the WAL is copied back into the
+// database file. Between checkpoints the WAL grows by what was written
+// meanwhile; readers find recent pages in it either way.
+const checkpointInterval = 250 * time.Millisecond
+
+// checkpointer runs SQLite WAL checkpoints on a connection of its own.
+// SQLite's automatic checkpoint would run inside whichever commit crosses
+// the threshold, on the single writer, and its fsync would stall every
+// transaction queued behind it; a PASSIVE checkpoint here never blocks
+// the writer or the readers.
+type checkpointer struct {
+	db   *sql.DB
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func newCheckpointer(db *sql.DB) *checkpointer {
+	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			// A busy database just means the next tick tries again.
+			_, _ = c.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+// close stops the ticker, checkpoints what is left, and closes the
+// connection.
+func (c *checkpointer) close() {
+	c.once.Do(func() { close(c.stop) })
+	<-c.done
+	_, _ = c.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	_ = c.db.Close()
 }
