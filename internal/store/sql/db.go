@@ -79,6 +79,9 @@ type DB struct {
 	// group batches SQLite transactions into shared commits (nil on
 	// PostgreSQL, where concurrent transactions commit on their own).
 	group *groupCommitter
+	// ckpt checkpoints the SQLite WAL from its own connection, so the
+	// writer never stops to copy pages back and fsync (nil on PostgreSQL).
+	ckpt *checkpointer
 }
 
 // prepareWanted prepares, on the now free writer, the queries that missed
@@ -196,7 +199,9 @@ func (d *DB) openSQLite(ctx context.Context, path string) error {
 	// process waiting on the lock never fails the WAL switch.
 	bt := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")"
 	writerDSN := path + "?" + bt +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)" + cachePragmas + "&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)" + cachePragmas +
+		"&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	ckptDSN := path + "?" + bt + "&_pragma=foreign_keys(ON)"
 	readerDSN := path + "?" + bt + "&_pragma=foreign_keys(ON)&_pragma=query_only(ON)" + cachePragmas
 
 	w, err := sql.Open("sqlite", writerDSN)
@@ -225,8 +230,16 @@ func (d *DB) openSQLite(ctx context.Context, path string) error {
 		r.Close()
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	c, err := sql.Open("sqlite", ckptDSN)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
 	d.writer, d.reader = w, r
 	d.group = newGroupCommitter(d)
+	d.ckpt = newCheckpointer(c)
 	return nil
 }
 
@@ -251,6 +264,9 @@ func (d *DB) openPostgres(ctx context.Context, rawURL string) error {
 func (d *DB) Close() error {
 	if d.group != nil {
 		d.group.close()
+	}
+	if d.ckpt != nil {
+		d.ckpt.close()
 	}
 	d.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 	err := d.writer.Close()
