@@ -53,6 +53,9 @@ type Config struct {
 	// ServiceTokenAlertWindow is how long before a service token expires
 	// the token janitor starts alerting its sponsor.
 	ServiceTokenAlertWindow time.Duration
+	// KeyRotationAge rotates the JWT signing keys once they are this old
+	// (checked hourly by a background job); 0 turns scheduled rotation off.
+	KeyRotationAge time.Duration
 
 	// MaxBodyBytes caps every request body.
 	MaxBodyBytes int64
@@ -83,6 +86,7 @@ func Default() Config {
 		RefreshTokenLifetime:    90 * 24 * time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
+		KeyRotationAge:          90 * 24 * time.Hour,
 		MaxBodyBytes:            1 << 20,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
@@ -134,6 +138,9 @@ var envVars = map[string]setter{
 	},
 	"WARD_SERVICE_TOKEN_ALERT_WINDOW": func(c *Config, v string) error {
 		return parseDuration(v, &c.ServiceTokenAlertWindow)
+	},
+	"WARD_KEY_ROTATION_AGE": func(c *Config, v string) error {
+		return parseDuration(v, &c.KeyRotationAge)
 	},
 	"WARD_LOCKOUT_PERIOD": func(c *Config, v string) error { return parseDuration(v, &c.LockoutPeriod) },
 	"WARD_MAX_BODY_BYTES": func(c *Config, v string) error {
@@ -297,6 +304,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			bad("%s: must be positive, got %s", d.name, d.v)
 		}
+	}
+	if c.KeyRotationAge < 0 {
+		bad("key rotation age: must be positive, or 0 to turn scheduled rotation off, got %s", c.KeyRotationAge)
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)

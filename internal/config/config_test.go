@@ -39,6 +39,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_REFRESH_TOKEN_LIFETIME=720h",
 				"WARD_SERVICE_TOKEN_LIFETIME=2160h",
 				"WARD_SERVICE_TOKEN_ALERT_WINDOW=168h",
+				"WARD_KEY_ROTATION_AGE=720h",
 				"WARD_MAX_BODY_BYTES=2048",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
@@ -51,7 +52,8 @@ func TestFromEnv(t *testing.T) {
 					LockoutFailures: 3, LockoutPeriod: 10 * time.Minute, MaxBodyBytes: 2048,
 					AccessTokenLifetime: 30 * time.Minute, RefreshTokenLifetime: 720 * time.Hour,
 					ServiceTokenLifetime: 2160 * time.Hour, ServiceTokenAlertWindow: 168 * time.Hour,
-					LogFormat: "text", LogLevel: "debug",
+					KeyRotationAge: 720 * time.Hour,
+					LogFormat:      "text", LogLevel: "debug",
 				}
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)

@@ -69,7 +69,9 @@ func Migrate(ctx context.Context, dialect string, db *sql.DB) error {
 }
 
 func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx]) error {
-	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: slog.Default().With("component", "river")})
+	// Each applied step is logged at info by River; ward's own migrations
+	// are silent, and a test run applies them hundreds of times.
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return fmt.Errorf("migrate River: %w", err)
 	}

@@ -72,6 +72,10 @@ type AuthorizeDeps struct {
 	// CSRF checks the consent form's answer (cross-origin POSTs of a bare
 	// authorization request stay allowed: SMART's authorize-post).
 	CSRF *http.CrossOriginProtection
+	// Ender and Cookies end the browser session at the end-session
+	// endpoint.
+	Ender   SessionEnder
+	Cookies httpauth.Cookies
 }
 
 // loginAfterParam marks an authorization request that sent the browser to
@@ -79,11 +83,15 @@ type AuthorizeDeps struct {
 // which a sign-in counts. fosite ignores parameters it does not know.
 const loginAfterParam = "ward_login_after"
 
-// MountAuthorize registers the authorize endpoint (GET and POST).
+// MountAuthorize registers the authorize endpoint and the end-session
+// endpoint (GET and POST each).
 func (p *Provider) MountAuthorize(mux *http.ServeMux, d AuthorizeDeps) {
 	h := func(w http.ResponseWriter, r *http.Request) { p.authorize(w, r, d) }
 	mux.HandleFunc("GET "+PathAuthorize, h)
 	mux.HandleFunc("POST "+PathAuthorize, h)
+	end := func(w http.ResponseWriter, r *http.Request) { p.endSession(w, r, d) }
+	mux.HandleFunc("GET "+PathEndSession, end)
+	mux.HandleFunc("POST "+PathEndSession, end)
 }
 
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, d AuthorizeDeps) {
@@ -112,6 +120,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, d Authorize
 	fc, _ := ar.GetClient().(*fositeClient)
 	if fc == nil {
 		p.authorizeError(w, r, d, ar, fosite.ErrServerError)
+		return
+	}
+	// SMART's aud names the FHIR server the app means to use; a token for
+	// another server must not be issued here (it would leak to whoever
+	// runs that URL).
+	if aud := r.Form.Get("aud"); aud != "" && strings.TrimRight(aud, "/") != p.cfg.FHIRBase() {
+		p.auditFailure(ctx, "authorization request", fc.GetID(), fosite.ErrInvalidRequest)
+		p.authorizeError(w, r, d, ar, fosite.ErrInvalidRequest.WithHintf("aud must be this server's FHIR base URL, %s.", p.cfg.FHIRBase()))
 		return
 	}
 

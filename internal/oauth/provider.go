@@ -116,6 +116,7 @@ type Provider struct {
 	strategy *tokenStrategy
 	clients  *clientCache
 	contexts contextCache
+	signer   *signer
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -179,6 +180,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	fc.HTTPClient = hc
 	p.fcfg = fc
 	sg := &signer{keys: d.Keys, alg: keys.ES256}
+	p.signer = sg
 	p.strategy = &tokenStrategy{
 		hmac: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
 		now:  d.Now,
