@@ -58,6 +58,8 @@ func TestClientCommands(t *testing.T) {
 			Disabled    bool     `json:"disabled"`
 			OwnerID     int64    `json:"owner_id"`
 		}
+		// list returns the clients registered here, after checking that
+		// ward's built-in service-account client is listed first.
 		list := func() []listed {
 			t.Helper()
 			var ls []listed
@@ -65,7 +67,10 @@ func TestClientCommands(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &ls); err != nil {
 				t.Fatalf("list --json printed %q: %v", out, err)
 			}
-			return ls
+			if len(ls) == 0 || ls[0].ClientID != "ward-service-accounts" || len(ls[0].GrantTypes) != 0 {
+				t.Fatalf("list does not start with the built-in client: %+v", ls)
+			}
+			return ls[1:]
 		}
 		ls := list()
 		if len(ls) != 2 || ls[0].ClientID != id || ls[0].Name != "Decision support" || ls[0].Public ||

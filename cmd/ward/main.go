@@ -76,6 +76,8 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 	}
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", config.Default().DataDir,
 		"directory for the SQLite database and key file (env WARD_DATA_DIR)")
+	clients := a.clientCmd()
+	clients.AddCommand(a.clientTokenCmds()...)
 	root.AddCommand(
 		a.serveCmd(),
 		a.migrateCmd(),
@@ -83,7 +85,9 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 		a.passwordResetCmd(),
 		a.auditCmd(),
 		a.userCmd(),
-		a.clientCmd(),
+		clients,
+		a.tokenCmd(),
+		a.serviceAccountCmd(),
 		a.keysCmd(),
 		a.versionCmd(),
 	)

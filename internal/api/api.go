@@ -30,6 +30,7 @@ import (
 	"ward/internal/audit"
 	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/oauth"
 	"ward/internal/session"
 )
 
@@ -49,6 +50,9 @@ type Deps struct {
 	// Clients is the OAuth2 client registry; without it the /api/client
 	// routes are not mounted.
 	Clients *client.Service
+	// OAuth is the authorization server; without it the token tools and
+	// service-account routes (tokens.go) are not mounted.
+	OAuth *oauth.Provider
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -60,6 +64,7 @@ type Deps struct {
 type server struct {
 	dir     *directory.Service
 	clients *client.Service
+	oauth   *oauth.Provider
 	aud     *audit.Log
 	base    string
 	log     *slog.Logger
@@ -72,7 +77,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -111,6 +116,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	s.registerAudit(api)
 	if d.Clients != nil {
 		s.registerClients(api)
+	}
+	if d.OAuth != nil {
+		s.registerTokens(api)
 	}
 	return api
 }

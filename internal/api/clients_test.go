@@ -163,15 +163,16 @@ func TestClientAPIScenario(t *testing.T) {
 			Clients []clientDoc `json:"clients"`
 			Next    string      `json:"next"`
 		}
+		// Besides the two, ward's built-in service-account client (first).
 		e.must(e.do("GET", "/api/client", e.adminID, nil), http.StatusOK, &page)
-		if len(page.Clients) != 2 || page.Next != "" {
+		if len(page.Clients) != 3 || page.Next != "" || page.Clients[0].ClientID != "ward-service-accounts" {
 			t.Fatalf("admin lists %+v", page)
 		}
-		e.must(e.do("GET", "/api/client?limit=1", e.adminID, nil), http.StatusOK, &page)
-		if len(page.Clients) != 1 || page.Next == "" {
-			t.Fatalf("first page of one: %+v", page)
+		e.must(e.do("GET", "/api/client?limit=2", e.adminID, nil), http.StatusOK, &page)
+		if len(page.Clients) != 2 || page.Next == "" {
+			t.Fatalf("first page of two: %+v", page)
 		}
-		e.must(e.do("GET", "/api/client?limit=1&cursor="+page.Next, e.adminID, nil), http.StatusOK, &page)
+		e.must(e.do("GET", "/api/client?limit=2&cursor="+page.Next, e.adminID, nil), http.StatusOK, &page)
 		if len(page.Clients) != 1 || page.Clients[0].ClientID != p.ClientID {
 			t.Fatalf("second page: %+v", page)
 		}

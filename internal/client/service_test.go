@@ -251,7 +251,7 @@ func TestList(t *testing.T) {
 		want   string
 		kind   apperr.Kind
 	}{
-		{"admin sees all", as(e.admin), client.Filter{}, "d1 e1 d2 a1", apperr.Internal},
+		{"admin sees all", as(e.admin), client.Filter{}, "ward service accounts d1 e1 d2 a1", apperr.Internal},
 		{"admin filters by owner", as(e.admin), client.Filter{OwnerID: e.dev2}, "e1", apperr.Internal},
 		{"developer sees their own", as(e.dev), client.Filter{}, "d1 d2", apperr.Internal},
 		{"developer asks for their own", as(e.dev), client.Filter{OwnerID: e.dev}, "d1 d2", apperr.Internal},

@@ -145,6 +145,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Audit:     svc.Audit,
 		Sessions:  svc.Sessions,
 		Clients:   svc.Clients,
+		OAuth:     svc.OAuth,
 		Base:      cfg.PublicIssuer(),
 		Logger:    o.logger,
 	})

@@ -60,7 +60,17 @@ type Token struct {
 	Format string
 	// Data is the serialised request and session, opaque to the store.
 	Data []byte
+	// AlertedAt is when the token janitor alerted the sponsor of this
+	// service token that it is about to expire; nil until then. It is set
+	// once (MarkServiceTokenAlerted), so each token is alerted about once.
+	AlertedAt *time.Time
 }
+
+// ServiceClientID is ward's built-in client of service-account tokens
+// (internal/oauth, service_account.go). Migrate registers it; it has no
+// grant types and no credential, so it can never authenticate, and
+// disabling it stops every service token at once.
+const ServiceClientID = "ward-service-accounts"
 
 // Filter selects tokens for ListTokens. Zero fields do not filter.
 type Filter struct {
@@ -69,6 +79,14 @@ type Filter struct {
 	Kinds    []Kind
 	// LiveAt, when set, keeps only active tokens expiring after it.
 	LiveAt time.Time
+}
+
+// Expiring selects service tokens for ServiceTokensExpiring.
+type Expiring struct {
+	// From and To bound the expiry: From <= ExpiresAt < To.
+	From, To time.Time
+	// Unalerted keeps only tokens whose AlertedAt is unset.
+	Unalerted bool
 }
 
 // ClientUser is one person who authorized a client.
@@ -122,7 +140,12 @@ type Consent struct {
 //   - DeleteExpiredTokens removes up to limit rows that expired before t and
 //     returns how many; callers loop until it returns fewer than limit.
 //   - ServiceTokensExpiring returns active service tokens expiring in
-//     [from, to), soonest first.
+//     [f.From, f.To), soonest first; with f.Unalerted only those whose
+//     AlertedAt is unset.
+//   - MarkServiceTokenAlerted sets AlertedAt of the token with that row id
+//     to at when it is unset, and reports whether it did: exactly one of
+//     two racing callers gets true, so a sponsor is alerted once per
+//     token. An unknown id is false, no error.
 //   - UseJTI records a client-assertion id until exp. A jti already
 //     recorded and not yet expired is Conflict; expired ones are forgotten.
 //   - JTIKnown reports whether jti is recorded and unexpired at now.
@@ -143,7 +166,8 @@ type Store interface {
 	ListTokens(ctx context.Context, f Filter, p store.Page) ([]*Token, string, error)
 	ClientUsers(ctx context.Context, clientID string, now time.Time) ([]ClientUser, error)
 	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)
-	ServiceTokensExpiring(ctx context.Context, from, to time.Time) ([]*Token, error)
+	ServiceTokensExpiring(ctx context.Context, f Expiring) ([]*Token, error)
+	MarkServiceTokenAlerted(ctx context.Context, id int64, at time.Time) (bool, error)
 
 	UseJTI(ctx context.Context, jti string, exp, now time.Time) error
 	JTIKnown(ctx context.Context, jti string, now time.Time) (bool, error)

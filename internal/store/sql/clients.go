@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"ward/internal/apperr"
 	"ward/internal/client"
+	"ward/internal/oauth/tokens"
 	"ward/internal/store"
 )
 
@@ -172,3 +174,47 @@ func (d *DB) ListClients(ctx context.Context, f client.Filter, p store.Page) ([]
 
 // DB implements the client registry's store.
 var _ client.Store = (*DB)(nil)
+
+// serviceClient is ward's built-in client of service-account tokens
+// (tokens.ServiceClientID; internal/oauth issues on it). It is registered
+// confidential, for private_key_jwt, with no keys, no secret and no grant
+// types: it can never authenticate or obtain a token through any endpoint,
+// and the registry refuses to rotate a secret it does not use. Its one
+// scope is oauth.ScopeAPI. No application developer owns it, so only
+// administrators (and ward itself) manage it; disabling it stops every
+// service token at once.
+func serviceClient(now time.Time) *client.Client {
+	return &client.Client{
+		ID: tokens.ServiceClientID,
+		Settings: client.Settings{
+			Name:        "ward service accounts",
+			GrantTypes:  []string{},
+			Scope:       "ward:api",
+			AuthMethod:  client.AuthPrivateKeyJWT,
+			TokenFormat: client.TokenOpaque,
+		},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+}
+
+// EnsureBuiltinClients registers ward's built-in clients that are missing
+// (today the service-account client). An existing row is left alone, so an
+// administrator's disable survives every later migrate; running it again
+// changes nothing, and replicas running it at once insert one row.
+func (d *DB) EnsureBuiltinClients(ctx context.Context) error {
+	c := serviceClient(d.nowMicro())
+	args, err := clientArgs(c)
+	if err != nil {
+		return err
+	}
+	args = append([]any{c.ID}, args...)
+	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
+		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
+		owner_id, intervention, created_at, updated_at, secret_issued_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		ON CONFLICT (client_id) DO NOTHING`, args...); err != nil {
+		return classify(err, "register built-in client "+c.ID)
+	}
+	return nil
+}

@@ -325,7 +325,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return d.EnsureStaticData(ctx)
+	if err := d.EnsureStaticData(ctx); err != nil {
+		return err
+	}
+	return d.EnsureBuiltinClients(ctx)
 }
 
 // txKey carries the *sql.Tx of one DB in a context. Keying by the DB means a

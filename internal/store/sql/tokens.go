@@ -19,7 +19,7 @@ import (
 var _ tokens.Store = (*DB)(nil)
 
 const tokenColumns = `id, signature, kind, request_id, client_id, user_id, scopes, requested_at,
-	expires_at, active, service, format, data`
+	expires_at, active, service, format, data, alerted_at`
 
 // jtiSweep bounds how many expired client-assertion ids one UseJTI forgets.
 // Each call records at most one id and forgets up to this many, so the
@@ -32,9 +32,10 @@ func scanToken(s scanner) (*tokens.Token, error) {
 		user              sql.NullInt64
 		scopes            string
 		requested, expire int64
+		alerted           sql.NullInt64
 	)
 	if err := s.Scan(&t.ID, &t.Signature, &t.Kind, &t.RequestID, &t.ClientID, &user, &scopes,
-		&requested, &expire, &t.Active, &t.Service, &t.Format, &t.Data); err != nil {
+		&requested, &expire, &t.Active, &t.Service, &t.Format, &t.Data, &alerted); err != nil {
 		return nil, err
 	}
 	var err error
@@ -43,6 +44,7 @@ func scanToken(s scanner) (*tokens.Token, error) {
 	}
 	t.UserID = user.Int64
 	t.RequestedAt, t.ExpiresAt = fromMicro(requested), fromMicro(expire)
+	t.AlertedAt = fromNullMicro(alerted)
 	if len(t.Data) == 0 {
 		t.Data = nil
 	}
@@ -94,13 +96,15 @@ func (d *DB) CreateToken(ctx context.Context, t *tokens.Token) error {
 		data = []byte{}
 	}
 	if err := d.wr(ctx).row(ctx, `INSERT INTO oauth_tokens (signature, kind, request_id, client_id,
-		user_id, scopes, requested_at, expires_at, active, service, format, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		user_id, scopes, requested_at, expires_at, active, service, format, data, alerted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		t.Signature, string(t.Kind), t.RequestID, t.ClientID, nullID(t.UserID), scopes,
-		toMicro(t.RequestedAt), toMicro(t.ExpiresAt), t.Active, t.Service, t.Format, data).Scan(&t.ID); err != nil {
+		toMicro(t.RequestedAt), toMicro(t.ExpiresAt), t.Active, t.Service, t.Format, data,
+		nullMicro(t.AlertedAt)).Scan(&t.ID); err != nil {
 		return classify(err, "create token")
 	}
 	t.RequestedAt, t.ExpiresAt = fromMicro(toMicro(t.RequestedAt)), fromMicro(toMicro(t.ExpiresAt))
+	t.AlertedAt = fromNullMicro(nullMicro(t.AlertedAt))
 	if len(t.Data) == 0 {
 		t.Data = nil
 	}
@@ -335,10 +339,26 @@ func (d *DB) DeleteExpiredTokens(ctx context.Context, before time.Time, limit in
 
 // ServiceTokensExpiring reads the partial index oauth_tokens_service_expires;
 // "active AND service" is repeated exactly as the index says it.
-func (d *DB) ServiceTokensExpiring(ctx context.Context, from, to time.Time) ([]*tokens.Token, error) {
-	return queryList(ctx, d.rd(ctx), "service tokens expiring", scanToken, `SELECT `+tokenColumns+
-		` FROM oauth_tokens WHERE active AND service AND expires_at >= ? AND expires_at < ?
-		ORDER BY expires_at, id`, toMicro(from), toMicro(to))
+func (d *DB) ServiceTokensExpiring(ctx context.Context, f tokens.Expiring) ([]*tokens.Token, error) {
+	query := `SELECT ` + tokenColumns + ` FROM oauth_tokens
+		WHERE active AND service AND expires_at >= ? AND expires_at < ?`
+	if f.Unalerted {
+		query += ` AND alerted_at IS NULL`
+	}
+	return queryList(ctx, d.rd(ctx), "service tokens expiring", scanToken, query+` ORDER BY expires_at, id`,
+		toMicro(f.From), toMicro(f.To))
+}
+
+// MarkServiceTokenAlerted is one conditional UPDATE, like DeactivateToken:
+// of two racing writers the second finds alerted_at set and changes nothing.
+func (d *DB) MarkServiceTokenAlerted(ctx context.Context, id int64, at time.Time) (bool, error) {
+	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_tokens SET alerted_at = ?
+		WHERE id = ? AND alerted_at IS NULL`, toMicro(at), id)
+	if err != nil {
+		return false, classify(err, "mark service token alerted")
+	}
+	n, err := affected(res, "mark service token alerted")
+	return n == 1, err
 }
 
 // UseJTI forgets a bounded batch of expired ids, then records jti. The

@@ -7,6 +7,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/client"
+	"ward/internal/oauth/tokens"
 	"ward/internal/store"
 )
 
@@ -154,8 +155,9 @@ func testClientList(t *testing.T, b Backend) {
 		}
 		after = next
 	}
-	want := []string{fullClient(0, 0, "").ID, fullClient(1, 0, "").ID, fullClient(2, 0, "").ID,
-		fullClient(3, 0, "").ID, fullClient(4, 0, "").ID}
+	// The built-in service-account client, registered by migrate, comes first.
+	want := []string{tokens.ServiceClientID, fullClient(0, 0, "").ID, fullClient(1, 0, "").ID,
+		fullClient(2, 0, "").ID, fullClient(3, 0, "").ID, fullClient(4, 0, "").ID}
 	mustEqual(t, all, want, "all clients in creation order")
 
 	cs, next, err := b.Clients.ListClients(ctx, client.Filter{OwnerID: a.ID}, store.Page{})
@@ -173,4 +175,19 @@ func testClientList(t *testing.T, b Backend) {
 	}
 	_, _, err = b.Clients.ListClients(ctx, client.Filter{}, store.Page{After: "not a cursor!"})
 	wantKind(t, err, apperr.Invalid, "malformed cursor")
+}
+
+// testBuiltinServiceClient checks the client a migrated database holds for
+// service-account tokens: confidential, without grant types, secret or keys,
+// so it can never authenticate; owned by nobody; scope ward:api only.
+func testBuiltinServiceClient(t *testing.T, b Backend) {
+	ctx := t.Context()
+	c, err := b.Clients.GetClient(ctx, tokens.ServiceClientID)
+	must(t, err, "get the built-in service client")
+	if c.Public || len(c.GrantTypes) != 0 || len(c.RedirectURIs) != 0 || c.SecretHash != "" ||
+		c.SecretIssuedAt != nil || c.JWKS != "" || c.JWKSURI != "" || c.OwnerID != 0 || c.Disabled ||
+		c.Scope != "ward:api" || c.AuthMethod != client.AuthPrivateKeyJWT || c.TokenFormat != client.TokenOpaque ||
+		c.Name == "" || c.Version != 1 || c.CreatedAt.IsZero() {
+		t.Fatalf("built-in service client %+v", c)
+	}
 }

@@ -31,6 +31,7 @@ func fullToken(n int, kind tokens.Kind, clientID string, userID int64) *tokens.T
 		Service:     true,
 		Format:      "jwt",
 		Data:        append([]byte(fmt.Sprintf(`{"session":%d}`, n)), 0x00, 0xff, 0xfe),
+		AlertedAt:   microPtr(base.Add(30*time.Minute + time.Duration(n)*time.Minute)),
 	}
 }
 
@@ -537,29 +538,119 @@ func testServiceTokensExpiring(t *testing.T, b Backend) {
 	ctx := t.Context()
 	cl := newTokenClient(t, b, 1)
 	u := newUser(t, b, "svc@example.org")
-	at := func(n int, h time.Duration, service, active bool) *tokens.Token {
+	at := func(n int, h time.Duration, service, active, alerted bool) *tokens.Token {
 		tok := fullToken(n, tokens.KindAccess, cl, u.ID)
 		tok.ExpiresAt = micro(base.Add(h * time.Hour))
 		tok.Service, tok.Active = service, active
+		if !alerted {
+			tok.AlertedAt = nil
+		}
 		return mkToken(t, b, tok)
 	}
 	// Created out of order, to check the sort.
-	at(1, 3, true, true) // at the window's end: out
-	two := at(2, 2, true, true)
-	one := at(3, 1, true, true) // at the window's start: in
-	at(4, 2, false, true)       // not a service token
-	at(5, 2, true, false)       // revoked
-	at(6, 5, true, true)        // later
-	at(7, 0, true, true)        // earlier
+	at(1, 3, true, true, false) // at the window's end: out
+	two := at(2, 2, true, true, false)
+	one := at(3, 1, true, true, false) // at the window's start: in
+	at(4, 2, false, true, false)       // not a service token
+	at(5, 2, true, false, false)       // revoked
+	at(6, 5, true, true, false)        // later
+	at(7, 0, true, true, false)        // earlier
+	told := at(8, 2, true, true, true) // its sponsor was alerted already
 
-	got, err := b.Tokens.ServiceTokensExpiring(ctx, base.Add(time.Hour), base.Add(3*time.Hour))
+	window := tokens.Expiring{From: base.Add(time.Hour), To: base.Add(3 * time.Hour)}
+	got, err := b.Tokens.ServiceTokensExpiring(ctx, window)
 	must(t, err, "service tokens expiring")
-	mustEqual(t, got, []*tokens.Token{one, two}, "service tokens in [from, to), soonest first")
+	mustEqual(t, got, []*tokens.Token{one, two, told}, "service tokens in [from, to), soonest first")
 
-	got, err = b.Tokens.ServiceTokensExpiring(ctx, base.Add(6*time.Hour), base.Add(7*time.Hour))
+	window.Unalerted = true
+	got, err = b.Tokens.ServiceTokensExpiring(ctx, window)
+	must(t, err, "unalerted service tokens expiring")
+	mustEqual(t, got, []*tokens.Token{one, two}, "service tokens not yet alerted")
+
+	got, err = b.Tokens.ServiceTokensExpiring(ctx, tokens.Expiring{From: base.Add(6 * time.Hour), To: base.Add(7 * time.Hour)})
 	must(t, err, "empty window")
 	if len(got) != 0 {
 		t.Fatalf("tokens in an empty window: %+v", got)
+	}
+}
+
+func testMarkServiceTokenAlerted(t *testing.T, b Backend) {
+	ctx := t.Context()
+	cl := newTokenClient(t, b, 1)
+	u := newUser(t, b, "svc@example.org")
+	tok := fullToken(1, tokens.KindAccess, cl, u.ID)
+	tok.AlertedAt = nil
+	mkToken(t, b, tok)
+	other := fullToken(2, tokens.KindAccess, cl, u.ID)
+	other.AlertedAt = nil
+	mkToken(t, b, other)
+
+	at := base.Add(time.Hour).In(time.FixedZone("X", 3600))
+	ok, err := b.Tokens.MarkServiceTokenAlerted(ctx, tok.ID, at)
+	must(t, err, "mark")
+	if !ok {
+		t.Fatal("first mark reported false")
+	}
+	want := *tok
+	want.AlertedAt = microPtr(at)
+	mustEqual(t, getToken(t, b, tok), &want, "token after mark: microseconds, UTC")
+
+	// A second mark changes nothing and says so.
+	ok, err = b.Tokens.MarkServiceTokenAlerted(ctx, tok.ID, at.Add(time.Hour))
+	must(t, err, "mark again")
+	if ok {
+		t.Fatal("second mark reported true")
+	}
+	mustEqual(t, getToken(t, b, tok), &want, "token after a second mark")
+	mustEqual(t, getToken(t, b, other), other, "another token")
+
+	ok, err = b.Tokens.MarkServiceTokenAlerted(ctx, 999999, at)
+	must(t, err, "mark an unknown id")
+	if ok {
+		t.Fatal("marking an unknown id reported true")
+	}
+
+	// A rolled-back mark leaves the token unalerted.
+	boom := errors.New("boom")
+	err = b.Tx.InTx(ctx, func(ctx context.Context) error {
+		ok, err := b.Tokens.MarkServiceTokenAlerted(ctx, other.ID, at)
+		must(t, err, "mark in a transaction")
+		if !ok {
+			t.Fatal("mark in a transaction reported false")
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx returned %v, want the fn error", err)
+	}
+	mustEqual(t, getToken(t, b, other), other, "token after a rolled-back mark")
+}
+
+func testMarkServiceTokenAlertedRace(t *testing.T, b Backend) {
+	cl := newTokenClient(t, b, 1)
+	u := newUser(t, b, "svc@example.org")
+	tok := fullToken(1, tokens.KindAccess, cl, u.ID)
+	tok.AlertedAt = nil
+	mkToken(t, b, tok)
+	const n = 8
+	var wg sync.WaitGroup
+	wins := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			wins[i], errs[i] = b.Tokens.MarkServiceTokenAlerted(t.Context(), tok.ID, base.Add(time.Duration(i)*time.Second))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i := range n {
+		must(t, errs[i], fmt.Sprintf("mark #%d", i))
+		if wins[i] {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d racing marks won, want 1", won, n)
 	}
 }
 
