@@ -24,6 +24,7 @@ import (
 	"ward/internal/api"
 	"ward/internal/config"
 	"ward/internal/httpauth"
+	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/web"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	cfg     config.Config
 	o       options
 	svc     *Services
+	jobs    *jobs.Runner
 	metrics *httpMetrics
 	csrf    *http.CrossOriginProtection
 	handler http.Handler
@@ -70,6 +72,20 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		return nil, err
 	}
 	s := &Server{cfg: cfg, o: o, svc: svc}
+	jcfg := jobs.Default()
+	jcfg.ExpiryAlertWindow = cfg.ServiceTokenAlertWindow
+	jcfg.KeyMaxAge = cfg.KeyRotationAge
+	// A key retired by rotation stays published while anything it signed
+	// (JWT access tokens, ID tokens) may still be valid.
+	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime)
+	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
+		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
+		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.jobs = runner
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -151,7 +167,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	})
 	pages.Mount(mux)
 	svc.OAuth.Mount(mux)
-	svc.OAuth.MountAuthorize(mux, oauth.AuthorizeDeps{Sessions: svc.Sessions, Pages: pages, CSRF: consentCSRF})
+	svc.OAuth.MountAuthorize(mux, oauth.AuthorizeDeps{Sessions: svc.Sessions, Pages: pages, CSRF: consentCSRF,
+		Ender: svc.Sessions, Cookies: cookies})
 
 	auth := httpauth.NewMiddleware(o.logger,
 		httpauth.BearerExtractor{Tokens: svc.OAuth, Scope: routeScope},
@@ -233,17 +250,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.o.logger.InfoContext(ctx, "ward listening", "addr", ln.Addr().String(),
 		"url", "http://"+ln.Addr().String(), "issuer", s.cfg.PublicIssuer(), "version", s.o.version)
 
+	// Background work (token janitor, key rotation, session purge) runs
+	// while the server serves; River runs each job once across replicas.
+	if err := s.jobs.Start(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("start background jobs: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		defer cancel()
+		return errors.Join(fmt.Errorf("serve: %w", err), s.jobs.Stop(sctx))
 	case <-ctx.Done():
 	}
 	s.o.logger.Info("shutting down", "timeout", ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	err := hs.Shutdown(sctx)
+	if jerr := s.jobs.Stop(sctx); jerr != nil {
+		err = errors.Join(err, fmt.Errorf("stop background jobs: %w", jerr))
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -11,6 +11,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/config"
 	"ward/internal/directory"
+	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
 	"ward/internal/secrets"
@@ -133,9 +134,16 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		Keys: signingKeys, OAuth: provider, SessionConfig: scfg, MasterKey: masterKey}, nil
 }
 
-// Migrate brings the schema and the static data up to date; it is idempotent.
+// Migrate brings the schema, the static data and River's job tables up to
+// date; it is idempotent.
 func (s *Services) Migrate(ctx context.Context) error {
-	return s.DB.Migrate(ctx)
+	if err := s.DB.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := jobs.Migrate(ctx, s.DB.Dialect(), s.DB.Writer()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
 }
 
 // Close releases the database.
