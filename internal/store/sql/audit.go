@@ -38,29 +38,48 @@ func (d *DB) AppendAudit(ctx context.Context, e *audit.Event) error {
 	ev := *e
 	ev.Timestamp = fromMicro(toMicro(ev.Timestamp))
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
-		var lastID int64
-		var lastHash string
-		if err := x.row(ctx, `SELECT last_id, last_hash FROM audit_head WHERE id = 1`+lock).
-			Scan(&lastID, &lastHash); err != nil {
-			return fmt.Errorf("append audit: read head: %w", err)
+		// The head is read (and on PostgreSQL locked) once per transaction;
+		// later appends in it continue from the cached head, and the head
+		// row is written once, just before the commit (see txState).
+		st := d.state(ctx)
+		if st == nil || !st.headKnown {
+			var lastID int64
+			var lastHash string
+			if err := x.row(ctx, `SELECT last_id, last_hash FROM audit_head WHERE id = 1`+lock).
+				Scan(&lastID, &lastHash); err != nil {
+				return fmt.Errorf("append audit: read head: %w", err)
+			}
+			if st != nil {
+				st.headKnown, st.headID, st.headHash = true, lastID, lastHash
+			}
+			ev.ID, ev.PrevHash = lastID+1, lastHash
+		} else {
+			ev.ID, ev.PrevHash = st.headID+1, st.headHash
 		}
-		ev.ID, ev.PrevHash = lastID+1, lastHash
 		ev.Hash = audit.ComputeHash(&ev)
 		if _, err := x.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.ID, toMicro(ev.Timestamp), ev.UserID, ev.SubjectID,
 			ev.ClientID, string(ev.Context), ev.Comment, ev.Version, ev.PrevHash, ev.Hash); err != nil {
 			return classify(err, "append audit")
 		}
-		if _, err := x.exec(ctx, `UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1`,
-			ev.ID, ev.Hash); err != nil {
-			return fmt.Errorf("append audit: move head: %w", err)
+		if st != nil {
+			st.headID, st.headHash, st.headDirty = ev.ID, ev.Hash, true
+			return nil
 		}
-		return nil
+		return d.writeHead(ctx, x, ev.ID, ev.Hash)
 	})
 	if err != nil {
 		return err
 	}
 	*e = ev
+	return nil
+}
+
+// writeHead moves the audit head.
+func (d *DB) writeHead(ctx context.Context, x q, id int64, hash string) error {
+	if _, err := x.exec(ctx, `UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1`, id, hash); err != nil {
+		return fmt.Errorf("append audit: move head: %w", err)
+	}
 	return nil
 }
 
@@ -128,6 +147,9 @@ func (d *DB) ScanAudit(ctx context.Context, afterID int64, fn func(audit.Event) 
 
 // AuditHead returns the last event's id and hash (0, "" for an empty chain).
 func (d *DB) AuditHead(ctx context.Context) (int64, string, error) {
+	if st := d.state(ctx); st != nil && st.headKnown {
+		return st.headID, st.headHash, nil
+	}
 	var id int64
 	var hash string
 	if err := d.rd(ctx).row(ctx, `SELECT last_id, last_hash FROM audit_head WHERE id = 1`).Scan(&id, &hash); err != nil {

@@ -111,6 +111,7 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 	}
 	ok := 0
 	broken := false
+	st := &txState{}
 	for i, j := range batch {
 		if broken {
 			results[i].err = fmt.Errorf("transaction: batch aborted: %w", sql.ErrTxDone)
@@ -125,8 +126,10 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 			broken = true
 			continue
 		}
-		results[i] = runJob(context.WithValue(j.ctx, txKey{g.d}, tx), j.fn)
+		snap := *st
+		results[i] = runJob(g.d.withTx(j.ctx, tx, st), j.fn)
 		if results[i].err != nil || results[i].panicked {
+			*st = snap
 			_, err1 := tx.ExecContext(bg, "ROLLBACK TO ward_tx")
 			_, err2 := tx.ExecContext(bg, "RELEASE ward_tx")
 			if err1 != nil || err2 != nil {
@@ -154,7 +157,11 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		}
 		return
 	}
-	if err := tx.Commit(); err != nil {
+	err = g.d.beforeCommit(bg, tx, st)
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
 		cerr := classify(err, "commit transaction")
 		for i := range results {
 			if results[i].err == nil && !results[i].panicked {
