@@ -238,4 +238,3 @@ func bearerStatus(t *testing.T, u, token string) int {
 	res.Body.Close()
 	return res.StatusCode
 }
-
