@@ -37,6 +37,20 @@ type Extractor interface {
 type Middleware struct {
 	extractors []Extractor
 	log        *slog.Logger
+	refused    func(r *http.Request, status int, reason string)
+}
+
+// OnRefused registers fn to be told of every request refused for its
+// credential (a malformed Authorization header, a dead or forged token, a
+// token without the route's scope), so that the refusal is audited. It is
+// for wiring, before the Middleware is used.
+func (m *Middleware) OnRefused(fn func(r *http.Request, status int, reason string)) { m.refused = fn }
+
+func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	if m.refused != nil {
+		m.refused(r, status, reason)
+	}
+	WriteProblem(w, status, reason)
 }
 
 // NewMiddleware returns the middleware trying extractors in order. logger
@@ -52,7 +66,7 @@ func NewMiddleware(logger *slog.Logger, extractors ...Extractor) *Middleware {
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkAuthorizationSyntax(r.Header.Values("Authorization")); err != nil {
-			WriteProblem(w, http.StatusUnauthorized, err.Error())
+			m.refuse(w, r, http.StatusUnauthorized, err.Error())
 			return
 		}
 		for _, x := range m.extractors {
@@ -63,11 +77,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 					if _, ok := x.(BearerExtractor); ok {
 						w.Header().Set("WWW-Authenticate", `Bearer realm="ward", error="invalid_token"`)
 					}
-					WriteProblem(w, http.StatusUnauthorized, apperr.Message(err))
+					m.refuse(w, r, http.StatusUnauthorized, apperr.Message(err))
 					return
 				case apperr.Forbidden:
 					w.Header().Set("WWW-Authenticate", `Bearer realm="ward", error="insufficient_scope"`)
-					WriteProblem(w, http.StatusForbidden, apperr.Message(err))
+					m.refuse(w, r, http.StatusForbidden, apperr.Message(err))
 					return
 				}
 				m.log.ErrorContext(r.Context(), "authenticate request", "err", err)

@@ -80,7 +80,7 @@ func TestAuthorizationCodeBadInput(t *testing.T) {
 		})
 		t.Run("unsupported grant type", func(t *testing.T) {
 			st, _, out := e.postForm("/oauth/token", url.Values{"grant_type": {"password"}, "client_id": {a.id}, "username": {"x"}, "password": {"y"}}, "", "")
-			if st != http.StatusBadRequest || (out["error"] != "unsupported_grant_type" && out["error"] != "invalid_request") {
+			if st != http.StatusBadRequest || out["error"] != "unsupported_grant_type" {
 				t.Fatalf("got %d %v", st, out)
 			}
 		})
@@ -211,7 +211,10 @@ func TestBearerAuthentication(t *testing.T) {
 		if st != http.StatusForbidden || !strings.Contains(hdr.Get("WWW-Authenticate"), "insufficient_scope") {
 			t.Errorf("/api/me without ward:api: %d %q, want 403 insufficient_scope", st, hdr.Get("WWW-Authenticate"))
 		}
-		for _, bad := range []string{"ward_at_forged.signature", api[:len(api)-2] + "xx", "garbage"} {
+		for _, bad := range []string{"ward_at_forged.signature", api[:len(api)-2] + "xx", "garbage",
+			"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIiwic2NvcGUiOiJ3YXJkOmFwaSJ9.", // alg none
+			"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",             // an HMAC JWT
+		} {
 			st, hdr, _ := e.bearerGet("/api/me", bad)
 			if st != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), "invalid_token") {
 				t.Errorf("forged token %q: %d %q", bad[:8], st, hdr.Get("WWW-Authenticate"))
@@ -229,11 +232,20 @@ func TestBearerAuthentication(t *testing.T) {
 				t.Errorf("Authorization %q: %d, want 401", h, res.StatusCode)
 			}
 		}
-		// The actor is the person and the client: a change made through the
-		// token is audited with both.
-		st, _, _ = e.postJSONBearer("/api/ping", api)
-		_ = st
-		if !e.hasAudit("token issued to client " + withAPI.id) {
+		if !e.hasAudit("request refused (401)", "GET /api/me") || !e.hasAudit("request refused (403)", "ward:api") {
+			t.Error("refused bearer requests are not audited")
+		}
+		// The actor of a token's events is the person and the client.
+		found := false
+		for _, ev := range e.auditEvents() {
+			if strings.HasPrefix(ev.Comment, "token issued to client "+withAPI.id) {
+				found = true
+				if ev.UserID != pat.ID || ev.ClientID != withAPI.id {
+					t.Errorf("token issue audited as user %d, client %q; want %d and %q", ev.UserID, ev.ClientID, pat.ID, withAPI.id)
+				}
+			}
+		}
+		if !found {
 			t.Error("issue not audited")
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,16 @@ func truncate(s string, n int) string {
 // token is the token endpoint (RFC 6749 section 3.2).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// fosite answers an unknown grant type with invalid_request; RFC 6749
+	// section 5.2 says unsupported_grant_type.
+	if err := r.ParseForm(); err == nil {
+		if g := r.PostForm.Get("grant_type"); g != "" && !slices.Contains(client.GrantTypes, g) {
+			err := fosite.ErrUnsupportedGrantType.WithHintf("ward supports the grant types %s.", strings.Join(client.GrantTypes, ", "))
+			p.auditFailure(ctx, "token request", clientIDOf(r, nil), err)
+			p.writeAccessError(ctx, w, nil, err)
+			return
+		}
+	}
 	sess := newSession()
 	ar, err := p.fosite.NewAccessRequest(ctx, r, sess)
 	if err != nil {

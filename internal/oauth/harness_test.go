@@ -87,24 +87,31 @@ func (e *env) client(s client.Settings) (id, secret string) {
 	return c.ID, sec
 }
 
-// auditComments returns every audit comment, oldest first.
-func (e *env) auditComments() []string {
+// auditEvents returns every audit event, oldest first.
+func (e *env) auditEvents() []audit.Event {
 	e.t.Helper()
-	var out []string
+	var out []audit.Event
 	p := store.Page{Limit: store.MaxLimit}
 	for {
 		evs, next, err := e.svc.Audit.List(e.sys(), audit.Filter{}, p)
 		if err != nil {
 			e.t.Fatalf("list audit: %v", err)
 		}
-		for _, ev := range evs {
-			out = append(out, ev.Comment)
-		}
+		out = append(out, evs...)
 		if next == "" {
 			return out
 		}
 		p.After = next
 	}
+}
+
+// auditComments returns every audit comment, oldest first.
+func (e *env) auditComments() []string {
+	var out []string
+	for _, ev := range e.auditEvents() {
+		out = append(out, ev.Comment)
+	}
+	return out
 }
 
 // hasAudit reports whether some audit comment contains every part.
@@ -276,20 +283,4 @@ func (e *env) introspect(token, id, secret string) map[string]any {
 		e.t.Fatalf("introspect: %d %v", st, out)
 	}
 	return out
-}
-
-// postJSONBearer posts an empty JSON body with a bearer token.
-func (e *env) postJSONBearer(path, token string) (int, http.Header, map[string]any) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("POST %s: %v", path, err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, res.Header, out
 }

@@ -22,6 +22,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/api"
+	"ward/internal/audit"
 	"ward/internal/config"
 	"ward/internal/httpauth"
 	"ward/internal/jobs"
@@ -173,6 +174,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	auth := httpauth.NewMiddleware(o.logger,
 		httpauth.BearerExtractor{Tokens: svc.OAuth, Scope: routeScope},
 		httpauth.SessionExtractor{Sessions: svc.Sessions, Cookies: cookies})
+	auth.OnRefused(func(r *http.Request, status int, reason string) {
+		comment := fmt.Sprintf("request refused (%d): %s; %s %s", status, reason, r.Method, r.URL.Path)
+		if err := svc.Audit.Record(actor.System(r.Context()), audit.Authentication, 0, comment); err != nil {
+			o.logger.ErrorContext(r.Context(), "audit refused credential", "err", err)
+		}
+	})
 	s.handler = s.chain(auth.Wrap(capturePattern(mux)))
 	return s, nil
 }
