@@ -104,8 +104,12 @@ type Filter struct {
 // against concurrent appenders (so the chain never forks), inside the
 // transaction in ctx; Head returns the last event's ID and Hash (0, "" for an
 // empty chain); Scan visits events in ID order from afterID.
+//
+// AppendAudits appends es in order exactly as AppendAudit would one by one,
+// all or none, with few statements however many there are.
 type Store interface {
 	AppendAudit(ctx context.Context, e *Event) error
+	AppendAudits(ctx context.Context, es []*Event) error
 	ListAudit(ctx context.Context, f Filter, p store.Page) ([]Event, string, error)
 	ScanAudit(ctx context.Context, afterID int64, fn func(Event) error) error
 	AuditHead(ctx context.Context) (id int64, hash string, err error)

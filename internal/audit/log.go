@@ -40,29 +40,62 @@ func NewLog(st Store, tx store.Transactor, now func() time.Time, version string)
 // or rolls back with the change it describes; without one it runs in its
 // own. The comment must never carry a secret (password, token).
 func (l *Log) Record(ctx context.Context, c Context, subjectID int64, comment string) error {
-	if !ValidContext(c) {
-		return apperr.New(apperr.Invalid, "unknown audit context %q", string(c))
+	e, err := l.event(Entry{Actor: actor.From(ctx), Context: c, SubjectID: subjectID, Comment: comment})
+	if err != nil {
+		return err
 	}
-	if subjectID < 0 {
-		return apperr.New(apperr.Invalid, "audit subject id must not be negative")
-	}
-	a := actor.From(ctx)
-	e := Event{
-		// UTC at the precision both databases store, so the hash computed
-		// at append time is the one Verify recomputes from the row.
-		Timestamp: l.now().UTC().Truncate(time.Microsecond),
-		UserID:    a.UserID,
-		SubjectID: subjectID,
-		ClientID:  cleanText(a.ClientID, MaxCommentBytes),
-		Context:   c,
-		Comment:   cleanText(comment, MaxCommentBytes),
-		Version:   l.version,
-	}
-	err := l.tx.InTx(ctx, func(ctx context.Context) error { return l.st.AppendAudit(ctx, &e) })
+	err = l.tx.InTx(ctx, func(ctx context.Context) error { return l.st.AppendAudit(ctx, e) })
 	if err != nil {
 		return fmt.Errorf("record audit event (%s): %w", c, err)
 	}
 	return nil
+}
+
+// Entry is one event for RecordEach: Record's arguments, with the actor
+// given explicitly rather than read from a context.
+type Entry struct {
+	Actor     actor.Actor
+	Context   Context
+	SubjectID int64
+	Comment   string
+}
+
+// RecordEach appends entries in order, in the transaction in ctx (or one of
+// its own), with few statements: for a batch of changes committed together,
+// each by its own actor.
+func (l *Log) RecordEach(ctx context.Context, entries []Entry) error {
+	es := make([]*Event, len(entries))
+	for i, en := range entries {
+		e, err := l.event(en)
+		if err != nil {
+			return err
+		}
+		es[i] = e
+	}
+	if err := l.tx.InTx(ctx, func(ctx context.Context) error { return l.st.AppendAudits(ctx, es) }); err != nil {
+		return fmt.Errorf("record %d audit events: %w", len(es), err)
+	}
+	return nil
+}
+
+func (l *Log) event(en Entry) (*Event, error) {
+	if !ValidContext(en.Context) {
+		return nil, apperr.New(apperr.Invalid, "unknown audit context %q", string(en.Context))
+	}
+	if en.SubjectID < 0 {
+		return nil, apperr.New(apperr.Invalid, "audit subject id must not be negative")
+	}
+	return &Event{
+		// UTC at the precision both databases store, so the hash computed
+		// at append time is the one Verify recomputes from the row.
+		Timestamp: l.now().UTC().Truncate(time.Microsecond),
+		UserID:    en.Actor.UserID,
+		SubjectID: en.SubjectID,
+		ClientID:  cleanText(en.Actor.ClientID, MaxCommentBytes),
+		Context:   en.Context,
+		Comment:   cleanText(en.Comment, MaxCommentBytes),
+		Version:   l.version,
+	}, nil
 }
 
 // cleanText makes s storable on both databases and bounded: invalid UTF-8

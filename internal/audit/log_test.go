@@ -46,6 +46,15 @@ func (s *fakeStore) AppendAudit(ctx context.Context, e *Event) error {
 	return nil
 }
 
+func (s *fakeStore) AppendAudits(ctx context.Context, es []*Event) error {
+	for _, e := range es {
+		if err := s.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *fakeStore) ListAudit(_ context.Context, f Filter, p store.Page) ([]Event, string, error) {
 	var out []Event
 	for _, e := range s.events {

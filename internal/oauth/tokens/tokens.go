@@ -119,6 +119,9 @@ type Consent struct {
 //
 //   - CreateToken inserts t (every field but ID, which it sets). A second
 //     row with the same Kind and Signature is Conflict.
+//   - CreateTokens inserts every token of ts as CreateToken would, all or
+//     none, with few statements however many there are (the token
+//     endpoint writes a whole batch of concurrent requests at once).
 //   - GetToken returns the row of that kind and signature, active or not,
 //     or NotFound. It is on the hot path of every bearer request: one
 //     indexed read.
@@ -157,6 +160,7 @@ type Consent struct {
 //     newest first.
 type Store interface {
 	CreateToken(ctx context.Context, t *Token) error
+	CreateTokens(ctx context.Context, ts []*Token) error
 	GetToken(ctx context.Context, kind Kind, signature string) (*Token, error)
 	DeactivateToken(ctx context.Context, kind Kind, signature string) (bool, error)
 	DeleteToken(ctx context.Context, kind Kind, signature string) error

@@ -31,47 +31,80 @@ func scanEvent(s scanner) (audit.Event, error) {
 // stored microsecond precision (in UTC) before hashing, so Verify recomputes
 // the same hash from the stored row.
 func (d *DB) AppendAudit(ctx context.Context, e *audit.Event) error {
+	return d.AppendAudits(ctx, []*audit.Event{e})
+}
+
+// auditInsertChunk is how many events one INSERT of AppendAudits carries.
+const auditInsertChunk = 64
+
+// AppendAudits appends es in order: ids and hashes continue the chain from
+// the head, which is read (on PostgreSQL locked) once per transaction;
+// later appends in it continue from the cached head, and the head row is
+// written once, just before the commit (see txState).
+func (d *DB) AppendAudits(ctx context.Context, es []*audit.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
 	lock := ""
 	if d.dialect == Postgres {
 		lock = " FOR UPDATE"
 	}
-	ev := *e
-	ev.Timestamp = fromMicro(toMicro(ev.Timestamp))
+	out := make([]audit.Event, len(es))
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
-		// The head is read (and on PostgreSQL locked) once per transaction;
-		// later appends in it continue from the cached head, and the head
-		// row is written once, just before the commit (see txState).
 		st := d.state(ctx)
-		if st == nil || !st.headKnown {
-			var lastID int64
-			var lastHash string
+		var lastID int64
+		var lastHash string
+		if st != nil && st.headKnown {
+			lastID, lastHash = st.headID, st.headHash
+		} else {
 			if err := x.row(ctx, `SELECT last_id, last_hash FROM audit_head WHERE id = 1`+lock).
 				Scan(&lastID, &lastHash); err != nil {
 				return fmt.Errorf("append audit: read head: %w", err)
 			}
-			if st != nil {
-				st.headKnown, st.headID, st.headHash = true, lastID, lastHash
-			}
-			ev.ID, ev.PrevHash = lastID+1, lastHash
-		} else {
-			ev.ID, ev.PrevHash = st.headID+1, st.headHash
 		}
-		ev.Hash = audit.ComputeHash(&ev)
-		if _, err := x.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.ID, toMicro(ev.Timestamp), ev.UserID, ev.SubjectID,
-			ev.ClientID, string(ev.Context), ev.Comment, ev.Version, ev.PrevHash, ev.Hash); err != nil {
-			return classify(err, "append audit")
+		for i, e := range es {
+			ev := *e
+			ev.Timestamp = fromMicro(toMicro(ev.Timestamp))
+			ev.ID, ev.PrevHash = lastID+1, lastHash
+			ev.Hash = audit.ComputeHash(&ev)
+			lastID, lastHash = ev.ID, ev.Hash
+			out[i] = ev
+		}
+		for start := 0; start < len(out); start += auditInsertChunk {
+			if err := d.insertAudits(ctx, x, out[start:min(start+auditInsertChunk, len(out))]); err != nil {
+				return err
+			}
 		}
 		if st != nil {
-			st.headID, st.headHash, st.headDirty = ev.ID, ev.Hash, true
+			st.headKnown, st.headDirty, st.headID, st.headHash = true, true, lastID, lastHash
 			return nil
 		}
-		return d.writeHead(ctx, x, ev.ID, ev.Hash)
+		return d.writeHead(ctx, x, lastID, lastHash)
 	})
 	if err != nil {
 		return err
 	}
-	*e = ev
+	for i := range es {
+		*es[i] = out[i]
+	}
+	return nil
+}
+
+func (d *DB) insertAudits(ctx context.Context, x q, evs []audit.Event) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
+	args := make([]any, 0, 10*len(evs))
+	for i, ev := range evs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, ev.ID, toMicro(ev.Timestamp), ev.UserID, ev.SubjectID, ev.ClientID,
+			string(ev.Context), ev.Comment, ev.Version, ev.PrevHash, ev.Hash)
+	}
+	if _, err := x.exec(ctx, b.String(), args...); err != nil {
+		return classify(err, "append audit")
+	}
 	return nil
 }
 

@@ -86,27 +86,89 @@ func affected(res sql.Result, what string) (int, error) {
 // CreateToken inserts t and sets t.ID. A duplicate kind and signature is
 // Conflict; an unknown client, user or kind is Invalid.
 func (d *DB) CreateToken(ctx context.Context, t *tokens.Token) error {
-	scopes, err := toJSON(t.Scopes)
+	return d.CreateTokens(ctx, []*tokens.Token{t})
+}
+
+// tokenInsertChunk is how many rows one INSERT of CreateTokens carries: a
+// bounded number of statement shapes for the statement cache, well under
+// both databases' parameter limits.
+const tokenInsertChunk = 64
+
+// CreateTokens inserts ts with multi-row INSERTs, in ctx's transaction or
+// one of its own, setting each ID.
+func (d *DB) CreateTokens(ctx context.Context, ts []*tokens.Token) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		for start := 0; start < len(ts); start += tokenInsertChunk {
+			if err := d.insertTokens(ctx, x, ts[start:min(start+tokenInsertChunk, len(ts))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (d *DB) insertTokens(ctx context.Context, x q, ts []*tokens.Token) error {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO oauth_tokens (signature, kind, request_id, client_id, user_id, scopes,
+		requested_at, expires_at, active, service, format, data, alerted_at) VALUES `)
+	args := make([]any, 0, 13*len(ts))
+	byKey := make(map[string]*tokens.Token, len(ts))
+	for i, t := range ts {
+		scopes, err := toJSON(t.Scopes)
+		if err != nil {
+			return err
+		}
+		data := t.Data
+		if data == nil {
+			// NOT NULL column: nil is stored as empty and read back as nil.
+			data = []byte{}
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, t.Signature, string(t.Kind), t.RequestID, t.ClientID, nullID(t.UserID), scopes,
+			toMicro(t.RequestedAt), toMicro(t.ExpiresAt), t.Active, t.Service, t.Format, data,
+			nullMicro(t.AlertedAt))
+		key := string(t.Kind) + "\x00" + t.Signature
+		if _, dup := byKey[key]; dup {
+			return apperr.New(apperr.Conflict, "create tokens: the same %s signature twice", t.Kind)
+		}
+		byKey[key] = t
+	}
+	b.WriteString(" RETURNING id, kind, signature")
+	rows, err := x.query(ctx, b.String(), args...)
 	if err != nil {
-		return err
-	}
-	data := t.Data
-	if data == nil {
-		// NOT NULL column: nil is stored as empty and read back as nil.
-		data = []byte{}
-	}
-	if err := d.wr(ctx).row(ctx, `INSERT INTO oauth_tokens (signature, kind, request_id, client_id,
-		user_id, scopes, requested_at, expires_at, active, service, format, data, alerted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		t.Signature, string(t.Kind), t.RequestID, t.ClientID, nullID(t.UserID), scopes,
-		toMicro(t.RequestedAt), toMicro(t.ExpiresAt), t.Active, t.Service, t.Format, data,
-		nullMicro(t.AlertedAt)).Scan(&t.ID); err != nil {
 		return classify(err, "create token")
 	}
-	t.RequestedAt, t.ExpiresAt = fromMicro(toMicro(t.RequestedAt)), fromMicro(toMicro(t.ExpiresAt))
-	t.AlertedAt = fromNullMicro(nullMicro(t.AlertedAt))
-	if len(t.Data) == 0 {
-		t.Data = nil
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id int64
+		var kind, sig string
+		if err := rows.Scan(&id, &kind, &sig); err != nil {
+			return classify(err, "create token")
+		}
+		if t := byKey[kind+"\x00"+sig]; t != nil {
+			t.ID = id
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return classify(err, "create token")
+	}
+	if n != len(ts) {
+		return fmt.Errorf("create tokens: %d of %d rows came back", n, len(ts))
+	}
+	for _, t := range ts {
+		t.RequestedAt, t.ExpiresAt = fromMicro(toMicro(t.RequestedAt)), fromMicro(toMicro(t.ExpiresAt))
+		t.AlertedAt = fromNullMicro(nullMicro(t.AlertedAt))
+		if len(t.Data) == 0 {
+			t.Data = nil
+		}
 	}
 	return nil
 }

@@ -257,3 +257,66 @@ func testTransactions(t *testing.T, b Backend) {
 	}
 	checkChain(t, b)
 }
+
+// testAuditBatch: AppendAudits continues the chain exactly as single appends
+// do, inside one transaction with single appends around it, and a rolled
+// back batch leaves the head where it was.
+func testAuditBatch(t *testing.T, b Backend) {
+	ctx := t.Context()
+	mk := func(i int) *audit.Event {
+		return &audit.Event{Timestamp: base.Add(time.Duration(i) * time.Second), UserID: int64(i), SubjectID: int64(i + 1),
+			ClientID: fmt.Sprintf("c-%d", i), Context: audit.Authentication, Comment: fmt.Sprintf("batch %d", i), Version: "v"}
+	}
+	var want []audit.Event
+	err := b.Tx.InTx(ctx, func(ctx context.Context) error {
+		first := mk(0)
+		if err := b.Audit.AppendAudit(ctx, first); err != nil {
+			return err
+		}
+		want = append(want, *first)
+		var batch []*audit.Event
+		for i := 1; i <= 150; i++ {
+			batch = append(batch, mk(i))
+		}
+		if err := b.Audit.AppendAudits(ctx, batch); err != nil {
+			return err
+		}
+		for _, e := range batch {
+			want = append(want, *e)
+		}
+		last := mk(151)
+		if err := b.Audit.AppendAudit(ctx, last); err != nil {
+			return err
+		}
+		want = append(want, *last)
+		id, hash, err := b.Audit.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		if id != last.ID || hash != last.Hash {
+			t.Errorf("head inside the transaction (%d, %s), want the last event (%d, %s)", id, hash, last.ID, last.Hash)
+		}
+		return nil
+	})
+	must(t, err, "batch in a transaction")
+	mustEqual(t, checkChain(t, b), want, "chain after a batch")
+
+	headID, headHash, err := b.Audit.AuditHead(ctx)
+	must(t, err, "head")
+	errRollback := fmt.Errorf("roll back")
+	err = b.Tx.InTx(ctx, func(ctx context.Context) error {
+		if err := b.Audit.AppendAudits(ctx, []*audit.Event{mk(200), mk(201)}); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if err != errRollback {
+		t.Fatalf("rolled back batch: %v", err)
+	}
+	id, hash, err := b.Audit.AuditHead(ctx)
+	must(t, err, "head after rollback")
+	if id != headID || hash != headHash {
+		t.Fatalf("a rolled back batch moved the head to (%d, %s)", id, hash)
+	}
+	mustEqual(t, checkChain(t, b), want, "chain after a rolled back batch")
+}

@@ -829,3 +829,33 @@ func testTokensPurgedUser(t *testing.T, b Backend) {
 	_, err = b.Tokens.FindConsent(ctx, stays.ID, cl, []string{"openid"})
 	must(t, err, "other user's consent")
 }
+
+func testCreateTokens(t *testing.T, b Backend) {
+	ctx := t.Context()
+	c := newTokenClient(t, b, 1)
+	u := newUser(t, b, "bulk@example.org", "patient")
+	var batch []*tokens.Token
+	for i := range 150 { // more than one INSERT's worth
+		batch = append(batch, fullToken(1000+i, tokens.KindAccess, c, u.ID))
+	}
+	must(t, b.Tokens.CreateTokens(ctx, batch), "create 150 tokens")
+	seen := map[int64]bool{}
+	for _, want := range batch {
+		if want.ID == 0 || seen[want.ID] {
+			t.Fatalf("token %s got id %d (duplicate or unset)", want.Signature, want.ID)
+		}
+		seen[want.ID] = true
+		got := getToken(t, b, want)
+		mustEqual(t, got, want, "bulk-created token "+want.Signature)
+	}
+	must(t, b.Tokens.CreateTokens(ctx, nil), "create no tokens")
+
+	// All or none: a batch whose last row clashes leaves nothing behind.
+	clash := []*tokens.Token{fullToken(2000, tokens.KindAccess, c, u.ID), fullToken(2001, tokens.KindAccess, c, u.ID),
+		fullToken(1000, tokens.KindAccess, c, u.ID)}
+	wantKind(t, b.Tokens.CreateTokens(ctx, clash), apperr.Conflict, "batch with an existing signature")
+	_, err := b.Tokens.GetToken(ctx, tokens.KindAccess, clash[0].Signature)
+	wantKind(t, err, apperr.NotFound, "first row of a refused batch")
+	twice := []*tokens.Token{fullToken(3000, tokens.KindAccess, c, u.ID), fullToken(3000, tokens.KindAccess, c, u.ID)}
+	wantKind(t, b.Tokens.CreateTokens(ctx, twice), apperr.Conflict, "batch with one signature twice")
+}
