@@ -128,26 +128,20 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if grant == "refresh_token" {
 		verb = "refreshed"
 	}
-	record := func(ctx context.Context) error {
-		return p.d.Audit.Record(ctx, audit.Authentication, s.UserID, fmt.Sprintf(
-			"token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant, strings.Join(ar.GetGrantedScopes(), " ")))
-	}
+	comment := fmt.Sprintf("token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant,
+		strings.Join(ar.GetGrantedScopes(), " "))
 	if grant == "client_credentials" {
 		// A time-ordered request id keeps the request index's inserts at
 		// its end instead of on a random page each.
 		if id, err := uuid.NewV7(); err == nil {
 			ar.SetID(id.String())
 		}
-		// The token is made outside the transaction; only its row and
-		// the audit event are written inside.
+		// The token is made outside any transaction; its row and audit
+		// event are written with those of concurrent requests.
 		w := &deferredWrites{}
 		if resp, err = p.fosite.NewAccessResponse(withDeferredWrites(actx, w), ar); err == nil {
-			err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
-				if err := w.flush(ctx, p.d.Tokens); err != nil {
-					return err
-				}
-				return record(ctx)
-			})
+			err = p.issue.write(ctx, w.rows, audit.Entry{Actor: actor.From(actx), Context: audit.Authentication,
+				SubjectID: s.UserID, Comment: comment})
 		}
 	} else {
 		err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
@@ -155,7 +149,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			if resp, err = p.fosite.NewAccessResponse(ctx, ar); err != nil {
 				return err
 			}
-			return record(ctx)
+			return p.d.Audit.Record(ctx, audit.Authentication, s.UserID, comment)
 		})
 	}
 	if err != nil {

@@ -75,9 +75,11 @@ func DefaultConfig(issuer string) Config {
 // FHIRBase is the audience of every access token: ward's FHIR endpoint.
 func (c Config) FHIRBase() string { return c.Issuer + "/fhir" }
 
-// Auditor records audit events in the caller's transaction.
+// Auditor records audit events in the caller's transaction: one, with the
+// actor in ctx, or several, each with its own actor.
 type Auditor interface {
 	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
+	RecordEach(ctx context.Context, entries []audit.Entry) error
 }
 
 // Directory is what the authorization server reads about people: their
@@ -117,6 +119,7 @@ type Provider struct {
 	clients  *clientCache
 	contexts contextCache
 	signer   *signer
+	issue    *issueBatcher
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -144,6 +147,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, d: d, log: d.Logger, now: d.Now}
 	p.clients = newClientCache(d.Clients, d.Now)
+	p.issue = newIssueBatcher(p)
 
 	fc := &fosite.Config{
 		AccessTokenLifespan:         cfg.AccessTokenLifetime,
@@ -235,6 +239,10 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	fc.RevocationHandlers.Append(revoke)
 	return p, nil
 }
+
+// Close stops the provider's background writer. Requests still being
+// served afterwards fail cleanly rather than hang.
+func (p *Provider) Close() { p.issue.close() }
 
 // Config returns the policy in force.
 func (p *Provider) Config() Config { return p.cfg }

@@ -78,16 +78,6 @@ func withDeferredWrites(ctx context.Context, w *deferredWrites) context.Context 
 	return context.WithValue(ctx, deferredKey{}, w)
 }
 
-// flush inserts the collected rows in ctx's transaction.
-func (w *deferredWrites) flush(ctx context.Context, st tokens.Store) error {
-	for _, t := range w.rows {
-		if err := st.CreateToken(ctx, t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // withAssertionAlg tells GetClient which alg the client assertion in this
 // request uses, once ward's rules have accepted it.
 func withAssertionAlg(ctx context.Context, alg string) context.Context {

@@ -146,8 +146,9 @@ func (s *Services) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the database.
+// Close stops the services' background work and releases the database.
 func (s *Services) Close() error {
+	s.OAuth.Close()
 	if err := s.DB.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
