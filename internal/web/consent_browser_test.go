@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,9 +14,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/client"
-	"ward/internal/config"
 	"ward/internal/directory"
-	"ward/internal/server"
 )
 
 // TestBrowserAuthorizeConsent runs the authorization-code flow in headless
@@ -40,19 +36,7 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 	t.Cleanup(app.Close)
 	redirect := app.URL + "/callback"
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Addr = ln.Addr().String()
-	cfg.Issuer = base
-	srv, err := server.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
+	base, srv := startServer(t)
 	sys := actor.System(context.Background())
 	if _, err := srv.Services().Directory.CreateUser(sys, directory.NewUser{
 		User:     directory.User{Email: "pat@example.org", GivenName: "Pat", FamilyName: "Example"},
@@ -67,17 +51,6 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create client: %v", err)
 	}
-	serveCtx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		_ = srv.Close()
-	})
-
 	verifier := "a-verifier-of-enough-length-for-pkce-0123456789"
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {redirect},
@@ -85,21 +58,7 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 		"aud": {base + "/fhir"}}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := browserContext(t, browser)
 
 	type css = chromedp.CSS
 	err = chromedp.Do(ctx,
