@@ -8,6 +8,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/directory"
+	"ward/internal/server"
 )
 
 func (a *app) addUserCmd() *cobra.Command {
@@ -22,21 +23,18 @@ func (a *app) addUserCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			u, err := svc.Directory.CreateUser(actor.System(cmd.Context()), directory.NewUser{
-				User:     directory.User{Email: strings.TrimSpace(email)},
-				Password: pw,
-				Roles:    roles,
+			return a.withServices(cmd, func(svc *server.Services) error {
+				u, err := svc.Directory.CreateUser(actor.System(cmd.Context()), directory.NewUser{
+					User:     directory.User{Email: strings.TrimSpace(email)},
+					Password: pw,
+					Roles:    roles,
+				})
+				if err != nil {
+					return fmt.Errorf("add user %s: %w", email, err)
+				}
+				fmt.Fprintf(a.stdout, "created user %d (%s) with roles: %s\n", u.ID, u.Email, strings.Join(roles, ", "))
+				return nil
 			})
-			if err != nil {
-				return fmt.Errorf("add user %s: %w", email, err)
-			}
-			fmt.Fprintf(a.stdout, "created user %d (%s) with roles: %s\n", u.ID, u.Email, strings.Join(roles, ", "))
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "email address (required)")

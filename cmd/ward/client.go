@@ -12,6 +12,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/client"
+	"ward/internal/server"
 	"ward/internal/store"
 )
 
@@ -72,24 +73,21 @@ func (a *app) clientCreateCmd() *cobra.Command {
 				}
 				set.JWKS = string(b)
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ctx := actor.System(cmd.Context())
-			if owner != "" {
-				u, err := userByEmail(ctx, svc.Directory, owner)
-				if err != nil {
-					return fmt.Errorf("--owner: %w", err)
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := actor.System(cmd.Context())
+				if owner != "" {
+					u, err := userByEmail(ctx, svc.Directory, owner)
+					if err != nil {
+						return fmt.Errorf("--owner: %w", err)
+					}
+					set.OwnerID = u.ID
 				}
-				set.OwnerID = u.ID
-			}
-			c, secret, err := svc.Clients.Create(ctx, set)
-			if err != nil {
-				return fmt.Errorf("create client: %w", err)
-			}
-			return a.printIssued(asJSON, c, secret, "created")
+				c, secret, err := svc.Clients.Create(ctx, set)
+				if err != nil {
+					return fmt.Errorf("create client: %w", err)
+				}
+				return a.printIssued(asJSON, c, secret, "created")
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -150,58 +148,55 @@ func (a *app) clientListCmd() *cobra.Command {
 		Short: "List every registered client",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ctx := actor.System(cmd.Context())
-			var all []*client.Client
-			after := ""
-			for {
-				cs, next, err := svc.Clients.List(ctx, client.Filter{}, store.Page{Limit: store.MaxLimit, After: after})
-				if err != nil {
-					return fmt.Errorf("list clients: %w", err)
-				}
-				all = append(all, cs...)
-				if next == "" {
-					break
-				}
-				after = next
-			}
-			if asJSON {
-				out := make([]clientListJSON, len(all))
-				for i, c := range all {
-					out[i] = clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
-						GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
-						AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
-						OwnerID: c.OwnerID, Intervention: c.Intervention}
-					if out[i].RedirectURIs == nil {
-						out[i].RedirectURIs = []string{}
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := actor.System(cmd.Context())
+				var all []*client.Client
+				after := ""
+				for {
+					cs, next, err := svc.Clients.List(ctx, client.Filter{}, store.Page{Limit: store.MaxLimit, After: after})
+					if err != nil {
+						return fmt.Errorf("list clients: %w", err)
 					}
+					all = append(all, cs...)
+					if next == "" {
+						break
+					}
+					after = next
 				}
-				if err := json.NewEncoder(a.stdout).Encode(out); err != nil {
+				if asJSON {
+					out := make([]clientListJSON, len(all))
+					for i, c := range all {
+						out[i] = clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
+							GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
+							AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
+							OwnerID: c.OwnerID, Intervention: c.Intervention}
+						if out[i].RedirectURIs == nil {
+							out[i].RedirectURIs = []string{}
+						}
+					}
+					if err := json.NewEncoder(a.stdout).Encode(out); err != nil {
+						return fmt.Errorf("write output: %w", err)
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS")
+				for _, c := range all {
+					status, typ := "enabled", "confidential"
+					if c.Disabled {
+						status = "disabled"
+					}
+					if c.Public {
+						typ = "public"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
+						strings.Join(c.GrantTypes, ","))
+				}
+				if err := tw.Flush(); err != nil {
 					return fmt.Errorf("write output: %w", err)
 				}
 				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS")
-			for _, c := range all {
-				status, typ := "enabled", "confidential"
-				if c.Disabled {
-					status = "disabled"
-				}
-				if c.Public {
-					typ = "public"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
-					strings.Join(c.GrantTypes, ","))
-			}
-			if err := tw.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the clients as a JSON array")
@@ -214,22 +209,19 @@ func (a *app) clientToggleCmd(verb, short string, disable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ctx := actor.System(cmd.Context())
-			toggle := svc.Clients.Enable
-			if disable {
-				toggle = svc.Clients.Disable
-			}
-			c, err := toggle(ctx, args[0])
-			if err != nil {
-				return fmt.Errorf("%s client %s: %w", verb, args[0], err)
-			}
-			fmt.Fprintf(a.stdout, "%sd client %s (%s)\n", verb, c.ID, c.Name)
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := actor.System(cmd.Context())
+				toggle := svc.Clients.Enable
+				if disable {
+					toggle = svc.Clients.Disable
+				}
+				c, err := toggle(ctx, args[0])
+				if err != nil {
+					return fmt.Errorf("%s client %s: %w", verb, args[0], err)
+				}
+				fmt.Fprintf(a.stdout, "%sd client %s (%s)\n", verb, c.ID, c.Name)
+				return nil
+			})
 		},
 	}
 }
@@ -241,16 +233,13 @@ func (a *app) clientRotateCmd() *cobra.Command {
 		Short: "Issue a new client secret (printed once); the old one stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			c, secret, err := svc.Clients.RotateSecret(actor.System(cmd.Context()), args[0])
-			if err != nil {
-				return fmt.Errorf("rotate secret of client %s: %w", args[0], err)
-			}
-			return a.printIssued(asJSON, c, secret, "new secret for")
+			return a.withServices(cmd, func(svc *server.Services) error {
+				c, secret, err := svc.Clients.RotateSecret(actor.System(cmd.Context()), args[0])
+				if err != nil {
+					return fmt.Errorf("rotate secret of client %s: %w", args[0], err)
+				}
+				return a.printIssued(asJSON, c, secret, "new secret for")
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…}`)

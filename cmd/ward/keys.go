@@ -9,6 +9,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/oauth/keys"
+	"ward/internal/server"
 )
 
 func (a *app) keysCmd() *cobra.Command {
@@ -30,21 +31,18 @@ token they signed can still be verified until it expires.`,
 			if lifetime <= 0 {
 				return fmt.Errorf("--max-token-lifetime must be positive, got %v", lifetime)
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			fresh, err := svc.Keys.Rotate(actor.System(cmd.Context()), lifetime)
-			if err != nil {
-				return err
-			}
-			for _, k := range fresh {
-				fmt.Fprintf(a.stdout, "new current %s key %s\n", k.Alg, k.KID)
-			}
-			fmt.Fprintf(a.stdout, "previous keys stay published until %s\n",
-				keys.RetireTime(fresh[0].ActivatedAt, lifetime).UTC().Format(time.RFC3339))
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				fresh, err := svc.Keys.Rotate(actor.System(cmd.Context()), lifetime)
+				if err != nil {
+					return err
+				}
+				for _, k := range fresh {
+					fmt.Fprintf(a.stdout, "new current %s key %s\n", k.Alg, k.KID)
+				}
+				fmt.Fprintf(a.stdout, "previous keys stay published until %s\n",
+					keys.RetireTime(fresh[0].ActivatedAt, lifetime).UTC().Format(time.RFC3339))
+				return nil
+			})
 		},
 	}
 	rotate.Flags().DurationVar(&lifetime, "max-token-lifetime", keys.DefaultMaxTokenLifetime,
@@ -55,31 +53,28 @@ token they signed can still be verified until it expires.`,
 		Short: "List the stored signing keys (no key material)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ks, err := svc.Keys.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATUS\tACTIVATED\tRETIRE AFTER")
-			for _, k := range ks {
-				status, retire := "current", "-"
-				if !k.Current() {
-					retire = k.RetireAfter.UTC().Format(time.RFC3339)
-					status = "retired, published"
-					if !k.PublishedAt(now) {
-						status = "retired, unpublished"
-					}
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ks, err := svc.Keys.List(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, status,
-					k.ActivatedAt.UTC().Format(time.RFC3339), retire)
-			}
-			return tw.Flush()
+				now := time.Now()
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KID\tALG\tSTATUS\tACTIVATED\tRETIRE AFTER")
+				for _, k := range ks {
+					status, retire := "current", "-"
+					if !k.Current() {
+						retire = k.RetireAfter.UTC().Format(time.RFC3339)
+						status = "retired, published"
+						if !k.PublishedAt(now) {
+							status = "retired, unpublished"
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, status,
+						k.ActivatedAt.UTC().Format(time.RFC3339), retire)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 
@@ -88,17 +83,14 @@ token they signed can still be verified until it expires.`,
 		Short: "Delete retired keys that are no longer published",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			n, err := svc.Keys.PruneRetired(actor.System(cmd.Context()))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "deleted %d retired signing keys\n", n)
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				n, err := svc.Keys.PruneRetired(actor.System(cmd.Context()))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "deleted %d retired signing keys\n", n)
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(rotate, list, prune)

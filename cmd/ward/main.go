@@ -110,6 +110,17 @@ func (a *app) config(cmd *cobra.Command) (config.Config, error) {
 // services opens the database and wires the services for an administrative
 // command, bringing the schema up to date first: commands are often run on
 // a fresh deployment before the server has ever started.
+// withServices runs fn with the services wired (and the database migrated)
+// for the command, and closes them afterwards.
+func (a *app) withServices(cmd *cobra.Command, fn func(svc *server.Services) error) error {
+	svc, err := a.services(cmd)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return fn(svc)
+}
+
 func (a *app) services(cmd *cobra.Command) (*server.Services, error) {
 	cfg, err := a.config(cmd)
 	if err != nil {

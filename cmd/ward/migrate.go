@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"ward/internal/server"
 )
 
 func (a *app) migrateCmd() *cobra.Command {
@@ -12,13 +14,11 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Bring the database schema and static data up to date (idempotent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.services(cmd) // migrates
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			fmt.Fprintf(a.stdout, "database is up to date (%s)\n", svc.DB.Dialect())
-			return nil
+			// withServices migrates; there is nothing else to do.
+			return a.withServices(cmd, func(svc *server.Services) error {
+				fmt.Fprintf(a.stdout, "database is up to date (%s)\n", svc.DB.Dialect())
+				return nil
+			})
 		},
 	}
 }

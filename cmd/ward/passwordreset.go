@@ -10,6 +10,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/server"
 	"ward/internal/store"
 )
 
@@ -24,43 +25,40 @@ func (a *app) passwordResetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ctx := cmd.Context()
-			admin, err := userByEmail(ctx, svc.Directory, actorEmail)
-			if err != nil {
-				return fmt.Errorf("actor: %w", err)
-			}
-			roles, err := svc.Directory.UserRoles(actor.System(ctx), admin.ID)
-			if err != nil {
-				return fmt.Errorf("actor roles: %w", err)
-			}
-			if !slices.Contains(roles, directory.RoleAdmin) {
-				return fmt.Errorf("actor %s is not an admin; only an admin may reset passwords", actorEmail)
-			}
-			target, err := userByEmail(ctx, svc.Directory, email)
-			if err != nil {
-				return err
-			}
-			// From here on the admin is the actor: permission checks and the
-			// audit trail name them, not the system.
-			asAdmin := actor.With(ctx, actor.Actor{UserID: admin.ID})
-			err = svc.DB.InTx(asAdmin, func(ctx context.Context) error {
-				if err := svc.Directory.SetPassword(ctx, target.ID, pw); err != nil {
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := cmd.Context()
+				admin, err := userByEmail(ctx, svc.Directory, actorEmail)
+				if err != nil {
+					return fmt.Errorf("actor: %w", err)
+				}
+				roles, err := svc.Directory.UserRoles(actor.System(ctx), admin.ID)
+				if err != nil {
+					return fmt.Errorf("actor roles: %w", err)
+				}
+				if !slices.Contains(roles, directory.RoleAdmin) {
+					return fmt.Errorf("actor %s is not an admin; only an admin may reset passwords", actorEmail)
+				}
+				target, err := userByEmail(ctx, svc.Directory, email)
+				if err != nil {
 					return err
 				}
-				// A reset password means any open session may be the
-				// intruder's: end them all.
-				return svc.DB.DeleteUserSessions(ctx, target.ID)
+				// From here on the admin is the actor: permission checks and the
+				// audit trail name them, not the system.
+				asAdmin := actor.With(ctx, actor.Actor{UserID: admin.ID})
+				err = svc.DB.InTx(asAdmin, func(ctx context.Context) error {
+					if err := svc.Directory.SetPassword(ctx, target.ID, pw); err != nil {
+						return err
+					}
+					// A reset password means any open session may be the
+					// intruder's: end them all.
+					return svc.DB.DeleteUserSessions(ctx, target.ID)
+				})
+				if err != nil {
+					return fmt.Errorf("reset password of %s: %w", email, err)
+				}
+				fmt.Fprintf(a.stdout, "password of user %d (%s) reset by %s\n", target.ID, target.Email, admin.Email)
+				return nil
 			})
-			if err != nil {
-				return fmt.Errorf("reset password of %s: %w", email, err)
-			}
-			fmt.Fprintf(a.stdout, "password of user %d (%s) reset by %s\n", target.ID, target.Email, admin.Email)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "email of the user whose password is set (required)")

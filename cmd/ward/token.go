@@ -139,16 +139,13 @@ TOKEN is an access token (ward_at_… or a JWT) or a refresh token (ward_rt_…)
 			if err != nil {
 				return err
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			in, err := do(svc, cmd, tok)
-			if err != nil {
-				return fmt.Errorf("%s token: %w", verb, err)
-			}
-			return a.printToken(asJSON, in)
+			return a.withServices(cmd, func(svc *server.Services) error {
+				in, err := do(svc, cmd, tok)
+				if err != nil {
+					return fmt.Errorf("%s token: %w", verb, err)
+				}
+				return a.printToken(asJSON, in)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the token as JSON")
@@ -177,48 +174,45 @@ func (a *app) clientUsersCmd() *cobra.Command {
 		Short: "List the people who authorized a client (live tokens or a remembered consent)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			us, err := svc.OAuth.ClientUsers(actor.System(cmd.Context()), args[0])
-			if err != nil {
-				return fmt.Errorf("users of client %s: %w", args[0], err)
-			}
-			if asJSON {
-				out := make([]clientUserJSON, len(us))
-				for i, u := range us {
-					out[i] = clientUserJSON{UserID: u.UserID, LiveTokens: u.LiveTokens}
+			return a.withServices(cmd, func(svc *server.Services) error {
+				us, err := svc.OAuth.ClientUsers(actor.System(cmd.Context()), args[0])
+				if err != nil {
+					return fmt.Errorf("users of client %s: %w", args[0], err)
+				}
+				if asJSON {
+					out := make([]clientUserJSON, len(us))
+					for i, u := range us {
+						out[i] = clientUserJSON{UserID: u.UserID, LiveTokens: u.LiveTokens}
+						if !u.LastIssued.IsZero() {
+							last := u.LastIssued.UTC()
+							out[i].LastIssued = &last
+						}
+						if u.Consent != nil {
+							out[i].Consent = &struct {
+								Scopes    []string  `json:"scopes"`
+								GrantedAt time.Time `json:"granted_at"`
+							}{Scopes: u.Consent.Scopes, GrantedAt: u.Consent.GrantedAt.UTC()}
+						}
+					}
+					return a.printJSON(out)
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "USER_ID\tLIVE_TOKENS\tLAST_ISSUED\tCONSENTED_SCOPES")
+				for _, u := range us {
+					last, scopes := "-", "-"
 					if !u.LastIssued.IsZero() {
-						last := u.LastIssued.UTC()
-						out[i].LastIssued = &last
+						last = u.LastIssued.UTC().Format(time.RFC3339)
 					}
 					if u.Consent != nil {
-						out[i].Consent = &struct {
-							Scopes    []string  `json:"scopes"`
-							GrantedAt time.Time `json:"granted_at"`
-						}{Scopes: u.Consent.Scopes, GrantedAt: u.Consent.GrantedAt.UTC()}
+						scopes = strings.Join(u.Consent.Scopes, " ")
 					}
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\n", u.UserID, u.LiveTokens, last, scopes)
 				}
-				return a.printJSON(out)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USER_ID\tLIVE_TOKENS\tLAST_ISSUED\tCONSENTED_SCOPES")
-			for _, u := range us {
-				last, scopes := "-", "-"
-				if !u.LastIssued.IsZero() {
-					last = u.LastIssued.UTC().Format(time.RFC3339)
+				if err := tw.Flush(); err != nil {
+					return fmt.Errorf("write output: %w", err)
 				}
-				if u.Consent != nil {
-					scopes = strings.Join(u.Consent.Scopes, " ")
-				}
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\n", u.UserID, u.LiveTokens, last, scopes)
-			}
-			if err := tw.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the users as a JSON array")
@@ -253,25 +247,22 @@ func (a *app) clientRevokeUserCmd() *cobra.Command {
 		Short: "Revoke a person's authorization of a client: their tokens and remembered consents",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			uid, err := userRef(cmd, svc, args[1])
-			if err != nil {
-				return err
-			}
-			r, err := svc.OAuth.RevokeClientUser(actor.System(cmd.Context()), args[0], uid)
-			if err != nil {
-				return fmt.Errorf("revoke user %d of client %s: %w", uid, args[0], err)
-			}
-			if asJSON {
-				return a.printJSON(revocationJSON{TokensRevoked: r.Tokens, ConsentsWithdrawn: r.Consents})
-			}
-			fmt.Fprintf(a.stdout, "revoked %d token(s) and withdrew %d consent(s) of user %d for client %s\n",
-				r.Tokens, r.Consents, uid, args[0])
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				uid, err := userRef(cmd, svc, args[1])
+				if err != nil {
+					return err
+				}
+				r, err := svc.OAuth.RevokeClientUser(actor.System(cmd.Context()), args[0], uid)
+				if err != nil {
+					return fmt.Errorf("revoke user %d of client %s: %w", uid, args[0], err)
+				}
+				if asJSON {
+					return a.printJSON(revocationJSON{TokensRevoked: r.Tokens, ConsentsWithdrawn: r.Consents})
+				}
+				fmt.Fprintf(a.stdout, "revoked %d token(s) and withdrew %d consent(s) of user %d for client %s\n",
+					r.Tokens, r.Consents, uid, args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"tokens_revoked":…,"consents_withdrawn":…}`)
@@ -285,46 +276,43 @@ func (a *app) clientTokensCmd() *cobra.Command {
 		Short: "List a client's live access and refresh tokens, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			ctx := actor.System(cmd.Context())
-			var all []*oauth.TokenInfo
-			p := store.Page{Limit: store.MaxLimit}
-			for {
-				ts, next, err := svc.OAuth.ClientTokens(ctx, args[0], p)
-				if err != nil {
-					return fmt.Errorf("tokens of client %s: %w", args[0], err)
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := actor.System(cmd.Context())
+				var all []*oauth.TokenInfo
+				p := store.Page{Limit: store.MaxLimit}
+				for {
+					ts, next, err := svc.OAuth.ClientTokens(ctx, args[0], p)
+					if err != nil {
+						return fmt.Errorf("tokens of client %s: %w", args[0], err)
+					}
+					all = append(all, ts...)
+					if next == "" {
+						break
+					}
+					p.After = next
 				}
-				all = append(all, ts...)
-				if next == "" {
-					break
+				if asJSON {
+					out := make([]tokenJSON, len(all))
+					for i, t := range all {
+						out[i] = toTokenJSON(t)
+					}
+					return a.printJSON(out)
 				}
-				p.After = next
-			}
-			if asJSON {
-				out := make([]tokenJSON, len(all))
-				for i, t := range all {
-					out[i] = toTokenJSON(t)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TOKEN_ID\tKIND\tUSER_ID\tEXPIRES\tSCOPES")
+				for _, t := range all {
+					user := "-"
+					if t.UserID != 0 {
+						user = strconv.FormatInt(t.UserID, 10)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Kind, user,
+						t.ExpiresAt.UTC().Format(time.RFC3339), strings.Join(t.Scopes, " "))
 				}
-				return a.printJSON(out)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOKEN_ID\tKIND\tUSER_ID\tEXPIRES\tSCOPES")
-			for _, t := range all {
-				user := "-"
-				if t.UserID != 0 {
-					user = strconv.FormatInt(t.UserID, 10)
+				if err := tw.Flush(); err != nil {
+					return fmt.Errorf("write output: %w", err)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Kind, user,
-					t.ExpiresAt.UTC().Format(time.RFC3339), strings.Join(t.Scopes, " "))
-			}
-			if err := tw.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the tokens as a JSON array")
@@ -342,20 +330,17 @@ func (a *app) clientRevokeTokenCmd() *cobra.Command {
 			if err != nil || id <= 0 {
 				return fmt.Errorf("token id %q: give a positive integer", args[1])
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			in, err := svc.OAuth.RevokeTokenByID(actor.System(cmd.Context()), args[0], id)
-			if err != nil {
-				return fmt.Errorf("revoke token %d of client %s: %w", id, args[0], err)
-			}
-			if asJSON {
-				return a.printJSON(toTokenJSON(in))
-			}
-			fmt.Fprintf(a.stdout, "revoked %s token %d of client %s, with its grant\n", in.Kind, in.ID, in.ClientID)
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				in, err := svc.OAuth.RevokeTokenByID(actor.System(cmd.Context()), args[0], id)
+				if err != nil {
+					return fmt.Errorf("revoke token %d of client %s: %w", id, args[0], err)
+				}
+				if asJSON {
+					return a.printJSON(toTokenJSON(in))
+				}
+				fmt.Fprintf(a.stdout, "revoked %s token %d of client %s, with its grant\n", in.Kind, in.ID, in.ClientID)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the revoked token as JSON")
@@ -401,35 +386,32 @@ issue it a new bearer token, printed once (ward keeps only its signature). The
 service user's previous token is revoked: running this again rotates the token.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			u, err := userByEmail(cmd.Context(), svc.Directory, sponsor)
-			if err != nil {
-				return fmt.Errorf("--sponsor: %w", err)
-			}
-			sa, err := svc.OAuth.CreateServiceAccount(actor.System(cmd.Context()), u.ID)
-			if err != nil {
-				return fmt.Errorf("create service account: %w", err)
-			}
-			if asJSON {
-				return a.printJSON(serviceAccountJSON{ServiceUserID: sa.User.ID, SponsorID: sa.SponsorID,
-					Created: sa.Created, AccessToken: sa.Token, TokenType: "Bearer", Scope: oauth.ScopeAPI,
-					ExpiresAt: sa.Info.ExpiresAt.UTC(), TokenID: sa.Info.ID, RevokedTokens: sa.Revoked})
-			}
-			state := "existing"
-			if sa.Created {
-				state = "created"
-			}
-			fmt.Fprintf(a.stdout, "service account %d (%s), sponsored by %s\n", sa.User.ID, state, u.Email)
-			fmt.Fprintf(a.stdout, "access_token: %s\n(shown once: store it now; ward keeps only its signature)\n", sa.Token)
-			fmt.Fprintf(a.stdout, "expires: %s\n", sa.Info.ExpiresAt.UTC().Format(time.RFC3339))
-			if sa.Revoked > 0 {
-				fmt.Fprintf(a.stdout, "revoked the previous token(s): %d\n", sa.Revoked)
-			}
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				u, err := userByEmail(cmd.Context(), svc.Directory, sponsor)
+				if err != nil {
+					return fmt.Errorf("--sponsor: %w", err)
+				}
+				sa, err := svc.OAuth.CreateServiceAccount(actor.System(cmd.Context()), u.ID)
+				if err != nil {
+					return fmt.Errorf("create service account: %w", err)
+				}
+				if asJSON {
+					return a.printJSON(serviceAccountJSON{ServiceUserID: sa.User.ID, SponsorID: sa.SponsorID,
+						Created: sa.Created, AccessToken: sa.Token, TokenType: "Bearer", Scope: oauth.ScopeAPI,
+						ExpiresAt: sa.Info.ExpiresAt.UTC(), TokenID: sa.Info.ID, RevokedTokens: sa.Revoked})
+				}
+				state := "existing"
+				if sa.Created {
+					state = "created"
+				}
+				fmt.Fprintf(a.stdout, "service account %d (%s), sponsored by %s\n", sa.User.ID, state, u.Email)
+				fmt.Fprintf(a.stdout, "access_token: %s\n(shown once: store it now; ward keeps only its signature)\n", sa.Token)
+				fmt.Fprintf(a.stdout, "expires: %s\n", sa.Info.ExpiresAt.UTC().Format(time.RFC3339))
+				if sa.Revoked > 0 {
+					fmt.Fprintf(a.stdout, "revoked the previous token(s): %d\n", sa.Revoked)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&sponsor, "sponsor", "", "email of the sponsoring administrator or application developer (required)")

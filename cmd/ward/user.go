@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ward/internal/actor"
+	"ward/internal/server"
 )
 
 func (a *app) userCmd() *cobra.Command {
@@ -22,16 +23,13 @@ func (a *app) userCmd() *cobra.Command {
 			if id <= 0 {
 				return fmt.Errorf("--id must be a positive user id, got %d", id)
 			}
-			svc, err := a.services(cmd)
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			if err := svc.Directory.PurgeUser(actor.System(cmd.Context()), id); err != nil {
-				return fmt.Errorf("purge user %d: %w", id, err)
-			}
-			fmt.Fprintf(a.stdout, "purged user %d\n", id)
-			return nil
+			return a.withServices(cmd, func(svc *server.Services) error {
+				if err := svc.Directory.PurgeUser(actor.System(cmd.Context()), id); err != nil {
+					return fmt.Errorf("purge user %d: %w", id, err)
+				}
+				fmt.Fprintf(a.stdout, "purged user %d\n", id)
+				return nil
+			})
 		},
 	}
 	purge.Flags().Int64Var(&id, "id", 0, "id of the user to purge (required)")
