@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -105,4 +107,55 @@ func BenchmarkIntrospection(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkIntrospectionLoopback is BenchmarkIntrospection over a real
+// loopback connection (server.Serve and keep-alive clients in one process),
+// to see what HTTP itself costs next to the work.
+func BenchmarkIntrospectionLoopback(b *testing.B) {
+	cfg := config.Default()
+	cfg.DataDir = b.TempDir()
+	cfg.LogLevel = "error"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Addr = ln.Addr().String()
+	cfg.Issuer = "http://" + cfg.Addr
+	srv, err := server.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	b.Cleanup(func() { cancel(); <-done; _ = srv.Close() })
+	c, secret, err := srv.Services().Clients.Create(actor.System(context.Background()), client.Settings{
+		Name: "bench", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &oauthFixture{h: srv.Handler(), id: c.ID, secret: secret}
+	tok := f.token(b)
+	body := url.Values{"token": {tok}}.Encode()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, cfg.Issuer+"/oauth/introspect", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(c.ID, secret)
+			res, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Fatalf("introspect: %d", res.StatusCode)
+			}
+		}
+	})
 }
