@@ -138,6 +138,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	pages, err := web.New(web.Deps{
 		Sessions:  svc.Sessions,
 		Directory: svc.Directory,
+		Grants:    svc.OAuth,
 		Cookies:   cookies,
 		CSRF:      s.csrf,
 		Logger:    o.logger,

@@ -22,6 +22,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/httpauth"
 	"ward/internal/oauth"
+	"ward/internal/oauth/scope"
 	"ward/internal/session"
 )
 
@@ -49,11 +50,21 @@ type Directory interface {
 	UserRoles(ctx context.Context, id int64) ([]string, error)
 }
 
+// Grants is what the pages need from the authorization server: the apps a
+// person has allowed, and withdrawing one (which revokes its tokens).
+type Grants interface {
+	UserConsents(ctx context.Context, userID int64) ([]oauth.Authorization, error)
+	WithdrawConsent(ctx context.Context, userID int64, clientID string) (*oauth.Revocation, error)
+}
+
 // Deps are the services the pages use.
 type Deps struct {
 	Sessions  Sessions
 	Directory Directory
-	Cookies   httpauth.Cookies
+	// Grants, when set, lists the apps a person allowed on the signed-in
+	// page, each with a button to withdraw it.
+	Grants  Grants
+	Cookies httpauth.Cookies
 	// CSRF guards the state-changing forms; sign-in needs it even though
 	// the browser has no session yet (login CSRF signs a victim into the
 	// attacker's account).
@@ -105,6 +116,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /login", h.d.CSRF.Handler(http.HandlerFunc(h.login)))
 	mux.Handle("POST /logout", h.d.CSRF.Handler(http.HandlerFunc(h.logout)))
 	mux.HandleFunc("GET /{$}", h.home)
+	mux.Handle("POST /authorizations/withdraw", h.d.CSRF.Handler(http.HandlerFunc(h.withdraw)))
 }
 
 // loginPage is the data of the sign-in page.
@@ -229,6 +241,15 @@ type homePage struct {
 	Email string
 	Name  string
 	Roles []string
+	Apps  []appGrant
+}
+
+// appGrant is an app the person allowed, as the signed-in page lists it.
+type appGrant struct {
+	ClientID string
+	Name     string
+	Granted  string
+	Scopes   []string
 }
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +269,56 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-	h.render(w, r, http.StatusOK, "home", homePage{ID: u.ID, Email: u.Email, Name: name, Roles: roles})
+	page := homePage{ID: u.ID, Email: u.Email, Name: name, Roles: roles}
+	if h.d.Grants != nil {
+		gs, err := h.d.Grants.UserConsents(r.Context(), u.ID)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("load the apps user %d allowed: %w", u.ID, err))
+			return
+		}
+		for _, g := range gs {
+			if g.WithdrawnAt != nil {
+				continue
+			}
+			app := appGrant{ClientID: g.ClientID, Name: g.ClientName, Granted: g.GrantedAt.UTC().Format("2 Jan 2006")}
+			if app.Name == "" {
+				app.Name = g.ClientID
+			}
+			for _, s := range g.Scopes {
+				if sc, err := scope.Parse(s); err == nil {
+					app.Scopes = append(app.Scopes, scope.Describe(sc))
+				} else {
+					app.Scopes = append(app.Scopes, s)
+				}
+			}
+			page.Apps = append(page.Apps, app)
+		}
+	}
+	h.render(w, r, http.StatusOK, "home", page)
+}
+
+// withdraw takes back what the signed-in person allowed an app: the
+// remembered consent, and every token of theirs the app holds.
+func (h *Handler) withdraw(w http.ResponseWriter, r *http.Request) {
+	a := actor.From(r.Context())
+	if a.UserID == 0 {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape("/"), http.StatusSeeOther)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.formError(w, r, err)
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	if h.d.Grants == nil || clientID == "" {
+		h.render(w, r, http.StatusBadRequest, "error", errorPage{Title: "Bad request", Message: "Which app? The form named none."})
+		return
+	}
+	if _, err := h.d.Grants.WithdrawConsent(r.Context(), a.UserID, clientID); err != nil && !apperr.Is(err, apperr.NotFound) {
+		h.fail(w, r, fmt.Errorf("withdraw user %d's authorization of client %s: %w", a.UserID, clientID, err))
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // errorPage is the data of the error page.

@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/client"
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/httpauth"
+	"ward/internal/oauth/tokens"
 	"ward/internal/server"
 	"ward/internal/testutil"
 	"ward/internal/web"
@@ -315,6 +318,62 @@ func TestSessionReachesAPI(t *testing.T) {
 		}
 		if res := do(t, h, "GET", "/api/openapi.json", nil, nil); res.StatusCode != http.StatusOK {
 			t.Errorf("GET /api/openapi.json = %d, want 200", res.StatusCode)
+		}
+	})
+}
+
+// TestHomeListsAndWithdrawsApps: the signed-in page lists the apps the
+// person allowed, and withdrawing one there revokes its tokens.
+func TestHomeListsAndWithdrawsApps(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.DatabaseURL = dbURL
+		srv, err := server.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("server.New: %v", err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		svc := srv.Services()
+		sys := actor.System(context.Background())
+		u, err := svc.Directory.CreateUser(sys, directory.NewUser{User: directory.User{Email: "pat@example.org"},
+			Password: adminPassword, Roles: []string{directory.RolePatient}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := svc.Clients.Create(sys, client.Settings{Name: "Diary App", Public: true,
+			GrantTypes: []string{client.GrantAuthorizationCode}, RedirectURIs: []string{"https://diary.example/cb"},
+			Scope: "openid patient/Observation.rs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.DB.SaveConsent(sys, &tokens.Consent{UserID: u.ID, ClientID: c.ID,
+			Scopes: []string{"openid", "patient/Observation.rs"}, GrantedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		h := srv.Handler()
+		cookie := sessionCookie(login(t, h, "pat@example.org", adminPassword, ""))
+		if cookie == nil {
+			t.Fatal("sign-in failed")
+		}
+		body := readBody(t, do(t, h, "GET", "/", nil, cookie))
+		if !strings.Contains(body, "Diary App") || !strings.Contains(body, `value="`+c.ID+`"`) {
+			t.Fatalf("the signed-in page does not list the app:\n%s", body)
+		}
+		res := do(t, h, "POST", "/authorizations/withdraw", url.Values{"client_id": {c.ID}}, cookie)
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("withdraw: %d %s", res.StatusCode, readBody(t, res))
+		}
+		body = readBody(t, do(t, h, "GET", "/", nil, cookie))
+		if strings.Contains(body, "Diary App") || !strings.Contains(body, `id="no-apps"`) {
+			t.Fatalf("the app is still listed after withdrawal:\n%s", body)
+		}
+		if _, err := svc.DB.FindConsent(sys, u.ID, c.ID, []string{"openid"}); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("the consent survives withdrawal: %v", err)
+		}
+		if res := do(t, h, "POST", "/authorizations/withdraw", url.Values{"client_id": {c.ID}}, nil); res.StatusCode != http.StatusSeeOther ||
+			!strings.HasPrefix(res.Header.Get("Location"), "/login") {
+			t.Fatalf("anonymous withdraw: %d %s", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
 }
