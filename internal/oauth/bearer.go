@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,18 +64,10 @@ func (p *Provider) lookup(ctx context.Context, token string) (*tokens.Token, err
 	switch {
 	case isJWT(token):
 		sig = jwtSignature(token)
-	case strings.HasPrefix(token, prefixAccess):
-		raw := strings.TrimPrefix(token, prefixAccess)
-		if p.strategy.hmac.Enigma.Validate(ctx, raw) != nil {
-			return nil, errInactive()
-		}
-		sig = p.strategy.hmac.AccessTokenSignature(ctx, raw)
-	case strings.HasPrefix(token, prefixRefresh):
-		raw := strings.TrimPrefix(token, prefixRefresh)
-		if p.strategy.hmac.Enigma.Validate(ctx, raw) != nil {
-			return nil, errInactive()
-		}
-		kind, sig = tokens.KindRefresh, p.strategy.hmac.RefreshTokenSignature(ctx, raw)
+	case p.strategy.genuine(ctx, prefixAccess, token):
+		sig = p.strategy.AccessTokenSignature(ctx, token)
+	case p.strategy.genuine(ctx, prefixRefresh, token):
+		kind, sig = tokens.KindRefresh, p.strategy.RefreshTokenSignature(ctx, token)
 	}
 	if sig == "" {
 		return nil, errInactive()

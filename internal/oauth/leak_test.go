@@ -47,9 +47,10 @@ func TestNoCredentialInTheDatabase(t *testing.T) {
 	for name, v := range map[string]string{"code": code, "access token": tok.AccessToken, "refresh token": tok.RefreshToken,
 		"refreshed access token": fresh.AccessToken, "rotated refresh token": fresh.RefreshToken, "cc token": ccTok} {
 		secrets[name] = v
-		// ward_xx_<key>.<signature>: the key is the secret half.
-		if i := strings.IndexByte(v, '.'); i > 0 {
-			secrets[name+" (key)"] = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(v[:i], "ward_at_"), "ward_rt_"), "ward_ac_")
+		// ward_xx_<handle><key>.<signature>: the key is the secret half
+		// (the handle, 32 hex digits, is stored as part of the row's key).
+		if i := strings.IndexByte(v, '.'); i > len("ward_xx_")+32 {
+			secrets[name+" (key)"] = v[len("ward_xx_")+32 : i]
 		}
 	}
 	path := strings.TrimPrefix(dbURL, "sqlite://")
@@ -65,7 +66,7 @@ func TestNoCredentialInTheDatabase(t *testing.T) {
 		t.Fatalf("read only %d bytes of %s", len(raw), filepath.Base(path))
 	}
 	// The scan sees what is stored: the HMAC half of a token is there.
-	if sig := ccTok[strings.IndexByte(ccTok, '.')+1:]; !bytes.Contains(raw, []byte(sig)) {
+	if sig := ccTok[len("ward_at_"):len("ward_at_")+32] + "." + ccTok[strings.IndexByte(ccTok, '.')+1:]; !bytes.Contains(raw, []byte(sig)) {
 		t.Fatal("the stored signature of the client-credentials token is not in the files read; the scan proves nothing")
 	}
 	for name, v := range secrets {

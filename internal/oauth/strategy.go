@@ -2,9 +2,12 @@ package oauth
 
 import (
 	"context"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	foauth2 "github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/x/errorsx"
@@ -39,15 +42,83 @@ func usesJWT(r fosite.Requester) bool {
 	return ok && c.c.TokenFormat == client.TokenJWT
 }
 
+// handleLen is the length of the handle that starts every opaque ward
+// credential after its prefix: a UUIDv7 in hex, so handles (and the stored
+// keys they begin) sort by issue time. The stored key is the handle and the
+// credential's HMAC; a new row's key then lands at the end of the index on
+// signatures instead of on a random page, which on SQLite saves writing one
+// random index page per token at every commit. The handle is not secret:
+// the credential's secret half is the HMAC key, which is never stored.
+const handleLen = 32
+
+func newHandle() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("token handle: %w", err)
+	}
+	return hex.EncodeToString(id[:]), nil
+}
+
+// split parses prefix + handle + fosite's token.
+func split(prefix, token string) (handle, rest string, ok bool) {
+	if !strings.HasPrefix(token, prefix) {
+		return "", "", false
+	}
+	t := token[len(prefix):]
+	if len(t) <= handleLen {
+		return "", "", false
+	}
+	for i := 0; i < handleLen; i++ {
+		if c := t[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", "", false
+		}
+	}
+	return t[:handleLen], t[handleLen:], true
+}
+
+// opaqueSignature is the stored key of an opaque credential: its handle
+// and its HMAC, or "" when token is not one of prefix's kind.
+func (s *tokenStrategy) opaqueSignature(ctx context.Context, prefix, token string) string {
+	h, rest, ok := split(prefix, token)
+	if !ok {
+		return ""
+	}
+	return h + "." + s.hmac.Enigma.Signature(rest)
+}
+
+// generate makes an opaque credential of prefix's kind.
+func (s *tokenStrategy) generate(ctx context.Context, prefix string) (string, string, error) {
+	tok, sig, err := s.hmac.Enigma.Generate(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	h, err := newHandle()
+	if err != nil {
+		return "", "", err
+	}
+	return prefix + h + tok, h + "." + sig, nil
+}
+
+// genuine reports whether an opaque credential's HMAC is right, without
+// looking at the database.
+func (s *tokenStrategy) genuine(ctx context.Context, prefix, token string) bool {
+	_, rest, ok := split(prefix, token)
+	return ok && s.hmac.Enigma.Validate(ctx, rest) == nil
+}
+
+// rest returns fosite's part of an opaque credential, or "" (which fosite
+// then refuses).
+func rest(prefix, token string) string {
+	_, r, _ := split(prefix, token)
+	return r
+}
+
 // AccessTokenSignature returns the stored key of an access token.
 func (s *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) string {
 	if isJWT(token) {
 		return s.jwt.AccessTokenSignature(ctx, token)
 	}
-	if !strings.HasPrefix(token, prefixAccess) {
-		return ""
-	}
-	return s.hmac.AccessTokenSignature(ctx, strings.TrimPrefix(token, prefixAccess))
+	return s.opaqueSignature(ctx, prefixAccess, token)
 }
 
 // GenerateAccessToken issues an opaque or a JWT access token, as the
@@ -56,11 +127,7 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	if usesJWT(r) {
 		return s.jwt.GenerateAccessToken(ctx, r)
 	}
-	tok, sig, err := s.hmac.GenerateAccessToken(ctx, r)
-	if err != nil {
-		return "", "", err
-	}
-	return prefixAccess + tok, sig, nil
+	return s.generate(ctx, prefixAccess)
 }
 
 // ValidateAccessToken checks the token against its stored request r. For
@@ -75,58 +142,44 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 		}
 		return nil
 	}
-	if !strings.HasPrefix(token, prefixAccess) {
+	if _, _, ok := split(prefixAccess, token); !ok {
 		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
 	}
-	return s.hmac.ValidateAccessToken(ctx, r, strings.TrimPrefix(token, prefixAccess))
+	return s.hmac.ValidateAccessToken(ctx, r, rest(prefixAccess, token))
 }
 
 // RefreshTokenSignature returns the stored key of a refresh token.
 func (s *tokenStrategy) RefreshTokenSignature(ctx context.Context, token string) string {
-	if !strings.HasPrefix(token, prefixRefresh) {
-		return ""
-	}
-	return s.hmac.RefreshTokenSignature(ctx, strings.TrimPrefix(token, prefixRefresh))
+	return s.opaqueSignature(ctx, prefixRefresh, token)
 }
 
 // GenerateRefreshToken issues an opaque refresh token.
-func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, r fosite.Requester) (string, string, error) {
-	tok, sig, err := s.hmac.GenerateRefreshToken(ctx, r)
-	if err != nil {
-		return "", "", err
-	}
-	return prefixRefresh + tok, sig, nil
+func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, _ fosite.Requester) (string, string, error) {
+	return s.generate(ctx, prefixRefresh)
 }
 
 // ValidateRefreshToken checks a refresh token's HMAC and expiry.
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
-	if !strings.HasPrefix(token, prefixRefresh) {
+	if _, _, ok := split(prefixRefresh, token); !ok {
 		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
 	}
-	return s.hmac.ValidateRefreshToken(ctx, r, strings.TrimPrefix(token, prefixRefresh))
+	return s.hmac.ValidateRefreshToken(ctx, r, rest(prefixRefresh, token))
 }
 
 // AuthorizeCodeSignature returns the stored key of an authorization code.
 func (s *tokenStrategy) AuthorizeCodeSignature(ctx context.Context, token string) string {
-	if !strings.HasPrefix(token, prefixCode) {
-		return ""
-	}
-	return s.hmac.AuthorizeCodeSignature(ctx, strings.TrimPrefix(token, prefixCode))
+	return s.opaqueSignature(ctx, prefixCode, token)
 }
 
 // GenerateAuthorizeCode issues an opaque authorization code.
-func (s *tokenStrategy) GenerateAuthorizeCode(ctx context.Context, r fosite.Requester) (string, string, error) {
-	tok, sig, err := s.hmac.GenerateAuthorizeCode(ctx, r)
-	if err != nil {
-		return "", "", err
-	}
-	return prefixCode + tok, sig, nil
+func (s *tokenStrategy) GenerateAuthorizeCode(ctx context.Context, _ fosite.Requester) (string, string, error) {
+	return s.generate(ctx, prefixCode)
 }
 
 // ValidateAuthorizeCode checks a code's HMAC and expiry.
 func (s *tokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, token string) error {
-	if !strings.HasPrefix(token, prefixCode) {
+	if _, _, ok := split(prefixCode, token); !ok {
 		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
 	}
-	return s.hmac.ValidateAuthorizeCode(ctx, r, strings.TrimPrefix(token, prefixCode))
+	return s.hmac.ValidateAuthorizeCode(ctx, r, rest(prefixCode, token))
 }
