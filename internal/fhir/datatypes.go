@@ -1,6 +1,9 @@
 package fhir
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+)
 
 // The R4 general-purpose datatypes ward reads and writes. Each carries the
 // exact R4 JSON names; optional primitives are omitted when empty, and
@@ -165,3 +168,76 @@ func (e *Extension) HasValue() bool {
 
 // boolPtr returns a pointer to b, for the optional booleans above.
 func boolPtr(b bool) *bool { return &b }
+
+// Quantity is a measured amount (also R4's SimpleQuantity, Age, Duration and
+// the other Quantity profiles, which share its JSON form). Value is a decimal
+// kept as its JSON text, so that "185" and "185.0" both survive a round trip.
+type Quantity struct {
+	Value      Decimal `json:"value,omitempty"`
+	Comparator string  `json:"comparator,omitempty"` // < | <= | >= | >
+	Unit       string  `json:"unit,omitempty"`
+	System     string  `json:"system,omitempty"`
+	Code       string  `json:"code,omitempty"`
+}
+
+// Range is a set of values bounded by low and high; either may be open.
+type Range struct {
+	Low  *Quantity `json:"low,omitempty"`
+	High *Quantity `json:"high,omitempty"`
+}
+
+// Ratio is a relationship between two quantities.
+type Ratio struct {
+	Numerator   *Quantity `json:"numerator,omitempty"`
+	Denominator *Quantity `json:"denominator,omitempty"`
+}
+
+// Annotation is a text note with who made it and when.
+type Annotation struct {
+	AuthorReference *Reference `json:"authorReference,omitempty"`
+	AuthorString    string     `json:"authorString,omitempty"`
+	Time            string     `json:"time,omitempty"` // dateTime
+	Text            string     `json:"text"`           // markdown
+}
+
+// ContactDetail is a contact for a conformance resource's publisher.
+type ContactDetail struct {
+	Name    string         `json:"name,omitempty"`
+	Telecom []ContactPoint `json:"telecom,omitempty"`
+}
+
+// Decimal is an R4 decimal: a JSON number kept as its literal text, so that
+// precision ("6.30") survives a round trip. Unlike json.Number it decodes
+// only from a JSON number, never from a string, as R4's JSON form requires.
+type Decimal string
+
+// MarshalJSON writes the number as is; text that is not a JSON number is an
+// error.
+func (d Decimal) MarshalJSON() ([]byte, error) {
+	return json.Marshal(json.Number(d))
+}
+
+// UnmarshalJSON accepts a JSON number (null leaves d unchanged).
+func (d *Decimal) UnmarshalJSON(data []byte) error {
+	switch {
+	case string(data) == "null":
+		return nil
+	case len(data) > 0 && (data[0] == '-' || data[0] >= '0' && data[0] <= '9'):
+		*d = Decimal(data)
+		return nil
+	}
+	kind := "value"
+	if len(data) > 0 {
+		switch data[0] {
+		case '"':
+			kind = "string"
+		case 't', 'f':
+			kind = "bool"
+		case '{':
+			kind = "object"
+		case '[':
+			kind = "array"
+		}
+	}
+	return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[Decimal]()}
+}

@@ -215,6 +215,12 @@ func decodeError(rt string, err error) error {
 		if f := fieldPath(te.Field); f != "" {
 			expr = rt + "." + f
 		}
+		if te.Offset == 0 {
+			// Raised by a type's own UnmarshalJSON (Decimal), which does
+			// not know where it is in the input.
+			return apperr.Wrap(apperr.Invalid, &FieldError{Expression: expr, Err: err},
+				"%s: expected %s, got JSON %s", clip(expr), jsonKind(te.Type.String()), te.Value)
+		}
 		return apperr.Wrap(apperr.Invalid, &FieldError{Expression: expr, Err: err},
 			"%s: expected %s, got JSON %s at byte offset %d", clip(expr), jsonKind(te.Type.String()), te.Value, te.Offset)
 	}
@@ -253,6 +259,8 @@ func jsonKind(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]"):
 		return "an array"
+	case goType == "fhir.Decimal":
+		return "a number"
 	case goType == "string" || goType == "json.Number":
 		return "a string"
 	case goType == "bool" || goType == "*bool":
