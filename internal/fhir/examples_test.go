@@ -303,3 +303,15 @@ func TestDecimal(t *testing.T) {
 		t.Error("a Decimal that is not a number encoded")
 	}
 }
+
+// Every new type names itself, so bundles and handlers can use it.
+var (
+	_ Resource = Practitioner{}
+	_ Resource = Group{}
+	_ Resource = Observation{}
+	_ Resource = Procedure{}
+	_ Resource = Consent{}
+	_ Resource = DocumentReference{}
+	_ Resource = Binary{}
+	_ Resource = CapabilityStatement{}
+)

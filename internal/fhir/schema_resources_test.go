@@ -161,6 +161,12 @@ func TestNewResourcesEncodeValidR4(t *testing.T) {
 
 		"smart capability statement": smartCapabilityStatement(),
 	}
+	// A searchset (or an export's worth) of the new types is valid too.
+	var entries []any
+	for _, name := range []string{"observation components", "procedure", "consent", "group", "document reference", "binary", "practitioner"} {
+		entries = append(entries, resources[name])
+	}
+	resources["searchset of new types"] = fhir.SearchsetBundle("https://ward.test/fhir", "", "", nil, entries)
 	for name, r := range resources {
 		t.Run(name, func(t *testing.T) { testutil.ValidateFHIR(t, r) })
 	}
