@@ -132,7 +132,7 @@ type Extension struct {
 
 	ValueBoolean         *bool            `json:"valueBoolean,omitempty"`
 	ValueInteger         *int64           `json:"valueInteger,omitempty"`
-	ValueDecimal         json.Number      `json:"valueDecimal,omitempty"`
+	ValueDecimal         Decimal          `json:"valueDecimal,omitempty"`
 	ValueString          string           `json:"valueString,omitempty"`
 	ValueCode            string           `json:"valueCode,omitempty"`
 	ValueURI             string           `json:"valueUri,omitempty"`
