@@ -106,11 +106,14 @@ func (s *tokenStrategy) genuine(ctx context.Context, prefix, token string) bool 
 	return ok && s.hmac.Enigma.Validate(ctx, rest) == nil
 }
 
-// rest returns fosite's part of an opaque credential, or "" (which fosite
-// then refuses).
-func rest(prefix, token string) string {
-	_, r, _ := split(prefix, token)
-	return r
+// validate checks an opaque credential of prefix's kind with fosite's
+// check (its HMAC and the stored expiry).
+func validate(prefix, token string, check func(rest string) error) error {
+	_, rest, ok := split(prefix, token)
+	if !ok {
+		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
+	}
+	return check(rest)
 }
 
 // AccessTokenSignature returns the stored key of an access token.
@@ -142,10 +145,7 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 		}
 		return nil
 	}
-	if _, _, ok := split(prefixAccess, token); !ok {
-		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
-	}
-	return s.hmac.ValidateAccessToken(ctx, r, rest(prefixAccess, token))
+	return validate(prefixAccess, token, func(rest string) error { return s.hmac.ValidateAccessToken(ctx, r, rest) })
 }
 
 // RefreshTokenSignature returns the stored key of a refresh token.
@@ -160,10 +160,7 @@ func (s *tokenStrategy) GenerateRefreshToken(ctx context.Context, _ fosite.Reque
 
 // ValidateRefreshToken checks a refresh token's HMAC and expiry.
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, r fosite.Requester, token string) error {
-	if _, _, ok := split(prefixRefresh, token); !ok {
-		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
-	}
-	return s.hmac.ValidateRefreshToken(ctx, r, rest(prefixRefresh, token))
+	return validate(prefixRefresh, token, func(rest string) error { return s.hmac.ValidateRefreshToken(ctx, r, rest) })
 }
 
 // AuthorizeCodeSignature returns the stored key of an authorization code.
@@ -178,8 +175,5 @@ func (s *tokenStrategy) GenerateAuthorizeCode(ctx context.Context, _ fosite.Requ
 
 // ValidateAuthorizeCode checks a code's HMAC and expiry.
 func (s *tokenStrategy) ValidateAuthorizeCode(ctx context.Context, r fosite.Requester, token string) error {
-	if _, _, ok := split(prefixCode, token); !ok {
-		return errorsx.WithStack(fosite.ErrInvalidTokenFormat)
-	}
-	return s.hmac.ValidateAuthorizeCode(ctx, r, rest(prefixCode, token))
+	return validate(prefixCode, token, func(rest string) error { return s.hmac.ValidateAuthorizeCode(ctx, r, rest) })
 }
