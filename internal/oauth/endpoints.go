@@ -355,7 +355,7 @@ func (p *Provider) scopesSupported() []string {
 	return []string{scope.OpenID, scope.FHIRUser, scope.Profile, scope.Email, scope.LaunchPatient,
 		scope.OfflineAccess, scope.OnlineAccess,
 		"patient/*.rs", "user/*.rs", "system/*.rs", "patient/*.read", "user/*.read", "system/*.read",
-		"system/*.$export", "system/Patient.$export", "system/Group.$export", "system/*.$bulkdata-status"}
+		"system/*.$export", "system/Patient.$export", "system/Group.$export", "system/*.$bulkdata-status", ScopeAPI}
 }
 
 func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
