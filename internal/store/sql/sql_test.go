@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 				Clients:            db,
 				Keys:               db,
 				Tokens:             db,
+				Clinical:           db,
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,

@@ -15,6 +15,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/client"
+	"ward/internal/clinical"
 	"ward/internal/directory"
 	"ward/internal/oauth/keys"
 	"ward/internal/oauth/tokens"
@@ -30,6 +31,7 @@ type Backend struct {
 	Clients   client.Store
 	Keys      keys.Store
 	Tokens    tokens.Store
+	Clinical  clinical.Store
 	Tx        store.Transactor
 	// EnrollIntervention puts a user into a (new or existing) intervention.
 	// Interventions have no Store methods yet, so the backend provides this
@@ -102,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TokenConsents", testTokenConsents},
 		{"TokensPurgedUser", testTokensPurgedUser},
 	}
+	cases = append(cases, clinicalCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
