@@ -15,6 +15,9 @@ type Actor struct {
 	System bool
 	// Scopes are the granted scopes when acting through a token; nil for a session.
 	Scopes []string
+	// Patient is the launch patient of a SMART token (launch/patient), the
+	// user id whose compartment patient/ scopes reach; 0 for none.
+	Patient int64
 }
 
 // Anonymous reports whether nobody is signed in.

@@ -174,5 +174,15 @@ func (p *Provider) AuthenticateBearer(ctx context.Context, token string) (actor.
 	if err != nil {
 		return actor.Actor{}, err
 	}
-	return actor.Actor{UserID: in.UserID, ClientID: in.ClientID, Scopes: in.Scopes}, nil
+	a := actor.Actor{UserID: in.UserID, ClientID: in.ClientID, Scopes: in.Scopes}
+	if in.Patient != "" {
+		// The launch patient is a directory user id written by ward itself
+		// at consent time; anything else would be a corrupt row.
+		id, err := strconv.ParseInt(in.Patient, 10, 64)
+		if err != nil || id <= 0 {
+			return actor.Actor{}, errInactive()
+		}
+		a.Patient = id
+	}
+	return a, nil
 }
