@@ -1,6 +1,10 @@
 package search
 
-import "time"
+import (
+	"time"
+
+	"ward/internal/timerange"
+)
 
 // Query is a checked search: what to match, how many, in which order, from
 // where. The zero values of Count, Summary, Sort and Cursor mean "not asked",
@@ -153,4 +157,9 @@ const (
 type SortKey struct {
 	Param      string // "_lastUpdated" or "_id"
 	Descending bool
+}
+
+// Bound is d as the store-neutral range the stores match against.
+func (d Date) Bound() timerange.Bound {
+	return timerange.Bound{Prefix: timerange.Prefix(d.Prefix), Start: d.Start, End: d.End}
 }
