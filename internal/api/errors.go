@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"ward/internal/apperr"
+	"ward/internal/httpauth"
 )
 
 // This file is the one place where errors become HTTP responses. Every
@@ -37,28 +38,6 @@ import (
 // converted by problem (see register in api.go), and huma's own errors are
 // normalised by the middleware and transformer below.
 
-// statusOf maps an apperr kind to its HTTP status.
-func statusOf(k apperr.Kind) int {
-	switch k {
-	case apperr.Invalid:
-		return http.StatusBadRequest
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.Unauthenticated:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.RateLimited:
-		return http.StatusTooManyRequests
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
 // genericInternal is all a caller learns about an unexpected failure.
 const genericInternal = "internal error; the problem has been logged"
 
@@ -72,7 +51,7 @@ func problem(ctx context.Context, log *slog.Logger, err error) error {
 		return he
 	}
 	k := apperr.KindOf(err)
-	status := statusOf(k)
+	status := httpauth.StatusOf(k)
 	if k == apperr.Internal {
 		log.ErrorContext(ctx, "api: internal error", "err", err)
 		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: genericInternal}

@@ -3,6 +3,8 @@ package httpauth
 import (
 	"encoding/json"
 	"net/http"
+
+	"ward/internal/apperr"
 )
 
 // Problem is an RFC 9457 problem document, the error format of ward's
@@ -29,4 +31,27 @@ func WriteProblem(w http.ResponseWriter, status int, detail string) {
 	// The body is small and fully in memory; a write error means the client
 	// went away, which nobody can act on.
 	_ = json.NewEncoder(w).Encode(Problem{Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// StatusOf maps an apperr kind to its HTTP status, the one mapping every
+// HTTP interface of ward (management API, FHIR) answers with.
+func StatusOf(k apperr.Kind) int {
+	switch k {
+	case apperr.Invalid:
+		return http.StatusBadRequest
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.RateLimited:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
 }

@@ -1,0 +1,187 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"ward/internal/apperr"
+	"ward/internal/fhir"
+	"ward/internal/fhir/search"
+	"ward/internal/httpauth"
+)
+
+// ContentType is the media type of every FHIR JSON body ward writes.
+const ContentType = "application/fhir+json"
+
+// contentTypeHeader is ContentType with its charset, as R4 §3.1.0.1.11
+// recommends.
+const contentTypeHeader = ContentType + "; charset=utf-8"
+
+// WriteJSON answers with status and v as FHIR JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Every value ward writes is its own struct; failing to encode one
+		// is a programming error, reported as such rather than half-sent.
+		WriteOutcome(w, http.StatusInternalServerError,
+			fhir.NewOperationOutcome("fatal", "exception", "the response could not be encoded"))
+		return
+	}
+	w.Header().Set("Content-Type", contentTypeHeader)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// WriteOutcome answers with status and an OperationOutcome.
+func WriteOutcome(w http.ResponseWriter, status int, oo *fhir.OperationOutcome) {
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
+	}
+	WriteJSON(w, status, oo)
+}
+
+// WriteError answers err as an OperationOutcome with the status of its
+// apperr kind. A search-parameter error names every refused parameter, one
+// issue each. Internal errors are logged with their cause and answered
+// with a generic message.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	k := apperr.KindOf(err)
+	status := httpauth.StatusOf(k)
+	if status == http.StatusInternalServerError {
+		if log != nil {
+			log.ErrorContext(r.Context(), "fhir request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		WriteOutcome(w, status, fhir.NewOperationOutcome("error", "exception", "internal error; the problem has been logged"))
+		return
+	}
+	if issues := search.Issues(err); len(issues) > 0 {
+		oo := &fhir.OperationOutcome{}
+		for _, is := range issues {
+			oo.Issue = append(oo.Issue, fhir.OperationOutcomeIssue{
+				Severity: "error", Code: "invalid", Diagnostics: fmt.Sprintf("parameter %q: %s", is.Param, is.Reason), Expression: []string{is.Param},
+			})
+		}
+		WriteOutcome(w, status, oo)
+		return
+	}
+	if k == apperr.RateLimited && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "10")
+	}
+	WriteOutcome(w, status, fhir.OutcomeFromError(err))
+}
+
+// ETag is the weak entity tag of a resource version, as R4 §3.1.0.5.4
+// writes it.
+func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// WriteResource answers a read: the resource with its ETag and
+// Last-Modified, or 304 when the caller's If-None-Match already names this
+// version (a conditional read, R4 §3.1.0.5.5).
+func WriteResource(w http.ResponseWriter, r *http.Request, status int, res any, version int64, updated time.Time) {
+	etag := ETag(version)
+	w.Header().Set("ETag", etag)
+	if !updated.IsZero() {
+		w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
+	}
+	// Patient data must not sit in shared caches; the caller's own cache
+	// may revalidate with If-None-Match.
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), version) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	WriteJSON(w, status, res)
+}
+
+// etagMatches reports whether an If-None-Match header names version, in
+// weak comparison (RFC 9110 §13.1.2), so W/"3" and "3" both match.
+func etagMatches(header string, version int64) bool {
+	if header == "" {
+		return false
+	}
+	want := strconv.FormatInt(version, 10)
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" {
+			return true
+		}
+		tag = strings.TrimPrefix(tag, "W/")
+		if strings.Trim(tag, `"`) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// IfMatchVersion reads an If-Match header (a version-aware update, R4
+// §3.1.0.5.3): 0 when absent, else the version it names.
+func IfMatchVersion(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, apperr.New(apperr.Invalid, "If-Match must be an ETag such as W/\"3\"")
+	}
+	return v, nil
+}
+
+// MaxBody is the largest FHIR JSON body ward reads (documents carry their
+// content inline, base64, so this is above the management API's limit).
+const MaxBody = 48 << 20
+
+// ReadBody reads a FHIR JSON request body of at most limit bytes. The
+// media type must be FHIR's or plain JSON; anything else is refused before
+// the body is read.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", mbe.Limit)
+		}
+		return nil, apperr.Wrap(apperr.Invalid, err, "the request body could not be read")
+	}
+	if int64(len(body)) > limit {
+		return nil, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", limit)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, apperr.New(apperr.Invalid, "the request body is empty")
+	}
+	return body, nil
+}
+
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return apperr.New(apperr.Invalid, "Content-Type must be %s", ContentType)
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return apperr.New(apperr.Invalid, "Content-Type %q is not a media type", ct)
+	}
+	switch mt {
+	case ContentType, "application/json", "application/json+fhir":
+		return nil
+	}
+	return apperr.New(apperr.Invalid, "Content-Type must be %s, not %s", ContentType, mt)
+}
+
+// Location is the versioned URL of a created or updated resource.
+func Location(base, typ, id string, version int64) string {
+	return fmt.Sprintf("%s/%s/%s/_history/%d", base, typ, id, version)
+}
