@@ -34,11 +34,14 @@ const (
 	Relationship   Context = "relationship"
 	Role           Context = "role"
 	ToU            Context = "tou"
+	// Access is a read of patient data through the FHIR API or an export
+	// (ward's own context: who read which patient's data, with which client).
+	Access Context = "access"
 )
 
 // Contexts lists every valid Context.
 var Contexts = []Context{Other, Login, Assessment, Authentication, Intervention, Account,
-	ConsentCtx, User, Observation, Organization, Group, Procedure, Relationship, Role, ToU}
+	ConsentCtx, User, Observation, Organization, Group, Procedure, Relationship, Role, ToU, Access}
 
 // ValidContext reports whether c is one of Contexts.
 func ValidContext(c Context) bool {
