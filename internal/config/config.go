@@ -57,6 +57,16 @@ type Config struct {
 	// (checked hourly by a background job); 0 turns scheduled rotation off.
 	KeyRotationAge time.Duration
 
+	// ExportFileLines is how many resources a bulk-export NDJSON file holds
+	// before the export starts the type's next file.
+	ExportFileLines int
+	// ExportRetention is how long a completed export's files stay
+	// downloadable before the cleanup job deletes them.
+	ExportRetention time.Duration
+	// ExportMaxPerClient caps the exports one client may have accepted or
+	// in progress at once; past it a kick-off is answered 429.
+	ExportMaxPerClient int
+
 	// MaxBodyBytes caps every request body.
 	MaxBodyBytes int64
 	// LogFormat is "json" (production) or "text" (a terminal).
@@ -87,6 +97,9 @@ func Default() Config {
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 		KeyRotationAge:          90 * 24 * time.Hour,
+		ExportFileLines:         100000,
+		ExportRetention:         24 * time.Hour,
+		ExportMaxPerClient:      3,
 		MaxBodyBytes:            1 << 20,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
@@ -149,6 +162,23 @@ var envVars = map[string]setter{
 			return fmt.Errorf("not an integer: %q", v)
 		}
 		c.MaxBodyBytes = n
+		return nil
+	},
+	"WARD_EXPORT_FILE_LINES": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.ExportFileLines = n
+		return nil
+	},
+	"WARD_EXPORT_RETENTION": func(c *Config, v string) error { return parseDuration(v, &c.ExportRetention) },
+	"WARD_EXPORT_MAX_PER_CLIENT": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.ExportMaxPerClient = n
 		return nil
 	},
 	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },
@@ -307,6 +337,15 @@ func (c Config) Validate() error {
 	}
 	if c.KeyRotationAge < 0 {
 		bad("key rotation age: must be positive, or 0 to turn scheduled rotation off, got %s", c.KeyRotationAge)
+	}
+	if c.ExportFileLines < 1 {
+		bad("export file lines: must be at least 1, got %d", c.ExportFileLines)
+	}
+	if c.ExportRetention < time.Minute {
+		bad("export retention: must be at least 1m, got %s", c.ExportRetention)
+	}
+	if c.ExportMaxPerClient < 1 {
+		bad("export max per client: must be at least 1, got %d", c.ExportMaxPerClient)
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)

@@ -41,6 +41,9 @@ func TestFromEnv(t *testing.T) {
 				"WARD_SERVICE_TOKEN_ALERT_WINDOW=168h",
 				"WARD_KEY_ROTATION_AGE=720h",
 				"WARD_MAX_BODY_BYTES=2048",
+				"WARD_EXPORT_FILE_LINES=500",
+				"WARD_EXPORT_RETENTION=2h",
+				"WARD_EXPORT_MAX_PER_CLIENT=7",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
 			},
@@ -52,8 +55,9 @@ func TestFromEnv(t *testing.T) {
 					LockoutFailures: 3, LockoutPeriod: 10 * time.Minute, MaxBodyBytes: 2048,
 					AccessTokenLifetime: 30 * time.Minute, RefreshTokenLifetime: 720 * time.Hour,
 					ServiceTokenLifetime: 2160 * time.Hour, ServiceTokenAlertWindow: 168 * time.Hour,
-					KeyRotationAge: 720 * time.Hour,
-					LogFormat:      "text", LogLevel: "debug",
+					KeyRotationAge:  720 * time.Hour,
+					ExportFileLines: 500, ExportRetention: 2 * time.Hour, ExportMaxPerClient: 7,
+					LogFormat: "text", LogLevel: "debug",
 				}
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
@@ -75,9 +79,11 @@ func TestFromEnv(t *testing.T) {
 			wantErr: []string{"WARD_DATABSE_URL: unknown variable"},
 		},
 		{
-			name:    "every parse problem at once",
-			env:     []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1"},
-			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE"},
+			name: "every parse problem at once",
+			env: []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1",
+				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5"},
+			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE",
+				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT"},
 		},
 		{
 			name: "value without equals sign is empty",
@@ -142,6 +148,12 @@ func TestValidate(t *testing.T) {
 		{"idle above absolute", func(c *Config) { c.SessionIdleTimeout = 13 * time.Hour }, []string{"exceeds"}},
 		{"zero lockout", func(c *Config) { c.LockoutFailures = 0 }, []string{"lockout failures"}},
 		{"tiny body", func(c *Config) { c.MaxBodyBytes = 10 }, []string{"max body bytes"}},
+		{"one line per export file", func(c *Config) { c.ExportFileLines = 1 }, nil},
+		{"no export file lines", func(c *Config) { c.ExportFileLines = 0 }, []string{"export file lines"}},
+		{"one minute retention", func(c *Config) { c.ExportRetention = time.Minute }, nil},
+		{"short export retention", func(c *Config) { c.ExportRetention = time.Second }, []string{"export retention"}},
+		{"one export per client", func(c *Config) { c.ExportMaxPerClient = 1 }, nil},
+		{"no exports per client", func(c *Config) { c.ExportMaxPerClient = 0 }, []string{"export max per client"}},
 		{"bad log format", func(c *Config) { c.LogFormat = "xml" }, []string{"log format"}},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, []string{"log level"}},
 		{
