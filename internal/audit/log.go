@@ -238,3 +238,28 @@ func (l *Log) Verify(ctx context.Context) (*Broken, error) {
 	}
 	return nil, nil
 }
+
+// errFound stops a scan at the first event.
+var errFound = errors.New("found")
+
+// Get returns event id, or apperr NotFound. Like List it does not check
+// permissions.
+func (l *Log) Get(ctx context.Context, id int64) (*Event, error) {
+	if id <= 0 {
+		return nil, apperr.New(apperr.NotFound, "audit event %d not found", id)
+	}
+	var out *Event
+	err := l.st.ScanAudit(ctx, id-1, func(e Event) error {
+		if e.ID == id {
+			out = &e
+		}
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, fmt.Errorf("read audit event %d: %w", id, err)
+	}
+	if out == nil {
+		return nil, apperr.New(apperr.NotFound, "audit event %d not found", id)
+	}
+	return out, nil
+}

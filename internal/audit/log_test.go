@@ -348,3 +348,22 @@ func TestVerifyReportsScanErrors(t *testing.T) {
 		t.Fatalf("verify = %v, %v; want the scan error and no verdict", b, err)
 	}
 }
+
+func TestGetFindsOneEvent(t *testing.T) {
+	l, _ := newTestLog(&fakeStore{})
+	ctx := actor.With(context.Background(), actor.Actor{UserID: 4})
+	for i := range 3 {
+		if err := l.Record(ctx, User, int64(10+i), "event"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := l.Get(ctx, 2)
+	if err != nil || e.ID != 2 || e.SubjectID != 11 {
+		t.Fatalf("Get(2) = %+v, %v; want event 2 about user 11", e, err)
+	}
+	for _, id := range []int64{0, -1, 4} {
+		if _, err := l.Get(ctx, id); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("Get(%d): %v, want NotFound", id, err)
+		}
+	}
+}

@@ -99,6 +99,10 @@ var typeParams = map[string][]Param{
 	"Consent": {
 		{Code: "patient", Kind: KindReference, Targets: patientOnly},
 	},
+	"AuditEvent": {
+		{Code: "patient", Kind: KindReference, Targets: patientOnly},
+		{Code: "date", Kind: KindDate},
+	},
 	"DocumentReference": {
 		{Code: "patient", Kind: KindReference, Targets: patientOnly},
 		{Code: "subject", Kind: KindReference, Targets: patientOnly},
