@@ -1,0 +1,15 @@
+// Package bulk is FHIR Bulk Data Access 2.0 export
+// (https://hl7.org/fhir/uv/bulkdata/): the $export kick-off at the system,
+// Patient and Group levels, the $bulkdata-status polling, cancelling and
+// completion manifest, and the download of the NDJSON files.
+//
+// An export is a row (Store) and a River job (kind "bulk_export") inserted
+// in the kick-off transaction with its audit event. The job streams every
+// type from a Source to NDJSON blobs, one resource at a time, starting a new
+// file every Config.LinesPerFile lines and checkpointing after each file it
+// commits, so a job killed mid-way resumes where the last checkpoint left
+// it and every resource lands in exactly one file. A periodic job deletes
+// the files and rows of expired and cancelled exports.
+//
+// Who may do what is decided in access.go alone.
+package bulk
