@@ -38,6 +38,23 @@ type Middleware struct {
 	extractors []Extractor
 	log        *slog.Logger
 	refused    func(r *http.Request, status int, reason string)
+	write      func(w http.ResponseWriter, r *http.Request, status int, detail string)
+}
+
+// WriteErrorsWith makes the middleware answer its refusals with fn instead
+// of a problem document, so that each API keeps its own error format (FHIR
+// answers OperationOutcome). fn sees the request to choose by path. It is
+// for wiring, before the Middleware is used.
+func (m *Middleware) WriteErrorsWith(fn func(w http.ResponseWriter, r *http.Request, status int, detail string)) {
+	m.write = fn
+}
+
+func (m *Middleware) writeError(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	if m.write != nil {
+		m.write(w, r, status, detail)
+		return
+	}
+	WriteProblem(w, status, detail)
 }
 
 // OnRefused registers fn to be told of every request refused for its
@@ -50,7 +67,7 @@ func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, status int, 
 	if m.refused != nil {
 		m.refused(r, status, reason)
 	}
-	WriteProblem(w, status, reason)
+	m.writeError(w, r, status, reason)
 }
 
 // NewMiddleware returns the middleware trying extractors in order. logger
@@ -85,7 +102,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 					return
 				}
 				m.log.ErrorContext(r.Context(), "authenticate request", "err", err)
-				WriteProblem(w, http.StatusInternalServerError, "internal error")
+				m.writeError(w, r, http.StatusInternalServerError, "internal error")
 				return
 			}
 			if found {

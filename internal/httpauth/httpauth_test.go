@@ -211,3 +211,32 @@ func TestExpiresAtIdleFirst(t *testing.T) {
 		t.Errorf("ExpiresAt = %v, want %v (idle expiry first)", got, want)
 	}
 }
+
+// TestMiddlewareWritesErrorsInTheAPIsFormat: a refusal goes through the
+// writer set with WriteErrorsWith, the default stays problem+json.
+func TestMiddlewareWritesErrorsInTheAPIsFormat(t *testing.T) {
+	m := NewMiddleware(nil, SessionExtractor{Sessions: &fakeSessions{token: "good"}})
+	var got int
+	m.WriteErrorsWith(func(w http.ResponseWriter, r *http.Request, status int, detail string) {
+		if !strings.HasPrefix(r.URL.Path, "/fhir/") {
+			WriteProblem(w, status, detail)
+			return
+		}
+		got = status
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(status)
+	})
+	h := m.Wrap(whoami)
+	for path, want := range map[string]string{"/fhir/Patient": "application/fhir+json", "/api/me": "application/problem+json"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Add("Authorization", "Bearer")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 401 || rec.Header().Get("Content-Type") != want {
+			t.Errorf("%s: %d %q, want 401 %q", path, rec.Code, rec.Header().Get("Content-Type"), want)
+		}
+	}
+	if got != 401 {
+		t.Errorf("the FHIR writer saw status %d, want 401", got)
+	}
+}
