@@ -211,3 +211,46 @@ func (a *memAudit) Record(ctx context.Context, c audit.Context, subjectID int64,
 	a.events = append(a.events, event{c, subjectID, comment, ctx.Value(inTxKey{}) != nil})
 	return nil
 }
+
+// The searches keep what Filter.MatchesObservation/MatchesProcedure keep;
+// paging is not modelled (one page).
+
+func (m *memStore) SearchObservations(_ context.Context, f clinical.Filter, _ store.Page) ([]*clinical.Observation, string, error) {
+	var out []*clinical.Observation
+	for _, o := range m.obs {
+		if f.MatchesObservation(&o, fixed) {
+			out = append(out, &o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *clinical.Observation) int { return int(a.ID - b.ID) })
+	return out, "", nil
+}
+
+func (m *memStore) CountObservationsMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	l, _, err := m.SearchObservations(ctx, f, store.Page{})
+	return len(l), err
+}
+
+func (m *memStore) ScanObservationsFiltered(context.Context, clinical.Filter, int64, func(*clinical.Observation) error) error {
+	return nil
+}
+
+func (m *memStore) SearchProcedures(_ context.Context, f clinical.Filter, _ store.Page) ([]*clinical.Procedure, string, error) {
+	var out []*clinical.Procedure
+	for _, p := range m.proc {
+		if f.MatchesProcedure(&p, fixed) {
+			out = append(out, &p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *clinical.Procedure) int { return int(a.ID - b.ID) })
+	return out, "", nil
+}
+
+func (m *memStore) CountProceduresMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	l, _, err := m.SearchProcedures(ctx, f, store.Page{})
+	return len(l), err
+}
+
+func (m *memStore) ScanProceduresFiltered(context.Context, clinical.Filter, int64, func(*clinical.Procedure) error) error {
+	return nil
+}

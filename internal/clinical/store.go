@@ -23,7 +23,10 @@ import (
 //     removes their rows; purging a performer or recorder clears the
 //     reference.
 //   - Lists and scans come back in a stable order and nil-vs-empty is not
-//     significant.
+//     significant (in results; in a Filter, nil means "any" and empty
+//     "none").
+//   - Searches see a resource's codes and dates as last written: an update
+//     that changes the codes or the time changes what matches.
 type Store interface {
 	// CreateObservation inserts o, setting o.ID, o.Version=1 and o.UpdatedAt.
 	CreateObservation(ctx context.Context, o *Observation) error
@@ -50,6 +53,16 @@ type Store interface {
 	// there are (rows are read in batches), fn may call the store, and an
 	// error from fn stops the scan and is returned.
 	ScanObservations(ctx context.Context, afterID int64, since time.Time, fn func(*Observation) error) error
+	// SearchObservations returns the live observations f keeps (see
+	// Filter.MatchesObservation, the reference), in ascending id order,
+	// after the cursor, and the cursor of the next page ("" at the end).
+	SearchObservations(ctx context.Context, f Filter, p store.Page) ([]*Observation, string, error)
+	// CountObservationsMatching returns how many live observations f keeps.
+	CountObservationsMatching(ctx context.Context, f Filter) (int, error)
+	// ScanObservationsFiltered is ScanObservations over what f keeps
+	// (f.Updated takes the place of since): batched, in id order after
+	// afterID, with the same memory bound and error rule.
+	ScanObservationsFiltered(ctx context.Context, f Filter, afterID int64, fn func(*Observation) error) error
 
 	// CreateProcedure inserts p, setting p.ID, p.Version=1 and p.UpdatedAt.
 	CreateProcedure(ctx context.Context, p *Procedure) error
@@ -65,4 +78,11 @@ type Store interface {
 	CountProcedures(ctx context.Context, patientID int64) (int, error)
 	// ScanProcedures is ScanObservations for procedures.
 	ScanProcedures(ctx context.Context, afterID int64, since time.Time, fn func(*Procedure) error) error
+	// SearchProcedures is SearchObservations for procedures (see
+	// Filter.MatchesProcedure).
+	SearchProcedures(ctx context.Context, f Filter, p store.Page) ([]*Procedure, string, error)
+	// CountProceduresMatching is CountObservationsMatching for procedures.
+	CountProceduresMatching(ctx context.Context, f Filter) (int, error)
+	// ScanProceduresFiltered is ScanObservationsFiltered for procedures.
+	ScanProceduresFiltered(ctx context.Context, f Filter, afterID int64, fn func(*Procedure) error) error
 }

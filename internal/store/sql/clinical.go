@@ -128,11 +128,17 @@ func (d *DB) CreateObservation(ctx context.Context, o *clinical.Observation) err
 	args = append([]any{o.PatientID}, args...)
 	args = append(args, nullID(o.CreatedBy), toMicro(now), nullMicro(o.DeletedAt))
 	var id int64
-	if err := d.wr(ctx).row(ctx, `INSERT INTO observations (patient_id, status, code, category, value,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := x.row(ctx, `INSERT INTO observations (patient_id, status, code, category, value,
 		effective_at, effective_start, effective_end, issued, performer_id, created_by, updated_at,
 		version, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`,
-		args...).Scan(&id); err != nil {
-		return classify(err, "create observation")
+			args...).Scan(&id); err != nil {
+			return classify(err, "create observation")
+		}
+		return writeCodes(ctx, x, observationKind.codes, observationKind.codesKey, id, o.Code, false)
+	})
+	if err != nil {
+		return err
 	}
 	o.ID, o.Version, o.UpdatedAt = id, 1, now
 	normalizeObservation(o)
@@ -159,14 +165,20 @@ func (d *DB) UpdateObservation(ctx context.Context, o *clinical.Observation) err
 	}
 	now := d.nowMicro()
 	args = append(args, toMicro(now), o.ID, o.Version)
-	res, err := d.wr(ctx).exec(ctx, `UPDATE observations SET status = ?, code = ?, category = ?,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		res, err := x.exec(ctx, `UPDATE observations SET status = ?, code = ?, category = ?,
 		value = ?, effective_at = ?, effective_start = ?, effective_end = ?, issued = ?,
 		performer_id = ?, updated_at = ?, version = version + 1
 		WHERE id = ? AND version = ? AND deleted_at IS NULL`, args...)
+		if err != nil {
+			return classify(err, "update observation")
+		}
+		if err := d.versioned(res, "observation", o.ID, func() error { _, err := d.GetObservation(ctx, o.ID); return err }); err != nil {
+			return err
+		}
+		return writeCodes(ctx, x, observationKind.codes, observationKind.codesKey, o.ID, o.Code, true)
+	})
 	if err != nil {
-		return classify(err, "update observation")
-	}
-	if err := d.versioned(res, "observation", o.ID, func() error { _, err := d.GetObservation(ctx, o.ID); return err }); err != nil {
 		return err
 	}
 	o.Version++
@@ -339,10 +351,16 @@ func (d *DB) CreateProcedure(ctx context.Context, p *clinical.Procedure) error {
 	args = append([]any{p.PatientID}, args...)
 	args = append(args, nullID(p.CreatedBy), toMicro(now), nullMicro(p.DeletedAt))
 	var id int64
-	if err := d.wr(ctx).row(ctx, `INSERT INTO procedures (patient_id, status, code, performed_at,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := x.row(ctx, `INSERT INTO procedures (patient_id, status, code, performed_at,
 		performed_start, performed_end, performer_id, created_by, updated_at, version, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`, args...).Scan(&id); err != nil {
-		return classify(err, "create procedure")
+			return classify(err, "create procedure")
+		}
+		return writeCodes(ctx, x, procedureKind.codes, procedureKind.codesKey, id, p.Code, false)
+	})
+	if err != nil {
+		return err
 	}
 	p.ID, p.Version, p.UpdatedAt = id, 1, now
 	normalizeProcedure(p)
@@ -369,13 +387,19 @@ func (d *DB) UpdateProcedure(ctx context.Context, p *clinical.Procedure) error {
 	}
 	now := d.nowMicro()
 	args = append(args, toMicro(now), p.ID, p.Version)
-	res, err := d.wr(ctx).exec(ctx, `UPDATE procedures SET status = ?, code = ?, performed_at = ?,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		res, err := x.exec(ctx, `UPDATE procedures SET status = ?, code = ?, performed_at = ?,
 		performed_start = ?, performed_end = ?, performer_id = ?, updated_at = ?, version = version + 1
 		WHERE id = ? AND version = ? AND deleted_at IS NULL`, args...)
+		if err != nil {
+			return classify(err, "update procedure")
+		}
+		if err := d.versioned(res, "procedure", p.ID, func() error { _, err := d.GetProcedure(ctx, p.ID); return err }); err != nil {
+			return err
+		}
+		return writeCodes(ctx, x, procedureKind.codes, procedureKind.codesKey, p.ID, p.Code, true)
+	})
 	if err != nil {
-		return classify(err, "update procedure")
-	}
-	if err := d.versioned(res, "procedure", p.ID, func() error { _, err := d.GetProcedure(ctx, p.ID); return err }); err != nil {
 		return err
 	}
 	p.Version++

@@ -1,0 +1,88 @@
+package clinical
+
+import (
+	"context"
+	"slices"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/directory"
+	"ward/internal/store"
+)
+
+// authorizeSearch is the one access rule of every search and count: the
+// caller needs View on each patient in f.PatientIDs (checked one by one
+// through check_role, so a search can never reach further than a read of
+// each patient could). A nil f.PatientIDs searches every patient's record,
+// which only ward itself (actor.System: bulk export jobs, background work)
+// may do; anyone else is Forbidden and must name the patients, for example
+// the ones their token's compartment or the directory lets them see.
+func (s *Service) authorizeSearch(ctx context.Context, f Filter) error {
+	if f.PatientIDs == nil {
+		if actor.From(ctx).System {
+			return nil
+		}
+		return apperr.New(apperr.Forbidden, "searching every patient's record is reserved to ward itself; name the patients")
+	}
+	seen := make(map[int64]bool, len(f.PatientIDs))
+	for _, id := range f.PatientIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := s.perm.CheckRole(ctx, directory.View, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// normalizeFilter copies f's patient set, so the store sees what was
+// checked even if the caller reuses its slice.
+func normalizeFilter(f Filter) Filter {
+	if f.PatientIDs != nil {
+		f.PatientIDs = slices.Clone(f.PatientIDs)
+	}
+	return f
+}
+
+// SearchObservations returns a page (ascending id) of the live
+// observations f keeps and the next page's cursor. Access: see
+// authorizeSearch — View on every patient in f.PatientIDs, or ward itself
+// for a nil set; any one patient the caller may not view fails the whole
+// search with that check's error.
+func (s *Service) SearchObservations(ctx context.Context, f Filter, p store.Page) ([]*Observation, string, error) {
+	f = normalizeFilter(f)
+	if err := s.authorizeSearch(ctx, f); err != nil {
+		return nil, "", err
+	}
+	return s.store.SearchObservations(ctx, f, p.Normalize())
+}
+
+// CountObservationsMatching returns how many live observations f keeps (a
+// searchset's total), with SearchObservations' access rule.
+func (s *Service) CountObservationsMatching(ctx context.Context, f Filter) (int, error) {
+	f = normalizeFilter(f)
+	if err := s.authorizeSearch(ctx, f); err != nil {
+		return 0, err
+	}
+	return s.store.CountObservationsMatching(ctx, f)
+}
+
+// SearchProcedures is SearchObservations for procedures.
+func (s *Service) SearchProcedures(ctx context.Context, f Filter, p store.Page) ([]*Procedure, string, error) {
+	f = normalizeFilter(f)
+	if err := s.authorizeSearch(ctx, f); err != nil {
+		return nil, "", err
+	}
+	return s.store.SearchProcedures(ctx, f, p.Normalize())
+}
+
+// CountProceduresMatching is CountObservationsMatching for procedures.
+func (s *Service) CountProceduresMatching(ctx context.Context, f Filter) (int, error) {
+	f = normalizeFilter(f)
+	if err := s.authorizeSearch(ctx, f); err != nil {
+		return 0, err
+	}
+	return s.store.CountProceduresMatching(ctx, f)
+}

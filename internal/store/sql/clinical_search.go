@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"ward/internal/clinical"
+	"ward/internal/store"
+)
+
+// clinicalKind is what the search queries need to know about one of the two
+// clinical tables. Both carry date_lo/date_hi (generated, migration 00009)
+// and a side table of their codings.
+type clinicalKind[T any] struct {
+	what     string // "observations", for error messages
+	table    string
+	columns  string
+	codes    string // the codings side table
+	codesKey string // its column referring to table.id
+	scan     func(scanner) (T, error)
+	id       func(T) int64
+}
+
+var observationKind = clinicalKind[*clinical.Observation]{
+	what: "observations", table: "observations", columns: observationColumns,
+	codes: "observation_codes", codesKey: "observation_id", scan: scanObservation, id: observationID,
+}
+
+var procedureKind = clinicalKind[*clinical.Procedure]{
+	what: "procedures", table: "procedures", columns: procedureColumns,
+	codes: "procedure_codes", codesKey: "procedure_id", scan: scanProcedure, id: procedureID,
+}
+
+// writeCodes keeps a resource's row set in its codings side table equal to
+// codes; replace says rows may exist already (an update). It must run in
+// the transaction that writes the resource, so a search never sees the
+// resource with another version's codes.
+func writeCodes(ctx context.Context, x q, table, key string, id int64, codes []clinical.Coding, replace bool) error {
+	if replace {
+		if _, err := x.exec(ctx, `DELETE FROM `+table+` WHERE `+key+` = ?`, id); err != nil {
+			return classify(err, "replace codes")
+		}
+	}
+	for _, c := range codes {
+		// A coding given twice is one row.
+		if _, err := x.exec(ctx, `INSERT INTO `+table+` (`+key+`, system, code) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, id, c.System, c.Code); err != nil {
+			return classify(err, "write codes")
+		}
+	}
+	return nil
+}
+
+// where renders f (minus paging) as a WHERE clause over k.table with its
+// arguments. The caller has already answered a Filter that matches nothing
+// (Filter.NoneMatch), so every list here is non-empty.
+func (k clinicalKind[T]) where(d *DB, f clinical.Filter) (string, []any) {
+	conds := []string{k.table + `.deleted_at IS NULL`}
+	var args []any
+	if f.IDs != nil {
+		c, a := d.int64List(k.table+`.id`, f.IDs)
+		conds, args = append(conds, c), append(args, a)
+	}
+	if f.PatientIDs != nil {
+		c, a := d.int64List(k.table+`.patient_id`, f.PatientIDs)
+		conds, args = append(conds, c), append(args, a)
+	}
+	for _, or := range f.Codes {
+		var alts []string
+		for _, m := range or {
+			switch m.Match {
+			case clinical.CodeAnySystem:
+				alts = append(alts, `c.code = ?`)
+				args = append(args, m.Code)
+			case clinical.CodeSystemAndCode:
+				alts = append(alts, `(c.system = ? AND c.code = ?)`)
+				args = append(args, m.System, m.Code)
+			case clinical.CodeNoSystem:
+				alts = append(alts, `(c.system = '' AND c.code = ?)`)
+				args = append(args, m.Code)
+			case clinical.CodeSystemOnly:
+				alts = append(alts, `c.system = ?`)
+				args = append(args, m.System)
+			default:
+				// As CodeMatch.Matches: an unknown form accepts nothing.
+				alts = append(alts, `1 = 0`)
+			}
+		}
+		conds = append(conds, `EXISTS (SELECT 1 FROM `+k.codes+` c WHERE c.`+k.codesKey+` = `+k.table+
+			`.id AND (`+strings.Join(alts, ` OR `)+`))`)
+	}
+	now := f.Now
+	if now.IsZero() {
+		now = d.now()
+	}
+	if s, a := dateWhere(k.table+`.date_lo`, k.table+`.date_hi`, f.Dates, now); s != "" {
+		conds, args = append(conds, s), append(args, a...)
+	}
+	if s, a := dateWhere(k.table+`.updated_at`, "", f.Updated, now); s != "" {
+		conds, args = append(conds, s), append(args, a...)
+	}
+	return strings.Join(conds, ` AND `), args
+}
+
+// search returns a page of what f keeps in ascending id order.
+func (k clinicalKind[T]) search(ctx context.Context, d *DB, f clinical.Filter, p store.Page) ([]T, string, error) {
+	p = p.Normalize()
+	after, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.NoneMatch() {
+		return nil, "", nil
+	}
+	where, args := k.where(d, f)
+	args = append(args, after, p.Limit+1)
+	out, err := queryList(ctx, d.rd(ctx), "search "+k.what, k.scan, `SELECT `+k.columns+` FROM `+k.table+
+		` WHERE `+where+` AND `+k.table+`.id > ? ORDER BY `+k.table+`.id LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) <= p.Limit {
+		return out, "", nil
+	}
+	return out[:p.Limit], store.EncodeCursor(k.id(out[p.Limit-1])), nil
+}
+
+// count returns how many rows f keeps.
+func (k clinicalKind[T]) count(ctx context.Context, d *DB, f clinical.Filter) (int, error) {
+	if f.NoneMatch() {
+		return 0, nil
+	}
+	where, args := k.where(d, f)
+	var n int
+	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*) FROM `+k.table+` WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", k.what, err)
+	}
+	return n, nil
+}
+
+// scan calls fn for every row f keeps with id > afterID, in id order, one
+// batch of clinicalScanBatch rows at a time (no statement stays open while
+// fn runs, so fn may use the store).
+func (k clinicalKind[T]) scanFiltered(ctx context.Context, d *DB, f clinical.Filter, afterID int64, fn func(T) error) error {
+	if f.NoneMatch() {
+		return nil
+	}
+	if f.Now.IsZero() {
+		// One clock for every batch, so "ap" cannot shift mid-scan.
+		f.Now = d.now()
+	}
+	where, args := k.where(d, f)
+	query := `SELECT ` + k.columns + ` FROM ` + k.table + ` WHERE ` + where + ` AND ` + k.table +
+		`.id > ? ORDER BY ` + k.table + `.id LIMIT ?`
+	n := len(args)
+	args = append(args, 0, clinicalScanBatch)
+	for {
+		args[n] = afterID
+		batch, err := queryList(ctx, d.rd(ctx), "scan "+k.what, k.scan, query, args...)
+		if err != nil {
+			return err
+		}
+		for _, v := range batch {
+			if err := fn(v); err != nil {
+				return err
+			}
+			afterID = k.id(v)
+		}
+		if len(batch) < clinicalScanBatch {
+			return nil
+		}
+	}
+}
+
+// SearchObservations returns a page of the live observations f keeps.
+func (d *DB) SearchObservations(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Observation, string, error) {
+	return observationKind.search(ctx, d, f, p)
+}
+
+// CountObservationsMatching counts the live observations f keeps.
+func (d *DB) CountObservationsMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	return observationKind.count(ctx, d, f)
+}
+
+// ScanObservationsFiltered visits the live observations f keeps in id order.
+func (d *DB) ScanObservationsFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Observation) error) error {
+	return observationKind.scanFiltered(ctx, d, f, afterID, fn)
+}
+
+// SearchProcedures returns a page of the live procedures f keeps.
+func (d *DB) SearchProcedures(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Procedure, string, error) {
+	return procedureKind.search(ctx, d, f, p)
+}
+
+// CountProceduresMatching counts the live procedures f keeps.
+func (d *DB) CountProceduresMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	return procedureKind.count(ctx, d, f)
+}
+
+// ScanProceduresFiltered visits the live procedures f keeps in id order.
+func (d *DB) ScanProceduresFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Procedure) error) error {
+	return procedureKind.scanFiltered(ctx, d, f, afterID, fn)
+}
