@@ -170,6 +170,14 @@ func (t *OrgTree) cycleMember(i int32) int64 {
 // Len returns how many organizations the tree holds.
 func (t *OrgTree) Len() int { return len(t.ids) }
 
+// IDs returns every organization id in the tree, ascending; the slice is
+// the caller's.
+func (t *OrgTree) IDs() []int64 {
+	out := slices.Clone(t.ids)
+	slices.Sort(out)
+	return out
+}
+
 // Contains reports whether id is an organization in the tree.
 func (t *OrgTree) Contains(id int64) bool {
 	_, ok := t.index[id]

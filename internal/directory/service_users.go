@@ -120,6 +120,11 @@ func (s *Service) SearchUsers(ctx context.Context, f UserFilter, p store.Page) (
 	if f.Role != "" && !IsRole(f.Role) {
 		return nil, "", apperr.New(apperr.Invalid, "unknown role %q", f.Role)
 	}
+	for _, role := range f.Roles {
+		if !IsRole(role) {
+			return nil, "", apperr.New(apperr.Invalid, "unknown role %q", role)
+		}
+	}
 	if f.Identifier != nil {
 		if err := validateIdentifier(*f.Identifier); err != nil {
 			return nil, "", err

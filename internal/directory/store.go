@@ -118,6 +118,35 @@ type Store interface {
 	// afterID, at most limit. It is what "which patients may this staff user
 	// see" runs on, so it must use an index and not scan all users.
 	PatientsConsentedTo(ctx context.Context, orgIDs []int64, now time.Time, afterID int64, limit int) ([]int64, error)
+	// CountPatientsConsentedTo returns how many patients PatientsConsentedTo
+	// would list from the start (a Group's quantity).
+	CountPatientsConsentedTo(ctx context.Context, orgIDs []int64, now time.Time) (int, error)
+	// PatientsWithGeneralPractitioner returns the ids of live patients whose
+	// GeneralPractitionerID is practitionerID, in id order after afterID,
+	// at most limit; an index range, not a scan of users.
+	PatientsWithGeneralPractitioner(ctx context.Context, practitionerID, afterID int64, limit int) ([]int64, error)
+	// CountPatientsWithGeneralPractitioner returns how many patients
+	// PatientsWithGeneralPractitioner would list from the start.
+	CountPatientsWithGeneralPractitioner(ctx context.Context, practitionerID int64) (int, error)
+	// GeneralPractitioners returns, in id order after afterID and at most
+	// limit, the live users holding a practitioner role (PractitionerRoles)
+	// who are the general practitioner of at least one live patient.
+	GeneralPractitioners(ctx context.Context, afterID int64, limit int) ([]int64, error)
+	// CountGeneralPractitioners returns how many users GeneralPractitioners
+	// would list from the start.
+	CountGeneralPractitioners(ctx context.Context) (int, error)
+
+	// ScanUsers calls fn for every user matching f with id > afterID, in id
+	// order. Rows are read in batches, so memory stays bounded however
+	// many users match, and fn may call the store; an error from fn stops
+	// the scan and is returned. It is what bulk export runs on.
+	ScanUsers(ctx context.Context, f UserFilter, afterID int64, fn func(*User) error) error
+	// UserIdentifiersFor returns the identifiers of each of ids in one
+	// round trip (users without identifiers are absent from the map).
+	UserIdentifiersFor(ctx context.Context, ids []int64) (map[int64][]Identifier, error)
+	// UserOrganizationsFor returns the sorted organization ids of each of
+	// ids in one round trip (users without organizations are absent).
+	UserOrganizationsFor(ctx context.Context, ids []int64) (map[int64][]int64, error)
 
 	// ToUs returns the user's terms-of-use agreements, newest first.
 	ToUs(ctx context.Context, userID int64) ([]ToU, error)

@@ -1,6 +1,10 @@
 package directory
 
-import "time"
+import (
+	"time"
+
+	"ward/internal/timerange"
+)
 
 // Coding is a FHIR Coding (system + code + display).
 type Coding struct {
@@ -245,7 +249,8 @@ type ToU struct {
 	OrganizationID int64     `json:"organization_id,omitempty"`
 }
 
-// UserFilter selects users for Search. Zero fields do not filter.
+// UserFilter selects users for Search. Zero fields do not filter; every
+// field that is set must hold (AND).
 type UserFilter struct {
 	Email          string // exact, case-insensitive
 	Name           string // substring of given or family name, case-insensitive
@@ -254,4 +259,52 @@ type UserFilter struct {
 	Role           string
 	IDs            []int64 // restrict to these ids (nil = no restriction)
 	IncludeDeleted bool
+
+	// Names are FHIR string matches on the given or family name: each
+	// clause must hold, and a clause holds when any of its values matches
+	// either name.
+	Names []NameClause
+	// Identifiers are clauses that must each hold; a clause holds when the
+	// user has an identifier matching any of its entries. An entry with an
+	// empty System matches that value in any system; one with an empty
+	// Value matches any value in the system.
+	Identifiers [][]Identifier
+	// Roles, when non-nil, keeps users holding at least one of them (an
+	// empty non-nil slice matches nobody).
+	Roles []string
+	// Genders, when non-nil, keeps users whose gender is one of them.
+	Genders []string
+	// Organizations are clauses that must each hold; a clause holds when
+	// the user belongs to at least one of its organizations (FHIR Patient's
+	// organization). An empty clause matches nobody.
+	Organizations [][]int64
+	// BirthDate are FHIR date bounds on the birth date (a whole UTC day),
+	// all of which must hold; a user with no birth date matches none.
+	BirthDate []timerange.Bound
+	// Updated are FHIR date bounds on UpdatedAt (_lastUpdated), all of
+	// which must hold.
+	Updated []timerange.Bound
+	// Now is the clock the "ap" prefix reads; zero means the store's now.
+	Now time.Time
+}
+
+// NameMatch is how a NameClause compares (FHIR string search modifiers).
+type NameMatch int
+
+// The FHIR string matches.
+const (
+	// NameStartsWith is the default: the name starts with the value,
+	// case-insensitively.
+	NameStartsWith NameMatch = iota
+	// NameExact is :exact: the whole name, case-sensitively.
+	NameExact
+	// NameContains is :contains: anywhere in the name, case-insensitively.
+	NameContains
+)
+
+// NameClause is one FHIR name parameter: it holds when any of Values
+// matches the given or the family name under Match.
+type NameClause struct {
+	Match  NameMatch
+	Values []string
 }

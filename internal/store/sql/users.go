@@ -59,7 +59,8 @@ func scanUser(s scanner) (*directory.User, error) {
 }
 
 // userArgs returns the values of every column after id, in userColumns
-// order, except version (which the statements set themselves).
+// order, except version (which the statements set themselves), then the
+// search keys given_key, family_key and birth_start (see dirsearch.go).
 func userArgs(u *directory.User) ([]any, error) {
 	races, err := toJSON(u.Races)
 	if err != nil {
@@ -76,7 +77,8 @@ func userArgs(u *directory.User) ([]any, error) {
 	return []any{u.Email, emailKey(u.Email), u.PasswordHash, u.GivenName, u.FamilyName, u.BirthDate,
 		u.Gender, u.Phone, u.AltPhone, u.Locale, u.Timezone, u.Deceased, nullMicro(u.DeceasedAt),
 		u.ImageURL, races, eth, ind, toMicro(u.Registered), nullMicro(u.ConfirmedAt),
-		nullMicro(u.DeletedAt), toMicro(u.UpdatedAt), nullID(u.GeneralPractitionerID)}, nil
+		nullMicro(u.DeletedAt), toMicro(u.UpdatedAt), nullID(u.GeneralPractitionerID),
+		nameKey(u.GivenName), nameKey(u.FamilyName), birthStart(u.BirthDate)}, nil
 }
 
 // CreateUser inserts u, setting ID, Version=1, UpdatedAt (and Registered when
@@ -97,8 +99,8 @@ func (d *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	err = d.wr(ctx).row(ctx, `INSERT INTO users (email, email_lower, password_hash, given_name,
 		family_name, birth_date, gender, phone, alt_phone, locale, timezone, deceased, deceased_at,
 		image_url, races, ethnicities, indigenous, registered, confirmed_at, deleted_at, updated_at,
-		general_practitioner_id, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		general_practitioner_id, given_key, family_key, birth_start, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 		args...).Scan(&id)
 	if err != nil {
 		*u = saved
@@ -164,7 +166,8 @@ func (d *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		given_name = ?, family_name = ?, birth_date = ?, gender = ?, phone = ?, alt_phone = ?,
 		locale = ?, timezone = ?, deceased = ?, deceased_at = ?, image_url = ?, races = ?,
 		ethnicities = ?, indigenous = ?, registered = ?, confirmed_at = ?, deleted_at = ?,
-		updated_at = ?, general_practitioner_id = ?, version = version + 1
+		updated_at = ?, general_practitioner_id = ?, given_key = ?, family_key = ?, birth_start = ?,
+		version = version + 1
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {
 		return classify(err, "update user")
@@ -252,6 +255,9 @@ func (d *DB) userWhere(f directory.UserFilter) (string, []any) {
 		conds = append(conds, c)
 		args = append(args, a)
 	}
+	sc, sa := d.searchConds(f)
+	conds = append(conds, sc...)
+	args = append(args, sa...)
 	if len(conds) == 0 {
 		return "", nil
 	}
