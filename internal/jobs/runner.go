@@ -117,6 +117,18 @@ type Deps struct {
 	// InsertTx. A kind must be registered on every replica before any
 	// replica inserts it.
 	Register func(*river.Workers) error
+	// Periodic, if set, adds scheduled jobs of kinds defined by other
+	// packages (the bulk-export cleanup); their workers come through
+	// Register. They run like the maintenance jobs: enqueued by the leader,
+	// unique per half interval, at most periodicMaxAttempts tries a run.
+	Periodic []Periodic
+}
+
+// Periodic is a job another package runs every Every. Args is inserted as
+// is on each run, so it carries no per-run state.
+type Periodic struct {
+	Args  river.JobArgs
+	Every time.Duration
 }
 
 func (d Deps) validate() error {
@@ -142,6 +154,23 @@ func (d Deps) validate() error {
 	}
 	if d.Sessions == nil {
 		errs = append(errs, errors.New("jobs: no session purger"))
+	}
+	seen := map[string]bool{}
+	for _, p := range periodicJobs(Default()) {
+		seen[p.args.Kind()] = true
+	}
+	for i, p := range d.Periodic {
+		switch {
+		case p.Args == nil:
+			errs = append(errs, fmt.Errorf("jobs: periodic job %d has no arguments", i))
+		case seen[p.Args.Kind()]:
+			errs = append(errs, fmt.Errorf("jobs: periodic job kind %q is scheduled twice", p.Args.Kind()))
+		case p.Every < minInterval:
+			errs = append(errs, fmt.Errorf("jobs: periodic job %q: interval must be at least %s, got %s", p.Args.Kind(), minInterval, p.Every))
+		}
+		if p.Args != nil {
+			seen[p.Args.Kind()] = true
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -199,6 +228,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 	var periodics []*river.PeriodicJob
 	for _, p := range periodicJobs(cfg) {
 		periodics = append(periodics, p.riverJob())
+	}
+	for _, p := range deps.Periodic {
+		periodics = append(periodics, periodic{args: p.Args, every: p.Every}.riverJob())
 	}
 
 	r := &Runner{db: deps.DB, log: log}
