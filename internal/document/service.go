@@ -47,6 +47,9 @@ const (
 	// MaxInlineMax caps InlineMax: an upload is buffered up to InlineMax
 	// bytes before ward knows where it goes, so this bounds that memory.
 	MaxInlineMax = 1 << 20
+	// MaxMaxSize caps MaxSize, far above any sensible limit, so the
+	// arithmetic on it cannot overflow.
+	MaxMaxSize = 1 << 40
 	// MaxSearchPatients bounds how many patients one search may name, each
 	// costing a permission check.
 	MaxSearchPatients = 1000
@@ -91,8 +94,8 @@ func NewService(st Store, tx store.Transactor, perm Permissions, a Auditor, blob
 	if s.maxSize == 0 {
 		s.maxSize = DefaultMaxSize
 	}
-	if s.maxSize < 0 {
-		return nil, fmt.Errorf("document service: MaxSize %d is negative", o.MaxSize)
+	if s.maxSize < 0 || s.maxSize > MaxMaxSize {
+		return nil, fmt.Errorf("document service: MaxSize %d is not between 0 and %d", o.MaxSize, int64(MaxMaxSize))
 	}
 	switch {
 	case s.inlineMax == 0:

@@ -509,7 +509,7 @@ func TestRemovePurgedContent(t *testing.T) {
 }
 
 func TestNewServiceRefusesBadOptions(t *testing.T) {
-	for _, o := range []document.Options{{MaxSize: -1}, {InlineMax: document.MaxInlineMax + 1}} {
+	for _, o := range []document.Options{{MaxSize: -1}, {MaxSize: document.MaxMaxSize + 1}, {InlineMax: document.MaxInlineMax + 1}} {
 		if _, err := document.NewService(nil, nil, nil, nil, nil, o); err == nil {
 			t.Fatalf("options %+v accepted", o)
 		}

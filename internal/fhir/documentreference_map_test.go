@@ -232,3 +232,30 @@ func TestToDocumentRefuses(t *testing.T) {
 		t.Fatalf("bad content type: %v", err)
 	}
 }
+
+// Whatever a client sends, decoding and mapping it ends in a document or
+// an Invalid error, never a panic or another kind.
+func FuzzToDocument(f *testing.F) {
+	f.Add(`{"resourceType":"DocumentReference","status":"current","subject":{"reference":"Patient/1"},` +
+		`"content":[{"attachment":{"contentType":"text/plain","data":"aGVsbG8=","size":5}}]}`)
+	f.Add(`{"resourceType":"DocumentReference","id":"3","status":"current","subject":{"reference":"Patient/1"},` +
+		`"author":[{"reference":"Patient/1"}],"content":[{"attachment":{"contentType":"text/plain","url":"Binary/3","hash":"AAAA"}}]}`)
+	f.Add(`{"resourceType":"DocumentReference","status":"superseded","date":"2024-01-01T00:00:00Z",` +
+		`"type":{"coding":[{"code":"x"}],"text":"t"},"category":[{"text":"c"}],"content":[]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		dr, err := fhir.DecodeDocumentReference([]byte(body))
+		if err != nil {
+			return
+		}
+		d, _, err := fhir.ToDocument(dr)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("ToDocument: %v is not Invalid", err)
+			}
+			return
+		}
+		if err := document.Validate(d); err != nil {
+			t.Fatalf("ToDocument returned an invalid document: %v", err)
+		}
+	})
+}
