@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"ward/internal/clinical"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/store"
+	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 	"ward/internal/timerange"
 )
