@@ -110,3 +110,42 @@ func TestUserSearchUsesIndexes(t *testing.T) {
 		}
 	})
 }
+
+// TestDirectorySearchMigrationBackfills: users written before migration
+// 00010 are found by name and birth date once it has run, and its down
+// migration undoes it cleanly.
+func TestDirectorySearchMigrationBackfills(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db := testutil.NewStore(t, url)
+		if err := sqlstore.MigrateTo(ctx, db, 9); err != nil {
+			t.Fatalf("down to 9: %v", err)
+		}
+		for _, s := range []string{
+			`INSERT INTO users (given_name, family_name, birth_date, registered, updated_at)
+				VALUES ('ANN', 'O''Neil', '1970-01-31', 0, 0)`,
+			`INSERT INTO users (given_name, family_name, birth_date, registered, updated_at)
+				VALUES ('Bob', 'Unknown', '', 0, 0)`,
+		} {
+			if _, err := db.Writer().ExecContext(ctx, s); err != nil {
+				t.Fatalf("insert as of 00009: %v", err)
+			}
+		}
+		if err := sqlstore.MigrateTo(ctx, db, 10); err != nil {
+			t.Fatalf("up to 10: %v", err)
+		}
+		day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+		f := directory.UserFilter{
+			Names:     []directory.NameClause{{Values: []string{"an"}}, {Values: []string{"o'n"}}},
+			BirthDate: []timerange.Bound{{Prefix: timerange.Eq, Start: day("1970-01-31"), End: day("1970-02-01")}},
+		}
+		n, err := db.CountUsers(ctx, f)
+		if err != nil || n != 1 {
+			t.Fatalf("backfilled user found %d times (%v), want 1", n, err)
+		}
+		f = directory.UserFilter{BirthDate: []timerange.Bound{{Prefix: timerange.Lt, Start: day("2100-01-01"), End: day("2100-01-02")}}}
+		if n, err := db.CountUsers(ctx, f); err != nil || n != 1 {
+			t.Fatalf("birthdate lt 2100 counts %d (%v): the user without a birth date must not match", n, err)
+		}
+	})
+}
