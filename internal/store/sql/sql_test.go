@@ -50,6 +50,7 @@ func TestConformance(t *testing.T) {
 				Keys:               db,
 				Tokens:             db,
 				Clinical:           db,
+				Exports:            db,
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,

@@ -14,6 +14,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/bulk"
 	"ward/internal/client"
 	"ward/internal/clinical"
 	"ward/internal/directory"
@@ -32,6 +33,7 @@ type Backend struct {
 	Keys      keys.Store
 	Tokens    tokens.Store
 	Clinical  clinical.Store
+	Exports   bulk.Store
 	Tx        store.Transactor
 	// EnrollIntervention puts a user into a (new or existing) intervention.
 	// Interventions have no Store methods yet, so the backend provides this
@@ -105,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TokensPurgedUser", testTokensPurgedUser},
 	}
 	cases = append(cases, clinicalCases...)
+	cases = append(cases, exportCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
