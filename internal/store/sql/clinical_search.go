@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"ward/internal/clinical"
@@ -52,6 +55,50 @@ func writeCodes(ctx context.Context, x q, table, key string, id int64, codes []c
 	return nil
 }
 
+// codeMatch is one CodeMatch as the query reads it: a NULL system or code
+// is "any", and a system "" is "none" (a coding stored without one).
+type codeMatch struct {
+	System *string `json:"s"`
+	Code   *string `json:"c"`
+}
+
+// codeMatches renders one OR list of code matches as an EXISTS over k's
+// codings side table, taking the list as one JSON argument. A match of an
+// unknown form is left out, so it matches nothing (as CodeMatch.Matches).
+func (d *DB) codeMatches(k interface {
+	codesTable() (string, string, string)
+}, or []clinical.CodeMatch) (string, any) {
+	ms := make([]codeMatch, 0, len(or))
+	for _, m := range or {
+		sys, code := m.System, m.Code
+		switch m.Match {
+		case clinical.CodeAnySystem:
+			ms = append(ms, codeMatch{Code: &code})
+		case clinical.CodeSystemAndCode:
+			ms = append(ms, codeMatch{System: &sys, Code: &code})
+		case clinical.CodeNoSystem:
+			none := ""
+			ms = append(ms, codeMatch{System: &none, Code: &code})
+		case clinical.CodeSystemOnly:
+			ms = append(ms, codeMatch{System: &sys})
+		}
+	}
+	// Marshalling strings and nil pointers cannot fail.
+	arg, _ := json.Marshal(ms)
+	table, key, parent := k.codesTable()
+	from, sysCol, codeCol := `json_each(?) m`, `json_extract(m.value, '$.s')`, `json_extract(m.value, '$.c')`
+	if d.dialect == Postgres {
+		from, sysCol, codeCol = `jsonb_to_recordset(?::jsonb) AS m(s text, c text)`, `m.s`, `m.c`
+	}
+	return `EXISTS (SELECT 1 FROM ` + table + ` cd, ` + from + ` WHERE cd.` + key + ` = ` + parent + `.id
+		AND (` + sysCol + ` IS NULL OR cd.system = ` + sysCol + `)
+		AND (` + codeCol + ` IS NULL OR cd.code = ` + codeCol + `))`, string(arg)
+}
+
+func (k clinicalKind[T]) codesTable() (table, key, parent string) {
+	return k.codes, k.codesKey, k.table
+}
+
 // where renders f (minus paging) as a WHERE clause over k.table with its
 // arguments. The caller has already answered a Filter that matches nothing
 // (Filter.NoneMatch), so every list here is non-empty.
@@ -67,28 +114,10 @@ func (k clinicalKind[T]) where(d *DB, f clinical.Filter) (string, []any) {
 		conds, args = append(conds, c), append(args, a)
 	}
 	for _, or := range f.Codes {
-		var alts []string
-		for _, m := range or {
-			switch m.Match {
-			case clinical.CodeAnySystem:
-				alts = append(alts, `c.code = ?`)
-				args = append(args, m.Code)
-			case clinical.CodeSystemAndCode:
-				alts = append(alts, `(c.system = ? AND c.code = ?)`)
-				args = append(args, m.System, m.Code)
-			case clinical.CodeNoSystem:
-				alts = append(alts, `(c.system = '' AND c.code = ?)`)
-				args = append(args, m.Code)
-			case clinical.CodeSystemOnly:
-				alts = append(alts, `c.system = ?`)
-				args = append(args, m.System)
-			default:
-				// As CodeMatch.Matches: an unknown form accepts nothing.
-				alts = append(alts, `1 = 0`)
-			}
-		}
-		conds = append(conds, `EXISTS (SELECT 1 FROM `+k.codes+` c WHERE c.`+k.codesKey+` = `+k.table+
-			`.id AND (`+strings.Join(alts, ` OR `)+`))`)
+		// The whole OR list is one JSON argument, so the query text does
+		// not depend on how many alternatives there are or of which form.
+		c, a := d.codeMatches(k, or)
+		conds, args = append(conds, c), append(args, a)
 	}
 	now := f.Now
 	if now.IsZero() {
@@ -115,7 +144,7 @@ func (k clinicalKind[T]) search(ctx context.Context, d *DB, f clinical.Filter, p
 	}
 	where, args := k.where(d, f)
 	args = append(args, after, p.Limit+1)
-	out, err := queryList(ctx, d.rd(ctx), "search "+k.what, k.scan, `SELECT `+k.columns+` FROM `+k.table+
+	out, err := k.list(ctx, d, shapeCached(f), "search "+k.what, `SELECT `+k.columns+` FROM `+k.table+
 		` WHERE `+where+` AND `+k.table+`.id > ? ORDER BY `+k.table+`.id LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", err
@@ -132,8 +161,15 @@ func (k clinicalKind[T]) count(ctx context.Context, d *DB, f clinical.Filter) (i
 		return 0, nil
 	}
 	where, args := k.where(d, f)
+	query := `SELECT COUNT(*) FROM ` + k.table + ` WHERE ` + where
+	var row *sql.Row
+	if shapeCached(f) {
+		row = d.rd(ctx).row(ctx, query, args...)
+	} else {
+		row = d.rd(ctx).db.QueryRowContext(ctx, rebindUncached(d, query), args...)
+	}
 	var n int
-	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*) FROM `+k.table+` WHERE `+where, args...).Scan(&n); err != nil {
+	if err := row.Scan(&n); err != nil {
 		return 0, fmt.Errorf("count %s: %w", k.what, err)
 	}
 	return n, nil
@@ -157,7 +193,7 @@ func (k clinicalKind[T]) scanFiltered(ctx context.Context, d *DB, f clinical.Fil
 	args = append(args, 0, clinicalScanBatch)
 	for {
 		args[n] = afterID
-		batch, err := queryList(ctx, d.rd(ctx), "scan "+k.what, k.scan, query, args...)
+		batch, err := k.list(ctx, d, shapeCached(f), "scan "+k.what, query, args...)
 		if err != nil {
 			return err
 		}
@@ -201,4 +237,70 @@ func (d *DB) CountProceduresMatching(ctx context.Context, f clinical.Filter) (in
 // ScanProceduresFiltered visits the live procedures f keeps in id order.
 func (d *DB) ScanProceduresFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Procedure) error) error {
 	return procedureKind.scanFiltered(ctx, d, f, afterID, fn)
+}
+
+// Search queries are built from the filter, so their text varies with it.
+// The statement cache (SQLite) and the rebind cache (PostgreSQL) keep one
+// entry per text forever, so only filters of a few small shapes, which are
+// the searches clients actually send, go through them: maxCachedBounds
+// date bounds and maxCachedCodeLists code clauses at most. Larger filters,
+// whose texts a client could vary without end, are rebound per call.
+const (
+	maxCachedBounds    = 2
+	maxCachedCodeLists = 2
+)
+
+func shapeCached(f clinical.Filter) bool {
+	return len(f.Dates)+len(f.Updated) <= maxCachedBounds && len(f.Codes) <= maxCachedCodeLists
+}
+
+// list runs a row query, through the caches when cached.
+func (k clinicalKind[T]) list(ctx context.Context, d *DB, cached bool, what, query string, args ...any) ([]T, error) {
+	x := d.rd(ctx)
+	if cached {
+		return queryList(ctx, x, what, k.scan, query, args...)
+	}
+	rows, err := x.db.QueryContext(ctx, rebindUncached(d, query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := k.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// rebindUncached is rebind without its cache: ? placeholders outside
+// quoted literals become $1, $2... on PostgreSQL.
+func rebindUncached(d *DB, query string) string {
+	if d.dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n, inQuote := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote
+			b.WriteByte(c)
+		case c == '?' && !inQuote:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

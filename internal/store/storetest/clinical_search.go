@@ -219,6 +219,12 @@ func testClinicalSearchTokens(t *testing.T, b Backend, k clinicalSearchKind) {
 			{{Match: clinical.CodeAnySystem, Code: "1"}},
 			{{Match: clinical.CodeSystemAndCode, System: "http://loinc.org", Code: "A"}, {Match: clinical.CodeNoSystem, Code: "1"}},
 		}}, []int64{a, d}},
+		// More clauses than the cached query shapes take (see the SQL store).
+		{"three ANDed lists", clinical.Filter{Codes: [][]clinical.CodeMatch{
+			{{Match: clinical.CodeAnySystem, Code: "1"}},
+			{{Match: clinical.CodeSystemOnly, System: clinical.SNOMEDSystem}},
+			{{Match: clinical.CodeSystemAndCode, System: "http://loinc.org", Code: "A"}, {Match: clinical.CodeNoSystem, Code: "1"}},
+		}}, []int64{a, d}},
 		{"AND that no row satisfies", clinical.Filter{Codes: [][]clinical.CodeMatch{
 			{{Match: clinical.CodeAnySystem, Code: "A"}}, {{Match: clinical.CodeAnySystem, Code: "2"}},
 		}}, nil},
@@ -311,6 +317,11 @@ func testClinicalSearchDates(t *testing.T, b Backend, k clinicalSearchKind) {
 	}
 	slices.Sort(want)
 	mustEqual(t, clinicalSearchIDs(t, b, k, f, "ge and le"), want, "two date bounds")
+	// A third bound (more than the cached query shapes take): starting
+	// after the 8th drops P5.
+	f.Dates = append(f.Dates, timerange.Bound{Prefix: timerange.Sa, Start: csMarch(8, 0), End: csMarch(9, 0)})
+	want = slices.DeleteFunc(want, func(id int64) bool { return id == ids["P5"] })
+	mustEqual(t, clinicalSearchIDs(t, b, k, f, "ge, le and sa"), want, "three date bounds")
 }
 
 func testClinicalSearchUpdated(t *testing.T, b Backend, k clinicalSearchKind) {

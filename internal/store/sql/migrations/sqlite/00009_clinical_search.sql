@@ -28,9 +28,9 @@ ALTER TABLE procedures ADD COLUMN date_lo INTEGER GENERATED ALWAYS AS (
     CASE WHEN performed_at IS NOT NULL THEN performed_at ELSE performed_start END) VIRTUAL;
 ALTER TABLE procedures ADD COLUMN date_hi INTEGER GENERATED ALWAYS AS (
     CASE WHEN performed_at IS NOT NULL THEN performed_at + 1 ELSE performed_end + 1 END) VIRTUAL;
--- A patient's record by date.
-CREATE INDEX observations_patient_date ON observations (patient_id, date_lo);
-CREATE INDEX procedures_patient_date ON procedures (patient_id, date_lo);
+-- Not indexed: a search is driven by the patient index (patient_id, id),
+-- which also gives the id order pages follow; the date is checked on the
+-- rows it finds.
 
 -- One row per distinct (system, code) of a resource's code element.
 CREATE TABLE observation_codes (
@@ -39,10 +39,8 @@ CREATE TABLE observation_codes (
     code           TEXT NOT NULL,
     PRIMARY KEY (observation_id, system, code)
 ) STRICT, WITHOUT ROWID;
--- code=X and system|X searches find their rows here, then check the
--- patient through observations' primary key.
-CREATE INDEX observation_codes_code ON observation_codes (code, system, observation_id);
-CREATE INDEX observation_codes_system ON observation_codes (system, observation_id);
+-- No other index: a search reaches a resource's codings through the
+-- primary key, after the patient index has found the patient's rows.
 
 CREATE TABLE procedure_codes (
     procedure_id INTEGER NOT NULL REFERENCES procedures (id) ON DELETE CASCADE,
@@ -50,8 +48,6 @@ CREATE TABLE procedure_codes (
     code         TEXT NOT NULL,
     PRIMARY KEY (procedure_id, system, code)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX procedure_codes_code ON procedure_codes (code, system, procedure_id);
-CREATE INDEX procedure_codes_system ON procedure_codes (system, procedure_id);
 
 -- Backfill the codings of rows written before this migration.
 INSERT OR IGNORE INTO observation_codes (observation_id, system, code)
@@ -64,8 +60,6 @@ INSERT OR IGNORE INTO procedure_codes (procedure_id, system, code)
 -- +goose Down
 DROP TABLE procedure_codes;
 DROP TABLE observation_codes;
-DROP INDEX procedures_patient_date;
-DROP INDEX observations_patient_date;
 ALTER TABLE procedures DROP COLUMN date_hi;
 ALTER TABLE procedures DROP COLUMN date_lo;
 ALTER TABLE observations DROP COLUMN date_hi;
