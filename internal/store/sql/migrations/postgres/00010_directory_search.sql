@@ -2,8 +2,8 @@
 -- with ../sqlite/00010_directory_search.sql.
 --
 -- given_key and family_key are the names as the store compares them
--- (lower-cased in Go on every write, so both dialects fold case the same
--- way); an index range on them serves FHIR's default "starts with" name
+-- (case and Latin accents folded in Go on every write, so both dialects
+-- fold alike); an index range on them serves FHIR's default "starts with" name
 -- search. They use the "C" collation so that range comparisons are
 -- byte-wise, as in SQLite, whatever the database's locale. birth_start is
 -- birth_date as the unix microsecond its day starts at (UTC), NULL when
@@ -13,6 +13,8 @@
 ALTER TABLE users ADD COLUMN given_key TEXT COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN family_key TEXT COLLATE "C" NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN birth_start BIGINT;
+-- Rows written before this migration get SQL lower() (no accent folding);
+-- the next write of each row stores Go's folding.
 UPDATE users SET given_key = lower(given_name), family_key = lower(family_name),
     birth_start = CASE WHEN birth_date = '' THEN NULL
         ELSE (EXTRACT(EPOCH FROM birth_date::date) * 1000000)::bigint END;

@@ -2,8 +2,8 @@
 -- ../postgres/00010_directory_search.sql.
 --
 -- given_key and family_key are the names as the store compares them
--- (lower-cased in Go on every write, so both dialects fold case the same
--- way); an index range on them serves FHIR's default "starts with" name
+-- (case and Latin accents folded in Go on every write, so both dialects
+-- fold alike); an index range on them serves FHIR's default "starts with" name
 -- search. birth_start is birth_date as the unix microsecond its day starts
 -- at (UTC), NULL when unknown, so birthdate prefixes compare integers.
 
@@ -11,8 +11,8 @@
 ALTER TABLE users ADD COLUMN given_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN family_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN birth_start INTEGER;
--- Rows written before this migration: SQL lower() folds ASCII only here;
--- the next write of each row stores Go's full Unicode folding.
+-- Rows written before this migration get SQL lower() (ASCII only here, no
+-- accents); the next write of each row stores Go's folding.
 UPDATE users SET given_key = lower(given_name), family_key = lower(family_name),
     birth_start = CASE WHEN birth_date = '' THEN NULL ELSE unixepoch(birth_date) * 1000000 END;
 CREATE INDEX users_given_key ON users (given_key);
