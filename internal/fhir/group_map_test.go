@@ -89,3 +89,24 @@ func TestGroupFor(t *testing.T) {
 }
 
 func formatInt(v int64) string { b, _ := json.Marshal(v); return string(b) }
+
+// FuzzParseGroupID: a Group id comes from the URL. Whatever it is, parsing
+// does not panic, and an accepted id is exactly the canonical one GroupID
+// writes for what it parsed to.
+func FuzzParseGroupID(f *testing.F) {
+	for _, s := range []string{"org-1", "practitioner-42", "org-0", "org-01", "practitioner--3", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ref, err := fhir.ParseGroupID(s)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Invalid {
+				t.Fatalf("ParseGroupID(%q): %v, want Invalid", s, err)
+			}
+			return
+		}
+		if ref.ID <= 0 || fhir.GroupID(ref) != s {
+			t.Fatalf("ParseGroupID(%q) = %+v, which writes back as %q", s, ref, fhir.GroupID(ref))
+		}
+	})
+}
