@@ -62,12 +62,11 @@ type codeMatch struct {
 	Code   *string `json:"c"`
 }
 
-// codeMatches renders one OR list of code matches as an EXISTS over k's
-// codings side table, taking the list as one JSON argument. A match of an
-// unknown form is left out, so it matches nothing (as CodeMatch.Matches).
-func (d *DB) codeMatches(k interface {
-	codesTable() (string, string, string)
-}, or []clinical.CodeMatch) (string, any) {
+// codeMatches renders one OR list of code matches as an EXISTS over the
+// codings side table (whose column key refers to parent.id), taking the
+// list as one JSON argument. A match of an unknown form is left out, so it
+// matches nothing (as CodeMatch.Matches).
+func (d *DB) codeMatches(table, key, parent string, or []clinical.CodeMatch) (string, any) {
 	ms := make([]codeMatch, 0, len(or))
 	for _, m := range or {
 		sys, code := m.System, m.Code
@@ -85,7 +84,6 @@ func (d *DB) codeMatches(k interface {
 	}
 	// Marshalling strings and nil pointers cannot fail.
 	arg, _ := json.Marshal(ms)
-	table, key, parent := k.codesTable()
 	from, sysCol, codeCol := `json_each(?) m`, `json_extract(m.value, '$.s')`, `json_extract(m.value, '$.c')`
 	if d.dialect == Postgres {
 		from, sysCol, codeCol = `jsonb_to_recordset(?::jsonb) AS m(s text, c text)`, `m.s`, `m.c`
@@ -93,10 +91,6 @@ func (d *DB) codeMatches(k interface {
 	return `EXISTS (SELECT 1 FROM ` + table + ` cd, ` + from + ` WHERE cd.` + key + ` = ` + parent + `.id
 		AND (` + sysCol + ` IS NULL OR cd.system = ` + sysCol + `)
 		AND (` + codeCol + ` IS NULL OR cd.code = ` + codeCol + `))`, string(arg)
-}
-
-func (k clinicalKind[T]) codesTable() (table, key, parent string) {
-	return k.codes, k.codesKey, k.table
 }
 
 // where renders f (minus paging) as a WHERE clause over k.table with its
@@ -116,7 +110,7 @@ func (k clinicalKind[T]) where(d *DB, f clinical.Filter) (string, []any) {
 	for _, or := range f.Codes {
 		// The whole OR list is one JSON argument, so the query text does
 		// not depend on how many alternatives there are or of which form.
-		c, a := d.codeMatches(k, or)
+		c, a := d.codeMatches(k.codes, k.codesKey, k.table, or)
 		conds, args = append(conds, c), append(args, a)
 	}
 	now := f.Now
