@@ -28,9 +28,11 @@ func PatientsOfGPQuery(db *DB) string {
 		` ORDER BY p.id LIMIT ?`)
 }
 
-// MigrateTo moves db's schema up or down to version (goose), so a test can
-// write rows as an older schema held them and check a migration's backfill.
-func MigrateTo(ctx context.Context, db *DB, version int64) error {
+// MigrateSchemaTo moves db's schema up or down to version (goose; the
+// MigrateTo of clinical_export_test.go only goes up), so a test can take a
+// fully migrated store back, write rows as an older schema held them and
+// check a migration's backfill.
+func MigrateSchemaTo(ctx context.Context, db *DB, version int64) error {
 	sub, err := fs.Sub(migrationFiles, "migrations/"+db.dialect)
 	if err != nil {
 		return err

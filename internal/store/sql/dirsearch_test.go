@@ -118,7 +118,7 @@ func TestDirectorySearchMigrationBackfills(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := testutil.NewStore(t, url)
-		if err := sqlstore.MigrateTo(ctx, db, 9); err != nil {
+		if err := sqlstore.MigrateSchemaTo(ctx, db, 9); err != nil {
 			t.Fatalf("down to 9: %v", err)
 		}
 		for _, s := range []string{
@@ -131,7 +131,7 @@ func TestDirectorySearchMigrationBackfills(t *testing.T) {
 				t.Fatalf("insert as of 00009: %v", err)
 			}
 		}
-		if err := sqlstore.MigrateTo(ctx, db, 10); err != nil {
+		if err := sqlstore.MigrateSchemaTo(ctx, db, 10); err != nil {
 			t.Fatalf("up to 10: %v", err)
 		}
 		day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
