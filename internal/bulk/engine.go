@@ -35,9 +35,13 @@ type EngineConfig struct {
 	Retention time.Duration
 	// CleanupEvery is how often the cleanup job runs; default 10 minutes.
 	CleanupEvery time.Duration
-	// JobTimeout bounds one attempt of an export job; default 12h. An
-	// attempt that runs out resumes from its last checkpoint.
-	JobTimeout time.Duration
+	// Slice bounds one run of an export job; default 30 minutes. A job still
+	// going at the end of its slice snoozes (no attempt is used up) and the
+	// next run resumes from the last checkpoint. Keeping each run well
+	// under River's stuck-job rescue time (an hour) means River never starts
+	// a second worker on an export that is still being written, while a job
+	// whose process was killed is rescued and resumed.
+	Slice time.Duration
 	// MaxAttempts is how often an export job is tried before the export is
 	// marked failed; default 5.
 	MaxAttempts int
@@ -57,8 +61,8 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	if c.CleanupEvery <= 0 {
 		c.CleanupEvery = 10 * time.Minute
 	}
-	if c.JobTimeout <= 0 {
-		c.JobTimeout = 12 * time.Hour
+	if c.Slice <= 0 {
+		c.Slice = 30 * time.Minute
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
@@ -126,15 +130,28 @@ type exportWorker struct {
 	e *Engine
 }
 
-func (w *exportWorker) Timeout(*river.Job[exportArgs]) time.Duration { return w.e.cfg.JobTimeout }
+// sliceGrace is how long past its slice a run may take to notice and stop.
+const sliceGrace = 5 * time.Minute
 
-// Work runs one attempt. An error is retried by River, resuming from the
-// last checkpoint; the last attempt's error fails the export.
+func (w *exportWorker) Timeout(*river.Job[exportArgs]) time.Duration {
+	return w.e.cfg.Slice + sliceGrace
+}
+
+// Work runs one slice of the export. At the end of the slice, or when the
+// runner shuts down, it snoozes so the next run resumes without using an
+// attempt. An error is retried by River, resuming from the last checkpoint;
+// the last attempt's error fails the export.
 func (w *exportWorker) Work(ctx context.Context, job *river.Job[exportArgs]) error {
 	ctx = actor.System(ctx)
-	err := w.e.Run(ctx, job.Args.ExportID)
+	sctx, cancel := context.WithTimeout(ctx, w.e.cfg.Slice)
+	defer cancel()
+	err := w.e.Run(sctx, job.Args.ExportID)
 	if err == nil {
 		return nil
+	}
+	if sctx.Err() != nil {
+		// Interrupted, not failed: the slice ran out or River is stopping.
+		return river.JobSnooze(0)
 	}
 	w.e.log.ErrorContext(ctx, "bulk export attempt failed", slog.String("export", job.Args.ExportID),
 		slog.Int("attempt", job.Attempt), slog.Any("err", err))

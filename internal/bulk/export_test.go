@@ -620,3 +620,18 @@ func TestCleanupJobRuns(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// An export longer than a job's slice snoozes and resumes, slice after
+// slice, with no attempt used up and every resource written once.
+func TestLongExportRunsInSlices(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{slice: 150 * time.Millisecond, maxAttempts: 1})
+	seed(e.src)
+	e.src.delay = 25 * time.Millisecond // 21 resources: several slices
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	m := e.complete(e.mustAccept(e.kickOff("/fhir/$export", tok)), tok)
+	got := e.download(m, tok)
+	for _, typ := range fakeTypes {
+		checkIDs(t, typ, got[typ], e.src.want(typ, time.Time{}, nil, ""))
+	}
+}

@@ -37,6 +37,9 @@ type fakeSource struct {
 	// gate, when set, is waited on before each resource: it lets a test
 	// hold an export in progress.
 	gate chan struct{}
+	// delay is waited before each resource, so an export outlasts a short
+	// slice.
+	delay time.Duration
 }
 
 var fakeTypes = []string{"Patient", "Organization", "Observation"}
@@ -106,7 +109,7 @@ func matches(typ string, it item, q search.Query) (bool, error) {
 func (f *fakeSource) Scan(ctx context.Context, typ string, q bulk.Query, afterKey int64, fn func(int64, any) error) error {
 	f.mu.Lock()
 	items := slices.Clone(f.items[typ])
-	alwaysFail, gate := f.alwaysFail, f.gate
+	alwaysFail, gate, delay := f.alwaysFail, f.gate, f.delay
 	f.mu.Unlock()
 	if alwaysFail {
 		return fmt.Errorf("fake source: broken")
@@ -135,6 +138,13 @@ func (f *fakeSource) Scan(ctx context.Context, typ string, q bulk.Query, afterKe
 			}
 			if !any {
 				continue
+			}
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if gate != nil {

@@ -80,6 +80,7 @@ type envOpts struct {
 	linesPerFile int
 	maxPerClient int
 	maxAttempts  int
+	slice        time.Duration
 }
 
 func newEnv(t *testing.T, url string, o envOpts) *env {
@@ -103,6 +104,7 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if e.engine, err = bulk.NewEngine(e.db, e.blobs, e.src, bulk.EngineConfig{
 		LinesPerFile: o.linesPerFile, Retention: time.Hour, Now: e.clock.Now, Logger: logger, MaxAttempts: o.maxAttempts,
+		Slice: o.slice,
 	}); err != nil {
 		t.Fatalf("engine: %v", err)
 	}
