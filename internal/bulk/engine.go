@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -224,6 +226,11 @@ func (e *Engine) Run(ctx context.Context, id string) error {
 func (r *run) do(ctx context.Context) error {
 	ex := r.ex
 	if ex.Status == StatusAccepted {
+		if ex.Level == LevelPatient && len(ex.Patients) > 0 {
+			if err := r.reportUnknownPatients(ctx); err != nil {
+				return err
+			}
+		}
 		ex.Status = StatusInProgress
 		ex.TransactionTime = r.e.cfg.Now().UTC().Truncate(time.Microsecond)
 		if err := r.checkpoint(ctx); err != nil {
@@ -247,6 +254,45 @@ func (r *run) do(ctx context.Context) error {
 	now := r.e.cfg.Now()
 	ex.Status, ex.CompletedAt, ex.ExpiresAt = StatusCompleted, now, now.Add(r.e.cfg.Retention)
 	return r.checkpoint(ctx)
+}
+
+// errFound stops a scan at its first resource.
+var errFound = errors.New("bulk: found")
+
+// reportUnknownPatients writes an error file naming the patient parameter's
+// patients the source does not have, as Bulk Data 2.0 asks. It runs once,
+// before the first checkpoint; run again after a crash, it rewrites the
+// same file.
+func (r *run) reportUnknownPatients(ctx context.Context) error {
+	if !slices.Contains(r.e.source.Types(), "Patient") {
+		return nil
+	}
+	var unknown []string
+	for _, p := range r.ex.Patients {
+		err := r.e.source.Scan(ctx, "Patient", Query{Patients: []int64{p}}, 0, func(int64, any) error { return errFound })
+		switch {
+		case err == nil:
+			unknown = append(unknown, "Patient/"+strconv.FormatInt(p, 10))
+		case !errors.Is(err, errFound):
+			return fmt.Errorf("look up patient %d: %w", p, err)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	oo := fhir.NewOperationOutcome("error", "not-found",
+		"no such patients, so nothing was exported for them: "+strings.Join(unknown, ", "), paramPatient)
+	line, err := json.Marshal(oo)
+	if err != nil {
+		return fmt.Errorf("encode error file: %w", err)
+	}
+	name := "OperationOutcome-patient.ndjson"
+	info, err := writeBlob(ctx, r.e.blobs, prefix(r.ex.ID)+"/"+name, append(line, '\n'))
+	if err != nil {
+		return err
+	}
+	r.ex.Errors = append(r.ex.Errors, File{Type: "OperationOutcome", Name: name, Key: info.Key, Count: 1, Size: info.Size})
+	return nil
 }
 
 // progress returns the index of typ's progress entry, adding it if new.

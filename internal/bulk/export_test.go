@@ -635,3 +635,24 @@ func TestLongExportRunsInSlices(t *testing.T) {
 		checkIDs(t, typ, got[typ], e.src.want(typ, time.Time{}, nil, ""))
 	}
 }
+
+// Patient-level export naming a patient the server does not have: the
+// others are exported and the unknown one is reported in an error file.
+func TestPatientExportUnknownPatientInErrorFile(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	tok := e.token("t1", "backend-1", "system/Patient.$export", "system/Observation.read")
+	e.start()
+	m := e.complete(e.mustAccept(e.kickOffPost("/fhir/Patient/$export", tok,
+		map[string]any{"name": "patient", "valueReference": map[string]any{"reference": "Patient/3"}},
+		map[string]any{"name": "patient", "valueReference": map[string]any{"reference": "Patient/99"}},
+	)), tok)
+	checkIDs(t, "Observation", e.download(m, tok)["Observation"], e.src.want("Observation", time.Time{}, []int64{3}, ""))
+	if len(m.Error) != 1 {
+		t.Fatalf("error files %+v, want one", m.Error)
+	}
+	text := toJSON(t, e.fetchLines(m.Error[0].URL, tok))
+	if !strings.Contains(text, "Patient/99") || strings.Contains(text, "Patient/3") {
+		t.Errorf("error file %s, want it to name Patient/99 only", text)
+	}
+}

@@ -312,6 +312,8 @@ func (e *env) fetchLines(url, token string) []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			e.t.Fatalf("%s: line %d is not JSON: %v", url, len(out)+1, err)
 		}
+		// Every line is a resource an independent R4 validator accepts.
+		testutil.ValidateFHIR(e.t, append([]byte(nil), sc.Bytes()...))
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
@@ -332,8 +334,13 @@ func outcome(t *testing.T, resp *http.Response) fhir.OperationOutcome {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
 		t.Fatalf("error Content-Type %q, want application/fhir+json", ct)
 	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.ValidateFHIR(t, body)
 	var oo fhir.OperationOutcome
-	if err := json.NewDecoder(resp.Body).Decode(&oo); err != nil {
+	if err := json.Unmarshal(body, &oo); err != nil {
 		t.Fatalf("decode OperationOutcome: %v", err)
 	}
 	if len(oo.Issue) == 0 {
