@@ -72,6 +72,10 @@ type User struct {
 // Active reports whether the user has not been soft-deleted.
 func (u *User) Active() bool { return u.DeletedAt == nil }
 
+// Deleted reports whether the user has been soft-deleted (the opposite of
+// Active, for callers that ask it that way round).
+func (u *User) Deleted() bool { return u.DeletedAt != nil }
+
 // Role is one of the static roles (see StaticRoles).
 type Role struct {
 	Name        string `json:"name"`
