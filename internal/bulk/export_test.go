@@ -656,3 +656,45 @@ func TestPatientExportUnknownPatientInErrorFile(t *testing.T) {
 		t.Errorf("error file %s, want it to name Patient/99 only", text)
 	}
 }
+
+// A server stopped mid-export (its jobs cancelled at the shutdown
+// deadline) leaves the job to the next server, which finishes it from the
+// last checkpoint: every resource once.
+func TestServerStoppedMidExportResumes(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{maxAttempts: 1})
+		seed(e.src)
+		gate := make(chan struct{})
+		e.src.mu.Lock()
+		e.src.gate = gate
+		e.src.mu.Unlock()
+		tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+		e.start()
+		status := e.mustAccept(e.kickOff("/fhir/$export", tok))
+		for range 7 {
+			select {
+			case gate <- struct{}{}:
+			case <-time.After(waitTimeout):
+				t.Fatal("the job did not start")
+			}
+		}
+		// Stop with a deadline already near: the running job is cancelled.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_ = e.runner.Stop(ctx)
+		cancel()
+		if resp := e.do(http.MethodGet, status, tok, nil); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status after the stop: %d, want 202", resp.StatusCode)
+		}
+
+		e.src.mu.Lock()
+		e.src.gate = nil
+		e.src.mu.Unlock()
+		e.runner = e.newRunner()
+		e.start()
+		m := e.complete(status, tok)
+		got := e.download(m, tok)
+		for _, typ := range fakeTypes {
+			checkIDs(t, typ, got[typ], e.src.want(typ, time.Time{}, nil, ""))
+		}
+	})
+}

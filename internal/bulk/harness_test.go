@@ -108,19 +108,7 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	}); err != nil {
 		t.Fatalf("engine: %v", err)
 	}
-	if e.runner, err = jobs.New(context.Background(), jobs.Default(), jobs.Deps{
-		DB: e.db, DatabaseURL: url, Tokens: nopTokens{}, Keys: nopKeys{}, Sessions: nopSessions{}, Logger: logger,
-		Register: e.engine.Register, Periodic: e.engine.Periodic(),
-	}); err != nil {
-		t.Fatalf("runner: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := e.runner.Stop(ctx); err != nil {
-			t.Errorf("stop runner: %v", err)
-		}
-	})
+	e.runner = e.newRunner()
 	e.audit = audit.NewLog(e.db, e.db, nil, "test")
 	e.tokens = map[string]actor.Actor{}
 	mux := http.NewServeMux()
@@ -142,6 +130,28 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	}
 	h.Mount(mux)
 	return e
+}
+
+// newRunner builds a River runner working the engine's jobs, stopped when
+// the test ends.
+func (e *env) newRunner() *jobs.Runner {
+	e.t.Helper()
+	r, err := jobs.New(context.Background(), jobs.Default(), jobs.Deps{
+		DB: e.db, DatabaseURL: e.url, Tokens: nopTokens{}, Keys: nopKeys{}, Sessions: nopSessions{},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Register: e.engine.Register, Periodic: e.engine.Periodic(),
+	})
+	if err != nil {
+		e.t.Fatalf("runner: %v", err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := r.Stop(ctx); err != nil {
+			e.t.Errorf("stop runner: %v", err)
+		}
+	})
+	return r
 }
 
 // token registers a backend client token with scopes.
