@@ -32,6 +32,9 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PathTokenStatus, p.tokenStatus)
 	mux.HandleFunc("GET "+PathOIDCConfig, p.openIDConfiguration)
 	mux.HandleFunc("GET "+PathSMARTConfig, p.smartConfiguration)
+	// SMART App Launch 2.0 puts the document under the FHIR base; apps
+	// discover it there from the base URL alone.
+	mux.HandleFunc("GET /fhir"+PathSMARTConfig, p.smartConfiguration)
 }
 
 // writeAccessError writes an RFC 6749 section 5.2 error. invalid_client

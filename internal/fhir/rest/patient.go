@@ -1,0 +1,175 @@
+package rest
+
+import (
+	"context"
+	"slices"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/directory"
+	"ward/internal/fhir"
+	"ward/internal/fhir/policy"
+	"ward/internal/fhir/search"
+	"ward/internal/oauth/scope"
+	"ward/internal/store"
+)
+
+// Directory is what the FHIR interface reads from the directory. Reads run
+// as ward itself once the policy has decided; searches in user/ context run
+// as the person, so check_role bounds them.
+type Directory interface {
+	GetUser(ctx context.Context, id int64) (*directory.User, error)
+	UserRoles(ctx context.Context, id int64) ([]string, error)
+	UserIdentifiers(ctx context.Context, id int64) ([]directory.Identifier, error)
+	UserOrganizations(ctx context.Context, id int64) ([]*directory.Organization, error)
+	SearchUsers(ctx context.Context, f directory.UserFilter, p store.Page) ([]*directory.User, string, error)
+	CountUsers(ctx context.Context, f directory.UserFilter) (int, error)
+	GetOrganization(ctx context.Context, id int64) (*directory.Organization, error)
+	ListOrganizations(ctx context.Context, p store.Page) ([]*directory.Organization, string, error)
+	CountOrganizations(ctx context.Context) (int, error)
+	Tree(ctx context.Context) (*directory.OrgTree, error)
+	ResolveOrganization(ctx context.Context, idOrAlias string) (*directory.Organization, error)
+}
+
+// asWard runs a domain call as ward itself once the policy has allowed it:
+// the policy is the one place that decides, and the domain services' own
+// checks (which know nothing of SMART contexts) must not decide twice. The
+// client stays on the actor, so audit events still name it.
+func asWard(ctx context.Context) context.Context {
+	a := actor.From(ctx)
+	return actor.With(ctx, actor.Actor{System: true, ClientID: a.ClientID, Scopes: a.Scopes})
+}
+
+// patientType serves Patient: the directory's users who hold the patient
+// role, never copies of them.
+func (h *Handler) patientType() *resourceType {
+	return &resourceType{
+		name:          "Patient",
+		documentation: "The directory's patients (users with the patient role).",
+		read: func(ctx context.Context, g policy.Grant, raw string) (*found, error) {
+			id, err := parseID("Patient", raw)
+			if err != nil {
+				return nil, err
+			}
+			// The access check comes first, so that an unreachable id and a
+			// missing one answer alike.
+			if err := h.d.Policy.PatientAccess(ctx, g, id, policy.Read); err != nil {
+				return nil, err
+			}
+			u, err := h.patientUser(asWard(ctx), id)
+			if err != nil {
+				return nil, err
+			}
+			res, err := h.patientResource(asWard(ctx), u)
+			if err != nil {
+				return nil, err
+			}
+			return &found{resource: res, id: raw, version: u.Version, updated: u.UpdatedAt, patients: []int64{id}}, nil
+		},
+		search: h.searchPatients,
+	}
+}
+
+// patientUser returns the live user id when they are a patient, else
+// NotFound (a staff member is a Practitioner, not a Patient).
+func (h *Handler) patientUser(ctx context.Context, id int64) (*directory.User, error) {
+	u, err := h.d.Directory.GetUser(ctx, id)
+	if err != nil {
+		return nil, notFoundAs("Patient", id, err)
+	}
+	roles, err := h.d.Directory.UserRoles(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Deleted() || !slices.Contains(roles, directory.RolePatient) {
+		return nil, apperr.New(apperr.NotFound, "Patient/%d not found", id)
+	}
+	return u, nil
+}
+
+// notFoundAs turns the directory's NotFound into the FHIR resource's.
+func notFoundAs(typ string, id int64, err error) error {
+	if apperr.Is(err, apperr.NotFound) {
+		return apperr.New(apperr.NotFound, "%s/%d not found", typ, id)
+	}
+	return err
+}
+
+func (h *Handler) patientResource(ctx context.Context, u *directory.User) (*fhir.Patient, error) {
+	ids, err := h.d.Directory.UserIdentifiers(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := h.d.Directory.UserOrganizations(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	orgIDs := make([]int64, len(orgs))
+	for i, o := range orgs {
+		orgIDs[i] = o.ID
+	}
+	return fhir.PatientFromUser(u, ids, orgIDs, h.d.Base), nil
+}
+
+func (h *Handler) searchPatients(ctx context.Context, g policy.Grant, q search.Query) (*page, error) {
+	f, err := fhir.PatientFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	dctx := asWard(ctx)
+	switch {
+	case g.Context == scope.ContextPatient:
+		f.IDs = intersect(f.IDs, []int64{g.Patient})
+	case !g.Admin:
+		// check_role decides person by person; the directory pages
+		// through the candidates.
+		dctx = ctx
+	}
+	return h.userPage(dctx, q, f, "Patient", true, func(ctx context.Context, u *directory.User) (any, error) {
+		return h.patientResource(ctx, u)
+	})
+}
+
+// userPage runs a directory search for one page and renders it. asPatients
+// marks the page as patient data for the audit trail. The total is counted
+// when the search is unbounded by check_role (ward itself, admins, or an
+// id-bounded search); for a person's check_role-bounded search it is left
+// out, as R4 allows, because counting would mean checking every candidate.
+func (h *Handler) userPage(ctx context.Context, q search.Query, f directory.UserFilter, typ string, asPatients bool,
+	render func(context.Context, *directory.User) (any, error)) (*page, error) {
+	p := &page{}
+	bounded := !actor.From(ctx).System
+	if !bounded {
+		n, err := h.d.Directory.CountUsers(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		p.total = intPtr(n)
+	}
+	if q.Summary == search.SummaryCount {
+		if p.total == nil {
+			return nil, apperr.New(apperr.Invalid, "_summary=count needs a search this token may count (name the patients)")
+		}
+		return p, nil
+	}
+	if f.IDs != nil && len(f.IDs) == 0 {
+		return p, nil
+	}
+	users, next, err := h.d.Directory.SearchUsers(ctx, f, store.Page{Limit: q.Count, After: q.Cursor})
+	if err != nil {
+		return nil, err
+	}
+	rctx := asWard(ctx)
+	for _, u := range users {
+		res, err := render(rctx, u)
+		if err != nil {
+			return nil, err
+		}
+		p.resources = append(p.resources, res)
+		if asPatients {
+			p.patients = append(p.patients, u.ID)
+		}
+	}
+	p.next = next
+	return p, nil
+}
