@@ -6,10 +6,13 @@
 // An export is a row (Store) and a River job (kind "bulk_export") inserted
 // in the kick-off transaction with its audit event. The job streams every
 // type from a Source to NDJSON blobs, one resource at a time, starting a new
-// file every Config.LinesPerFile lines and checkpointing after each file it
+// file every EngineConfig.LinesPerFile lines and checkpointing after each file it
 // commits, so a job killed mid-way resumes where the last checkpoint left
 // it and every resource lands in exactly one file. A periodic job deletes
-// the files and rows of expired and cancelled exports.
+// the files and rows of expired and cancelled exports. A job runs in
+// slices (EngineConfig.Slice) that snooze and resume, so River never takes a
+// long export for a stuck job, and a server stopped mid-export leaves the
+// job to the next one.
 //
 // Who may do what is decided in access.go alone.
 package bulk

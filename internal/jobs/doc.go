@@ -14,6 +14,9 @@
 // a leadership change or a queue pause reaches every replica at once rather
 // than at the next poll.
 //
+// Other packages add their own job kinds through Deps.Register and, for
+// scheduled ones (the bulk-export cleanup), Deps.Periodic.
+//
 // Periodic jobs are enqueued by the elected leader only (River's leader
 // election), and each is a unique job per half interval, so a leader change
 // or a crash loop cannot pile up runs. Every job the package defines is
