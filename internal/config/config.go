@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,8 +68,16 @@ type Config struct {
 	// in progress at once; past it a kick-off is answered 429.
 	ExportMaxPerClient int
 
-	// MaxBodyBytes caps every request body.
+	// MaxBodyBytes caps every request body but document uploads.
 	MaxBodyBytes int64
+	// BlobDir holds document content and export files
+	// (WARD_BLOB_DIR); empty means "blobs" in DataDir. Replicas must share
+	// it (a network filesystem) or each serve only their own exports.
+	BlobDir string
+	// DocumentMaxBytes caps one document's content
+	// (WARD_DOCUMENT_MAX_BYTES); uploads to /fhir/Binary and
+	// /fhir/DocumentReference may be this large (plus base64 for JSON).
+	DocumentMaxBytes int64
 	// LogFormat is "json" (production) or "text" (a terminal).
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
@@ -101,6 +110,7 @@ func Default() Config {
 		ExportRetention:         24 * time.Hour,
 		ExportMaxPerClient:      3,
 		MaxBodyBytes:            1 << 20,
+		DocumentMaxBytes:        32 << 20,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
 	}
@@ -162,6 +172,15 @@ var envVars = map[string]setter{
 			return fmt.Errorf("not an integer: %q", v)
 		}
 		c.MaxBodyBytes = n
+		return nil
+	},
+	"WARD_BLOB_DIR": func(c *Config, v string) error { c.BlobDir = v; return nil },
+	"WARD_DOCUMENT_MAX_BYTES": func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.DocumentMaxBytes = n
 		return nil
 	},
 	"WARD_EXPORT_FILE_LINES": func(c *Config, v string) error {
@@ -242,6 +261,14 @@ func (c Config) PublicIssuer() string {
 		return "http://" + c.Addr
 	}
 	return strings.TrimRight(c.Issuer, "/")
+}
+
+// BlobRoot is where document content and export files live.
+func (c Config) BlobRoot() string {
+	if c.BlobDir != "" {
+		return c.BlobDir
+	}
+	return filepath.Join(c.DataDir, "blobs")
 }
 
 // SecureCookies reports whether cookies must be marked Secure: whenever the
@@ -346,6 +373,12 @@ func (c Config) Validate() error {
 	}
 	if c.ExportMaxPerClient < 1 {
 		bad("export max per client: must be at least 1, got %d", c.ExportMaxPerClient)
+	}
+	if c.DocumentMaxBytes < 1 {
+		bad("document max bytes: must be positive, got %d", c.DocumentMaxBytes)
+	}
+	if c.BlobDir == "" && c.DataDir == "" {
+		bad("blob dir: set WARD_BLOB_DIR or a data dir (documents and export files live there)")
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)

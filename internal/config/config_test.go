@@ -44,6 +44,8 @@ func TestFromEnv(t *testing.T) {
 				"WARD_EXPORT_FILE_LINES=500",
 				"WARD_EXPORT_RETENTION=2h",
 				"WARD_EXPORT_MAX_PER_CLIENT=7",
+				"WARD_BLOB_DIR=/srv/blobs",
+				"WARD_DOCUMENT_MAX_BYTES=4096",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
 			},
@@ -57,6 +59,7 @@ func TestFromEnv(t *testing.T) {
 					ServiceTokenLifetime: 2160 * time.Hour, ServiceTokenAlertWindow: 168 * time.Hour,
 					KeyRotationAge:  720 * time.Hour,
 					ExportFileLines: 500, ExportRetention: 2 * time.Hour, ExportMaxPerClient: 7,
+					BlobDir: "/srv/blobs", DocumentMaxBytes: 4096,
 					LogFormat: "text", LogLevel: "debug",
 				}
 				if c != want {
@@ -125,9 +128,14 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(c *Config) {}, nil},
 		{"sqlite url", func(c *Config) { c.DatabaseURL = "sqlite:///tmp/w.db" }, nil},
-		{"no data dir with url and key", func(c *Config) {
+		{"no data dir with url, key and blob dir", func(c *Config) {
 			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+			c.BlobDir = "/srv/ward-blobs"
 		}, nil},
+		{"no data dir and no blob dir", func(c *Config) {
+			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+		}, []string{"blob dir"}},
+		{"document limit", func(c *Config) { c.DocumentMaxBytes = 0 }, []string{"document max bytes"}},
 		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
 		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},
 		{"https issuer with path", func(c *Config) { c.Issuer = "https://example.org/ward/" }, nil},

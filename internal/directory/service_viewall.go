@@ -1,6 +1,10 @@
 package directory
 
-import "context"
+import (
+	"context"
+
+	"ward/internal/apperr"
+)
 
 // ViewsEveryone reports whether check_role lets the caller view every live
 // user without a per-user check: ward itself, an admin or a service
@@ -16,4 +20,23 @@ func (s *Service) ViewsEveryone(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return p.HasRole(RoleAdmin, RoleService), nil
+}
+
+// CountUsers returns how many live users match f (a searchset's total).
+// Only callers who view everyone may count: for anyone else the count
+// would reveal users check_role hides from them.
+func (s *Service) CountUsers(ctx context.Context, f UserFilter) (int, error) {
+	all, err := s.ViewsEveryone(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !all {
+		return 0, apperr.New(apperr.Forbidden, "only an administrator may count users")
+	}
+	if f.IncludeDeleted && !s.newRequest(ctx).who.System {
+		if err := s.newRequest(ctx).requireAdmin(ctx, "count deleted users"); err != nil {
+			return 0, err
+		}
+	}
+	return s.store.CountUsers(ctx, f)
 }

@@ -222,8 +222,14 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // over the limit is refused at once; an undeclared (chunked) one fails when
 // the handler reads past the limit, and handlers answer 413 then.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	limit := s.cfg.MaxBodyBytes
+	// A document travels base64 in FHIR JSON: 4/3 of its size, plus the
+	// resource around it.
+	docLimit := s.cfg.DocumentMaxBytes/3*4 + 64<<10
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := s.cfg.MaxBodyBytes
+		if uploadPath(r) {
+			limit = max(limit, docLimit)
+		}
 		if r.ContentLength > limit {
 			httpauth.WriteProblem(w, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body is larger than %d bytes", limit))

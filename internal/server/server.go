@@ -82,6 +82,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
+		Register: svc.Export.Register, Periodic: svc.Export.Periodic(),
 	})
 	if err != nil {
 		return nil, err
@@ -168,6 +169,9 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:    o.logger,
 	})
 	pages.Mount(mux)
+	if err := s.mountFHIR(mux); err != nil {
+		return nil, err
+	}
 	svc.OAuth.Mount(mux)
 	svc.OAuth.MountAuthorize(mux, oauth.AuthorizeDeps{Sessions: svc.Sessions, Pages: pages, CSRF: consentCSRF,
 		Ender: svc.Sessions, Cookies: cookies})
@@ -175,6 +179,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	auth := httpauth.NewMiddleware(o.logger,
 		httpauth.BearerExtractor{Tokens: svc.OAuth, Scope: routeScope},
 		httpauth.SessionExtractor{Sessions: svc.Sessions, Cookies: cookies})
+	auth.WriteErrorsWith(writeAuthError)
 	auth.OnRefused(func(r *http.Request, status int, reason string) {
 		comment := fmt.Sprintf("request refused (%d): %s; %s %s", status, reason, r.Method, r.URL.Path)
 		if err := svc.Audit.Record(actor.System(r.Context()), audit.Authentication, 0, comment); err != nil {

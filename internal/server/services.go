@@ -8,9 +8,14 @@ import (
 	"time"
 
 	"ward/internal/audit"
+	"ward/internal/blob"
+	"ward/internal/bulk"
 	"ward/internal/client"
+	"ward/internal/clinical"
 	"ward/internal/config"
 	"ward/internal/directory"
+	"ward/internal/document"
+	"ward/internal/fhir/bulksource"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
@@ -35,6 +40,15 @@ type Services struct {
 	// OAuth is the authorization server (its HTTP endpoints, bearer
 	// checks, token tools and service accounts).
 	OAuth *oauth.Provider
+	// Clinical is the clinical record: observations and procedures.
+	Clinical *clinical.Service
+	// Documents is DocumentReference metadata with its content.
+	Documents *document.Service
+	// Blobs holds document content and export files.
+	Blobs blob.Store
+	// Export is the Bulk Data export engine and ExportSource what it reads.
+	Export       *bulk.Engine
+	ExportSource *bulksource.Source
 	// SessionConfig is the session lifetimes and lockout rules in force.
 	SessionConfig session.Config
 	// MasterKey is the 32-byte key for secrets at rest, loaded (or
@@ -130,8 +144,25 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		return nil, err
 	}
 	clients.OnChange(provider.InvalidateClient)
+	blobs, err := blob.NewDir(cfg.BlobRoot(), blob.WithClock(o.now))
+	if err != nil {
+		return nil, err
+	}
+	clin := clinical.NewService(db, db, dir, auditLog, o.now)
+	docs, err := document.NewService(db, db, dir, auditLog, blobs, document.Options{MaxSize: cfg.DocumentMaxBytes, Now: o.now})
+	if err != nil {
+		return nil, err
+	}
+	src := bulksource.New(dir, db, db, ocfg.FHIRBase())
+	engine, err := bulk.NewEngine(db, blobs, src, bulk.EngineConfig{
+		LinesPerFile: cfg.ExportFileLines, Retention: cfg.ExportRetention, Now: o.now, Logger: o.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
-		Keys: signingKeys, OAuth: provider, SessionConfig: scfg, MasterKey: masterKey}, nil
+		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
+		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey}, nil
 }
 
 // Migrate brings the schema, the static data and River's job tables up to

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"ward/internal/bulk"
+	"ward/internal/fhir"
+	"ward/internal/fhir/bulksource"
+	"ward/internal/fhir/policy"
+	"ward/internal/fhir/rest"
+	"ward/internal/httpauth"
+	"ward/internal/oauth"
+)
+
+// mountFHIR puts the FHIR API and Bulk Data export under /fhir.
+func (s *Server) mountFHIR(mux *http.ServeMux) error {
+	svc, cfg := s.svc, s.cfg
+	base := cfg.PublicIssuer() + "/fhir"
+	exports, err := bulk.NewHandler(bulk.HandlerDeps{
+		Store: svc.DB, Tx: svc.DB, Blobs: svc.Blobs, Source: svc.ExportSource,
+		Groups: bulksource.Groups{Dir: svc.Directory}, Audit: svc.Audit, Jobs: s.jobs, Engine: svc.Export,
+	}, bulk.HandlerConfig{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, Now: s.o.now, Logger: s.o.logger})
+	if err != nil {
+		return err
+	}
+	exports.Mount(mux)
+	issuer := cfg.PublicIssuer()
+	h := rest.New(rest.Deps{
+		Base:      base,
+		Policy:    policy.New(svc.Directory),
+		Directory: svc.Directory,
+		Groups:    svc.Directory,
+		Consents:  svc.Directory,
+		Clinical:  svc.Clinical,
+		Documents: svc.Documents,
+		Audit:     svc.Audit,
+		Trail:     svc.Audit,
+		Security: fhir.SMARTSecurity("SMART App Launch 2.0 and Backend Services; see "+issuer+oauth.PathSMARTConfig,
+			fhir.OAuthURI{Name: "authorize", URL: issuer + oauth.PathAuthorize},
+			fhir.OAuthURI{Name: "token", URL: issuer + oauth.PathToken},
+			fhir.OAuthURI{Name: "introspect", URL: issuer + oauth.PathIntrospect},
+			fhir.OAuthURI{Name: "revoke", URL: issuer + oauth.PathRevoke}),
+		Operations: []fhir.CapabilityStatementOperation{{Name: "export", Definition: fhir.OperationExport}},
+		TypeOperations: map[string][]fhir.CapabilityStatementOperation{
+			"Patient": {{Name: "export", Definition: fhir.OperationPatientExport}},
+			"Group":   {{Name: "export", Definition: fhir.OperationGroupExport}},
+		},
+		Version: s.o.version,
+		Logger:  s.o.logger,
+		Now:     s.o.now,
+	})
+	h.Mount(mux)
+	return nil
+}
+
+// isFHIR reports whether a path belongs to the FHIR API.
+func isFHIR(path string) bool { return path == "/fhir" || strings.HasPrefix(path, "/fhir/") }
+
+// writeAuthError answers a refused credential in the error format of the
+// API the request was for: OperationOutcome under /fhir, problem+json
+// elsewhere.
+func writeAuthError(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	if !isFHIR(r.URL.Path) {
+		httpauth.WriteProblem(w, status, detail)
+		return
+	}
+	code := "security"
+	if status == http.StatusInternalServerError {
+		code = "exception"
+	}
+	rest.WriteOutcome(w, status, fhir.NewOperationOutcome("error", code, detail))
+}
+
+// uploadPath reports whether a request may carry a document's content,
+// which gets the document limit instead of the general body limit.
+func uploadPath(r *http.Request) bool {
+	switch {
+	case r.Method == http.MethodPost && (r.URL.Path == "/fhir/Binary" || r.URL.Path == "/fhir/DocumentReference"):
+		return true
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/fhir/DocumentReference/"):
+		return true
+	}
+	return false
+}
