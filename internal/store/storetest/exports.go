@@ -22,6 +22,7 @@ var exportCases = []struct {
 	{"ExportCountActive", testExportCountActive},
 	{"ExportCountActiveSerialises", testExportCountActiveSerialises},
 	{"ExportExpiredAndDelete", testExportExpiredAndDelete},
+	{"ExportUserPurged", testExportUserPurged},
 }
 
 // fullExport returns an export with every field set, n mixed into the
@@ -232,4 +233,18 @@ func testExportExpiredAndDelete(t *testing.T, b Backend) {
 	got, err = b.Exports.ExpiredExports(ctx, base.Add(2*time.Hour), 10)
 	must(t, err, "expired exports after delete")
 	mustEqual(t, len(got), 2, "expired exports after delete")
+}
+
+// Purging the user behind an export keeps the export (it belongs to the
+// client until it expires) without the user.
+func testExportUserPurged(t *testing.T, b Backend) {
+	ctx := t.Context()
+	u := newUser(t, b, "purged-exporter@example.org")
+	e := fullExport(40, "client-a", u.ID)
+	must(t, b.Exports.CreateExport(ctx, e), "create export")
+	must(t, b.Directory.PurgeUser(ctx, u.ID), "purge user")
+	got, err := b.Exports.GetExport(ctx, e.ID)
+	must(t, err, "get export after purge")
+	e.UserID = 0
+	mustEqual(t, got, e, "export after its user's purge")
 }
