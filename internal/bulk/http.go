@@ -270,7 +270,7 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 			_ = h.d.Blobs.DeletePrefix(context.WithoutCancel(ctx), prefix(ex.ID))
 		}
 		if apperr.Is(err, apperr.RateLimited) {
-			w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter.Seconds())))
+			w.Header().Set("Retry-After", h.retryAfter())
 		}
 		rest.WriteError(w, r, h.log, err)
 		return
@@ -422,7 +422,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	switch ex.Status {
 	case StatusAccepted, StatusInProgress:
 		w.Header().Set("X-Progress", progressText(ex))
-		w.Header().Set("Retry-After", strconv.Itoa(int(h.cfg.RetryAfter.Seconds())))
+		w.Header().Set("Retry-After", h.retryAfter())
 		w.WriteHeader(http.StatusAccepted)
 	case StatusFailed:
 		rest.WriteOutcome(w, http.StatusInternalServerError, fhir.NewOperationOutcome("error", "exception", ex.Failure))
@@ -569,4 +569,9 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", OutputFormat)
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", info.ModTime, rc)
+}
+
+// retryAfter is RetryAfter in whole seconds, at least one.
+func (h *Handler) retryAfter() string {
+	return strconv.Itoa(max(1, int(h.cfg.RetryAfter.Seconds())))
 }
