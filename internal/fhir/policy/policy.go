@@ -173,6 +173,11 @@ func (p *Policy) PatientAccess(ctx context.Context, g Grant, patient int64, in I
 	err := p.dir.CheckRole(ctx, perm, patient)
 	switch apperr.KindOf(err) {
 	case apperr.Forbidden, apperr.NotFound:
+		if perm == directory.Edit && p.dir.CheckRole(ctx, directory.View, patient) == nil {
+			// They see the record but may not change it (the patient did
+			// not make their consent staff-editable): that is no secret.
+			return apperr.New(apperr.Forbidden, "you may view this patient's record but not change it")
+		}
 		return notFound()
 	}
 	return err

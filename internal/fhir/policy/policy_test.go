@@ -96,7 +96,7 @@ func TestPatientAccess(t *testing.T) {
 		{"another patient", patient, 8, Read, false},
 		{"user may view", user, 20, Read, true},
 		{"user may not view", user, 21, Read, false},
-		{"user may view but not edit", user, 20, Update, false},
+		{"user may not view or edit", user, 21, Update, false},
 		{"unknown patient", user, 5000, Read, false},
 		{"admin", Grant{Context: scope.ContextSystem, Admin: true}, 21, Update, true},
 	} {
@@ -139,5 +139,16 @@ func TestCanDocument(t *testing.T) {
 	}
 	if _, err := p.CanDocument(ctxWith(actor.Actor{ClientID: "svc", Scopes: []string{"system/Patient.read"}})); apperr.KindOf(err) != apperr.Forbidden {
 		t.Errorf("without a document scope: %v, want Forbidden", err)
+	}
+}
+
+// TestViewButNotEdit: a write to a record the caller may see but not
+// change is Forbidden, not NotFound (its existence is no secret to them).
+func TestViewButNotEdit(t *testing.T) {
+	p := New(fakeDir{view: map[int64]bool{20: true}})
+	ctx := ctxWith(actor.Actor{ClientID: "app", UserID: 3})
+	err := p.PatientAccess(ctx, Grant{Context: scope.ContextUser}, 20, Update)
+	if apperr.KindOf(err) != apperr.Forbidden {
+		t.Errorf("view-only update: %v, want Forbidden", err)
 	}
 }
