@@ -82,8 +82,8 @@ func newWorld(t *testing.T, dbURL string) *world {
 	}
 	obs := func(p int64, code, value string, at time.Time) *clinical.Observation {
 		o, err := w.svc.Clinical.CreateObservation(sys, clinical.Observation{PatientID: p, Status: clinical.ObsFinal,
-			Code:  []clinical.Coding{{System: "http://loinc.org", Code: code}},
-			Value: clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: value, Unit: "mmol/L"}},
+			Code:      []clinical.Coding{{System: "http://loinc.org", Code: code}},
+			Value:     clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: value, Unit: "mmol/L"}},
 			Effective: clinical.Occurrence{DateTime: &at}, Issued: at})
 		must(err)
 		return o
@@ -344,22 +344,22 @@ func (w *world) testBackendSearch(t *testing.T) {
 		t.Errorf("backend patients: %d %v", total, ids)
 	}
 	cases := map[string][]string{
-		"/fhir/Patient?identifier=urn:mrn|MRN-1":                   {id(w.p1.ID)},
-		"/fhir/Patient?identifier=MRN-1":                           {id(w.p1.ID)},
-		"/fhir/Patient?name=ali":                                   {id(w.p1.ID)},
-		"/fhir/Patient?name:exact=ali":                             nil,
-		"/fhir/Patient?birthdate=1980-02-03":                       {id(w.p1.ID)},
-		"/fhir/Patient?birthdate=ge1985":                           {id(w.p2.ID)},
-		"/fhir/Patient?birthdate=lt1985-01-01":                     {id(w.p1.ID)},
+		"/fhir/Patient?identifier=urn:mrn|MRN-1":                      {id(w.p1.ID)},
+		"/fhir/Patient?identifier=MRN-1":                              {id(w.p1.ID)},
+		"/fhir/Patient?name=ali":                                      {id(w.p1.ID)},
+		"/fhir/Patient?name:exact=ali":                                nil,
+		"/fhir/Patient?birthdate=1980-02-03":                          {id(w.p1.ID)},
+		"/fhir/Patient?birthdate=ge1985":                              {id(w.p2.ID)},
+		"/fhir/Patient?birthdate=lt1985-01-01":                        {id(w.p1.ID)},
 		"/fhir/Patient?organization=Organization/" + id(w.clinicB.ID): {id(w.p2.ID)},
-		"/fhir/Patient?_id=" + id(w.p2.ID):                           {id(w.p2.ID)},
-		"/fhir/Observation?code=http://loinc.org|2345-7":             {id(w.obs1.ID), id(w.obs2.ID)},
-		"/fhir/Observation?code=2345-7&date=2024-03-02":              {id(w.obs2.ID)},
-		"/fhir/Observation?date=gt2025":                              nil,
-		"/fhir/Procedure?code=http://snomed.info/sct|26294005":       {id(w.proc1.ID)},
-		"/fhir/Organization?identifier=urn:clinic|A":                 {id(w.clinicA.ID)},
-		"/fhir/Organization?name=clinic":                             {id(w.clinicA.ID), id(w.clinicB.ID)},
-		"/fhir/Practitioner?name=sam":                                {id(w.staff.ID)},
+		"/fhir/Patient?_id=" + id(w.p2.ID):                            {id(w.p2.ID)},
+		"/fhir/Observation?code=http://loinc.org|2345-7":              {id(w.obs1.ID), id(w.obs2.ID)},
+		"/fhir/Observation?code=2345-7&date=2024-03-02":               {id(w.obs2.ID)},
+		"/fhir/Observation?date=gt2025":                               nil,
+		"/fhir/Procedure?code=http://snomed.info/sct|26294005":        {id(w.proc1.ID)},
+		"/fhir/Organization?identifier=urn:clinic|A":                  {id(w.clinicA.ID)},
+		"/fhir/Organization?name=clinic":                              {id(w.clinicA.ID), id(w.clinicB.ID)},
+		"/fhir/Practitioner?name=sam":                                 {id(w.staff.ID)},
 	}
 	for path, want := range cases {
 		total, ids, _ := w.bundle(svc, path)
@@ -439,11 +439,11 @@ func (w *world) testWrites(t *testing.T) {
 		path string
 		body []byte
 	}{
-		"id mismatch":        {"/fhir/Observation/" + created.ID, observationBody(w.p1.ID, "999")},
-		"no id":              {"/fhir/Observation/" + created.ID, observationBody(w.p1.ID, "")},
-		"wrong type":         {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":"Patient","id":"` + created.ID + `"}`)},
-		"unknown element":    {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":"Observation","id":"` + created.ID + `","bogus":1}`)},
-		"not json":           {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":`)},
+		"id mismatch":     {"/fhir/Observation/" + created.ID, observationBody(w.p1.ID, "999")},
+		"no id":           {"/fhir/Observation/" + created.ID, observationBody(w.p1.ID, "")},
+		"wrong type":      {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":"Patient","id":"` + created.ID + `"}`)},
+		"unknown element": {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":"Observation","id":"` + created.ID + `","bogus":1}`)},
+		"not json":        {"/fhir/Observation/" + created.ID, []byte(`{"resourceType":`)},
 	} {
 		if r := w.do(app, http.MethodPut, c.path, c.body); r.status != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400: %s", name, r.status, r.body)
