@@ -37,11 +37,16 @@ const (
 	// Access is a read of patient data through the FHIR API or an export
 	// (ward's own context: who read which patient's data, with which client).
 	Access Context = "access"
+	// Document is a change to a patient's documents (ward's own context).
+	Document Context = "document"
+	// Export is a Bulk Data export started or cancelled (ward's own).
+	Export Context = "export"
 )
 
 // Contexts lists every valid Context.
 var Contexts = []Context{Other, Login, Assessment, Authentication, Intervention, Account,
-	ConsentCtx, User, Observation, Organization, Group, Procedure, Relationship, Role, ToU, Access}
+	ConsentCtx, User, Observation, Organization, Group, Procedure, Relationship, Role, ToU, Access,
+	Document, Export}
 
 // ValidContext reports whether c is one of Contexts.
 func ValidContext(c Context) bool {

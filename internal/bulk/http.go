@@ -259,7 +259,7 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 		if level == LevelGroup {
 			comment += ", group " + groupID
 		}
-		if err := h.d.Audit.Record(ctx, audit.Other, 0, comment); err != nil {
+		if err := h.d.Audit.Record(ctx, audit.Export, 0, comment); err != nil {
 			return err
 		}
 		_, err = h.d.Jobs.InsertTx(ctx, exportArgs{ExportID: ex.ID}, h.d.Engine.insertOpts())
@@ -498,7 +498,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 			if err := h.d.Store.UpdateExport(ctx, ex); err != nil {
 				return err
 			}
-			return h.d.Audit.Record(ctx, audit.Other, 0, fmt.Sprintf("bulk export %s cancelled", ex.ID))
+			return h.d.Audit.Record(ctx, audit.Export, 0, fmt.Sprintf("bulk export %s cancelled", ex.ID))
 		})
 		if !apperr.Is(err, apperr.Conflict) {
 			break
@@ -561,7 +561,7 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 	defer rc.Close()
 	// The download is a read of patient data: it is audited before a byte
 	// is sent, and refused if the audit cannot be written.
-	if err := h.d.Audit.Record(ctx, audit.Other, 0,
+	if err := h.d.Audit.Record(ctx, audit.Access, 0,
 		fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)); err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return

@@ -118,7 +118,7 @@ func (s *Service) MaxSize() int64 { return s.maxSize }
 func (s *Service) record(ctx context.Context, patientID int64, format string, args ...any) error {
 	// audit has no document context yet; "other" with a comment naming
 	// the document keeps the event in the patient's trail.
-	if err := s.audit.Record(ctx, audit.Other, patientID, fmt.Sprintf(format, args...)); err != nil {
+	if err := s.audit.Record(ctx, audit.Document, patientID, fmt.Sprintf(format, args...)); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil

@@ -55,7 +55,7 @@ func (a *memAudit) Record(ctx context.Context, c audit.Context, subjectID int64,
 	if a.fail != nil {
 		return a.fail
 	}
-	if c != audit.Other {
+	if c != audit.Document {
 		return errors.New("unexpected audit context " + string(c))
 	}
 	a.events = append(a.events, event{subjectID, comment, a.db.Tx(ctx) != nil})
