@@ -70,6 +70,14 @@ type Config struct {
 
 	// MaxBodyBytes caps every request body but document uploads.
 	MaxBodyBytes int64
+	// ExportSlice bounds one run of an export job (WARD_EXPORT_SLICE); a
+	// longer export pauses and resumes from its checkpoint, so that no run
+	// outlives JobRescueAfter.
+	ExportSlice time.Duration
+	// JobRescueAfter is how long a job may run before it is taken for
+	// abandoned by a dead process and run again (WARD_JOB_RESCUE_AFTER):
+	// how soon a crashed replica's export resumes elsewhere.
+	JobRescueAfter time.Duration
 	// BlobDir holds document content and export files
 	// (WARD_BLOB_DIR); empty means "blobs" in DataDir. Replicas must share
 	// it (a network filesystem) or each serve only their own exports.
@@ -111,6 +119,8 @@ func Default() Config {
 		ExportMaxPerClient:      3,
 		MaxBodyBytes:            1 << 20,
 		DocumentMaxBytes:        32 << 20,
+		ExportSlice:             30 * time.Minute,
+		JobRescueAfter:          time.Hour,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
 	}
@@ -174,7 +184,9 @@ var envVars = map[string]setter{
 		c.MaxBodyBytes = n
 		return nil
 	},
-	"WARD_BLOB_DIR": func(c *Config, v string) error { c.BlobDir = v; return nil },
+	"WARD_EXPORT_SLICE":     func(c *Config, v string) error { return parseDuration(v, &c.ExportSlice) },
+	"WARD_JOB_RESCUE_AFTER": func(c *Config, v string) error { return parseDuration(v, &c.JobRescueAfter) },
+	"WARD_BLOB_DIR":         func(c *Config, v string) error { c.BlobDir = v; return nil },
 	"WARD_DOCUMENT_MAX_BYTES": func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -373,6 +385,9 @@ func (c Config) Validate() error {
 	}
 	if c.ExportMaxPerClient < 1 {
 		bad("export max per client: must be at least 1, got %d", c.ExportMaxPerClient)
+	}
+	if c.ExportSlice < time.Second || c.JobRescueAfter <= c.ExportSlice {
+		bad("export slice and job rescue: want 1s <= WARD_EXPORT_SLICE < WARD_JOB_RESCUE_AFTER, got %s and %s", c.ExportSlice, c.JobRescueAfter)
 	}
 	if c.DocumentMaxBytes < 1 {
 		bad("document max bytes: must be positive, got %d", c.DocumentMaxBytes)

@@ -45,6 +45,8 @@ func TestFromEnv(t *testing.T) {
 				"WARD_EXPORT_RETENTION=2h",
 				"WARD_EXPORT_MAX_PER_CLIENT=7",
 				"WARD_BLOB_DIR=/srv/blobs",
+				"WARD_EXPORT_SLICE=2m",
+				"WARD_JOB_RESCUE_AFTER=10m",
 				"WARD_DOCUMENT_MAX_BYTES=4096",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
@@ -60,6 +62,7 @@ func TestFromEnv(t *testing.T) {
 					KeyRotationAge:  720 * time.Hour,
 					ExportFileLines: 500, ExportRetention: 2 * time.Hour, ExportMaxPerClient: 7,
 					BlobDir: "/srv/blobs", DocumentMaxBytes: 4096,
+					ExportSlice: 2 * time.Minute, JobRescueAfter: 10 * time.Minute,
 					LogFormat: "text", LogLevel: "debug",
 				}
 				if c != want {
@@ -136,6 +139,7 @@ func TestValidate(t *testing.T) {
 			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 		}, []string{"blob dir"}},
 		{"document limit", func(c *Config) { c.DocumentMaxBytes = 0 }, []string{"document max bytes"}},
+		{"slice outlives rescue", func(c *Config) { c.ExportSlice, c.JobRescueAfter = time.Hour, time.Hour }, []string{"export slice"}},
 		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
 		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},
 		{"https issuer with path", func(c *Config) { c.Issuer = "https://example.org/ward/" }, nil},

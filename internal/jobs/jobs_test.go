@@ -519,16 +519,17 @@ func TestConfig(t *testing.T) {
 		KeyMaxAge:            90 * 24 * time.Hour,
 		MaxTokenLifetime:     keys.DefaultMaxTokenLifetime,
 		SessionPurgeInterval: time.Hour,
+		RescueAfter:          time.Hour,
 	}
 	if d != want {
 		t.Errorf("Default() = %+v, want %+v", d, want)
 	}
 
-	err := jobs.Config{KeyMaxAge: -time.Second, JanitorInterval: 500 * time.Millisecond}.Validate()
+	err := jobs.Config{KeyMaxAge: -time.Second, JanitorInterval: 500 * time.Millisecond, RescueAfter: -time.Second}.Validate()
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, problem := range []string{"janitor interval", "key rotation check", "session purge", "alert window", "key maximum age", "token lifetime"} {
+	for _, problem := range []string{"janitor interval", "key rotation check", "session purge", "alert window", "key maximum age", "token lifetime", "rescue-after"} {
 		if !strings.Contains(err.Error(), problem) {
 			t.Errorf("Validate error does not mention %q:\n%v", problem, err)
 		}

@@ -36,6 +36,11 @@ type Config struct {
 	MaxTokenLifetime time.Duration
 	// SessionPurgeInterval is how often dead browser sessions are deleted.
 	SessionPurgeInterval time.Duration
+	// RescueAfter is how long a job may be running before River takes it
+	// for abandoned (its process died) and runs it again. It must exceed
+	// the longest run of any job: a bulk export runs in slices shorter
+	// than it.
+	RescueAfter time.Duration
 }
 
 // Default returns the production schedule: hourly maintenance, sponsors
@@ -49,6 +54,7 @@ func Default() Config {
 		KeyMaxAge:            90 * 24 * time.Hour,
 		MaxTokenLifetime:     24 * time.Hour,
 		SessionPurgeInterval: time.Hour,
+		RescueAfter:          time.Hour,
 	}
 }
 
@@ -80,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTokenLifetime <= 0 {
 		bad("jobs: maximum token lifetime must be positive, got %s", c.MaxTokenLifetime)
+	}
+	if c.RescueAfter < 0 {
+		bad("jobs: rescue-after must be positive, or zero for River's default, got %s", c.RescueAfter)
 	}
 	return errors.Join(errs...)
 }
@@ -287,7 +296,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 		PeriodicJobs: periodics,
 		// During a rolling upgrade a replica that does not know a new job
 		// kind leaves it to the replicas that do, instead of failing it.
-		FetchOnlyKnownKinds: true,
+		FetchOnlyKnownKinds:  true,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 	})
 	if err != nil {
 		r.closePool()

@@ -20,7 +20,8 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 	exports, err := bulk.NewHandler(bulk.HandlerDeps{
 		Store: svc.DB, Tx: svc.DB, Blobs: svc.Blobs, Source: svc.ExportSource,
 		Groups: bulksource.Groups{Dir: svc.Directory}, Audit: svc.Audit, Jobs: s.jobs, Engine: svc.Export,
-	}, bulk.HandlerConfig{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, Now: s.o.now, Logger: s.o.logger})
+	}, bulk.HandlerConfig{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, MaxBody: cfg.MaxBodyBytes,
+		Now: s.o.now, Logger: s.o.logger})
 	if err != nil {
 		return err
 	}

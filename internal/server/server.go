@@ -76,6 +76,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	jcfg := jobs.Default()
 	jcfg.ExpiryAlertWindow = cfg.ServiceTokenAlertWindow
 	jcfg.KeyMaxAge = cfg.KeyRotationAge
+	jcfg.RescueAfter = cfg.JobRescueAfter
 	// A key retired by rotation stays published while anything it signed
 	// (JWT access tokens, ID tokens) may still be valid.
 	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime)

@@ -155,7 +155,8 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	src := bulksource.New(dir, db, db, ocfg.FHIRBase())
 	engine, err := bulk.NewEngine(db, blobs, src, bulk.EngineConfig{
-		LinesPerFile: cfg.ExportFileLines, Retention: cfg.ExportRetention, Now: o.now, Logger: o.logger,
+		LinesPerFile: cfg.ExportFileLines, Retention: cfg.ExportRetention, Slice: cfg.ExportSlice,
+		Now: o.now, Logger: o.logger,
 	})
 	if err != nil {
 		return nil, err
