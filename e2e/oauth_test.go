@@ -108,47 +108,11 @@ func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 		Scopes: []string{"openid", "fhirUser", "offline_access", "launch/patient", "patient/*.rs"}}
 	verifier := oauth2.GenerateVerifier()
 
-	// The person's browser.
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if !strings.HasPrefix(req.URL.String(), base) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	read := func(res *http.Response, err error) (*http.Response, string) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, string(b)
-	}
-	post := func(path string, form url.Values) (*http.Response, string) {
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", base)
-		return read(browser.Do(req))
-	}
-	_, body := read(browser.Get(conf.AuthCodeURL("e2e-state-1", oauth2.S256ChallengeOption(verifier),
-		oidc.Nonce("e2e-nonce-1"), oauth2.SetAuthURLParam("aud", base+"/fhir"))))
-	if !strings.Contains(body, `name="password"`) {
-		t.Fatalf("authorize did not lead to the sign-in page:\n%.500s", body)
-	}
-	f := hiddenFields(body)
-	f.Set("email", "pat@example.org")
-	f.Set("password", "patient password 1")
-	_, body = post("/login", f)
-	if !strings.Contains(body, `name="decision"`) {
-		t.Fatalf("sign-in did not lead to the consent page:\n%.500s", body)
-	}
-	f = hiddenFields(body)
-	f.Set("decision", "allow")
-	res, _ := post("/oauth/authorize", f)
-	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil || !strings.HasPrefix(loc.String(), redirectURI) || loc.Query().Get("state") != "e2e-state-1" {
-		t.Fatalf("consent did not redirect to the app: %d %v", res.StatusCode, loc)
+	authURL := conf.AuthCodeURL("e2e-state-1", oauth2.S256ChallengeOption(verifier),
+		oidc.Nonce("e2e-nonce-1"), oauth2.SetAuthURLParam("aud", base+"/fhir"))
+	loc := signInAndAllow(t, base, authURL, "pat@example.org", "patient password 1")
+	if loc.Query().Get("state") != "e2e-state-1" {
+		t.Fatalf("consent redirected with state %q", loc.Query().Get("state"))
 	}
 
 	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
@@ -169,7 +133,7 @@ func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 	if st := bearerStatus(t, base+"/oauth/userinfo", fresh.AccessToken); st != http.StatusOK {
 		t.Fatalf("userinfo with the refreshed token: %d", st)
 	}
-	res, _ = read(http.PostForm(base+"/oauth/revoke", url.Values{"token": {fresh.AccessToken}, "client_id": {app.ClientID}}))
+	res, _ := read(t)(http.PostForm(base+"/oauth/revoke", url.Values{"token": {fresh.AccessToken}, "client_id": {app.ClientID}}))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: %d", res.StatusCode)
 	}
@@ -188,7 +152,7 @@ func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, body = read(http.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
+	res, body := read(t)(http.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
 		"scope": {"system/Patient.rs"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 		"client_assertion": {assertion}}))
 	var sys struct {
@@ -224,6 +188,58 @@ func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 	}
 	if out, code := ward(t, dataDir, dbURL, "audit", "verify"); code != 0 {
 		t.Fatalf("audit verify after the scenario: %d %s", code, out)
+	}
+}
+
+// signInAndAllow is the person's browser: it follows authURL to ward's
+// sign-in page, signs in, allows on the consent page, and returns the
+// redirect to the app (which carries the code).
+func signInAndAllow(t *testing.T, base, authURL, email, password string) *url.URL {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if !strings.HasPrefix(req.URL.String(), base) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", base)
+		return read(t)(browser.Do(req))
+	}
+	_, body := read(t)(browser.Get(authURL))
+	if !strings.Contains(body, `name="password"`) {
+		t.Fatalf("authorize did not lead to the sign-in page:\n%.500s", body)
+	}
+	f := hiddenFields(body)
+	f.Set("email", email)
+	f.Set("password", password)
+	_, body = post("/login", f)
+	if !strings.Contains(body, `name="decision"`) {
+		t.Fatalf("sign-in did not lead to the consent page:\n%.500s", body)
+	}
+	f = hiddenFields(body)
+	f.Set("decision", "allow")
+	res, _ := post("/oauth/authorize", f)
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), redirectURI) || loc.Query().Get("code") == "" {
+		t.Fatalf("consent did not redirect to the app with a code: %d %v", res.StatusCode, loc)
+	}
+	return loc
+}
+
+// read returns a function that reads a whole response.
+func read(t *testing.T) func(*http.Response, error) (*http.Response, string) {
+	return func(res *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
 	}
 }
 

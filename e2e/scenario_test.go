@@ -75,25 +75,46 @@ func freeAddr(t *testing.T) string {
 // serve starts `ward serve` and waits for /readyz; the server is stopped with
 // SIGTERM when t ends (and must exit cleanly).
 func serve(t *testing.T, dataDir, dbURL string) string {
+	return serveEnv(t, dataDir, dbURL).base
+}
+
+// proc is a running `ward serve`.
+type proc struct {
+	base string
+	addr string
+	// kill ends the process with SIGKILL, as a crash would: no shutdown,
+	// no checkpoint, jobs left running.
+	kill func()
+}
+
+// serveEnv is serve with extra environment variables, returning the
+// process so a test can crash it.
+func serveEnv(t *testing.T, dataDir, dbURL string, env ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	return serveAt(t, freeAddr(t), dataDir, dbURL, env...)
+}
+
+// serveAt is serveEnv on a given address, so a restarted server keeps its
+// URL (and the issuer and export URLs derived from it).
+func serveAt(t *testing.T, addr, dataDir, dbURL string, env ...string) *proc {
+	t.Helper()
 	var logs bytes.Buffer
 	cmd := exec.Command(wardBin, "serve", "--addr", addr, "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "WARD_DATABASE_URL="+dbURL)
+	cmd.Env = append(append(os.Environ(), "WARD_DATABASE_URL="+dbURL), env...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start ward serve: %v", err)
 	}
 	base := "http://" + addr
 	stopped := false
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
 	stop := func() {
 		if stopped {
 			return
 		}
 		stopped = true
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
 			if err != nil {
@@ -104,6 +125,14 @@ func serve(t *testing.T, dataDir, dbURL string) string {
 			t.Errorf("ward serve did not stop on SIGINT; logs:\n%s", logs.String())
 		}
 	}
+	kill := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Kill()
+		<-done
+	}
 	t.Cleanup(stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -111,13 +140,18 @@ func serve(t *testing.T, dataDir, dbURL string) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return &proc{base: base, addr: addr, kill: kill}
 			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("ward serve not ready at %s; logs:\n%s", base, logs.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("ward serve exited (%v) before it was ready; logs:\n%s", err, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

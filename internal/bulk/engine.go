@@ -132,11 +132,18 @@ type exportWorker struct {
 	e *Engine
 }
 
-// sliceGrace is how long past its slice a run may take to notice and stop.
-const sliceGrace = 5 * time.Minute
+// MaxSliceGrace is how long past its slice a run may take, at most, to
+// notice and stop; a slice shorter than it gets its own length.
+const MaxSliceGrace = 5 * time.Minute
+
+// RunTimeout is the longest one run of an export job with this slice may
+// take: River rescues a job only after this long (or its own rescue
+// delay, whichever is longer), so it bounds how soon a crashed replica's
+// export resumes.
+func RunTimeout(slice time.Duration) time.Duration { return slice + min(slice, MaxSliceGrace) }
 
 func (w *exportWorker) Timeout(*river.Job[exportArgs]) time.Duration {
-	return w.e.cfg.Slice + sliceGrace
+	return RunTimeout(w.e.cfg.Slice)
 }
 
 // Work runs one slice of the export. At the end of the slice, or when the

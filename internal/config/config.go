@@ -386,8 +386,11 @@ func (c Config) Validate() error {
 	if c.ExportMaxPerClient < 1 {
 		bad("export max per client: must be at least 1, got %d", c.ExportMaxPerClient)
 	}
-	if c.ExportSlice < time.Second || c.JobRescueAfter <= c.ExportSlice {
-		bad("export slice and job rescue: want 1s <= WARD_EXPORT_SLICE < WARD_JOB_RESCUE_AFTER, got %s and %s", c.ExportSlice, c.JobRescueAfter)
+	// An export run lasts its slice plus a grace of up to 5 minutes
+	// (bulk.RunTimeout); River must not take a live run for dead.
+	if c.ExportSlice < time.Second || c.JobRescueAfter < c.ExportSlice+min(c.ExportSlice, 5*time.Minute) {
+		bad("export slice and job rescue: want WARD_EXPORT_SLICE of at least 1s and WARD_JOB_RESCUE_AFTER of at least the slice plus min(slice, 5m), got %s and %s",
+			c.ExportSlice, c.JobRescueAfter)
 	}
 	if c.DocumentMaxBytes < 1 {
 		bad("document max bytes: must be positive, got %d", c.DocumentMaxBytes)

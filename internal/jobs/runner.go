@@ -58,6 +58,16 @@ func Default() Config {
 	}
 }
 
+// jobTimeout is the timeout of a job kind that sets none: River's minute,
+// or less when jobs are rescued sooner (River requires the timeout not to
+// exceed the rescue delay, or a slow live job would be run twice).
+func jobTimeout(rescueAfter time.Duration) time.Duration {
+	if rescueAfter > 0 && rescueAfter < time.Minute {
+		return rescueAfter
+	}
+	return time.Minute
+}
+
 // minInterval is River's floor for a periodic schedule (and for a unique
 // period, which is derived from it).
 const minInterval = time.Second
@@ -298,6 +308,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 		// kind leaves it to the replicas that do, instead of failing it.
 		FetchOnlyKnownKinds:  true,
 		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           jobTimeout(cfg.RescueAfter),
 	})
 	if err != nil {
 		r.closePool()
