@@ -440,7 +440,7 @@ func (s *Service) checkSearch(ctx context.Context, f Filter) error {
 	return nil
 }
 
-// Search returns a page of the live documents matching f, newest first.
+// Search returns a page of the live documents matching f, oldest first.
 // The caller needs View on every patient in f.PatientIDs; see checkSearch.
 func (s *Service) Search(ctx context.Context, f Filter, p store.Page) ([]*Document, string, error) {
 	if err := s.checkSearch(ctx, f); err != nil {

@@ -458,7 +458,7 @@ func TestSearchAndCount(t *testing.T) {
 	f := document.Filter{PatientIDs: []int64{w.patient}}
 	page, next, err := w.svc.Search(w.ctx, f, store.Page{})
 	must(t, err, "search as viewer")
-	if len(page) != 2 || page[0].ID != bl.ID || page[1].ID != in.ID || next != "" {
+	if len(page) != 2 || page[0].ID != in.ID || page[1].ID != bl.ID || next != "" {
 		t.Fatalf("search found %d documents, next %q", len(page), next)
 	}
 	n, err := w.svc.Count(w.ctx, f)

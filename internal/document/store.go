@@ -80,8 +80,8 @@ type Store interface {
 	// (Conflict when stale or already deleted), bumping its version and
 	// UpdatedAt so an incremental export sees the change.
 	DeleteDocument(ctx context.Context, id, version int64, at time.Time) error
-	// SearchDocuments returns the live documents matching f newest first
-	// (by descending id) after the cursor, and the cursor of the next page
+	// SearchDocuments returns the live documents matching f oldest first
+	// (by ascending id, the order every FHIR search pages in) after the cursor, and the cursor of the next page
 	// ("" at the end). A malformed cursor is Invalid.
 	SearchDocuments(ctx context.Context, f Filter, p store.Page) ([]*Document, string, error)
 	// CountDocuments returns how many live documents match f.

@@ -317,6 +317,13 @@ func (h *Handler) updateHandler(t *resourceType) http.HandlerFunc {
 			return
 		}
 		f, err := t.update(ctx, g, r.PathValue("id"), version, body)
+		if version != 0 && apperr.Is(err, apperr.Conflict) {
+			// A version-aware update whose If-Match is stale (R4
+			// §3.1.0.5.3): 412, so the client re-reads and retries.
+			WriteOutcome(w, http.StatusPreconditionFailed, fhir.NewOperationOutcome("error", "conflict",
+				"the resource has changed since the version in If-Match; read it again"))
+			return
+		}
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -218,18 +218,34 @@ func (d *DB) DeleteObservation(ctx context.Context, id, version int64, at time.T
 // (with its args), to which the cursor bound is added.
 func newestFirst[T any](ctx context.Context, d *DB, what, columns, table, where string, args []any,
 	scan func(scanner) (T, error), id func(T) int64, p store.Page) ([]T, string, error) {
+	return pageByID(ctx, d, what, columns, table, where, args, scan, id, p, true)
+}
+
+// oldestFirst is newestFirst in ascending id order, the order FHIR
+// searches page in.
+func oldestFirst[T any](ctx context.Context, d *DB, what, columns, table, where string, args []any,
+	scan func(scanner) (T, error), id func(T) int64, p store.Page) ([]T, string, error) {
+	return pageByID(ctx, d, what, columns, table, where, args, scan, id, p, false)
+}
+
+func pageByID[T any](ctx context.Context, d *DB, what, columns, table, where string, args []any,
+	scan func(scanner) (T, error), id func(T) int64, p store.Page, desc bool) ([]T, string, error) {
 	p = p.Normalize()
 	after, err := store.DecodeCursor(p.After)
 	if err != nil {
 		return nil, "", err
 	}
+	cmp, order := ` AND id > ?`, ` ORDER BY id LIMIT ?`
+	if desc {
+		cmp, order = ` AND id < ?`, ` ORDER BY id DESC LIMIT ?`
+	}
 	if after > 0 {
-		where += ` AND id < ?`
+		where += cmp
 		args = append(args, after)
 	}
 	args = append(args, p.Limit+1)
 	out, err := queryList(ctx, d.rd(ctx), what, scan,
-		`SELECT `+columns+` FROM `+table+` WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
+		`SELECT `+columns+` FROM `+table+` WHERE `+where+order, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -279,13 +279,13 @@ func (d *DB) documentWhere(f document.Filter) (string, []any, error) {
 
 func documentID(d *document.Document) int64 { return d.ID }
 
-// SearchDocuments returns live documents matching f newest first.
+// SearchDocuments returns live documents matching f in id order.
 func (d *DB) SearchDocuments(ctx context.Context, f document.Filter, p store.Page) ([]*document.Document, string, error) {
 	where, args, err := d.documentWhere(f)
 	if err != nil {
 		return nil, "", err
 	}
-	return newestFirst(ctx, d, "search documents", documentColumns, "documents", where, args,
+	return oldestFirst(ctx, d, "search documents", documentColumns, "documents", where, args,
 		scanDocument, documentID, p)
 }
 

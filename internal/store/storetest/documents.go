@@ -361,18 +361,18 @@ func testDocumentSearchFilters(t *testing.T, b DocumentBackend) {
 		f    document.Filter
 		want []int64
 	}{
-		{"everything live", document.Filter{}, []int64{dd, c, bb, a}},
-		{"ids", document.Filter{IDs: []int64{a, c, gone, 999999}}, []int64{c, a}},
+		{"everything live", document.Filter{}, []int64{a, bb, c, dd}},
+		{"ids", document.Filter{IDs: []int64{999999, gone, c, a}}, []int64{a, c}},
 		{"no ids", document.Filter{IDs: []int64{}}, nil},
-		{"patient", document.Filter{PatientIDs: []int64{pat}}, []int64{bb, a}},
-		{"patients", document.Filter{PatientIDs: []int64{pat, other}}, []int64{dd, c, bb, a}},
+		{"patient", document.Filter{PatientIDs: []int64{pat}}, []int64{a, bb}},
+		{"patients", document.Filter{PatientIDs: []int64{other, pat}}, []int64{a, bb, c, dd}},
 		{"no patients", document.Filter{PatientIDs: []int64{}}, nil},
 		{"unknown patient", document.Filter{PatientIDs: []int64{999999}}, nil},
-		{"code in any system", document.Filter{Types: []document.CodeMatch{{AnySystem: true, Code: "11488-4"}}}, []int64{c, a}},
+		{"code in any system", document.Filter{Types: []document.CodeMatch{{AnySystem: true, Code: "11488-4"}}}, []int64{a, c}},
 		{"system and code", document.Filter{Types: []document.CodeMatch{{System: loinc, Code: "11488-4"}}}, []int64{a}},
 		{"code without system", document.Filter{Types: []document.CodeMatch{{Code: "11488-4"}}}, []int64{c}},
-		{"any code of a system", document.Filter{Types: []document.CodeMatch{{System: loinc}}}, []int64{bb, a}},
-		{"types are ORed", document.Filter{Types: []document.CodeMatch{{System: "urn:local", Code: "X"}, {System: loinc, Code: "18842-5"}}}, []int64{bb, a}},
+		{"any code of a system", document.Filter{Types: []document.CodeMatch{{System: loinc}}}, []int64{a, bb}},
+		{"types are ORed", document.Filter{Types: []document.CodeMatch{{System: "urn:local", Code: "X"}, {System: loinc, Code: "18842-5"}}}, []int64{a, bb}},
 		{"unknown code", document.Filter{Types: []document.CodeMatch{{AnySystem: true, Code: "nope"}}}, nil},
 		{"filters are ANDed", document.Filter{PatientIDs: []int64{other}, Types: []document.CodeMatch{{AnySystem: true, Code: "11488-4"}}}, []int64{c}},
 	} {
@@ -416,23 +416,23 @@ func testDocumentSearchDates(t *testing.T, b DocumentBackend) {
 		bound []timerange.Bound
 		want  []int64
 	}{
-		{"eq", []timerange.Bound{march(timerange.Eq)}, []int64{marEnd, mar}},
-		{"ne", []timerange.Bound{march(timerange.Ne)}, []int64{apr, feb}},
+		{"eq", []timerange.Bound{march(timerange.Eq)}, []int64{mar, marEnd}},
+		{"ne", []timerange.Bound{march(timerange.Ne)}, []int64{feb, apr}},
 		{"gt", []timerange.Bound{march(timerange.Gt)}, []int64{apr}},
-		{"ge", []timerange.Bound{march(timerange.Ge)}, []int64{apr, marEnd, mar}},
+		{"ge", []timerange.Bound{march(timerange.Ge)}, []int64{mar, marEnd, apr}},
 		{"lt", []timerange.Bound{march(timerange.Lt)}, []int64{feb}},
-		{"le", []timerange.Bound{march(timerange.Le)}, []int64{marEnd, mar, feb}},
+		{"le", []timerange.Bound{march(timerange.Le)}, []int64{feb, mar, marEnd}},
 		{"sa", []timerange.Bound{march(timerange.Sa)}, []int64{apr}},
 		{"eb", []timerange.Bound{march(timerange.Eb)}, []int64{feb}},
 		{"bounds are ANDed", []timerange.Bound{march(timerange.Ge),
-			{Prefix: timerange.Lt, Start: day("2024-04-01"), End: day("2024-04-02")}}, []int64{marEnd, mar}},
+			{Prefix: timerange.Lt, Start: day("2024-04-01"), End: day("2024-04-02")}}, []int64{mar, marEnd}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := searchIDs(t, b, document.Filter{Dates: tc.bound})
 			mustEqual(t, got, tc.want, "ids")
 			// The store agrees with timerange's reference semantics.
 			var ref []int64
-			for _, id := range []int64{apr, marEnd, mar, feb} {
+			for _, id := range []int64{feb, mar, marEnd, apr} {
 				d := getDocument(t, b, id)
 				lo, hi := timerange.Instant(*d.Date)
 				ok := true
@@ -457,7 +457,7 @@ func testDocumentSearchDates(t *testing.T, b DocumentBackend) {
 	before := since
 	before.Prefix = timerange.Lt
 	mustEqual(t, searchIDs(t, b, document.Filter{Updated: []timerange.Bound{before}}),
-		[]int64{undated, apr, marEnd, mar}, "updated lt")
+		[]int64{mar, marEnd, apr, undated}, "updated lt")
 	exact := since
 	exact.Prefix = timerange.Eq
 	mustEqual(t, searchIDs(t, b, document.Filter{Updated: []timerange.Bound{exact}}), []int64{feb}, "updated eq")
@@ -471,7 +471,7 @@ func testDocumentSearchPaging(t *testing.T, b DocumentBackend) {
 		ids = append(ids, createDocument(t, b, fullDocument(i, pat, author, up), nil).ID)
 	}
 	must(t, b.Documents.DeleteDocument(ctx, ids[3], 1, base), "delete one")
-	want := []int64{ids[6], ids[5], ids[4], ids[2], ids[1], ids[0]}
+	want := []int64{ids[0], ids[1], ids[2], ids[4], ids[5], ids[6]}
 	var seen []int64
 	p := store.Page{Limit: 4}
 	pages := 0
@@ -497,8 +497,8 @@ func testDocumentSearchPaging(t *testing.T, b DocumentBackend) {
 	if pages != 2 {
 		t.Fatalf("%d pages, want 2", pages)
 	}
-	// A cursor stays valid when rows are added before it: the next page
-	// continues where the last one ended.
+	// A cursor stays valid when rows are added after it was issued: the
+	// next page continues where the last one ended.
 	first, next, err := b.Documents.SearchDocuments(ctx, document.Filter{}, store.Page{Limit: 2})
 	must(t, err, "first page")
 	createDocument(t, b, fullDocument(9, pat, author, up), nil)
