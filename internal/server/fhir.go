@@ -84,3 +84,47 @@ func uploadPath(r *http.Request) bool {
 	}
 	return false
 }
+
+// corsPath reports whether a path serves browser apps on other origins:
+// SMART apps running in a browser call the FHIR API, the token endpoints
+// and discovery directly. Every one of them authenticates with a bearer
+// token or client credentials in the request, never the session cookie,
+// so any origin may call them: the answer carries no credentials, and a
+// browser sends no cookies for a "*" origin.
+func corsPath(path string) bool {
+	switch path {
+	case oauth.PathToken, oauth.PathRevoke, oauth.PathIntrospect, oauth.PathUserinfo,
+		oauth.PathJWKS, oauth.PathOIDCConfig, oauth.PathSMARTConfig:
+		return true
+	}
+	return isFHIR(path)
+}
+
+// CORS headers for corsPath paths.
+const (
+	corsMethods = "GET, POST, PUT, DELETE, OPTIONS"
+	corsHeaders = "Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, X-Security-Context"
+	corsExpose  = "Content-Location, Location, ETag, Last-Modified, X-Progress, Retry-After, WWW-Authenticate, X-Request-Id"
+)
+
+// cors answers preflights and marks responses of corsPath paths as
+// readable from any origin.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == "" || !corsPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", corsExpose)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", corsMethods)
+			h.Set("Access-Control-Allow-Headers", corsHeaders)
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -197,6 +197,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 // run before authentication touches the database.
 func (s *Server) chain(h http.Handler) http.Handler {
 	h = s.crossOrigin(h)
+	h = s.cors(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
