@@ -23,9 +23,9 @@ func DocumentFilter(q search.Query) (document.Filter, error) {
 					ids = append(ids, id)
 				}
 			}
-			f.IDs = intersectIDs(f.IDs, ids)
+			f.IDs = IntersectIDs(f.IDs, ids)
 		case "patient", "subject":
-			f.PatientIDs = intersectIDs(f.PatientIDs, patientRefIDs(c))
+			f.PatientIDs = IntersectIDs(f.PatientIDs, patientRefIDs(c))
 		case "type":
 			for _, t := range c.Tokens {
 				m := document.CodeMatch{System: t.System, Code: t.Code}
@@ -65,10 +65,14 @@ func patientRefIDs(c search.Clause) []int64 {
 	return out
 }
 
-// intersectIDs keeps the ids in both sets; nil means "no bound".
-func intersectIDs(a, b []int64) []int64 {
+// IntersectIDs keeps the ids in both sets, where nil means "no bound"
+// (so the result is nil only when both are) and an empty set means none.
+func IntersectIDs(a, b []int64) []int64 {
 	if a == nil {
 		return b
+	}
+	if b == nil {
+		return a
 	}
 	out := []int64{}
 	for _, x := range a {

@@ -83,7 +83,7 @@ func (s *Source) Scan(ctx context.Context, typ string, q bulk.Query, afterKey in
 			if err != nil {
 				return f, err
 			}
-			f.IDs = intersect(f.IDs, q.Patients)
+			f.IDs = fhir.IntersectIDs(f.IDs, q.Patients)
 			f.Updated = append(f.Updated, updated...)
 			return f, nil
 		}, directory.UserFilter{IDs: q.Patients, Updated: updated})
@@ -99,7 +99,7 @@ func (s *Source) Scan(ctx context.Context, typ string, q bulk.Query, afterKey in
 			if err != nil {
 				return f, err
 			}
-			f.PatientIDs = intersect(f.PatientIDs, q.Patients)
+			f.PatientIDs = fhir.IntersectIDs(f.PatientIDs, q.Patients)
 			f.Updated = append(f.Updated, updated...)
 			return f, nil
 		}, clinical.Filter{PatientIDs: q.Patients, Updated: updated})
@@ -122,7 +122,7 @@ func (s *Source) Scan(ctx context.Context, typ string, q bulk.Query, afterKey in
 			if err != nil {
 				return f, err
 			}
-			f.PatientIDs = intersect(f.PatientIDs, q.Patients)
+			f.PatientIDs = fhir.IntersectIDs(f.PatientIDs, q.Patients)
 			f.Updated = append(f.Updated, updated...)
 			return f, nil
 		}, document.Filter{PatientIDs: q.Patients, Updated: updated})
@@ -249,21 +249,4 @@ func each[F any](qs []search.Query, build func(search.Query) (F, error), base F)
 		out = append(out, f)
 	}
 	return out, nil
-}
-
-// intersect keeps the ids in both sets; nil means no bound.
-func intersect(a, b []int64) []int64 {
-	if a == nil {
-		return b
-	}
-	if b == nil {
-		return a
-	}
-	out := []int64{}
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -58,7 +58,7 @@ func (h *Handler) searchAuditEvents(ctx context.Context, g policy.Grant, q searc
 	for _, c := range q.Clauses {
 		switch c.Param {
 		case "patient":
-			requested = intersect(requested, referenceIDs(c, "Patient"))
+			requested = fhir.IntersectIDs(requested, referenceIDs(c, "Patient"))
 		case "date", "_lastUpdated":
 			if len(c.Dates) != 1 {
 				return nil, apperr.New(apperr.Invalid, "AuditEvent %s takes one value (use two parameters for a range)", c.Param)

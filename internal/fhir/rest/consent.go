@@ -52,7 +52,7 @@ func (h *Handler) consentType() *resourceType {
 			var requested []int64
 			for _, c := range q.Clauses {
 				if c.Param == "patient" {
-					requested = intersect(requested, referenceIDs(c, "Patient"))
+					requested = fhir.IntersectIDs(requested, referenceIDs(c, "Patient"))
 				}
 			}
 			patients, err := h.d.Policy.Patients(ctx, g, requested)

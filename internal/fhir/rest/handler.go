@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -372,23 +371,6 @@ func referenceIDs(c search.Clause, typ string) []int64 {
 		}
 		if id, err := strconv.ParseInt(ref.ID, 10, 64); err == nil && id > 0 {
 			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// intersect keeps the ids in both sets; nil means "no bound".
-func intersect(a, b []int64) []int64 {
-	if a == nil {
-		return b
-	}
-	if b == nil {
-		return a
-	}
-	out := []int64{}
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			out = append(out, x)
 		}
 	}
 	return out

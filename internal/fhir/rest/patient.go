@@ -119,7 +119,7 @@ func (h *Handler) searchPatients(ctx context.Context, g policy.Grant, q search.Q
 	dctx := asWard(ctx)
 	switch {
 	case g.Context == scope.ContextPatient:
-		f.IDs = intersect(f.IDs, []int64{g.Patient})
+		f.IDs = fhir.IntersectIDs(f.IDs, []int64{g.Patient})
 	case !g.Admin:
 		// check_role decides person by person; the directory pages
 		// through the candidates.
