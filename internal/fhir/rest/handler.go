@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -109,7 +110,7 @@ type page struct {
 // (no /fhir/{type} wildcard) so that more specific routes mounted by other
 // packages, such as /fhir/Group/{id}/$export, never collide.
 func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /fhir/metadata", h.metadata)
+	mux.HandleFunc("GET /fhir/metadata", negotiate(h.metadata))
 	for _, t := range h.types {
 		if t.routes != nil {
 			t.routes(mux)
@@ -117,20 +118,72 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		}
 		base := "/fhir/" + t.name
 		if t.read != nil {
-			mux.HandleFunc("GET "+base+"/{id}", h.readHandler(t))
+			mux.HandleFunc("GET "+base+"/{id}", negotiate(h.readHandler(t)))
 		}
 		if t.search != nil {
-			mux.HandleFunc("GET "+base, h.searchHandler(t))
-			mux.HandleFunc("POST "+base+"/_search", h.searchHandler(t))
+			mux.HandleFunc("GET "+base, negotiate(h.searchHandler(t)))
+			mux.HandleFunc("POST "+base+"/_search", negotiate(h.searchHandler(t)))
 		}
 		if t.create != nil {
-			mux.HandleFunc("POST "+base, h.createHandler(t))
+			mux.HandleFunc("POST "+base, negotiate(h.createHandler(t)))
 		}
 		if t.update != nil {
-			mux.HandleFunc("PUT "+base+"/{id}", h.updateHandler(t))
+			mux.HandleFunc("PUT "+base+"/{id}", negotiate(h.updateHandler(t)))
 		}
 	}
 	mux.HandleFunc("/fhir/", h.unknown)
+}
+
+// negotiate refuses, with 406, a request that wants a format ward does not
+// write: _format (R4 §3.1.0.1.10) or an Accept header naming only XML or
+// Turtle. ward writes FHIR JSON and nothing else.
+func negotiate(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if f := r.URL.Query().Get("_format"); f != "" && !jsonFormat(f) {
+			WriteOutcome(w, http.StatusNotAcceptable, fhir.NewOperationOutcome("error", "not-supported",
+				fmt.Sprintf("_format %q is not served: ward writes FHIR JSON (_format=json)", clipID(f))))
+			return
+		}
+		if accept := r.Header.Get("Accept"); accept != "" && !acceptsJSON(accept) {
+			WriteOutcome(w, http.StatusNotAcceptable, fhir.NewOperationOutcome("error", "not-supported",
+				"ward writes "+ContentType+" only"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+func jsonFormat(f string) bool {
+	mt, _, err := mime.ParseMediaType(f)
+	if err != nil {
+		mt = f
+	}
+	switch mt {
+	case "json", ContentType, "application/json", "application/json+fhir":
+		return true
+	}
+	return false
+}
+
+// acceptsJSON reports whether an Accept header allows FHIR JSON: any of
+// its ranges is JSON, a wildcard, or a media type the answer could not be
+// anyway (browsers send text/html).
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch {
+		case jsonFormat(mt), mt == "*/*", mt == "application/*", mt == "text/html":
+			return true
+		case strings.Contains(mt, "xml"), strings.Contains(mt, "turtle"):
+			continue
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // unknown answers any other /fhir path in FHIR's format, not the mux's

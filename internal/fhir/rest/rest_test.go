@@ -605,6 +605,15 @@ func (w *world) testRefusals(t *testing.T) {
 		t.Errorf("forged token: %d %q", r.status, r.header.Get("Content-Type"))
 	}
 	w.get(backend(), "/fhir/Patient/abc", http.StatusNotFound)
+	// Only FHIR JSON is written.
+	w.get(backend(), "/fhir/Patient?_format=json", http.StatusOK)
+	w.get(backend(), "/fhir/Patient?_format=xml", http.StatusNotAcceptable)
+	if r := w.do(backend(), http.MethodGet, "/fhir/metadata", nil, "Accept", "application/fhir+xml"); r.status != http.StatusNotAcceptable {
+		t.Errorf("Accept: application/fhir+xml: %d, want 406", r.status)
+	}
+	if r := w.do(backend(), http.MethodGet, "/fhir/metadata", nil, "Accept", "application/fhir+xml, application/fhir+json;q=0.5"); r.status != http.StatusOK {
+		t.Errorf("Accept with JSON as a second choice: %d, want 200", r.status)
+	}
 	w.get(backend(), "/fhir/Medication", http.StatusNotFound)
 	if r := w.do(backend(), http.MethodDelete, "/fhir/Patient/1", nil); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE Patient: %d, want 405", r.status)
