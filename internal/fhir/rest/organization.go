@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"ward/internal/apperr"
 	"ward/internal/directory"
 	"ward/internal/fhir"
 	"ward/internal/fhir/policy"
 	"ward/internal/fhir/search"
+	"ward/internal/oauth/scope"
 	"ward/internal/store"
 	"ward/internal/timerange"
 )
@@ -34,7 +36,70 @@ func (h *Handler) organizationType() *resourceType {
 			return &found{resource: fhir.OrganizationFromDirectory(o, h.d.Base), id: raw, version: o.Version, updated: o.UpdatedAt}, nil
 		},
 		search: h.searchOrganizations,
+		create: h.createOrganization,
+		update: h.updateOrganization,
 	}
+}
+
+// orgCtx is the context an organization is written in: ward itself for a
+// system grant; the person otherwise, so the directory's own rule (only an
+// administrator changes the tree) decides, as for the management API.
+func orgCtx(ctx context.Context, g policy.Grant) context.Context {
+	if g.Context == scope.ContextSystem {
+		return asWard(ctx)
+	}
+	return ctx
+}
+
+func (h *Handler) createOrganization(ctx context.Context, g policy.Grant, body []byte) (*found, error) {
+	fo, err := fhir.DecodeOrganization(body)
+	if err != nil {
+		return nil, err
+	}
+	fo.ID = "" // R4 §3.1.0.3: a create ignores any id in the body
+	o, err := fhir.ToDirectoryOrganization(fo)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.d.Directory.CreateOrganization(orgCtx(ctx, g), o)
+	if err != nil {
+		return nil, err
+	}
+	return &found{resource: fhir.OrganizationFromDirectory(out, h.d.Base), id: formatID(out.ID), version: out.Version, updated: out.UpdatedAt}, nil
+}
+
+func (h *Handler) updateOrganization(ctx context.Context, g policy.Grant, raw string, version int64, body []byte) (*found, error) {
+	fo, err := fhir.DecodeOrganization(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyID("Organization", raw, fo.ID); err != nil {
+		return nil, err
+	}
+	id, err := parseID("Organization", raw)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := h.d.Directory.GetOrganization(asWard(ctx), id)
+	if err != nil {
+		return nil, notFoundAs("Organization", id, err)
+	}
+	if version != 0 && cur.Version != version {
+		return nil, apperr.New(apperr.Conflict, "Organization/%d is at version %d, not %d", id, cur.Version, version)
+	}
+	present, err := fhir.PresentFields(body)
+	if err != nil {
+		return nil, err
+	}
+	o, err := fhir.ApplyOrganization(cur, fo, present)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.d.Directory.UpdateOrganization(orgCtx(ctx, g), o)
+	if err != nil {
+		return nil, err
+	}
+	return &found{resource: fhir.OrganizationFromDirectory(out, h.d.Base), id: raw, version: out.Version, updated: out.UpdatedAt}, nil
 }
 
 // searchOrganizations filters the organization list in memory. A

@@ -29,15 +29,19 @@ type Directory interface {
 	CountOrganizations(ctx context.Context) (int, error)
 	Tree(ctx context.Context) (*directory.OrgTree, error)
 	ResolveOrganization(ctx context.Context, idOrAlias string) (*directory.Organization, error)
+	UpdateUser(ctx context.Context, id int64, fn func(*directory.User) error) (*directory.User, error)
+	CreateOrganization(ctx context.Context, o *directory.Organization) (*directory.Organization, error)
+	UpdateOrganization(ctx context.Context, o *directory.Organization) (*directory.Organization, error)
 }
 
 // asWard runs a domain call as ward itself once the policy has allowed it:
 // the policy is the one place that decides, and the domain services' own
 // checks (which know nothing of SMART contexts) must not decide twice. The
-// client stays on the actor, so audit events still name it.
+// person and the client stay on the actor, so audit events (and a record's
+// CreatedBy) still name them.
 func asWard(ctx context.Context) context.Context {
 	a := actor.From(ctx)
-	return actor.With(ctx, actor.Actor{System: true, ClientID: a.ClientID, Scopes: a.Scopes})
+	return actor.With(ctx, actor.Actor{System: true, UserID: a.UserID, ClientID: a.ClientID, Scopes: a.Scopes})
 }
 
 // patientType serves Patient: the directory's users who hold the patient
@@ -67,7 +71,51 @@ func (h *Handler) patientType() *resourceType {
 			return &found{resource: res, id: raw, version: u.Version, updated: u.UpdatedAt, patients: []int64{id}}, nil
 		},
 		search: h.searchPatients,
+		update: h.updatePatient,
 	}
+}
+
+// updatePatient applies a Patient body to the user's demographics: the
+// elements present replace what was stored, absent ones are kept
+// (identifiers and organizations have their own management routes, so a
+// client may PUT back what it read).
+func (h *Handler) updatePatient(ctx context.Context, g policy.Grant, raw string, version int64, body []byte) (*found, error) {
+	p, err := fhir.DecodePatient(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBodyID("Patient", raw, p.ID); err != nil {
+		return nil, err
+	}
+	id, err := parseID("Patient", raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.d.Policy.PatientAccess(ctx, g, id, policy.Update); err != nil {
+		return nil, err
+	}
+	present, err := fhir.PresentFields(body)
+	if err != nil {
+		return nil, err
+	}
+	wctx := asWard(ctx)
+	if _, err := h.patientUser(wctx, id); err != nil {
+		return nil, err
+	}
+	u, err := h.d.Directory.UpdateUser(wctx, id, func(u *directory.User) error {
+		if version != 0 && u.Version != version {
+			return apperr.New(apperr.Conflict, "Patient/%d is at version %d, not %d", id, u.Version, version)
+		}
+		return fhir.ApplyPatient(u, p, present)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.patientResource(wctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return &found{resource: res, id: raw, version: u.Version, updated: u.UpdatedAt, patients: []int64{id}}, nil
 }
 
 // patientUser returns the live user id when they are a patient, else

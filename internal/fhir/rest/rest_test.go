@@ -252,7 +252,8 @@ func (w *world) testMetadata(t *testing.T) {
 		}
 	}
 	for typ, want := range map[string][]string{
-		"Patient": {"read", "search-type"}, "Observation": {"read", "search-type", "create", "update"},
+		"Patient": {"read", "search-type", "update"}, "Observation": {"read", "search-type", "create", "update"},
+		"Organization": {"read", "search-type", "create", "update"}, "Practitioner": {"read", "search-type"},
 		"Binary": {"read", "create"}, "Group": {"read", "search-type"}, "AuditEvent": {"read", "search-type"},
 	} {
 		if !slices.Equal(types[typ], want) {
@@ -459,6 +460,47 @@ func (w *world) testWrites(t *testing.T) {
 	if r := w.do(w.staffApp("user/*.rs"), http.MethodPost, "/fhir/Observation", observationBody(w.p1.ID, "")); r.status != http.StatusForbidden {
 		t.Errorf("create with read scopes: %d, want 403", r.status)
 	}
+	// The audit event of the create names the person and the client.
+	evs, _, err := w.svc.Audit.List(actor.System(context.Background()), audit.Filter{SubjectID: w.p1.ID, Context: audit.Observation}, store.Page{Limit: store.MaxLimit})
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("no observation audit events: %v", err)
+	}
+	if last := evs[len(evs)-1]; last.UserID != w.staff.ID || last.ClientID != "staff-app" {
+		t.Errorf("observation audit event by user %d client %q, want the clinician through staff-app", last.UserID, last.ClientID)
+	}
+
+	// Demographics: the elements sent replace, version-aware.
+	r = w.get(app, "/fhir/Patient/"+id(w.p1.ID), http.StatusOK)
+	etag := r.header.Get("ETag")
+	patient := []byte(`{"resourceType":"Patient","id":"` + id(w.p1.ID) + `","birthDate":"1980-02-04"}`)
+	r = w.do(app, http.MethodPut, "/fhir/Patient/"+id(w.p1.ID), patient, "If-Match", etag)
+	w.check(r, http.StatusOK, "update patient")
+	if p, _ := fhir.DecodePatient(r.body); p == nil || p.BirthDate != "1980-02-04" || len(p.Name) == 0 {
+		t.Errorf("updated patient %s: want the new birth date and the name kept", r.body)
+	}
+	if r := w.do(app, http.MethodPut, "/fhir/Patient/"+id(w.p1.ID), patient, "If-Match", etag); r.status != http.StatusPreconditionFailed {
+		t.Errorf("patient update with a stale ETag: %d, want 412", r.status)
+	}
+	other := []byte(`{"resourceType":"Patient","id":"` + id(w.p2.ID) + `","birthDate":"1990-01-01"}`)
+	if r := w.do(app, http.MethodPut, "/fhir/Patient/"+id(w.p2.ID), other); r.status != http.StatusNotFound {
+		t.Errorf("update of an unseen patient: %d, want 404", r.status)
+	}
+
+	// Organizations: the directory's admin rule decides.
+	org := []byte(`{"resourceType":"Organization","name":"Clinic C"}`)
+	if r := w.do(app, http.MethodPost, "/fhir/Organization", org); r.status != http.StatusForbidden {
+		t.Errorf("a clinician creating an organization: %d, want 403", r.status)
+	}
+	r = w.do(backend("system/*.cruds"), http.MethodPost, "/fhir/Organization", org)
+	w.check(r, http.StatusCreated, "backend creates an organization")
+	created2, _ := fhir.DecodeOrganization(r.body)
+	rename := []byte(`{"resourceType":"Organization","id":"` + created2.ID + `","name":"Clinic C North"}`)
+	r = w.do(backend("system/*.cruds"), http.MethodPut, "/fhir/Organization/"+created2.ID, rename)
+	w.check(r, http.StatusOK, "backend renames it")
+	if r := w.do(w.patientApp("launch/patient", "patient/*.cruds"), http.MethodPut, "/fhir/Organization/"+created2.ID, rename); r.status != http.StatusForbidden {
+		t.Errorf("a patient app writing an organization: %d, want 403", r.status)
+	}
+
 	// Wrong media type.
 	r = w.do(app, http.MethodPost, "/fhir/Observation", observationBody(w.p1.ID, ""), "Content-Type", "text/plain")
 	if r.status != http.StatusBadRequest {
@@ -545,8 +587,12 @@ func (w *world) testGroups(t *testing.T) {
 	w.get(w.staffApp(), "/fhir/Group/org-"+id(w.clinicB.ID), http.StatusNotFound)
 	w.get(backend(), "/fhir/Group/org-999999", http.StatusNotFound)
 	w.get(backend(), "/fhir/Group/nonsense", http.StatusNotFound)
-	if total, ids, _ := w.bundle(backend(), "/fhir/Group"); total != 3 || len(ids) != 3 {
-		t.Errorf("groups: total %d ids %v, want two clinics and one practitioner", total, ids)
+	orgs, err := w.svc.Directory.CountOrganizations(actor.System(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, ids, _ := w.bundle(backend(), "/fhir/Group"); total != orgs+1 || len(ids) != orgs+1 {
+		t.Errorf("groups: total %d ids %v, want one per organization (%d) and one practitioner", total, ids, orgs)
 	}
 	// Kept current: a new consent joins the Group at once.
 	sys := actor.System(context.Background())
