@@ -42,8 +42,7 @@ func (h *Handler) consentType() *resourceType {
 			}
 			for i := range cs {
 				if cs[i].ID == id {
-					f := h.consentFound(&cs[i])
-					return f, nil
+					return h.consentFound(&cs[i])
 				}
 			}
 			return nil, apperr.New(apperr.NotFound, "Consent/%s not found", raw)
@@ -72,7 +71,10 @@ func (h *Handler) consentType() *resourceType {
 					return nil, err
 				}
 				for i := range cs {
-					f := h.consentFound(&cs[i])
+					f, err := h.consentFound(&cs[i])
+					if err != nil {
+						return nil, err
+					}
 					if consentMatches(f, q, h) {
 						all = append(all, f)
 					}
@@ -83,18 +85,24 @@ func (h *Handler) consentType() *resourceType {
 	}
 }
 
-func (h *Handler) consentFound(c *directory.Consent) *found {
+func (h *Handler) consentFound(c *directory.Consent) (*found, error) {
 	res := fhir.ConsentAt(c, h.d.Base, h.d.Now())
 	id := fmt.Sprintf("%d-%d", c.UserID, c.ID)
 	res.ID = id
-	version := int64(1)
 	updated := c.AcceptanceDate
 	if c.DeletedAt != nil {
-		// A consent changes once: when it is withdrawn or deleted.
-		version, updated = 2, *c.DeletedAt
+		updated = *c.DeletedAt
+	}
+	// Consents carry no version counter; the version is a hash of the
+	// resource, so an ETag changes whenever its status, options or expiry
+	// do (and when it lapses).
+	res.Meta = nil
+	version, err := contentVersion(res)
+	if err != nil {
+		return nil, err
 	}
 	res.Meta = fhir.MetaFor(version, updated)
-	return &found{resource: res, id: id, version: version, updated: updated, patients: []int64{c.UserID}}
+	return &found{resource: res, id: id, version: version, updated: updated, patients: []int64{c.UserID}}, nil
 }
 
 func consentMatches(f *found, q search.Query, h *Handler) bool {

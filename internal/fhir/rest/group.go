@@ -2,7 +2,11 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"strings"
+	"time"
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
@@ -50,7 +54,15 @@ func (h *Handler) groupType() *resourceType {
 			if err := h.auditGroup(ctx, "read Group/"+raw); err != nil {
 				return nil, err
 			}
-			return &found{resource: res, id: raw, version: 1}, nil
+			// A computed Group has no stored version: its version is a hash
+			// of its content, so an ETag changes exactly when the members
+			// (or the name) do and a conditional read stays correct.
+			v, err := contentVersion(res)
+			if err != nil {
+				return nil, err
+			}
+			res.Meta = fhir.MetaFor(v, time.Time{})
+			return &found{resource: res, id: raw, version: v}, nil
 		},
 		search: h.searchGroups,
 	}
@@ -265,4 +277,16 @@ func parseGroupCursor(s string) (directory.GroupRef, error) {
 		return directory.GroupRef{}, apperr.New(apperr.Invalid, "_cursor is not a cursor this server issued")
 	}
 	return ref, nil
+}
+
+// contentVersion is a positive version number derived from a resource's
+// JSON, below 2^53 so that any JSON reader keeps it exact.
+func contentVersion(res any) (int64, error) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return 0, fmt.Errorf("encode %T: %w", res, err)
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return int64(h.Sum64()>>11) + 1, nil
 }

@@ -224,6 +224,7 @@ func TestFHIR(t *testing.T) {
 		t.Run("writes", w.testWrites)
 		t.Run("documents", w.testDocuments)
 		t.Run("groups", w.testGroups)
+		t.Run("consents", w.testConsents)
 		t.Run("audit", w.testAudit)
 		t.Run("refusals", w.testRefusals)
 	})
@@ -594,6 +595,11 @@ func (w *world) testGroups(t *testing.T) {
 	if total, ids, _ := w.bundle(backend(), "/fhir/Group"); total != orgs+1 || len(ids) != orgs+1 {
 		t.Errorf("groups: total %d ids %v, want one per organization (%d) and one practitioner", total, ids, orgs)
 	}
+	// A conditional read of an unchanged Group is 304.
+	etag := w.get(backend(), "/fhir/Group/org-"+id(w.clinicA.ID), http.StatusOK).header.Get("ETag")
+	if r := w.do(backend(), http.MethodGet, "/fhir/Group/org-"+id(w.clinicA.ID), nil, "If-None-Match", etag); r.status != http.StatusNotModified {
+		t.Errorf("conditional read of an unchanged Group: %d, want 304", r.status)
+	}
 	// Kept current: a new consent joins the Group at once.
 	sys := actor.System(context.Background())
 	if _, err := w.svc.Directory.AddConsent(sys, &directory.Consent{UserID: w.p2.ID, OrganizationID: w.clinicA.ID}); err != nil {
@@ -601,6 +607,9 @@ func (w *world) testGroups(t *testing.T) {
 	}
 	if got := members(backend(), "org-"+id(w.clinicA.ID)); len(got) != 2 {
 		t.Errorf("after p2 consents to clinic A: %v, want both patients", got)
+	}
+	if r := w.do(backend(), http.MethodGet, "/fhir/Group/org-"+id(w.clinicA.ID), nil, "If-None-Match", etag); r.status != http.StatusOK {
+		t.Errorf("conditional read after the membership changed: %d, want 200 (the ETag must change)", r.status)
 	}
 	if err := w.svc.Directory.DeleteConsent(sys, w.p2.ID, w.clinicA.ID); err != nil {
 		t.Fatal(err)
@@ -664,4 +673,35 @@ func (w *world) testRefusals(t *testing.T) {
 	if r := w.do(backend(), http.MethodDelete, "/fhir/Patient/1", nil); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE Patient: %d, want 405", r.status)
 	}
+}
+
+func (w *world) testConsents(t *testing.T) {
+	app := w.patientApp()
+	total, ids, _ := w.bundle(app, "/fhir/Consent")
+	if total != 1 || len(ids) != 1 || !strings.HasPrefix(ids[0], id(w.p1.ID)+"-") {
+		t.Fatalf("the patient's consents: %d %v", total, ids)
+	}
+	r := w.get(app, "/fhir/Consent/"+ids[0], http.StatusOK)
+	c, err := fhir.DecodeConsent(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != "active" || c.Patient == nil || !strings.HasSuffix(c.Patient.Reference, "/Patient/"+id(w.p1.ID)) {
+		t.Errorf("consent %s", r.body)
+	}
+	if r := w.do(app, http.MethodGet, "/fhir/Consent/"+ids[0], nil, "If-None-Match", r.header.Get("ETag")); r.status != http.StatusNotModified {
+		t.Errorf("conditional read of an unchanged consent: %d", r.status)
+	}
+	// Someone else's consents are not there for this app.
+	_, others, _ := w.bundle(backend(), "/fhir/Consent?patient="+id(w.p2.ID))
+	if len(others) == 0 {
+		t.Fatal("the backend sees no consent of p2")
+	}
+	w.get(app, "/fhir/Consent/"+others[0], http.StatusNotFound)
+	if total, _, _ := w.bundle(app, "/fhir/Consent?patient="+id(w.p2.ID)); total != 0 {
+		t.Errorf("the app lists %d of p2's consents", total)
+	}
+	w.get(app, "/fhir/Consent/nonsense", http.StatusNotFound)
+	// Even a system token names the patient.
+	w.get(backend(), "/fhir/Consent", http.StatusBadRequest)
 }
