@@ -30,6 +30,8 @@ type Directory interface {
 	Tree(ctx context.Context) (*directory.OrgTree, error)
 	ResolveOrganization(ctx context.Context, idOrAlias string) (*directory.Organization, error)
 	UpdateUser(ctx context.Context, id int64, fn func(*directory.User) error) (*directory.User, error)
+	UserIdentifiersFor(ctx context.Context, ids []int64) (map[int64][]directory.Identifier, error)
+	UserOrganizationsFor(ctx context.Context, ids []int64) (map[int64][]int64, error)
 	CreateOrganization(ctx context.Context, o *directory.Organization) (*directory.Organization, error)
 	UpdateOrganization(ctx context.Context, o *directory.Organization) (*directory.Organization, error)
 }
@@ -170,21 +172,47 @@ func (h *Handler) searchPatients(ctx context.Context, g policy.Grant, q search.Q
 		// through the candidates.
 		dctx = ctx
 	}
-	return h.userPage(dctx, q, f, "Patient", true, func(ctx context.Context, u *directory.User) (any, error) {
-		return h.patientResource(ctx, u)
+	return h.userPage(dctx, q, f, true, func(ctx context.Context, users []*directory.User) ([]any, error) {
+		ids := userIDs(users)
+		idents, err := h.d.Directory.UserIdentifiersFor(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		orgs, err := h.d.Directory.UserOrganizationsFor(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(users))
+		for i, u := range users {
+			out[i] = fhir.PatientFromUser(u, idents[u.ID], orgs[u.ID], h.d.Base)
+		}
+		return out, nil
 	})
 }
 
-// userPage runs a directory search for one page and renders it. asPatients
-// marks the page as patient data for the audit trail. The total is counted
+func userIDs(users []*directory.User) []int64 {
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// userPage runs a directory search for one page and renders it, a page
+// at a time (so a page costs a few queries, not a few per user).
+// asPatients marks the page as patient data for the audit trail.
+//
+// The total is counted on a search's first page (and for _summary=count)
 // when the search is unbounded by check_role (ward itself, admins, or an
-// id-bounded search); for a person's check_role-bounded search it is left
-// out, as R4 allows, because counting would mean checking every candidate.
-func (h *Handler) userPage(ctx context.Context, q search.Query, f directory.UserFilter, typ string, asPatients bool,
-	render func(context.Context, *directory.User) (any, error)) (*page, error) {
+// id-bounded search); later pages leave it out, as R4 allows, since a
+// client paging on already has it and a count of a large match is most of
+// a page's cost. A person's check_role-bounded search has no total:
+// counting would mean checking every candidate.
+func (h *Handler) userPage(ctx context.Context, q search.Query, f directory.UserFilter, asPatients bool,
+	render func(context.Context, []*directory.User) ([]any, error)) (*page, error) {
 	p := &page{}
-	bounded := !actor.From(ctx).System
-	if !bounded {
+	countable := actor.From(ctx).System
+	if countable && (q.Cursor == "" || q.Summary == search.SummaryCount) {
 		n, err := h.d.Directory.CountUsers(ctx, f)
 		if err != nil {
 			return nil, err
@@ -204,16 +232,13 @@ func (h *Handler) userPage(ctx context.Context, q search.Query, f directory.User
 	if err != nil {
 		return nil, err
 	}
-	rctx := asWard(ctx)
-	for _, u := range users {
-		res, err := render(rctx, u)
-		if err != nil {
+	if len(users) > 0 {
+		if p.resources, err = render(asWard(ctx), users); err != nil {
 			return nil, err
 		}
-		p.resources = append(p.resources, res)
-		if asPatients {
-			p.patients = append(p.patients, u.ID)
-		}
+	}
+	if asPatients {
+		p.patients = userIDs(users)
 	}
 	p.next = next
 	return p, nil

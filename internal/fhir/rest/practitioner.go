@@ -45,8 +45,16 @@ func (h *Handler) practitionerType() *resourceType {
 			if err != nil {
 				return nil, err
 			}
-			return h.userPage(asWard(ctx), q, f, "Practitioner", false, func(ctx context.Context, u *directory.User) (any, error) {
-				return h.practitionerResource(ctx, u)
+			return h.userPage(asWard(ctx), q, f, false, func(ctx context.Context, users []*directory.User) ([]any, error) {
+				idents, err := h.d.Directory.UserIdentifiersFor(ctx, userIDs(users))
+				if err != nil {
+					return nil, err
+				}
+				out := make([]any, len(users))
+				for i, u := range users {
+					out[i] = fhir.PractitionerFromUser(u, idents[u.ID], h.d.Base)
+				}
+				return out, nil
 			})
 		},
 	}

@@ -369,6 +369,21 @@ func (w *world) testBackendSearch(t *testing.T) {
 			t.Errorf("%s: total %d ids %v, want %v", path, total, ids, want)
 		}
 	}
+	// A page of patients is rendered whole: identifiers and organizations
+	// are there as on a read.
+	r := w.get(svc, "/fhir/Patient?_id="+id(w.p1.ID), http.StatusOK)
+	if !strings.Contains(string(r.body), `"value":"MRN-1"`) || !strings.Contains(string(r.body), "Organization/"+id(w.clinicA.ID)) {
+		t.Errorf("searchset patient lacks its identifier or organization: %s", r.body)
+	}
+	// The total is on the first page of patients, not on the pages after.
+	total, _, next := w.bundle(svc, "/fhir/Patient?_count=1")
+	if total != 2 || next == "" {
+		t.Fatalf("first page: total %d next %q", total, next)
+	}
+	if total, ids, _ := w.bundle(svc, next); total != -1 || len(ids) != 1 {
+		t.Errorf("second page: total %d ids %v, want no total and one patient", total, ids)
+	}
+
 	// _summary=count: the total and no entries.
 	if total, ids, _ := w.bundle(svc, "/fhir/Observation?_summary=count"); total != 3 || len(ids) != 0 {
 		t.Errorf("_summary=count: total %d entries %v", total, ids)
