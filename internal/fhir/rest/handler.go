@@ -327,17 +327,29 @@ func (h *Handler) link(typ string, q search.Query, cursor string) string {
 	return h.d.Base + "/" + typ + "?" + v.Encode()
 }
 
+// writeRequest decides a write and reads its body; on refusal it has
+// answered and ok is false. The body is read only once the scopes allow
+// the write, so a caller who may not write cannot make ward read a large
+// upload.
+func (h *Handler) writeRequest(w http.ResponseWriter, r *http.Request, typ string, in policy.Interaction) (policy.Grant, []byte, bool) {
+	g, err := h.d.Policy.Decide(r.Context(), typ, in)
+	if err != nil {
+		h.fail(w, r, err)
+		return g, nil, false
+	}
+	body, err := ReadBody(r, MaxBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return g, nil, false
+	}
+	return g, body, true
+}
+
 func (h *Handler) createHandler(t *resourceType) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		g, err := h.d.Policy.Decide(ctx, t.name, policy.Create)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		body, err := ReadBody(r, MaxBody)
-		if err != nil {
-			h.fail(w, r, err)
+		g, body, ok := h.writeRequest(w, r, t.name, policy.Create)
+		if !ok {
 			return
 		}
 		f, err := t.create(ctx, g, body)
@@ -353,19 +365,13 @@ func (h *Handler) createHandler(t *resourceType) http.HandlerFunc {
 func (h *Handler) updateHandler(t *resourceType) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		g, err := h.d.Policy.Decide(ctx, t.name, policy.Update)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
 		version, err := IfMatchVersion(r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		body, err := ReadBody(r, MaxBody)
-		if err != nil {
-			h.fail(w, r, err)
+		g, body, ok := h.writeRequest(w, r, t.name, policy.Update)
+		if !ok {
 			return
 		}
 		f, err := t.update(ctx, g, r.PathValue("id"), version, body)
