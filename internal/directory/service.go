@@ -35,6 +35,16 @@ type Service struct {
 	hasher PasswordHasher
 	now    func() time.Time
 	tree   *treeCache
+	// purged are called after a purge commits, for what lives outside
+	// the database (document content).
+	purged []func(ctx context.Context, userID int64) error
+}
+
+// OnPurged registers fn to run after a user's purge has committed, to
+// remove what the database's cascade cannot reach (document files). It is
+// for wiring, before the Service is used.
+func (s *Service) OnPurged(fn func(ctx context.Context, userID int64) error) {
+	s.purged = append(s.purged, fn)
 }
 
 // NewService wires a Service. now may be nil (time.Now).

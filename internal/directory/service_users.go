@@ -331,7 +331,7 @@ func (s *Service) PurgeUser(ctx context.Context, id int64) error {
 	if id == r.who.UserID {
 		return apperr.New(apperr.Invalid, "you cannot permanently delete your own account")
 	}
-	return s.store.InTx(ctx, func(ctx context.Context) error {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		u, err := s.store.GetUser(ctx, id)
 		if err != nil {
 			return notFoundUser(err, id)
@@ -343,6 +343,18 @@ func (s *Service) PurgeUser(ctx context.Context, id int64) error {
 		}
 		return s.store.PurgeUser(ctx, id)
 	})
+	if err != nil {
+		return err
+	}
+	// The rows are gone; what they pointed to outside the database goes
+	// now. A failure here leaves files nothing refers to, reported to the
+	// caller so it can retry (the cleanup is idempotent).
+	for _, fn := range s.purged {
+		if err := fn(ctx, id); err != nil {
+			return fmt.Errorf("user %d purged, but removing their stored files failed: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // MergeUsers moves roles, organizations, identifiers, relationships, groups,

@@ -153,6 +153,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir.OnPurged(docs.RemovePurgedContent)
 	src := bulksource.New(dir, db, db, ocfg.FHIRBase())
 	engine, err := bulk.NewEngine(db, blobs, src, bulk.EngineConfig{
 		LinesPerFile: cfg.ExportFileLines, Retention: cfg.ExportRetention, Slice: cfg.ExportSlice,
