@@ -10,7 +10,6 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
-	"ward/internal/timerange"
 )
 
 // The directory's FHIR search support: the stored search keys, the
@@ -168,44 +167,6 @@ func (d *DB) searchConds(f directory.UserFilter) ([]string, []any) {
 		args = append(args, a...)
 	}
 	return conds, args
-}
-
-// fixedWidthWhere is dateWhere for a stored range of a fixed width: [col,
-// col + width) in microseconds, col never NULL where it is evaluated (an
-// instant is one microsecond wide, a birth date one day). It renders the
-// same timerange conditions, but a comparison on the range's end is turned
-// into one on col itself (end < t is col < t - width), so that every
-// comparison is on the bare, indexed column and the planner can range-scan
-// it; dateWhere's "col + width < ?" would defeat the index.
-func fixedWidthWhere(col string, width int64, bounds []timerange.Bound, now time.Time) (string, []any) {
-	var b strings.Builder
-	var args []any
-	for i, bound := range bounds {
-		if i > 0 {
-			b.WriteString(" AND ")
-		}
-		b.WriteString("(")
-		for j, conj := range bound.Conditions(now) {
-			if j > 0 {
-				b.WriteString(" OR ")
-			}
-			b.WriteString("(")
-			for k, c := range conj {
-				if k > 0 {
-					b.WriteString(" AND ")
-				}
-				at := toMicro(c.At)
-				if c.Side == timerange.Hi {
-					at -= width
-				}
-				b.WriteString(col + " " + string(c.Op) + " ?")
-				args = append(args, at)
-			}
-			b.WriteString(")")
-		}
-		b.WriteString(")")
-	}
-	return b.String(), args
 }
 
 // nameCond is one NameClause: any value matching the given or family name.
