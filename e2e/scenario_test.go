@@ -389,6 +389,9 @@ func tamper(t *testing.T, backend, dataDir, dbURL string, id int64) {
 		if dsn == "" {
 			dsn = filepath.Join(dataDir, "ward.db")
 		}
+		// The running server holds the write lock now and then: wait for
+		// it rather than fail with "database is locked" on a busy machine.
+		dsn += "?_pragma=busy_timeout(10000)"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {

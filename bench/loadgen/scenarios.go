@@ -101,14 +101,18 @@ func do(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, err
 }
 
-// waitReady polls /readyz until it answers 200 or the time is up.
+// waitReady polls /readyz until it answers 200 or the time is up. Each poll
+// runs to its answer (bounded by the client's own timeout) even when the
+// time runs out meanwhile, so on a busy machine the error still says what
+// the server last answered rather than only that time ran out.
 func (t *target) waitReady(ctx context.Context, within time.Duration) error {
 	u := t.base.JoinPath("/readyz").String()
+	pollCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	var last string
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req, err := http.NewRequestWithContext(pollCtx, http.MethodGet, u, nil)
 		if err != nil {
 			return err
 		}

@@ -147,7 +147,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	c.must("add-user", "--email", "a@example.org", "--password", "a-password-1")
 	c.must("add-user", "--email", "b@example.org", "--password", "b-password-1")
 
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

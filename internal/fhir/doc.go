@@ -6,7 +6,7 @@
 // an unknown member, a wrong or missing resourceType, or malformed JSON is an
 // apperr.Invalid error, which OutcomeFromError turns into an
 // OperationOutcome. Everything this package emits is checked in tests
-// against the official R4 JSON Schema (../shared/fhir).
+// against the official R4 JSON Schema (internal/fhir/r4spec).
 //
 // One file per resource; shared datatypes live in datatypes.go.
 package fhir

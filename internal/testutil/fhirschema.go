@@ -2,22 +2,17 @@ package testutil
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-)
 
-// EnvFHIRDir overrides where the FHIR R4 reference data is found (by default
-// ../shared/fhir beside the module root).
-const EnvFHIRDir = "WARD_FHIR_DIR"
+	"ward/internal/fhir/r4spec"
+)
 
 // fhirSchemaURL is the id the official schema gives itself; its $refs are
 // all "#/definitions/...", relative to it.
@@ -38,24 +33,17 @@ type FHIRValidator struct {
 var fhirSchema struct {
 	once sync.Once
 	v    *FHIRValidator
-	dir  string
 	err  error
 }
 
-// FHIRSchema returns the shared validator. When the reference data is
-// missing it fails the test under CI=true and skips it elsewhere, saying why.
+// FHIRSchema returns the shared validator, built from the schema the
+// repository carries (internal/fhir/r4spec).
 func FHIRSchema(t testing.TB) *FHIRValidator {
 	t.Helper()
 	fhirSchema.once.Do(func() {
-		fhirSchema.dir, fhirSchema.err = fhirDir()
-		if fhirSchema.err == nil {
-			fhirSchema.v, fhirSchema.err = loadFHIRSchema(filepath.Join(fhirSchema.dir, "fhir.schema.json.gz"))
-		}
+		fhirSchema.v, fhirSchema.err = loadFHIRSchema()
 	})
 	if err := fhirSchema.err; err != nil {
-		if errors.Is(err, os.ErrNotExist) && !InCI() {
-			t.Skipf("FHIR R4 schema not available (%v); set %s or provide ../shared/fhir", err, EnvFHIRDir)
-		}
 		t.Fatalf("FHIR R4 schema: %v", err)
 	}
 	return fhirSchema.v
@@ -122,16 +110,12 @@ func (v *FHIRValidator) schemaFor(rt string) (*jsonschema.Schema, error) {
 	return s, nil
 }
 
-// loadFHIRSchema reads the gzipped schema and indexes its resource types.
-func loadFHIRSchema(path string) (*FHIRValidator, error) {
-	f, err := os.Open(path)
+// loadFHIRSchema reads the embedded schema and indexes its resource types.
+func loadFHIRSchema() (*FHIRValidator, error) {
+	const path = r4spec.SchemaFile
+	zr, err := r4spec.Open(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("gunzip %s: %w", path, err)
 	}
 	defer zr.Close()
 	doc, err := jsonschema.UnmarshalJSON(zr)
@@ -160,28 +144,4 @@ func loadFHIRSchema(path string) (*FHIRValidator, error) {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return &FHIRValidator{compiler: c, resources: resources, compiled: map[string]*jsonschema.Schema{}}, nil
-}
-
-// fhirDir finds the FHIR reference data: $WARD_FHIR_DIR, else ../shared/fhir
-// beside the directory holding go.mod (tests run in their package folder).
-func fhirDir() (string, error) {
-	if d := os.Getenv(EnvFHIRDir); d != "" {
-		return d, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "fhir")
-			if _, err := os.Stat(d); err != nil {
-				return "", fmt.Errorf("FHIR reference data at %s: %w", d, err)
-			}
-			return d, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no go.mod above %s: %w", wd, os.ErrNotExist)
-		}
-	}
 }

@@ -16,7 +16,7 @@
 //     because they shape the response, which is the handler's business.
 //   - Per type, the parameters listed in the table in params.go, whose kinds
 //     and reference targets are those of the official R4 definitions
-//     (checked against ../shared/fhir/search-parameters.json.gz in a test).
+//     (checked against internal/fhir/r4spec/search-parameters.json.gz in a test).
 //   - Kinds string (modifiers :exact and :contains), token (system|code,
 //     |code, system|, code), reference (id, Type/id, and the :Type
 //     modifier) and date (prefixes eq ne gt lt ge le sa eb ap on YYYY,

@@ -1,48 +1,22 @@
 package search
 
 import (
-	"compress/gzip"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"ward/internal/fhir/r4spec"
 )
 
-// r4Params loads search-parameters.json.gz into base type -> code -> definition.
-// It finds ../shared/fhir as internal/testutil does ($WARD_FHIR_DIR, else
-// beside the module root), without importing testutil, whose database
-// helpers this pure package has no use for.
+// r4Params loads the R4 search parameter definitions the repository carries
+// (internal/fhir/r4spec) into base type -> code -> definition.
 func r4Params(t *testing.T) map[string]map[string]r4Param {
 	t.Helper()
-	dir := os.Getenv("WARD_FHIR_DIR")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "fhir")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	f, err := os.Open(filepath.Join(dir, "search-parameters.json.gz"))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the R4 search parameter definitions are required in CI: %v", err)
-		}
-		t.Skipf("R4 search parameter definitions not found (set WARD_FHIR_DIR): %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	zr, err := r4spec.Open(r4spec.SearchParametersFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer zr.Close()
 	var bundle struct {
 		Entry []struct {
 			Resource struct {

@@ -1,4 +1,4 @@
-// Code generated from ../shared/fhir/fhir.schema.json.gz (the R4 discriminator); DO NOT EDIT.
+// Code generated from internal/fhir/r4spec/fhir.schema.json.gz (the R4 discriminator); DO NOT EDIT.
 
 package scope
 
