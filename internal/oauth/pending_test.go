@@ -98,6 +98,13 @@ func TestPendingClientServesItsOwnerOnly(t *testing.T) {
 		if st, _, _ := e.bearerGet("/oauth/userinfo", devTok.AccessToken); st != http.StatusOK {
 			t.Fatalf("the owner's token of a pending client answers %d", st)
 		}
+		// The token tools say the same as the resource server.
+		for tok, want := range map[string]bool{patTok.AccessToken: false, devTok.AccessToken: true} {
+			in, err := e.svc.OAuth.InspectToken(asAdmin, tok)
+			if err != nil || in.Active != want {
+				t.Fatalf("inspect a token of the pending client: %+v %v, want active %v", in, err, want)
+			}
+		}
 		st, _, out := e.postForm("/oauth/token", url.Values{"grant_type": {"refresh_token"},
 			"refresh_token": {patTok.RefreshToken}, "client_id": {c.ID}}, "", "")
 		if st != http.StatusBadRequest && st != http.StatusUnauthorized || out["error"] != "unauthorized_client" {

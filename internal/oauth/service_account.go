@@ -11,6 +11,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/grantpolicy"
 	"ward/internal/oauth/tokens"
@@ -283,7 +284,11 @@ func (p *Provider) issueServiceToken(ctx context.Context, fc fosite.Client, user
 	if err != nil {
 		return "", nil, fmt.Errorf("read back the service token: %w", err)
 	}
-	info, err := p.tokenView(t, now, true)
+	var sc *client.Client // nil (not active) only if fosite's client were not ward's
+	if f, ok := fc.(*fositeClient); ok {
+		sc = f.c
+	}
+	info, err := p.tokenView(t, now, sc)
 	if err != nil {
 		return "", nil, err
 	}
