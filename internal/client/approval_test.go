@@ -134,6 +134,29 @@ func TestApproval(t *testing.T) {
 			t.Fatalf("admin widening: %v %+v", err, got)
 		}
 
+		// An administrator's disable is not undone by the developer alone:
+		// their enable waits for approval again. An admin's enable keeps
+		// the status.
+		if _, err := e.svc.Disable(as(e.admin), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Enable(as(e.dev2), c.ID)
+		wantKind(t, err, apperr.Forbidden, "another developer enables")
+		got, err = e.svc.Enable(as(e.dev), c.ID)
+		if err != nil || got.Disabled || got.Status != client.StatusPending {
+			t.Fatalf("the developer enables: %v %+v", err, got)
+		}
+		if _, err := e.svc.Approve(as(e.admin), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Disable(as(e.dev), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err = e.svc.Enable(as(e.admin), c.ID)
+		if err != nil || got.Disabled || got.Status != client.StatusActive {
+			t.Fatalf("the admin enables: %v %+v", err, got)
+		}
+
 		evs, _, err := e.log.List(context.Background(), audit.Filter{Context: audit.Intervention}, store.Page{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -150,8 +173,8 @@ func TestApproval(t *testing.T) {
 				repending++
 			}
 		}
-		if approvals != 3 || repending != 2 {
-			t.Fatalf("audit: %d approvals, %d returns to pending; want 3 and 2", approvals, repending)
+		if approvals != 4 || repending != 3 {
+			t.Fatalf("audit: %d approvals, %d returns to pending; want 4 and 3", approvals, repending)
 		}
 	})
 }

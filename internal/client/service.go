@@ -401,7 +401,10 @@ func (s *Service) Disable(ctx context.Context, id string) (*Client, error) {
 	return s.setDisabled(ctx, id, true)
 }
 
-// Enable lets a disabled client obtain tokens again.
+// Enable lets a disabled client obtain tokens again. When its owning
+// application developer enables it, it waits for an administrator's
+// approval again (grantpolicy): an administrator's disable is not undone
+// by the developer alone.
 func (s *Service) Enable(ctx context.Context, id string) (*Client, error) {
 	return s.setDisabled(ctx, id, false)
 }
@@ -421,6 +424,17 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 		if c.Disabled == disabled {
 			return nil
 		}
+		note := ""
+		if !disabled {
+			d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.EnableClient, Client: c.Policy()})
+			if err := d.Err(); err != nil {
+				return err
+			}
+			if d.Status != c.Status {
+				note = "; " + d.Status + " again: " + d.Reason
+			}
+			c.Status = d.Status
+		}
 		c.Disabled = disabled
 		c.UpdatedAt = s.now()
 		if err := s.store.UpdateClient(ctx, c); err != nil {
@@ -429,7 +443,7 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 		if disabled {
 			return s.record(ctx, c, "disabled")
 		}
-		return s.record(ctx, c, "enabled")
+		return s.record(ctx, c, "enabled%s", note)
 	})
 	if err != nil {
 		return nil, err

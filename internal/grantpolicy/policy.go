@@ -57,6 +57,8 @@ const (
 	// UseClient issues a token of Request.Client by Request.Grant for the
 	// person Caller (Caller.UserID 0: the client acting for nobody).
 	UseClient
+	// EnableClient lets the disabled Request.Client obtain tokens again.
+	EnableClient
 )
 
 func (a Action) String() string {
@@ -73,6 +75,8 @@ func (a Action) String() string {
 		return "grant or revoke roles"
 	case UseClient:
 		return "use a client"
+	case EnableClient:
+		return "enable a client"
 	}
 	return "unknown action"
 }
@@ -172,6 +176,8 @@ func Decide(c Caller, r Request) Decision {
 		return decideRoles(c, r.Roles)
 	case UseClient:
 		return decideUse(c, r)
+	case EnableClient:
+		return decideEnable(c, r)
 	}
 	return deny("unknown request %d", int(r.Action))
 }
@@ -332,6 +338,23 @@ func decideRoles(c Caller, roles []string) Decision {
 		}
 	}
 	return allow("covered by the caller's roles")
+}
+
+// decideEnable: an administrator's disable is a kill switch its owner
+// cannot undo alone. The owning developer may enable their client, but it
+// then waits for an administrator's approval again.
+func decideEnable(c Caller, r Request) Decision {
+	if c.Admin() {
+		d := allow("administrator")
+		d.Status = r.Client.status()
+		return d
+	}
+	if !c.has(RoleApplicationDeveloper) || c.UserID == 0 || r.Client.OwnerID != c.UserID {
+		return deny("you may not manage this client")
+	}
+	d := allow("owning application developer; the client waits for approval again")
+	d.Status = StatusPending
+	return d
 }
 
 // decideUse is the approval gate at the authorization server: an active

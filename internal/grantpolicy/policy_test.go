@@ -102,6 +102,10 @@ func TestDecide(t *testing.T) {
 			allowed: admins, adminStatus: StatusActive},
 		{name: "approve", req: Request{Action: ApproveClient, Client: *devClient(StatusPending)},
 			allowed: admins, adminStatus: StatusActive},
+		{name: "enable", req: Request{Action: EnableClient, Client: *devClient(StatusActive)},
+			allowed: adminsAndDev, adminStatus: StatusActive, devStatus: StatusPending},
+		{name: "enable someone else's client", req: Request{Action: EnableClient, Client: Client{OwnerID: me + 1}},
+			allowed: admins, adminStatus: StatusActive},
 		// Finding 2.
 		{name: "create service account", req: Request{Action: CreateServiceAccount}, allowed: admins},
 		{name: "grant admin", req: Request{Action: GrantRoles, Roles: []string{RoleAdmin}}, allowed: admins},
