@@ -27,7 +27,7 @@ func (a *app) clientCmd() *cobra.Command {
 	cmd.AddCommand(a.clientCreateCmd(), a.clientListCmd(),
 		a.clientToggleCmd("disable", "Stop a client from obtaining tokens", true),
 		a.clientToggleCmd("enable", "Let a disabled client obtain tokens again", false),
-		a.clientRotateCmd())
+		a.clientRotateCmd(), a.clientApproveCmd())
 	return cmd
 }
 
@@ -137,6 +137,7 @@ type clientListJSON struct {
 	AuthMethod   string   `json:"token_endpoint_auth_method"`
 	TokenFormat  string   `json:"access_token_format"`
 	Disabled     bool     `json:"disabled"`
+	Status       string   `json:"status"`
 	OwnerID      int64    `json:"owner_id,omitempty"`
 	Intervention string   `json:"intervention,omitempty"`
 }
@@ -169,7 +170,7 @@ func (a *app) clientListCmd() *cobra.Command {
 						out[i] = clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
 							GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
 							AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
-							OwnerID: c.OwnerID, Intervention: c.Intervention}
+							Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention}
 						if out[i].RedirectURIs == nil {
 							out[i].RedirectURIs = []string{}
 						}
@@ -180,7 +181,7 @@ func (a *app) clientListCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS")
+				fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS\tAPPROVAL")
 				for _, c := range all {
 					status, typ := "enabled", "confidential"
 					if c.Disabled {
@@ -189,8 +190,8 @@ func (a *app) clientListCmd() *cobra.Command {
 					if c.Public {
 						typ = "public"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
-						strings.Join(c.GrantTypes, ","))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
+						strings.Join(c.GrantTypes, ","), c.Status)
 				}
 				if err := tw.Flush(); err != nil {
 					return fmt.Errorf("write output: %w", err)
@@ -244,4 +245,24 @@ func (a *app) clientRotateCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…}`)
 	return cmd
+}
+
+// clientApproveCmd is an administrator's approval of an application
+// developer's pending client (the CLI acts as ward itself).
+func (a *app) clientApproveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve CLIENT_ID",
+		Short: "Approve a pending client, so anyone may authorize it (pending -> active)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withServices(cmd, func(svc *server.Services) error {
+				c, err := svc.Clients.Approve(actor.System(cmd.Context()), args[0])
+				if err != nil {
+					return fmt.Errorf("approve client %s: %w", args[0], err)
+				}
+				fmt.Fprintf(a.stdout, "client %s (%s) is %s\n", c.ID, c.Name, c.Status)
+				return nil
+			})
+		},
+	}
 }

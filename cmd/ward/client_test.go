@@ -1,12 +1,41 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"ward/internal/actor"
+	"ward/internal/client"
+	"ward/internal/config"
+	"ward/internal/server"
 	"ward/internal/testutil"
 )
+
+// registerAsDeveloper registers a client as the application developer
+// email would through the API, and returns its id.
+func registerAsDeveloper(t *testing.T, dbURL, dataDir, email string) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir, cfg.DatabaseURL = dataDir, dbURL
+	svc, err := server.OpenServices(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("open services: %v", err)
+	}
+	defer svc.Close()
+	u, err := userByEmail(context.Background(), svc.Directory, email)
+	if err != nil {
+		t.Fatalf("find %s: %v", email, err)
+	}
+	c, _, err := svc.Clients.Create(actor.With(context.Background(), actor.Actor{UserID: u.ID}), client.Settings{
+		Name: "Developer's app", Public: true, GrantTypes: []string{client.GrantAuthorizationCode},
+		RedirectURIs: []string{"https://dev.example.org/cb"}, Scope: "openid patient/*.rs"})
+	if err != nil {
+		t.Fatalf("register as %s: %v", email, err)
+	}
+	return c.ID
+}
 
 func TestClientCommands(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
@@ -56,6 +85,7 @@ func TestClientCommands(t *testing.T) {
 			TokenFormat string   `json:"access_token_format"`
 			AuthMethod  string   `json:"token_endpoint_auth_method"`
 			Disabled    bool     `json:"disabled"`
+			Status      string   `json:"status"`
 			OwnerID     int64    `json:"owner_id"`
 		}
 		// list returns the clients registered here, after checking that
@@ -75,7 +105,8 @@ func TestClientCommands(t *testing.T) {
 		ls := list()
 		if len(ls) != 2 || ls[0].ClientID != id || ls[0].Name != "Decision support" || ls[0].Public ||
 			ls[0].TokenFormat != "jwt" || ls[0].AuthMethod != "client_secret_basic" || ls[0].OwnerID == 0 ||
-			strings.Join(ls[0].GrantTypes, ",") != "authorization_code,refresh_token" || ls[0].Disabled {
+			strings.Join(ls[0].GrantTypes, ",") != "authorization_code,refresh_token" || ls[0].Disabled ||
+			ls[0].Status != "active" {
 			t.Fatalf("list: %+v", ls)
 		}
 		if !ls[1].Public || ls[1].AuthMethod != "none" {
@@ -110,6 +141,25 @@ func TestClientCommands(t *testing.T) {
 		}
 		if rotated.ClientID != id || rotated.ClientSecret == "" || rotated.ClientSecret == *created.ClientSecret {
 			t.Fatalf("rotate-secret printed %q", out)
+		}
+
+		// A developer's client, registered through the API, waits pending;
+		// the CLI approves it as ward itself.
+		pending := registerAsDeveloper(t, dbURL, c.dir, "dev@example.org")
+		if ls := list(); ls[2].ClientID != pending || ls[2].Status != "pending" {
+			t.Fatalf("developer's client listed as %+v", ls[2])
+		}
+		if out := c.must("client", "list"); !strings.Contains(out, "pending") {
+			t.Fatalf("list printed %q", out)
+		}
+		if out := c.must("client", "approve", pending); !strings.Contains(out, "active") {
+			t.Fatalf("approve printed %q", out)
+		}
+		if ls := list(); ls[2].Status != "active" {
+			t.Fatalf("after approve: %+v", ls[2])
+		}
+		if code, _, _ := c.run("client", "approve", "no-such-client"); code == 0 {
+			t.Fatal("approving an unknown client succeeded")
 		}
 	})
 }

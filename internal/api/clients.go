@@ -29,6 +29,7 @@ type clientJSON struct {
 	JWKS           json.RawMessage `json:"jwks,omitempty" doc:"Inline JSON Web Key Set for private_key_jwt."`
 	TokenFormat    string          `json:"access_token_format" enum:"opaque,jwt"`
 	Disabled       bool            `json:"disabled"`
+	Status         string          `json:"status" enum:"pending,active" doc:"An application developer's client is pending until an administrator approves it; until then only its owner may use it."`
 	OwnerID        int64           `json:"owner_id,omitempty" doc:"The application developer who manages the client."`
 	Intervention   string          `json:"intervention,omitempty"`
 	Created        time.Time       `json:"created"`
@@ -42,7 +43,7 @@ func toClientJSON(c *client.Client) clientJSON {
 	out := clientJSON{
 		ClientID: c.ID, Name: c.Name, Public: c.Public, GrantTypes: c.GrantTypes,
 		RedirectURIs: c.RedirectURIs, Scope: c.Scope, AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI,
-		TokenFormat: c.TokenFormat, Disabled: c.Disabled, OwnerID: c.OwnerID,
+		TokenFormat: c.TokenFormat, Disabled: c.Disabled, Status: c.Status, OwnerID: c.OwnerID,
 		Intervention: c.Intervention, Created: c.CreatedAt, Updated: c.UpdatedAt,
 		SecretIssuedAt: c.SecretIssuedAt, Version: c.Version,
 	}
@@ -141,7 +142,10 @@ func (s *server) registerClients(api huma.API) {
 		OperationID: "create-client", Method: http.MethodPost, Path: "/api/client", Tags: tags,
 		Summary: "Register an OAuth2 client", DefaultStatus: http.StatusCreated,
 		Description: "Registers a client. A confidential client using a client secret gets one generated " +
-			"by ward, returned in client_secret in this answer only.",
+			"by ward, returned in client_secret in this answer only. Only an administrator may give a client " +
+			"the client_credentials grant, system/ scopes or scopes outside openid, fhirUser, profile, email, " +
+			"launch, launch/…, offline_access, online_access, patient/… and user/…; an application developer's " +
+			"client is registered pending and waits for an administrator's approval.",
 	}, func(ctx context.Context, in *struct{ Body clientBody }) (*createdClientOutput, error) {
 		var set client.Settings
 		in.Body.apply(&set)
@@ -170,7 +174,9 @@ func (s *server) registerClients(api huma.API) {
 		OperationID: "update-client", Method: http.MethodPut, Path: "/api/client/{client_id}", Tags: tags,
 		Summary: "Replace an OAuth2 client's settings", Errors: []int{http.StatusNotFound, http.StatusConflict},
 		Description: "Replaces the client's settings. Moving a client onto client_secret_basic or " +
-			"client_secret_post from a method without a secret issues one, returned in client_secret.",
+			"client_secret_post from a method without a secret issues one, returned in client_secret. " +
+			"An application developer's change that adds grant types, scopes or redirect URIs to an active " +
+			"client returns it to pending.",
 	}, func(ctx context.Context, in *struct {
 		ClientID string `path:"client_id" maxLength:"128"`
 		Body     clientBody
@@ -183,6 +189,20 @@ func (s *server) registerClients(api huma.API) {
 			return nil, err
 		}
 		return &clientOutput{Body: withSecret(c, secret)}, nil
+	})
+
+	register(api, s, huma.Operation{
+		OperationID: "approve-client", Method: http.MethodPost, Path: "/api/client/{client_id}/approve", Tags: tags,
+		Summary: "Approve a pending OAuth2 client", Errors: []int{http.StatusNotFound},
+		Description: "Administrators only. An application developer's client is registered pending: only its " +
+			"owner may use it, with their own sign-in. Approval makes it active, so anyone may authorize it. " +
+			"Approving an active client changes nothing.",
+	}, func(ctx context.Context, in *clientPath) (*clientOutput, error) {
+		c, err := s.clients.Approve(ctx, in.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		return &clientOutput{Body: toClientJSON(c)}, nil
 	})
 
 	register(api, s, huma.Operation{

@@ -29,7 +29,7 @@ type clientEnv struct {
 	dev, dev2, staff int64
 }
 
-func newClientEnv(t *testing.T, url string) *clientEnv {
+func newClientEnv(t testing.TB, url string) *clientEnv {
 	t.Helper()
 	now := func() time.Time { return testNow }
 	st := testutil.NewStore(t, url, sqlstore.WithClock(now))
@@ -56,7 +56,10 @@ func newClientEnv(t *testing.T, url string) *clientEnv {
 		}
 		return u.ID
 	}
-	e := &clientEnv{env: &env{t: t, h: testActor(mux), dir: dir}, clients: clients}
+	e := &clientEnv{env: &env{h: testActor(mux), dir: dir}, clients: clients}
+	if tt, ok := t.(*testing.T); ok {
+		e.t = tt
+	}
 	e.adminID = mk("admin@example.org", directory.RoleAdmin)
 	e.dev = mk("dev@example.org", directory.RoleApplicationDeveloper)
 	e.dev2 = mk("dev2@example.org", directory.RoleApplicationDeveloper)

@@ -264,8 +264,8 @@ func (s *server) registerTokens(api huma.API) {
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 		Description: "Returns the service user sponsored by the user (creating it, 201, on first use; " +
 			"200 after) and a long-lived bearer token for it with scope " + oauth.ScopeAPI + ", shown in " +
-			"this answer only; the service user's previous token is revoked. The caller must be allowed " +
-			"to edit the sponsor, who must be an administrator or an application developer.",
+			"this answer only; the service user's previous token is revoked. Administrators only: a service " +
+			"account may act on anyone. The sponsor must be an administrator or an application developer.",
 	}, func(ctx context.Context, in *userPath) (*serviceAccountOutput, error) {
 		id, err := parseID("id", in.ID)
 		if err != nil {

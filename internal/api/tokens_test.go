@@ -262,8 +262,11 @@ func TestServiceAccountAndTokenToolsAPI(t *testing.T) {
 		e := newTokenEnv(t, url)
 		path := fmt.Sprintf("/api/user/%d/service-account", e.dev)
 
+		// Issue 9, finding 2: the developer may not sponsor their own
+		// service account; an administrator creates it for them.
+		e.problem(e.do("POST", path, e.dev, nil), http.StatusForbidden)
 		var sa serviceAccountDoc
-		res := e.do("POST", path, e.dev, nil)
+		res := e.do("POST", path, e.adminID, nil)
 		e.must(res, http.StatusCreated, &sa)
 		if !sa.Created || sa.SponsorID != e.dev || sa.ServiceUserID == 0 || !strings.HasPrefix(sa.AccessToken, "ward_at_") ||
 			sa.TokenType != "Bearer" || sa.Scope != oauth.ScopeAPI || sa.ExpiresIn != int64((365*24*time.Hour).Seconds()) ||
@@ -315,7 +318,7 @@ func TestServiceAccountAndTokenToolsAPI(t *testing.T) {
 
 		// The built-in client's live tokens, for its administrators only.
 		var fresh serviceAccountDoc
-		e.must(e.do("POST", path, e.dev, nil), http.StatusOK, &fresh)
+		e.must(e.do("POST", path, e.adminID, nil), http.StatusOK, &fresh)
 		var page struct {
 			Tokens []tokenDoc `json:"tokens"`
 		}

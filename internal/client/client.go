@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"ward/internal/grantpolicy"
 	"ward/internal/store"
 )
 
@@ -34,6 +35,14 @@ var AuthMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPriv
 const (
 	TokenOpaque = "opaque"
 	TokenJWT    = "jwt"
+)
+
+// Client statuses. An application developer's client starts pending and
+// serves only its owner's own sign-in until an administrator approves it;
+// see internal/grantpolicy.
+const (
+	StatusPending = grantpolicy.StatusPending
+	StatusActive  = grantpolicy.StatusActive
 )
 
 // Settings are the parts of a client its managers choose. Create and Update
@@ -76,10 +85,23 @@ type Client struct {
 	// SecretIssuedAt is when the current secret was issued; nil with no secret.
 	SecretIssuedAt *time.Time
 	Disabled       bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Status is StatusPending or StatusActive: a pending client serves its
+	// owner only (the authorization server asks grantpolicy). Disabled is
+	// separate: an administrator's switch for any client.
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Version counts writes, for optimistic concurrency (see Store).
 	Version int64
+}
+
+// Pending reports whether the client awaits an administrator's approval.
+func (c *Client) Pending() bool { return c.Status == StatusPending }
+
+// Policy is the client as internal/grantpolicy looks at it.
+func (c *Client) Policy() grantpolicy.Client {
+	return grantpolicy.Client{GrantTypes: c.GrantTypes, Scopes: c.Scopes(), RedirectURIs: c.RedirectURIs,
+		OwnerID: c.OwnerID, Status: c.Status}
 }
 
 // Scopes returns the client's allowed scopes as a list.

@@ -11,6 +11,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
+	"ward/internal/grantpolicy"
 	"ward/internal/secrets"
 	"ward/internal/store"
 )
@@ -85,13 +86,15 @@ type caller struct {
 	userID    int64
 	admin     bool // ward itself or an administrator
 	developer bool
+	// policy is the caller as internal/grantpolicy sees them.
+	policy grantpolicy.Caller
 }
 
 func (s *Service) caller(ctx context.Context) (caller, error) {
 	a := actor.From(ctx)
 	switch {
 	case a.System:
-		return caller{admin: true}, nil
+		return caller{admin: true, policy: grantpolicy.Caller{System: true}}, nil
 	case a.Anonymous():
 		return caller{}, apperr.New(apperr.Unauthenticated, "sign in first")
 	case a.UserID == 0:
@@ -108,6 +111,7 @@ func (s *Service) caller(ctx context.Context) (caller, error) {
 		userID:    a.UserID,
 		admin:     slices.Contains(roles, directory.RoleAdmin),
 		developer: slices.Contains(roles, directory.RoleApplicationDeveloper),
+		policy:    grantpolicy.Caller{UserID: a.UserID, Roles: roles},
 	}, nil
 }
 
@@ -158,8 +162,10 @@ func storeErr(err error, s Settings) error {
 // Create registers a client and returns it with its secret in clear, the
 // only time the secret is ever shown; the secret is "" for clients that do
 // not authenticate with one. An application developer registers clients
-// they own (OwnerID 0 means themselves); an administrator may name any
-// application developer as the owner, or none.
+// they own (OwnerID 0 means themselves), within what grantpolicy lets a
+// developer give a client, and the client starts pending until an
+// administrator approves it; an administrator may register any client
+// (active at once) and name any application developer as the owner, or none.
 func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, error) {
 	who, err := s.caller(ctx)
 	if err != nil {
@@ -168,14 +174,16 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 	if !who.mayRegister() {
 		return nil, "", apperr.New(apperr.Forbidden, "only an administrator or an application developer may register clients")
 	}
-	if !who.admin {
-		if in.OwnerID != 0 && in.OwnerID != who.userID {
-			return nil, "", apperr.New(apperr.Forbidden, "an application developer may only register clients they own")
-		}
+	if !who.admin && in.OwnerID == 0 {
 		in.OwnerID = who.userID
 	}
 	set, err := normalize(in)
 	if err != nil {
+		return nil, "", err
+	}
+	draft := Client{Settings: set}
+	d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.RegisterClient, Client: draft.Policy()})
+	if err := d.Err(); err != nil {
 		return nil, "", err
 	}
 	id, err := secrets.RandomToken(clientIDBytes)
@@ -183,7 +191,7 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 		return nil, "", fmt.Errorf("create client: %w", err)
 	}
 	now := s.now()
-	c := &Client{ID: id, Settings: set, CreatedAt: now, UpdatedAt: now}
+	c := &Client{ID: id, Settings: set, Status: d.Status, CreatedAt: now, UpdatedAt: now}
 	secret, err := s.issueSecret(c, now)
 	if err != nil {
 		return nil, "", err
@@ -195,8 +203,8 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 		if err := s.store.CreateClient(ctx, c); err != nil {
 			return storeErr(err, c.Settings)
 		}
-		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s)",
-			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat)
+		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s), %s",
+			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, c.Status)
 	})
 	if err != nil {
 		return nil, "", err
@@ -275,6 +283,9 @@ func (s *Service) List(ctx context.Context, f Filter, p store.Page) ([]*Client, 
 // change moves the client onto a secret-based auth method it had no secret
 // for, a new secret is issued and returned (shown once); otherwise the
 // returned secret is "". Moving off such a method discards the secret.
+// An application developer may add to the client only what grantpolicy
+// lets a developer give one; a developer's change that widens the grants,
+// scopes or redirect URIs of an active client returns it to pending.
 func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) error) (*Client, string, error) {
 	who, err := s.caller(ctx)
 	if err != nil {
@@ -287,6 +298,7 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if err != nil {
 			return err
 		}
+		note := ""
 		set := c.Settings
 		set.GrantTypes = slices.Clone(set.GrantTypes)
 		set.RedirectURIs = slices.Clone(set.RedirectURIs)
@@ -305,6 +317,17 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if err != nil {
 			return err
 		}
+		before := c.Policy()
+		next := Client{Settings: set}
+		d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.UpdateClient,
+			Before: &before, Client: next.Policy()})
+		if err := d.Err(); err != nil {
+			return err
+		}
+		if d.Status != c.Status {
+			note = "; " + d.Status + " again: " + d.Reason
+		}
+		c.Status = d.Status
 		hadSecret := c.UsesSecret()
 		c.Settings = set
 		now := s.now()
@@ -318,9 +341,8 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 			return storeErr(err, c.Settings)
 		}
 		out = c
-		note := ""
 		if secret != "" {
-			note = "; new secret issued"
+			note += "; new secret issued"
 		}
 		return s.record(ctx, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s",
 			kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, note)
@@ -332,13 +354,57 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 	return out, secret, nil
 }
 
+// Approve makes a pending client active, so anyone may authorize it; only
+// an administrator (or ward itself) may. Approving an active client
+// changes nothing. The change and its audit event commit together.
+func (s *Service) Approve(ctx context.Context, id string) (*Client, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.ApproveClient})
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	var out *Client
+	changed := false
+	err = s.tx.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.get(ctx, who, id)
+		if err != nil {
+			return err
+		}
+		out = c
+		if c.Status == d.Status {
+			return nil
+		}
+		prev := c.Status
+		c.Status = d.Status
+		c.UpdatedAt = s.now()
+		if err := s.store.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		changed = true
+		return s.record(ctx, c, "approved (%s -> %s)", prev, c.Status)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.notify(id)
+	}
+	return out, nil
+}
+
 // Disable stops a client from obtaining tokens; it stays registered and can
 // be enabled again. Disabling a disabled client changes nothing.
 func (s *Service) Disable(ctx context.Context, id string) (*Client, error) {
 	return s.setDisabled(ctx, id, true)
 }
 
-// Enable lets a disabled client obtain tokens again.
+// Enable lets a disabled client obtain tokens again. When its owning
+// application developer enables it, it waits for an administrator's
+// approval again (grantpolicy): an administrator's disable is not undone
+// by the developer alone.
 func (s *Service) Enable(ctx context.Context, id string) (*Client, error) {
 	return s.setDisabled(ctx, id, false)
 }
@@ -358,6 +424,17 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 		if c.Disabled == disabled {
 			return nil
 		}
+		note := ""
+		if !disabled {
+			d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.EnableClient, Client: c.Policy()})
+			if err := d.Err(); err != nil {
+				return err
+			}
+			if d.Status != c.Status {
+				note = "; " + d.Status + " again: " + d.Reason
+			}
+			c.Status = d.Status
+		}
 		c.Disabled = disabled
 		c.UpdatedAt = s.now()
 		if err := s.store.UpdateClient(ctx, c); err != nil {
@@ -366,7 +443,7 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 		if disabled {
 			return s.record(ctx, c, "disabled")
 		}
-		return s.record(ctx, c, "enabled")
+		return s.record(ctx, c, "enabled%s", note)
 	})
 	if err != nil {
 		return nil, err

@@ -150,6 +150,10 @@ func TestGrantableRoles(t *testing.T) {
 		{[]string{RoleClinician}, RoleService, false},
 		{[]string{RoleService}, RoleClinician, true},
 		{[]string{RoleService}, RoleService, false},
+		{[]string{RoleService}, RoleStaffAdmin, false},
+		{[]string{RoleStaffAdmin}, RoleStaffAdmin, false},
+		{[]string{RoleStaffAdmin}, RoleClinician, true},
+		{[]string{RoleApplicationDeveloper}, RolePatient, false},
 		{[]string{RolePatient}, RolePatient, false},
 		{nil, RolePatient, false},
 	}

@@ -8,43 +8,22 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/grantpolicy"
 )
 
-// Roles a caller may grant or revoke, by the caller's own roles. Edit
-// permission over a user is not enough to change their roles: a staff member
-// who may edit a patient must not be able to make them (or themselves) an
-// admin. Admins and ward itself may grant every role.
-//
-// patientRoles are what any staff member manages for the patients of their
-// clinic; staffRoles add the clinic's staff, which a staff admin manages
-// (RULES.md rule 5) and service accounts provision. Functions, not
-// variables, so no caller can change the policy for everyone.
-func patientRoles() []string {
-	return []string{RolePatient, RolePartner, RoleTest, RoleWriteOnly,
-		RoleAccessOnVerify, RolePromoteWithoutIdentityChallenge}
-}
-
-func staffRoles() []string {
-	return append(patientRoles(), RoleStaff, RoleClinician, RoleStaffAdmin)
-}
-
 // GrantableRoles returns the roles a holder of held may grant or revoke;
-// all is true for an admin, who may grant every role.
+// all is true for an admin, who may grant every role. The table lives in
+// internal/grantpolicy, the one rule for who may hand out which power: edit
+// permission over a user is not enough to change their roles (a staff
+// member who may edit a patient must not be able to make them, or
+// themselves, an admin), and below admin nobody grants admin, service or
+// staff_admin, or a role none of their own roles covers.
 func GrantableRoles(held []string) (all bool, names []string) {
-	p := Party{Roles: held}
-	switch {
-	case p.HasRole(RoleAdmin):
-		return true, nil
-	case p.HasRole(RoleStaffAdmin, RoleService):
-		return false, staffRoles()
-	case p.HasRole(RoleStaff, RoleClinician):
-		return false, patientRoles()
-	}
-	return false, nil
+	return grantpolicy.GrantableRoles(held)
 }
 
 // checkGrant returns Forbidden naming the first role the caller may not
-// grant or revoke.
+// grant or revoke, as grantpolicy decides.
 func (r *request) checkGrant(ctx context.Context, roles []string) error {
 	if len(roles) == 0 || r.who.System {
 		return nil
@@ -53,16 +32,8 @@ func (r *request) checkGrant(ctx context.Context, roles []string) error {
 	if err != nil {
 		return err
 	}
-	all, names := GrantableRoles(p.Roles)
-	if all {
-		return nil
-	}
-	for _, role := range roles {
-		if !slices.Contains(names, role) {
-			return apperr.New(apperr.Forbidden, "you may not grant or revoke the role %q", role)
-		}
-	}
-	return nil
+	return grantpolicy.Decide(grantpolicy.Caller{UserID: p.ID, Roles: p.Roles},
+		grantpolicy.Request{Action: grantpolicy.GrantRoles, Roles: roles}).Err()
 }
 
 // checkOrgs checks that every organization exists (Invalid otherwise) and,

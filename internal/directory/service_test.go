@@ -288,6 +288,28 @@ func TestServiceRoles(t *testing.T) {
 		// A patient may edit themselves but not their roles.
 		_, err = w.svc.AddRoles(w.as(w.patient), w.patient, []string{directory.RoleStaff})
 		wantKind(t, err, apperr.Forbidden, `"staff"`)
+		// Issue 9: below admin nobody hands out staff_admin, not even a staff
+		// admin over their own clinic's staff, nor a service account over
+		// anyone (finding 2 made its sponsor staff_admin that way), nor
+		// revokes it; creating an account with it is refused alike.
+		_, err = w.svc.AddRoles(w.as(w.staffAdminA), w.staffA, []string{directory.RoleStaffAdmin})
+		wantKind(t, err, apperr.Forbidden, `"staff_admin"`)
+		svcUser := w.user("svc@example.org", []string{directory.RoleService})
+		_, err = w.svc.AddRoles(w.as(svcUser), w.staffA, []string{directory.RoleStaffAdmin})
+		wantKind(t, err, apperr.Forbidden, `"staff_admin"`)
+		_, err = w.svc.AddRoles(w.as(svcUser), w.staffA, []string{directory.RoleService})
+		wantKind(t, err, apperr.Forbidden, `"service"`)
+		_, err = w.svc.DeleteRoles(w.as(w.staffAdminA), w.staffAdminA, []string{directory.RoleStaffAdmin})
+		wantKind(t, err, apperr.Forbidden, `"staff_admin"`)
+		_, err = w.svc.CreateUser(w.as(w.staffAdminA), directory.NewUser{User: directory.User{Email: "new.sa@example.org"},
+			Roles: []string{directory.RoleStaffAdmin}, OrgIDs: []int64{w.clinicA}})
+		wantKind(t, err, apperr.Forbidden, `"staff_admin"`)
+		if roles, _ := w.svc.UserRoles(w.system(), w.staffA); slices.Contains(roles, directory.RoleStaffAdmin) {
+			t.Fatalf("a refused grant changed roles: %v", roles)
+		}
+		// The service account still provisions clinic staff.
+		_, err = w.svc.AddRoles(w.as(svcUser), w.staffB, []string{directory.RoleClinician})
+		wantKind(t, err, ok, "")
 	})
 }
 

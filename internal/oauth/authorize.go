@@ -15,6 +15,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/httpauth"
 	"ward/internal/oauth/flow"
@@ -192,7 +193,18 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request, d Authorize
 		}
 	}
 
-	switch step := flow.Next(in); step {
+	step := flow.Next(in)
+	if step == flow.Consent || step == flow.Issue {
+		// Now that ward knows who is signed in: a pending client serves
+		// its owner only, so nobody else is even asked to consent.
+		if dec := mayUse(fc.c, userID, client.GrantAuthorizationCode); !dec.Allowed {
+			err := fosite.ErrAccessDenied.WithHint(dec.Reason)
+			p.auditFailure(ctx, "authorization request", fc.GetID(), err)
+			p.authorizeError(w, r, d, ar, err)
+			return
+		}
+	}
+	switch step {
 	case flow.Login:
 		p.toLogin(w, r, in)
 	case flow.LoginRequired:

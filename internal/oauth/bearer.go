@@ -162,7 +162,9 @@ func (p *Provider) check(ctx context.Context, token string, refreshToo bool) (*T
 	if err != nil {
 		return nil, err
 	}
-	if c.c.Disabled {
+	if c.c.Disabled || !mayUse(c.c, t.UserID, "").Allowed {
+		// A client sent back to pending (its developer widened it) stops
+		// serving everyone but its owner at once, tokens already issued too.
 		return nil, errInactive()
 	}
 	return p.info(t)

@@ -12,6 +12,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/client"
+	"ward/internal/grantpolicy"
 	"ward/internal/secrets"
 )
 
@@ -150,6 +151,22 @@ func (h secretHasher) Compare(_ context.Context, hash, data []byte) error {
 
 func (h secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
 	return []byte(h.key.Sign(string(data))), nil
+}
+
+// mayUse is grantpolicy's approval gate: whether client c may issue or
+// honour a token by grant for userID (0: the client acting for nobody). An
+// active client serves anyone; a pending one (an application developer's
+// client before an administrator approved it) serves its owner's own
+// sign-in only, so the developer can test it without reaching anyone
+// else's data. The Reason says why not.
+func mayUse(c *client.Client, userID int64, grant string) grantpolicy.Decision {
+	if !c.Pending() {
+		// The common case on every token request, decided without the
+		// allocations of c.Policy(): grantpolicy allows every active client.
+		return grantpolicy.Decision{Allowed: true}
+	}
+	return grantpolicy.Decide(grantpolicy.Caller{UserID: userID},
+		grantpolicy.Request{Action: grantpolicy.UseClient, Client: c.Policy(), Grant: grant})
 }
 
 // notFound reports whether err means "no such thing".

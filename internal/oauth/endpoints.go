@@ -113,6 +113,15 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant := strings.Join(ar.GetGrantTypes(), " ")
+	if fc, ok := ar.GetClient().(*fositeClient); ok {
+		// Before anything is issued or a code or refresh token is spent.
+		if d := mayUse(fc.c, s.UserID, grant); !d.Allowed {
+			err := fosite.ErrUnauthorizedClient.WithHint(d.Reason)
+			p.auditFailure(ctx, "token request", fc.GetID(), err)
+			p.writeAccessError(ctx, w, ar, err)
+			return
+		}
+	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		s.ClientID = ar.GetClient().GetID()
 		for _, sc := range ar.GetRequestedScopes() {

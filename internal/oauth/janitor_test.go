@@ -96,7 +96,7 @@ func TestTokenJanitor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sa, err := p.CreateServiceAccount(actor.With(ctx, actor.Actor{UserID: dev.ID}), dev.ID)
+		sa, err := p.CreateServiceAccount(sys, dev.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestTokenJanitor(t *testing.T) {
 		}
 
 		// A fresh token is a new row: alerted in its own time, not now.
-		fresh, err := p.CreateServiceAccount(actor.With(ctx, actor.Actor{UserID: dev.ID}), dev.ID)
+		fresh, err := p.CreateServiceAccount(sys, dev.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,9 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/grantpolicy"
 	"ward/internal/oauth/tokens"
 	"ward/internal/secrets"
 )
@@ -75,11 +77,11 @@ func mayHoldServiceToken(roles []string) bool {
 	return len(roles) == 1 && roles[0] == directory.RoleService
 }
 
-// maySponsor says who may sponsor a service account. A service user may act
-// on anyone in the directory (RULES.md rule 3), so sponsoring one is as
-// much power as being an administrator: ward keeps it to administrators and
+// maySponsor says who may sponsor a service account: administrators and
 // application developers, as the reference offered service tokens only on
-// its client page, and never to another service user.
+// its client page, and never another service user. Who may create one is
+// grantpolicy's question (administrators only): a service user may act on
+// anyone in the directory (RULES.md rule 3).
 func maySponsor(roles []string) bool {
 	return !slices.Contains(roles, directory.RoleService) &&
 		(slices.Contains(roles, directory.RoleAdmin) || slices.Contains(roles, directory.RoleApplicationDeveloper))
@@ -89,9 +91,9 @@ func maySponsor(roles []string) bool {
 // creating it on first use, and issues it a fresh service token (lifetime
 // Config.ServiceTokenLifetime, scope ScopeAPI), revoking the previous one:
 // a service user holds one token at a time, so calling this again is also
-// how a token is rotated. The caller must be allowed to edit the sponsor
-// (themselves, or an administrator); the sponsor must be an administrator
-// or an application developer. The service user, its relationship, the
+// how a token is rotated. Only an administrator (or ward itself) may call
+// it (grantpolicy); the sponsor, who is told when the token nears expiry,
+// must be an administrator or an application developer. The service user, its relationship, the
 // token and their audit events commit together.
 //
 // Two concurrent first calls for one sponsor on PostgreSQL can each create
@@ -108,6 +110,9 @@ func (p *Provider) CreateServiceAccount(ctx context.Context, sponsorID int64) (*
 	a := actor.From(ctx)
 	if a.Anonymous() {
 		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	if err := p.mayCreateServiceAccount(ctx, dir, a); err != nil {
+		return nil, err
 	}
 	if err := dir.CheckRole(ctx, directory.Edit, sponsorID); err != nil {
 		return nil, err
@@ -158,6 +163,25 @@ func (p *Provider) CreateServiceAccount(ctx context.Context, sponsorID int64) (*
 		return nil, err
 	}
 	return out, nil
+}
+
+// mayCreateServiceAccount asks grantpolicy whether the caller may create a
+// service account: a service user may act on anyone (RULES.md rule 3), so
+// only an administrator or ward itself may bring one into being, whoever
+// sponsors it (issue 9, finding 2: a developer sponsored their own).
+func (p *Provider) mayCreateServiceAccount(ctx context.Context, dir serviceDirectory, a actor.Actor) error {
+	who := grantpolicy.Caller{System: a.System, UserID: a.UserID}
+	if !a.System && a.UserID != 0 {
+		roles, err := dir.UserRoles(ctx, a.UserID)
+		if k := apperr.KindOf(err); k == apperr.NotFound || k == apperr.Forbidden {
+			return apperr.Wrap(apperr.Unauthenticated, err, "the signed-in account is no longer active")
+		}
+		if err != nil {
+			return fmt.Errorf("read the caller's roles: %w", err)
+		}
+		who.Roles = roles
+	}
+	return grantpolicy.Decide(who, grantpolicy.Request{Action: grantpolicy.CreateServiceAccount}).Err()
 }
 
 // serviceClient returns the built-in client for fosite, refusing when an
@@ -260,7 +284,11 @@ func (p *Provider) issueServiceToken(ctx context.Context, fc fosite.Client, user
 	if err != nil {
 		return "", nil, fmt.Errorf("read back the service token: %w", err)
 	}
-	info, err := p.tokenView(t, now, true)
+	var sc *client.Client // nil (not active) only if fosite's client were not ward's
+	if f, ok := fc.(*fositeClient); ok {
+		sc = f.c
+	}
+	info, err := p.tokenView(t, now, sc)
 	if err != nil {
 		return "", nil, err
 	}

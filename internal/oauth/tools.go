@@ -152,27 +152,29 @@ func (p *Provider) pastedToken(ctx context.Context, token string) (*tokens.Token
 	return t, nil
 }
 
-// clientIsEnabled reports whether the client exists and is not disabled; a
-// token of a missing or disabled client is not active.
-func (p *Provider) clientIsEnabled(ctx context.Context, id string) (bool, error) {
+// liveClient returns the token's client, nil when it is gone: a token of
+// a missing client is not active.
+func (p *Provider) liveClient(ctx context.Context, id string) (*client.Client, error) {
 	c, err := p.clients.get(ctx, id)
 	if notFound(err) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("look up client %s: %w", id, err)
+		return nil, fmt.Errorf("look up client %s: %w", id, err)
 	}
-	return !c.c.Disabled, nil
+	return c.c, nil
 }
 
 // tokenView is t as callers see it. Active is what a resource server would
-// decide now: the row is active, unexpired, and its client enabled.
-func (p *Provider) tokenView(t *tokens.Token, now time.Time, clientEnabled bool) (*TokenInfo, error) {
+// decide now (see check): the row is active and unexpired, its client c
+// exists, is enabled, and serves the token's person (a pending client
+// serves its owner only).
+func (p *Provider) tokenView(t *tokens.Token, now time.Time, c *client.Client) (*TokenInfo, error) {
 	in, err := p.info(t)
 	if err != nil {
 		return nil, err
 	}
-	in.Active = t.Active && t.ExpiresAt.After(now) && clientEnabled
+	in.Active = t.Active && t.ExpiresAt.After(now) && c != nil && !c.Disabled && mayUse(c, t.UserID, "").Allowed
 	return in, nil
 }
 
@@ -190,11 +192,11 @@ func (p *Provider) InspectToken(ctx context.Context, token string) (*TokenInfo, 
 	if err := p.mayActOnGrants(ctx, t.ClientID, t.UserID); err != nil {
 		return nil, err
 	}
-	enabled, err := p.clientIsEnabled(ctx, t.ClientID)
+	c, err := p.liveClient(ctx, t.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	return p.tokenView(t, p.now(), enabled)
+	return p.tokenView(t, p.now(), c)
 }
 
 // RevokeToken revokes a pasted token together with its grant (every code,
@@ -237,11 +239,11 @@ func (p *Provider) revokeGrantOf(ctx context.Context, clientID string, id int64,
 		return nil, err
 	}
 	was.Active = false
-	enabled, err := p.clientIsEnabled(ctx, clientID)
+	c, err := p.liveClient(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
-	return p.tokenView(was, p.now(), enabled)
+	return p.tokenView(was, p.now(), c)
 }
 
 // auditTool writes one audit event in the transaction carried by ctx.
@@ -326,13 +328,13 @@ func (p *Provider) ClientTokens(ctx context.Context, clientID string, page store
 	if err != nil {
 		return nil, "", fmt.Errorf("tokens of client %s: %w", clientID, err)
 	}
-	enabled, err := p.clientIsEnabled(ctx, clientID)
+	c, err := p.liveClient(ctx, clientID)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]*TokenInfo, 0, len(ts))
 	for _, t := range ts {
-		in, err := p.tokenView(t, now, enabled)
+		in, err := p.tokenView(t, now, c)
 		if err != nil {
 			return nil, "", err
 		}

@@ -13,6 +13,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/client"
+	"ward/internal/directory"
 	"ward/internal/oauth"
 	"ward/internal/oauth/tokens"
 	"ward/internal/store"
@@ -291,7 +292,14 @@ func TestServiceAccounts(t *testing.T) {
 		admin := e.user("admin@example.org", patientPassword, "admin")
 		pat := e.user("pat@example.org", patientPassword, "patient")
 
-		sa, err := p.CreateServiceAccount(actingAs(dev.ID), dev.ID)
+		// Issue 9, finding 2: a developer may not create their own service
+		// account (it would act on anyone); an administrator creates it.
+		_, err := p.CreateServiceAccount(actingAs(dev.ID), dev.ID)
+		wantToolErr(t, err, apperr.Forbidden, "a developer sponsors themselves")
+		if users, _, _ := e.svc.Directory.SearchUsers(e.sys(), directory.UserFilter{Role: "service"}, store.Page{}); len(users) != 0 {
+			t.Fatalf("a refused request created service users %v", users)
+		}
+		sa, err := p.CreateServiceAccount(actingAs(admin.ID), dev.ID)
 		if err != nil {
 			t.Fatalf("create: %v", err)
 		}
@@ -338,7 +346,9 @@ func TestServiceAccounts(t *testing.T) {
 		}
 
 		// Who may: not another developer for dev, not a patient for
-		// themselves, not anyone anonymously, never a service user.
+		// themselves, not anyone anonymously, not a service user for
+		// anyone (it may act on anyone, but not multiply itself), never a
+		// service user as sponsor.
 		_, err = p.CreateServiceAccount(actingAs(dev2.ID), dev.ID)
 		wantToolErr(t, err, apperr.Forbidden, "another developer sponsors dev")
 		_, err = p.CreateServiceAccount(actingAs(pat.ID), pat.ID)
@@ -347,6 +357,8 @@ func TestServiceAccounts(t *testing.T) {
 		wantToolErr(t, err, apperr.Forbidden, "an admin makes a patient a sponsor")
 		_, err = p.CreateServiceAccount(actingAs(0), dev.ID)
 		wantToolErr(t, err, apperr.Unauthenticated, "anonymous")
+		_, err = p.CreateServiceAccount(actingAs(sa.User.ID), admin.ID)
+		wantToolErr(t, err, apperr.Forbidden, "a service user creates one for an admin")
 		_, err = p.CreateServiceAccount(actingAs(admin.ID), 99999999)
 		wantToolErr(t, err, apperr.NotFound, "unknown sponsor")
 		_, err = p.CreateServiceAccount(actingAs(admin.ID), 0)
@@ -361,7 +373,7 @@ func TestServiceAccounts(t *testing.T) {
 
 		// Disabling the built-in client stops every service token at once
 		// and refuses new ones.
-		fresh, err := p.CreateServiceAccount(actingAs(dev.ID), dev.ID)
+		fresh, err := p.CreateServiceAccount(actingAs(admin.ID), dev.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +383,7 @@ func TestServiceAccounts(t *testing.T) {
 		if st, _, _ := e.bearerGet("/api/me", fresh.Token); st != http.StatusUnauthorized {
 			t.Fatalf("a service token of the disabled client answers %d", st)
 		}
-		_, err = p.CreateServiceAccount(actingAs(dev.ID), dev.ID)
+		_, err = p.CreateServiceAccount(actingAs(admin.ID), dev.ID)
 		wantToolErr(t, err, apperr.Conflict, "create while the built-in client is disabled")
 		if _, err := e.svc.Clients.Enable(e.sys(), oauth.ServiceAccountClientID); err != nil {
 			t.Fatal(err)
@@ -386,7 +398,7 @@ func TestServiceAccounts(t *testing.T) {
 		if _, err := e.svc.Directory.AddRoles(e.sys(), sa.User.ID, []string{"staff"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.CreateServiceAccount(actingAs(dev.ID), dev.ID)
+		_, err = p.CreateServiceAccount(e.sys(), dev.ID)
 		wantToolErr(t, err, apperr.Conflict, "a service user with two roles")
 	})
 }

@@ -160,15 +160,30 @@ func (p *Policy) PatientAccess(ctx context.Context, g Grant, patient int64, in I
 	if g.Admin {
 		return nil
 	}
-	if g.Context == scope.ContextPatient {
-		if patient == g.Patient {
-			return nil
-		}
-		return notFound()
-	}
 	perm := directory.View
 	if in == Create || in == Update {
 		perm = directory.Edit
+	}
+	if g.Context == scope.ContextPatient {
+		if patient != g.Patient {
+			return notFound()
+		}
+		if perm == directory.View {
+			// Checked when the app was launched: the person may see the
+			// launch patient (themselves, or one they chose).
+			return nil
+		}
+		// A patient/ scope is bounded by the signed-in person's rights
+		// like a user/ one: a staff member who may see the launch patient
+		// but not change their record (a consent not staff-editable) does
+		// not gain the write through an app's patient/*.c or .u scope. The
+		// patient themselves passes (check_role rule 2: self).
+		err := p.dir.CheckRole(ctx, directory.Edit, patient)
+		switch apperr.KindOf(err) {
+		case apperr.Forbidden, apperr.NotFound:
+			return apperr.New(apperr.Forbidden, "you may view this patient's record but not change it")
+		}
+		return err
 	}
 	err := p.dir.CheckRole(ctx, perm, patient)
 	switch apperr.KindOf(err) {

@@ -144,6 +144,31 @@ func TestCanDocument(t *testing.T) {
 
 // TestViewButNotEdit: a write to a record the caller may see but not
 // change is Forbidden, not NotFound (its existence is no secret to them).
+// TestPatientContextWriteNeedsEdit: a staff member launches an app with a
+// patient they may only view; the app's patient/ write scope does not let
+// them change that record (issue 9: scopes are bounded at use by the
+// signed-in person's rights).
+func TestPatientContextWriteNeedsEdit(t *testing.T) {
+	launched := Grant{Context: scope.ContextPatient, Patient: 7}
+	ctx := ctxWith(actor.Actor{ClientID: "app", UserID: 3, Patient: 7})
+	viewOnly := New(fakeDir{view: map[int64]bool{7: true}})
+	for _, in := range []Interaction{Create, Update} {
+		if err := viewOnly.PatientAccess(ctx, launched, 7, in); apperr.KindOf(err) != apperr.Forbidden {
+			t.Errorf("%s by a viewer: %v, want Forbidden", in, err)
+		}
+	}
+	if err := viewOnly.PatientAccess(ctx, launched, 7, Read); err != nil {
+		t.Errorf("read by a viewer: %v", err)
+	}
+	editor := New(fakeDir{view: map[int64]bool{7: true}, edit: map[int64]bool{7: true}})
+	if err := editor.PatientAccess(ctx, launched, 7, Create); err != nil {
+		t.Errorf("create by an editor: %v", err)
+	}
+	if err := editor.PatientAccess(ctx, launched, 8, Create); apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("create outside the launch patient: %v, want NotFound", err)
+	}
+}
+
 func TestViewButNotEdit(t *testing.T) {
 	p := New(fakeDir{view: map[int64]bool{20: true}})
 	ctx := ctxWith(actor.Actor{ClientID: "app", UserID: 3})

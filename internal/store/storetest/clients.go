@@ -33,6 +33,7 @@ func fullClient(n int, ownerID int64, intervention string) *client.Client {
 		SecretHash:     s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0%d"),
 		SecretIssuedAt: microPtr(base.Add(2 * time.Hour)),
 		Disabled:       true,
+		Status:         client.StatusPending,
 		CreatedAt:      micro(base),
 		UpdatedAt:      micro(base.Add(time.Hour)),
 	}
@@ -66,10 +67,13 @@ func testClientRoundTrip(t *testing.T, b Backend) {
 	wantKind(t, b.Clients.CreateClient(ctx, fullClient(3, owner.ID, "no_such_intervention")), apperr.Invalid, "unknown intervention")
 
 	// The optional fields may be empty: no owner, no intervention, no
-	// secret, no lists.
+	// secret, no lists. An empty status is stored as active.
 	bare := &client.Client{ID: "bare", Settings: client.Settings{Name: "Bare", AuthMethod: client.AuthNone,
 		TokenFormat: client.TokenOpaque}, CreatedAt: micro(base), UpdatedAt: micro(base)}
 	must(t, b.Clients.CreateClient(ctx, bare), "create bare")
+	if bare.Status != client.StatusActive {
+		t.Fatalf("bare client status after create %q, want active", bare.Status)
+	}
 	got, err = b.Clients.GetClient(ctx, "bare")
 	must(t, err, "get bare")
 	mustEqual(t, got, bare, "bare client read back")
@@ -86,7 +90,7 @@ func testClientUpdate(t *testing.T, b Backend) {
 	// Every field changes, including to empty where it may be.
 	u := fullClient(7, other.ID, "")
 	u.ID, u.Version = c.ID, c.Version
-	u.Public, u.Disabled = false, false
+	u.Public, u.Disabled, u.Status = false, false, client.StatusActive
 	u.AuthMethod, u.TokenFormat = client.AuthClientSecretPost, client.TokenOpaque
 	u.GrantTypes = []string{client.GrantClientCredentials}
 	u.RedirectURIs = nil
@@ -185,7 +189,7 @@ func testBuiltinServiceClient(t *testing.T, b Backend) {
 	c, err := b.Clients.GetClient(ctx, tokens.ServiceClientID)
 	must(t, err, "get the built-in service client")
 	if c.Public || len(c.GrantTypes) != 0 || len(c.RedirectURIs) != 0 || c.SecretHash != "" ||
-		c.SecretIssuedAt != nil || c.JWKS != "" || c.JWKSURI != "" || c.OwnerID != 0 || c.Disabled ||
+		c.SecretIssuedAt != nil || c.JWKS != "" || c.JWKSURI != "" || c.OwnerID != 0 || c.Disabled || c.Status != client.StatusActive ||
 		c.Scope != "ward:api" || c.AuthMethod != client.AuthPrivateKeyJWT || c.TokenFormat != client.TokenOpaque ||
 		c.Name == "" || c.Version != 1 || c.CreatedAt.IsZero() {
 		t.Fatalf("built-in service client %+v", c)
