@@ -61,7 +61,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 		grants, redirectURIs []string
 	)
 	cmd := &cobra.Command{
-		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--json]`,
+		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--resource-server] [--json]`,
 		Short: "Register a client; its secret (if it uses one) is printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -102,6 +102,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 	f.StringVar(&set.TokenFormat, "token-format", client.TokenOpaque, "access token format: opaque or jwt")
 	f.StringVar(&owner, "owner", "", "email of the application developer who will manage the client")
 	f.StringVar(&set.Intervention, "intervention", "", "name of the intervention the client serves")
+	f.BoolVar(&set.ResourceServer, "resource-server", false, "let the client introspect tokens issued to any client (a confidential client only)")
 	f.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…}`)
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("grant")
@@ -140,6 +141,8 @@ type clientListJSON struct {
 	Status       string   `json:"status"`
 	OwnerID      int64    `json:"owner_id,omitempty"`
 	Intervention string   `json:"intervention,omitempty"`
+	// ResourceServer: the client may introspect every client's tokens.
+	ResourceServer bool `json:"resource_server,omitempty"`
 }
 
 func (a *app) clientListCmd() *cobra.Command {
@@ -170,7 +173,7 @@ func (a *app) clientListCmd() *cobra.Command {
 						out[i] = clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
 							GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
 							AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
-							Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention}
+							Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention, ResourceServer: c.ResourceServer}
 						if out[i].RedirectURIs == nil {
 							out[i].RedirectURIs = []string{}
 						}

@@ -48,6 +48,13 @@ type EngineConfig struct {
 	// MaxAttempts is how often an export job is tried before the export is
 	// marked failed; default 5.
 	MaxAttempts int
+	// TempMaxAge is how long a temporary file in the blob store may go
+	// untouched before the cleanup job takes it for the leftover of a
+	// crashed write and removes it; default twice RunTimeout(Slice), at
+	// least an hour. It must exceed RunTimeout(Slice): an export's part
+	// file is written by one run, which never lasts longer, so a live
+	// export's temporary file is never swept.
+	TempMaxAge time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger defaults to slog.Default().
@@ -69,6 +76,9 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
+	}
+	if c.TempMaxAge <= 0 {
+		c.TempMaxAge = max(2*RunTimeout(c.Slice), time.Hour)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -96,6 +106,10 @@ func NewEngine(st Store, blobs blob.Store, src Source, cfg EngineConfig) (*Engin
 		return nil, errors.New("bulk: the engine needs a store, a blob store and a source")
 	}
 	cfg = cfg.withDefaults()
+	if cfg.TempMaxAge <= RunTimeout(cfg.Slice) {
+		return nil, fmt.Errorf("bulk: temporary files may be swept after %s, sooner than an export run may last (%s)",
+			cfg.TempMaxAge, RunTimeout(cfg.Slice))
+	}
 	return &Engine{store: st, blobs: blobs, source: src, cfg: cfg, log: cfg.Logger.With(slog.String("component", "bulk"))}, nil
 }
 
@@ -179,14 +193,51 @@ type cleanupWorker struct {
 	e *Engine
 }
 
+// Work deletes the expired exports, then sweeps the blob store's temporary
+// files; a failure of one does not skip the other. The job runs when the
+// runner starts (RunOnStart) and then every CleanupEvery, so what a crash
+// left behind goes at the next start.
 func (w *cleanupWorker) Work(ctx context.Context, _ *river.Job[cleanupArgs]) error {
 	ctx = actor.System(ctx)
 	n, err := w.e.Cleanup(ctx)
 	if err != nil {
+		err = fmt.Errorf("delete expired exports: %w", err)
+	}
+	swept, serr := w.e.SweepTemp(ctx)
+	if serr != nil {
+		serr = fmt.Errorf("sweep temporary files: %w", serr)
+	}
+	if err := errors.Join(err, serr); err != nil {
 		return err
 	}
-	w.e.log.InfoContext(ctx, "bulk export cleanup ran", slog.Int("exports_deleted", n))
+	w.e.log.InfoContext(ctx, "bulk export cleanup ran", slog.Int("exports_deleted", n),
+		slog.Int("temp_files_swept", swept))
 	return nil
+}
+
+// TempSweeper is a blob store that can remove what interrupted writes left
+// in its temporary area; *blob.Dir is one. A store without a temporary
+// area of its own (an object store with multipart uploads that expire)
+// need not be.
+type TempSweeper interface {
+	// CleanTemp removes temporary and orphaned files untouched for
+	// olderThan and returns how many.
+	CleanTemp(olderThan time.Duration) (int, error)
+}
+
+// SweepTemp removes the partial files of writes that were never committed
+// or aborted (an export whose process crashed mid-part) once they have gone
+// untouched for TempMaxAge, and returns how many. It does nothing on a blob
+// store that is not a TempSweeper.
+func (e *Engine) SweepTemp(ctx context.Context) (int, error) {
+	ts, ok := e.blobs.(TempSweeper)
+	if !ok {
+		return 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return ts.CleanTemp(e.cfg.TempMaxAge)
 }
 
 // prefix is the blob prefix holding an export's files.

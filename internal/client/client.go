@@ -72,6 +72,11 @@ type Settings struct {
 	OwnerID int64
 	// Intervention optionally names the intervention the client serves.
 	Intervention string
+	// ResourceServer lets the client introspect tokens issued to any
+	// client (a protected resource checking the tokens it is sent); every
+	// other client learns only about its own. Only an administrator (or
+	// ward itself) sets or clears it, and only on a confidential client.
+	ResourceServer bool
 }
 
 // Client is a registered OAuth2 client.

@@ -176,6 +176,9 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 	}
 	if !who.admin && in.OwnerID == 0 {
 		in.OwnerID = who.userID
+		if in.ResourceServer {
+			return nil, "", apperr.New(apperr.Forbidden, "only an administrator may register a resource server")
+		}
 	}
 	set, err := normalize(in)
 	if err != nil {
@@ -203,13 +206,22 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 		if err := s.store.CreateClient(ctx, c); err != nil {
 			return storeErr(err, c.Settings)
 		}
-		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s), %s",
-			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, c.Status)
+		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s)%s, %s",
+			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, resourceServerNote(c), c.Status)
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return c, secret, nil
+}
+
+// resourceServerNote marks a resource server in audit comments, since the
+// flag widens what the client may learn at introspection.
+func resourceServerNote(c *Client) string {
+	if c.ResourceServer {
+		return "; resource server"
+	}
+	return ""
 }
 
 func kind(c *Client) string {
@@ -313,6 +325,9 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 				return err
 			}
 		}
+		if set.ResourceServer != c.ResourceServer && !who.admin {
+			return apperr.New(apperr.Forbidden, "only an administrator may mark or unmark a resource server")
+		}
 		set, err = normalize(set)
 		if err != nil {
 			return err
@@ -344,8 +359,8 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if secret != "" {
 			note += "; new secret issued"
 		}
-		return s.record(ctx, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s",
-			kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, note)
+		return s.record(ctx, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s%s",
+			kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, resourceServerNote(c), note)
 	})
 	if err != nil {
 		return nil, "", err

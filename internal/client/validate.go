@@ -87,6 +87,10 @@ func normalize(s Settings) (Settings, error) {
 		bad("intervention name is longer than %d characters", maxInterventionLn)
 	}
 
+	if s.ResourceServer && s.Public {
+		bad("a resource server must be a confidential client: introspection needs client authentication")
+	}
+
 	if len(problems) > 0 {
 		return s, apperr.New(apperr.Invalid, "invalid client: %s", strings.Join(problems, "; "))
 	}

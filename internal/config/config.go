@@ -86,6 +86,10 @@ type Config struct {
 	// (WARD_DOCUMENT_MAX_BYTES); uploads to /fhir/Binary and
 	// /fhir/DocumentReference may be this large (plus base64 for JSON).
 	DocumentMaxBytes int64
+	// AuditCheckpointInterval is how often the audit chain's head is signed
+	// and written outside the database (WARD_AUDIT_CHECKPOINT_INTERVAL); a
+	// checkpoint is also taken on shutdown.
+	AuditCheckpointInterval time.Duration
 	// LogFormat is "json" (production) or "text" (a terminal).
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
@@ -121,6 +125,7 @@ func Default() Config {
 		DocumentMaxBytes:        32 << 20,
 		ExportSlice:             30 * time.Minute,
 		JobRescueAfter:          time.Hour,
+		AuditCheckpointInterval: 5 * time.Minute,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
 	}
@@ -187,6 +192,9 @@ var envVars = map[string]setter{
 	"WARD_EXPORT_SLICE":     func(c *Config, v string) error { return parseDuration(v, &c.ExportSlice) },
 	"WARD_JOB_RESCUE_AFTER": func(c *Config, v string) error { return parseDuration(v, &c.JobRescueAfter) },
 	"WARD_BLOB_DIR":         func(c *Config, v string) error { c.BlobDir = v; return nil },
+	"WARD_AUDIT_CHECKPOINT_INTERVAL": func(c *Config, v string) error {
+		return parseDuration(v, &c.AuditCheckpointInterval)
+	},
 	"WARD_DOCUMENT_MAX_BYTES": func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -273,6 +281,16 @@ func (c Config) PublicIssuer() string {
 		return "http://" + c.Addr
 	}
 	return strings.TrimRight(c.Issuer, "/")
+}
+
+// AuditCheckpointPath is the append-only file of signed audit checkpoints
+// in the data directory; "" without a data directory (checkpoints then go
+// to the log only).
+func (c Config) AuditCheckpointPath() string {
+	if c.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.DataDir, "audit-checkpoints.jsonl")
 }
 
 // BlobRoot is where document content and export files live.
@@ -394,6 +412,9 @@ func (c Config) Validate() error {
 	}
 	if c.DocumentMaxBytes < 1 {
 		bad("document max bytes: must be positive, got %d", c.DocumentMaxBytes)
+	}
+	if c.AuditCheckpointInterval < time.Second {
+		bad("audit checkpoint interval: must be at least 1s, got %s", c.AuditCheckpointInterval)
 	}
 	if c.BlobDir == "" && c.DataDir == "" {
 		bad("blob dir: set WARD_BLOB_DIR or a data dir (documents and export files live there)")

@@ -48,6 +48,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_EXPORT_SLICE=2m",
 				"WARD_JOB_RESCUE_AFTER=10m",
 				"WARD_DOCUMENT_MAX_BYTES=4096",
+				"WARD_AUDIT_CHECKPOINT_INTERVAL=90s",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
 			},
@@ -63,7 +64,8 @@ func TestFromEnv(t *testing.T) {
 					ExportFileLines: 500, ExportRetention: 2 * time.Hour, ExportMaxPerClient: 7,
 					BlobDir: "/srv/blobs", DocumentMaxBytes: 4096,
 					ExportSlice: 2 * time.Minute, JobRescueAfter: 10 * time.Minute,
-					LogFormat: "text", LogLevel: "debug",
+					AuditCheckpointInterval: 90 * time.Second,
+					LogFormat:               "text", LogLevel: "debug",
 				}
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)

@@ -520,6 +520,8 @@ func TestConfig(t *testing.T) {
 		MaxTokenLifetime:     keys.DefaultMaxTokenLifetime,
 		SessionPurgeInterval: time.Hour,
 		RescueAfter:          time.Hour,
+		// The audit chain's head is signed every five minutes.
+		AuditCheckpointInterval: 5 * time.Minute,
 	}
 	if d != want {
 		t.Errorf("Default() = %+v, want %+v", d, want)

@@ -41,6 +41,9 @@ type Config struct {
 	// the longest run of any job: a bulk export runs in slices shorter
 	// than it.
 	RescueAfter time.Duration
+	// AuditCheckpointInterval is how often the audit chain's head is
+	// checkpointed (when Deps.Checkpoints is set).
+	AuditCheckpointInterval time.Duration
 }
 
 // Default returns the production schedule: hourly maintenance, sponsors
@@ -48,13 +51,14 @@ type Config struct {
 // days with retired keys published for a day (keys.DefaultMaxTokenLifetime).
 func Default() Config {
 	return Config{
-		JanitorInterval:      time.Hour,
-		ExpiryAlertWindow:    6 * 7 * 24 * time.Hour,
-		KeyRotationCheck:     time.Hour,
-		KeyMaxAge:            90 * 24 * time.Hour,
-		MaxTokenLifetime:     24 * time.Hour,
-		SessionPurgeInterval: time.Hour,
-		RescueAfter:          time.Hour,
+		JanitorInterval:         time.Hour,
+		ExpiryAlertWindow:       6 * 7 * 24 * time.Hour,
+		KeyRotationCheck:        time.Hour,
+		KeyMaxAge:               90 * 24 * time.Hour,
+		MaxTokenLifetime:        24 * time.Hour,
+		SessionPurgeInterval:    time.Hour,
+		RescueAfter:             time.Hour,
+		AuditCheckpointInterval: 5 * time.Minute,
 	}
 }
 
@@ -97,6 +101,9 @@ func (c Config) Validate() error {
 	if c.MaxTokenLifetime <= 0 {
 		bad("jobs: maximum token lifetime must be positive, got %s", c.MaxTokenLifetime)
 	}
+	if c.AuditCheckpointInterval != 0 && c.AuditCheckpointInterval < minInterval {
+		bad("jobs: audit checkpoint interval must be at least %s, got %s", minInterval, c.AuditCheckpointInterval)
+	}
 	if c.RescueAfter < 0 {
 		bad("jobs: rescue-after must be positive, or zero for River's default, got %s", c.RescueAfter)
 	}
@@ -127,6 +134,9 @@ type Deps struct {
 	Tokens   TokenJanitor
 	Keys     KeyRotator
 	Sessions SessionPurger
+	// Checkpoints, if set, takes a signed checkpoint of the audit chain
+	// every Config.AuditCheckpointInterval (and when the runner starts).
+	Checkpoints AuditCheckpointer
 
 	// Logger receives the jobs' results and River's own messages; nil is
 	// slog.Default().
@@ -174,7 +184,7 @@ func (d Deps) validate() error {
 	if d.Sessions == nil {
 		errs = append(errs, errors.New("jobs: no session purger"))
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{KindAuditCheckpoint: true}
 	for _, p := range periodicJobs(Default()) {
 		seen[p.args.Kind()] = true
 	}
@@ -239,6 +249,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 	); err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
+	if deps.Checkpoints != nil {
+		if err := river.AddWorkerSafely(workers, &auditCheckpointWorker{checkpoints: deps.Checkpoints, log: log}); err != nil {
+			return nil, fmt.Errorf("jobs: %w", err)
+		}
+	}
 	if deps.Register != nil {
 		if err := deps.Register(workers); err != nil {
 			return nil, fmt.Errorf("jobs: register workers: %w", err)
@@ -250,6 +265,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 	}
 	for _, p := range deps.Periodic {
 		periodics = append(periodics, periodic{args: p.Args, every: p.Every}.riverJob())
+	}
+	if deps.Checkpoints != nil {
+		every := cfg.AuditCheckpointInterval
+		if every == 0 {
+			every = Default().AuditCheckpointInterval
+		}
+		periodics = append(periodics, periodic{args: auditCheckpointArgs{}, every: every}.riverJob())
 	}
 
 	r := &Runner{db: deps.DB, log: log}

@@ -21,7 +21,7 @@ func TestAuthorizationCodeBadInput(t *testing.T) {
 		pat := e.user("pat@example.org", patientPassword, "patient")
 		a := newApp(t, e, "openid fhirUser offline_access launch/patient patient/*.rs")
 		b := e.browser()
-		rs, rsSecret := e.client(client.Settings{Name: "rs", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs"})
+		rs, rsSecret := e.client(client.Settings{Name: "rs", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs", ResourceServer: true})
 
 		// getCode runs a full browser round and returns a fresh code.
 		getCode := func(state, verifier string) string {

@@ -175,23 +175,36 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// introspect is RFC 7662 token introspection, for authenticated clients
-// (resource servers). The caller is authenticated as at the token endpoint;
-// the token is then checked as ward's own resource endpoints check bearer
-// tokens (lookup, which reads one row, and the liveness rules), without
-// rebuilding the whole stored request. Beyond the standard members the
-// answer carries the SMART context (patient, fhirUser).
+// introspect is RFC 7662 token introspection, for authenticated
+// confidential clients (section 2.1: the endpoint must not answer an
+// unauthenticated caller, or anyone could test stolen or guessed tokens).
+// The caller authenticates as at the token endpoint (client secret or
+// private_key_jwt); a public client, which has nothing to authenticate
+// with, is invalid_client. The token is then checked as ward's own resource
+// endpoints check bearer tokens (lookup, which reads one row, and the
+// liveness rules), without rebuilding the whole stored request. A client
+// learns only about tokens issued to it, unless an administrator marked it
+// a resource server (client.Settings.ResourceServer): any other token is
+// {"active":false}, as section 4 recommends, so the answer does not even
+// tell that the token exists. Beyond the standard members the answer
+// carries the SMART context (patient, fhirUser).
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		p.fosite.WriteIntrospectionError(ctx, w, fosite.ErrInvalidRequest.WithHint("The request body could not be read."))
 		return
 	}
-	if _, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+	caller, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err == nil && (caller.IsPublic() || authMethodOf(caller) == client.AuthNone) {
+		err = fosite.ErrInvalidClient.WithHint("Introspection needs an authenticated confidential client (RFC 7662 section 2.1); a public client cannot introspect.")
+	}
+	if err != nil {
 		err = asInvalidClient(err)
 		p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
-		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
-		p.fosite.WriteIntrospectionError(ctx, w, err)
+		// Not WriteIntrospectionError: fosite answers a failed client
+		// authentication there with 200 {"active":false}, which hides
+		// from the caller that it was refused.
+		p.writeAccessError(ctx, w, nil, err)
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -209,6 +222,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		p.fosite.WriteIntrospectionError(ctx, w, fosite.ErrServerError)
 		return
 	}
+	if in.ClientID != caller.GetID() && !isResourceServer(caller) {
+		writeJSON(w, http.StatusOK, inactive{})
+		return
+	}
 	out := introspection{Active: true, ClientID: in.ClientID, Scope: strings.Join(in.Scopes, " "),
 		Sub: in.Subject(), Iat: in.IssuedAt.Unix(), Exp: in.ExpiresAt.Unix(), Iss: p.cfg.Issuer,
 		TokenType: "Bearer", Patient: in.Patient, FhirUser: in.FhirUser, Aud: in.Audience}
@@ -216,6 +233,21 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		out.TokenType = "refresh_token"
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// authMethodOf is the client's token endpoint authentication method.
+func authMethodOf(c fosite.Client) string {
+	if oc, ok := c.(fosite.OpenIDConnectClient); ok {
+		return oc.GetTokenEndpointAuthMethod()
+	}
+	return ""
+}
+
+// isResourceServer reports whether an administrator let the client
+// introspect tokens issued to other clients.
+func isResourceServer(c fosite.Client) bool {
+	fc, ok := c.(*fositeClient)
+	return ok && fc.c.ResourceServer
 }
 
 // inactive is RFC 7662's answer for any token that is not active.

@@ -140,7 +140,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		if fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken || fresh.AccessToken == tok.AccessToken {
 			t.Fatal("refresh did not rotate the tokens")
 		}
-		rs, rsSecret := e.client(client.Settings{Name: "Resource server", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs"})
+		rs, rsSecret := e.client(client.Settings{Name: "Resource server", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs", ResourceServer: true})
 		if e.introspect(tok.AccessToken, rs, rsSecret)["active"] != false {
 			t.Error("the access token issued before the refresh is still active")
 		}

@@ -77,6 +77,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	jcfg.ExpiryAlertWindow = cfg.ServiceTokenAlertWindow
 	jcfg.KeyMaxAge = cfg.KeyRotationAge
 	jcfg.RescueAfter = cfg.JobRescueAfter
+	jcfg.AuditCheckpointInterval = cfg.AuditCheckpointInterval
 	// A key retired by rotation stays published while anything it signed
 	// (JWT access tokens, ID tokens) may still be valid.
 	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime)
@@ -84,6 +85,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
 		Register: svc.Export.Register, Periodic: svc.Export.Periodic(),
+		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
 		return nil, err
@@ -286,6 +288,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := hs.Shutdown(sctx)
 	if jerr := s.jobs.Stop(sctx); jerr != nil {
 		err = errors.Join(err, fmt.Errorf("stop background jobs: %w", jerr))
+	}
+	// The last events of this run are checkpointed too, so that a tail
+	// deleted while the server is down is caught.
+	if _, cerr := s.svc.Checkpoints.Checkpoint(actor.System(sctx)); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("audit checkpoint at shutdown: %w", cerr))
 	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

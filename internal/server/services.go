@@ -51,6 +51,9 @@ type Services struct {
 	ExportSource *bulksource.Source
 	// SessionConfig is the session lifetimes and lockout rules in force.
 	SessionConfig session.Config
+	// Checkpoints signs the audit chain's head into the checkpoint file
+	// (and the log), and holds the key `ward audit verify` checks them with.
+	Checkpoints *audit.Checkpointer
 	// MasterKey is the 32-byte key for secrets at rest, loaded (or
 	// created) eagerly so a bad key fails at start-up; the services that
 	// encrypt or sign derive their own sub-keys from it.
@@ -110,6 +113,15 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	hasher := secrets.DefaultArgon2()
 	auditLog := audit.NewLog(db, db, o.now, o.version)
+	seed, err := secrets.DeriveKey(masterKey, audit.CheckpointKeyPurpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("audit checkpoint key: %w", err)
+	}
+	cpKey, err := audit.NewCheckpointKey(seed)
+	if err != nil {
+		return nil, err
+	}
+	checkpoints := audit.NewCheckpointer(db, cpKey, cfg.AuditCheckpointPath(), o.logger, o.now)
 	dir := directory.NewService(db, auditLog, hasher, o.now)
 	scfg := session.Config{
 		IdleTimeout:      cfg.SessionIdleTimeout,
@@ -164,7 +176,8 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
-		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey}, nil
+		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
+		Checkpoints: checkpoints}, nil
 }
 
 // Migrate brings the schema, the static data and River's job tables up to

@@ -29,6 +29,9 @@ func fullClient(n int, ownerID int64, intervention string) *client.Client {
 			TokenFormat:  client.TokenJWT,
 			OwnerID:      ownerID,
 			Intervention: intervention,
+			// Public and resource server together never pass the
+			// registry's validation; the store keeps what it is given.
+			ResourceServer: true,
 		},
 		SecretHash:     s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0%d"),
 		SecretIssuedAt: microPtr(base.Add(2 * time.Hour)),
