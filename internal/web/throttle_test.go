@@ -38,7 +38,7 @@ func (c *frozenClock) advance(d time.Duration) {
 
 // newClockedServer is newServer on a clock the test controls, with cfg
 // adjusted by edit.
-func newClockedServer(t *testing.T, dbURL string, clk *frozenClock, edit func(*config.Config)) http.Handler {
+func newClockedServer(t testing.TB, dbURL string, clk *frozenClock, edit func(*config.Config)) http.Handler {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -68,7 +68,7 @@ func newClockedServer(t *testing.T, dbURL string, clk *frozenClock, edit func(*c
 
 // loginFrom posts the sign-in form from remote (host:port), with an
 // X-Forwarded-For header when xff is set.
-func loginFrom(t *testing.T, h http.Handler, remote, xff, email, password string) *http.Response {
+func loginFrom(t testing.TB, h http.Handler, remote, xff, email, password string) *http.Response {
 	t.Helper()
 	form := url.Values{"email": {email}, "password": {password}}
 	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
