@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -31,7 +32,22 @@ type Throttle struct {
 	interval time.Duration
 	burst    int
 	now      func() time.Time
+
+	// clear remembers, for CheckTTL, the addresses Check found with
+	// tokens to spare, so a busy token endpoint does not read the
+	// database on every request. A Fail on this replica forgets the
+	// address at once; one on another replica is seen within CheckTTL.
+	mu    sync.Mutex
+	clear map[string]time.Time
 }
+
+// CheckTTL is how long Check trusts an earlier answer that an address had
+// failures to spare: how late a replica may notice that failures on
+// another replica used up an address's budget.
+const CheckTTL = time.Second
+
+// maxClearEntries bounds Check's memory; past it the map starts afresh.
+const maxClearEntries = 10000
 
 // NewThrottle returns a throttle allowing perMinute failures a minute per
 // address after a burst of ThrottleBurst; perMinute 0 or less turns it off
@@ -43,7 +59,8 @@ func NewThrottle(st Store, perMinute int, now func() time.Time) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{st: st, interval: time.Minute / time.Duration(perMinute), burst: ThrottleBurst, now: now}
+	return &Throttle{st: st, interval: time.Minute / time.Duration(perMinute), burst: ThrottleBurst, now: now,
+		clear: map[string]time.Time{}}
 }
 
 // addrKey is the bucket of addr. IPv6 addresses share the bucket of their
@@ -95,21 +112,34 @@ func (t *Throttle) Refund(ctx context.Context, addr string) error {
 
 // Check reports, reading only, whether addr may make a credential check:
 // for endpoints that succeed far more often than they fail (the token
-// endpoint), so a success costs no write. Record each failure with Fail.
+// endpoint), so a success costs no write, and mostly no read either (see
+// CheckTTL). Record each failure with Fail.
 func (t *Throttle) Check(ctx context.Context, addr string) (Verdict, error) {
 	if t == nil {
 		return Verdict{Allowed: true}, nil
 	}
-	c, err := t.st.GetCounter(ctx, addrKey(addr))
+	key, now := addrKey(addr), t.now()
+	t.mu.Lock()
+	until, ok := t.clear[key]
+	t.mu.Unlock()
+	if ok && now.Before(until) && !now.Before(until.Add(-CheckTTL)) {
+		return Verdict{Allowed: true}, nil
+	}
+	c, err := t.st.GetCounter(ctx, key)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle: %w", err)
 	}
-	now := t.now()
 	tat := c.Stamp
 	if tat.Before(now) {
 		tat = now
 	}
 	if !tat.Add(t.interval).After(now.Add(time.Duration(t.burst) * t.interval)) {
+		t.mu.Lock()
+		if len(t.clear) >= maxClearEntries {
+			clear(t.clear)
+		}
+		t.clear[key] = now.Add(CheckTTL)
+		t.mu.Unlock()
 		return Verdict{Allowed: true}, nil
 	}
 	return t.refused(c.Stamp, now), nil
@@ -120,7 +150,11 @@ func (t *Throttle) Fail(ctx context.Context, addr string) error {
 	if t == nil {
 		return nil
 	}
-	if _, _, err := t.st.TakeToken(ctx, addrKey(addr), t.now(), t.interval, t.burst); err != nil {
+	key := addrKey(addr)
+	t.mu.Lock()
+	delete(t.clear, key)
+	t.mu.Unlock()
+	if _, _, err := t.st.TakeToken(ctx, key, t.now(), t.interval, t.burst); err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
 	return nil

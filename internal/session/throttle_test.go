@@ -86,6 +86,24 @@ func TestThrottleArithmetic(t *testing.T) {
 		}
 	}
 
+	// Two replicas on one store: the other's failures are seen here within
+	// CheckTTL (rate 2 a minute, so that second refills nothing).
+	shared := newFakeStore()
+	here, there := NewThrottle(shared, 2, clk.now), NewThrottle(shared, 2, clk.now)
+	if v, _ := here.Check(ctx, "203.0.113.50"); !v.Allowed {
+		t.Fatal("fresh address refused")
+	}
+	for range ThrottleBurst {
+		_ = there.Fail(ctx, "203.0.113.50")
+	}
+	if v, _ := there.Check(ctx, "203.0.113.50"); v.Allowed {
+		t.Fatal("the replica that counted the failures still allows")
+	}
+	clk.advance(CheckTTL)
+	if v, _ := here.Check(ctx, "203.0.113.50"); v.Allowed {
+		t.Fatalf("another replica's failures unseen after %s", CheckTTL)
+	}
+
 	// A slower rate waits longer.
 	slow := NewThrottle(newFakeStore(), 2, clk.now) // one every 30s
 	for range ThrottleBurst {
