@@ -117,7 +117,7 @@ ward() { "$tmp/ward" --data-dir "$data" "$@"; }
 redirect_uri="http://127.0.0.1:9/cb"
 user_scope="openid fhirUser offline_access launch/patient patient/*.rs"
 patient_email="patient@bench.example.org"
-patient_password="bench patient passphrase 0123456789"
+patient_password="bench river passphrase 0123456789"
 
 log "migrating (${backend})"
 ward migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }

@@ -69,7 +69,7 @@ func hiddenFields(body string) url.Values {
 func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 	ctx := context.Background()
 	if out, code := ward(t, dataDir, dbURL, "add-user", "--email", "pat@example.org",
-		"--password", "patient password 1", "--role", "patient"); code != 0 {
+		"--password", "sea otter lantern 1", "--role", "patient"); code != 0 {
 		t.Fatalf("add patient: %d %s", code, out)
 	}
 	var app struct {
@@ -110,7 +110,7 @@ func runOAuthScenario(t *testing.T, dataDir, dbURL string) {
 
 	authURL := conf.AuthCodeURL("e2e-state-1", oauth2.S256ChallengeOption(verifier),
 		oidc.Nonce("e2e-nonce-1"), oauth2.SetAuthURLParam("aud", base+"/fhir"))
-	loc := signInAndAllow(t, base, authURL, "pat@example.org", "patient password 1")
+	loc := signInAndAllow(t, base, authURL, "pat@example.org", "sea otter lantern 1")
 	if loc.Query().Get("state") != "e2e-state-1" {
 		t.Fatalf("consent redirected with state %q", loc.Query().Get("state"))
 	}

@@ -40,7 +40,7 @@ func registerAsDeveloper(t *testing.T, dbURL, dataDir, email string) string {
 func TestClientCommands(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
 		c := newCLI(t, dbURL)
-		c.must("add-user", "--email", "dev@example.org", "--password", "dev-password-1", "--role", "application_developer")
+		c.must("add-user", "--email", "dev@example.org", "--password", "orange-kite-1", "--role", "application_developer")
 
 		out := c.must("client", "create", "--name", "Decision support",
 			"--grant", "authorization_code", "--grant", "refresh_token",

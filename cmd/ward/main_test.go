@@ -75,7 +75,7 @@ func TestCommands(t *testing.T) {
 		if !regexp.MustCompile(`created user \d+ \(root@example.org\)`).MatchString(out) {
 			t.Errorf("add-user printed %q", out)
 		}
-		c.must("add-user", "--email", "nurse@example.org", "--password", "nurse-password-1", "--role", "staff", "--role", "clinician")
+		c.must("add-user", "--email", "nurse@example.org", "--password", "violet-moth-1", "--role", "staff", "--role", "clinician")
 		if code, _, errs := c.run("add-user", "--email", "root@example.org", "--password", "x-password-2"); code == 0 {
 			t.Errorf("adding a duplicate email succeeded; stderr %q", errs)
 		}
@@ -102,8 +102,8 @@ func TestCommands(t *testing.T) {
 			}
 		})
 		t.Run("password-reset by an admin", func(t *testing.T) {
-			c.must("password-reset", "--email", "nurse@example.org", "--password", "nurse-password-2", "--actor", "root@example.org")
-			if !canLogin(t, dbURL, "nurse@example.org", "nurse-password-2") || canLogin(t, dbURL, "nurse@example.org", "nurse-password-1") {
+			c.must("password-reset", "--email", "nurse@example.org", "--password", "violet-moth-2", "--actor", "root@example.org")
+			if !canLogin(t, dbURL, "nurse@example.org", "violet-moth-2") || canLogin(t, dbURL, "nurse@example.org", "violet-moth-1") {
 				t.Error("after the reset the new password must work and the old must not")
 			}
 		})
@@ -123,12 +123,12 @@ func TestCommands(t *testing.T) {
 func TestUserPurge(t *testing.T) {
 	dbURL := testutil.SQLiteURL(t)
 	c := newCLI(t, dbURL)
-	out := c.must("add-user", "--email", "gone@example.org", "--password", "gone-password-1", "--role", "patient")
+	out := c.must("add-user", "--email", "gone@example.org", "--password", "amber-fern-1", "--role", "patient")
 	id := regexp.MustCompile(`created user (\d+)`).FindStringSubmatch(out)[1]
 	if out := c.must("user", "purge", "--id", id); !strings.Contains(out, "purged user "+id) {
 		t.Errorf("purge printed %q", out)
 	}
-	if canLogin(t, dbURL, "gone@example.org", "gone-password-1") {
+	if canLogin(t, dbURL, "gone@example.org", "amber-fern-1") {
 		t.Error("a purged user can still sign in")
 	}
 	if code, _, _ := c.run("user", "purge", "--id", id); code == 0 {

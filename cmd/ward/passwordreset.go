@@ -18,7 +18,7 @@ func (a *app) passwordResetCmd() *cobra.Command {
 	var email, password, actorEmail string
 	cmd := &cobra.Command{
 		Use:   "password-reset --email E --password P --actor ADMIN_EMAIL",
-		Short: "Set a user's password, acting (and audited) as an admin",
+		Short: "Set a user's password and clear their sign-in lockout, acting (and audited) as an admin",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pw, err := readPassword(password, a.stdin)
@@ -51,7 +51,12 @@ func (a *app) passwordResetCmd() *cobra.Command {
 					}
 					// A reset password means any open session may be the
 					// intruder's: end them all.
-					return svc.DB.DeleteUserSessions(ctx, target.ID)
+					if err := svc.DB.DeleteUserSessions(ctx, target.ID); err != nil {
+						return err
+					}
+					// The person was probably locked out: let the new
+					// password in at once.
+					return svc.Sessions.Unlock(ctx, target.ID)
 				})
 				if err != nil {
 					return fmt.Errorf("reset password of %s: %w", email, err)

@@ -51,8 +51,8 @@ type cliServiceAccount struct {
 func TestTokenCommands(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
 		c := newCLI(t, dbURL)
-		c.must("add-user", "--email", "dev@example.org", "--password", "dev-password-1", "--role", "application_developer")
-		c.must("add-user", "--email", "pat@example.org", "--password", "pat-password-1", "--role", "patient")
+		c.must("add-user", "--email", "dev@example.org", "--password", "orange-kite-1", "--role", "application_developer")
+		c.must("add-user", "--email", "pat@example.org", "--password", "teal-cloud-1", "--role", "patient")
 
 		// A service account: created once, then its token rotated.
 		var sa, again cliServiceAccount

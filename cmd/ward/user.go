@@ -35,5 +35,28 @@ func (a *app) userCmd() *cobra.Command {
 	purge.Flags().Int64Var(&id, "id", 0, "id of the user to purge (required)")
 	_ = purge.MarkFlagRequired("id")
 	cmd.AddCommand(purge)
+	cmd.AddCommand(a.userUnlockCmd())
 	return cmd
+}
+
+func (a *app) userUnlockCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unlock EMAIL",
+		Short: "Clear a user's sign-in lockout (acting, and audited, as the system)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withServices(cmd, func(svc *server.Services) error {
+				ctx := actor.System(cmd.Context())
+				u, err := userByEmail(ctx, svc.Directory, args[0])
+				if err != nil {
+					return err
+				}
+				if err := svc.Sessions.Unlock(ctx, u.ID); err != nil {
+					return fmt.Errorf("unlock %s: %w", args[0], err)
+				}
+				fmt.Fprintf(a.stdout, "unlocked user %d (%s)\n", u.ID, u.Email)
+				return nil
+			})
+		},
+	}
 }

@@ -43,9 +43,9 @@ const MaxBodyBytes = 1 << 20
 type Deps struct {
 	Directory *directory.Service
 	Audit     *audit.Log
-	// Sessions is part of the agreed wiring but no route here needs it yet:
-	// sign-in, sign-out and /api/ping belong to the server's session
-	// middleware (internal/httpauth). It may be nil.
+	// Sessions serves POST /api/user/{id}/unlock (sign-in, sign-out and
+	// /api/ping belong to the server's session middleware, internal/httpauth).
+	// Without it that route is not mounted.
 	Sessions *session.Service
 	// Clients is the OAuth2 client registry; without it the /api/client
 	// routes are not mounted.
@@ -65,6 +65,7 @@ type server struct {
 	dir     *directory.Service
 	clients *client.Service
 	oauth   *oauth.Provider
+	sess    *session.Service
 	aud     *audit.Log
 	base    string
 	log     *slog.Logger
@@ -77,7 +78,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -116,6 +117,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	s.registerAudit(api)
 	if d.Clients != nil {
 		s.registerClients(api)
+	}
+	if d.Sessions != nil {
+		s.registerUnlock(api)
 	}
 	if d.OAuth != nil {
 		s.registerTokens(api)

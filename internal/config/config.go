@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -45,6 +46,16 @@ type Config struct {
 	LockoutFailures int
 	// ... for LockoutPeriod after the last failure.
 	LockoutPeriod time.Duration
+	// SigninRatePerMinute is how many failed credential checks (a wrong
+	// password at the sign-in form, a wrong client secret or assertion at
+	// the token endpoint) one client address may make a minute, after a
+	// burst of 30 (WARD_SIGNIN_RATE_PER_MINUTE); 0 turns the throttle off.
+	SigninRatePerMinute int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// address (WARD_TRUSTED_PROXIES, comma-separated CIDRs or addresses; see
+	// Proxies); empty means the header is ignored and the peer address is
+	// the client. Kept as text so Config stays comparable.
+	TrustedProxies string
 
 	// AccessTokenLifetime, RefreshTokenLifetime and ServiceTokenLifetime
 	// bound the tokens the authorization server issues.
@@ -113,6 +124,7 @@ func Default() Config {
 		SessionAbsoluteLifetime: 12 * time.Hour,
 		LockoutFailures:         5,
 		LockoutPeriod:           30 * time.Minute,
+		SigninRatePerMinute:     60,
 		AccessTokenLifetime:     time.Hour,
 		RefreshTokenLifetime:    90 * 24 * time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
@@ -181,6 +193,19 @@ var envVars = map[string]setter{
 		return parseDuration(v, &c.KeyRotationAge)
 	},
 	"WARD_LOCKOUT_PERIOD": func(c *Config, v string) error { return parseDuration(v, &c.LockoutPeriod) },
+	"WARD_SIGNIN_RATE_PER_MINUTE": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.SigninRatePerMinute = n
+		return nil
+	},
+	"WARD_TRUSTED_PROXIES": func(c *Config, v string) error {
+		c.TrustedProxies = v
+		_, err := ParseProxies(v)
+		return err
+	},
 	"WARD_MAX_BODY_BYTES": func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -222,6 +247,34 @@ var envVars = map[string]setter{
 	},
 	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },
 	"WARD_LOG_LEVEL":  func(c *Config, v string) error { c.LogLevel = v; return nil },
+}
+
+// ParseProxies reads a comma-separated list of CIDRs ("10.0.0.0/8") or
+// single addresses ("192.0.2.1", taken as /32 or /128); blanks are skipped.
+// Every entry that does not parse is named in the error.
+func ParseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var bad []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		bad = append(bad, strconv.Quote(f))
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("not a CIDR or an IP address: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
 }
 
 // EnvVars returns the names of the variables FromEnv reads, sorted.
@@ -299,6 +352,13 @@ func (c Config) BlobRoot() string {
 		return c.BlobDir
 	}
 	return filepath.Join(c.DataDir, "blobs")
+}
+
+// Proxies returns TrustedProxies parsed (the entries that parse; Validate
+// reports the others).
+func (c Config) Proxies() []netip.Prefix {
+	ps, _ := ParseProxies(c.TrustedProxies)
+	return ps
 }
 
 // SecureCookies reports whether cookies must be marked Secure: whenever the
@@ -382,6 +442,12 @@ func (c Config) Validate() error {
 	}
 	if c.LockoutPeriod <= 0 {
 		bad("lockout period: must be positive, got %s", c.LockoutPeriod)
+	}
+	if _, err := ParseProxies(c.TrustedProxies); err != nil {
+		bad("WARD_TRUSTED_PROXIES: %v", err)
+	}
+	if c.SigninRatePerMinute < 0 || c.SigninRatePerMinute > 1000000 {
+		bad("sign-in rate per minute: must be between 0 (off) and 1000000, got %d", c.SigninRatePerMinute)
 	}
 	for _, d := range []struct {
 		name string

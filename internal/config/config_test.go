@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,8 @@ func TestFromEnv(t *testing.T) {
 				"WARD_AUDIT_CHECKPOINT_INTERVAL=90s",
 				"WARD_LOG_FORMAT=text",
 				"WARD_LOG_LEVEL=debug",
+				"WARD_SIGNIN_RATE_PER_MINUTE=0",
+				"WARD_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -66,6 +69,7 @@ func TestFromEnv(t *testing.T) {
 					ExportSlice: 2 * time.Minute, JobRescueAfter: 10 * time.Minute,
 					AuditCheckpointInterval: 90 * time.Second,
 					LogFormat:               "text", LogLevel: "debug",
+					SigninRatePerMinute: 0, TrustedProxies: "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				}
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
@@ -89,9 +93,11 @@ func TestFromEnv(t *testing.T) {
 		{
 			name: "every parse problem at once",
 			env: []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1",
-				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5"},
+				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5",
+				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33"},
 			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE",
-				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT"},
+				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT",
+				"WARD_SIGNIN_RATE_PER_MINUTE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
 		},
 		{
 			name: "value without equals sign is empty",
@@ -204,6 +210,27 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %q leaks a password from the URL", err)
 			}
 		})
+	}
+}
+
+func TestProxies(t *testing.T) {
+	c := Default()
+	if len(c.Proxies()) != 0 {
+		t.Fatalf("default trusts proxies %v, want none", c.Proxies())
+	}
+	c.TrustedProxies = " 10.1.2.3/8 , ::ffff:192.0.2.1,2001:db8::1 ,"
+	got := fmt.Sprint(c.Proxies())
+	if want := "[10.0.0.0/8 192.0.2.1/32 2001:db8::1/128]"; got != want {
+		t.Fatalf("Proxies() = %s, want %s", got, want)
+	}
+	c.TrustedProxies = "nope"
+	c.SigninRatePerMinute = -1
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "WARD_TRUSTED_PROXIES") || !strings.Contains(err.Error(), "sign-in rate per minute") {
+		t.Fatalf("Validate() = %v, want both problems named", err)
+	}
+	if Default().SigninRatePerMinute != 60 {
+		t.Fatalf("default sign-in rate %d, want 60", Default().SigninRatePerMinute)
 	}
 }
 

@@ -210,6 +210,10 @@ func TestServiceCreateUser(t *testing.T) {
 				User: directory.User{Email: "new9@example.org", Gender: "M"}}, apperr.Invalid, "gender"},
 			{"short password", w.as(w.admin), directory.NewUser{
 				User: directory.User{Email: "new10@example.org"}, Password: "short"}, apperr.Invalid, "at least 8"},
+			{"common password", w.as(w.admin), directory.NewUser{
+				User: directory.User{Email: "new11@example.org"}, Password: "trustno1"}, apperr.Invalid, "most commonly used"},
+			{"password holding the email's name", w.as(w.admin), directory.NewUser{
+				User: directory.User{Email: "juniper@example.org"}, Password: "juniper-2026"}, apperr.Invalid, "name part"},
 			{"email taken (case-insensitively)", w.as(w.admin), directory.NewUser{
 				User: directory.User{Email: "Patient@Example.org"}}, apperr.Conflict, ""},
 		}
@@ -528,6 +532,9 @@ func TestServiceSetPassword(t *testing.T) {
 		wantKind(t, w.svc.SetPassword(w.as(w.staffA), w.patient, "correct horse"), apperr.Forbidden, "")
 		wantKind(t, w.svc.SetPassword(w.as(w.admin), w.patient, "battery staple"), ok, "")
 		wantKind(t, w.svc.SetPassword(w.as(w.patient), w.patient, "short"), apperr.Invalid, "at least 8")
+		// The one policy: common passwords and the email's name part too.
+		wantKind(t, w.svc.SetPassword(w.as(w.admin), w.patient, "baseball"), apperr.Invalid, "most commonly used")
+		wantKind(t, w.svc.SetPassword(w.as(w.patient), w.patient, "I am Patient 42"), apperr.Invalid, "name part")
 		u, _ := w.svc.GetUser(w.as(w.admin), w.patient)
 		want, _ := fakeHasher{}.Hash("battery staple")
 		if u.PasswordHash != want {

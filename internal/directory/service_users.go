@@ -53,7 +53,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil, err
 	}
 	if in.Password != "" {
-		if err := ValidatePassword(in.Password); err != nil {
+		if err := ValidatePassword(in.Password, u.Email); err != nil {
 			return nil, err
 		}
 		if u.PasswordHash, err = s.hasher.Hash(in.Password); err != nil {
@@ -413,11 +413,12 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 			return err
 		}
 	}
-	if err := ValidatePassword(password); err != nil {
+	// Fail fast on a bad target before spending an argon2 hash on it.
+	target, err := r.check(ctx, Edit, id)
+	if err != nil {
 		return err
 	}
-	// Fail fast on a bad target before spending an argon2 hash on it.
-	if _, err := r.check(ctx, Edit, id); err != nil {
+	if err := ValidatePassword(password, target.Email); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(password)

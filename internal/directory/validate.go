@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"ward/internal/apperr"
+	"ward/internal/secrets"
 )
 
 // Password policy. The upper bound keeps a hostile caller from making the
@@ -56,8 +57,18 @@ func ValidateEmail(email string) error {
 	return nil
 }
 
-// ValidatePassword applies the password policy.
-func ValidatePassword(pw string) error {
+// minLocalPartInPassword is the shortest email local part that a password
+// may not contain: shorter ones ("al") occur in passwords by chance.
+const minLocalPartInPassword = 3
+
+// ValidatePassword is ward's one password policy (NIST SP 800-63B 5.1.1.2),
+// applied wherever a password is set (account creation by the API or the
+// CLI, password reset, and any self-service to come): valid UTF-8, 8 to 1024
+// characters, not one of the 30,000 most common passwords
+// (secrets.CommonPassword), and not containing the local part of the
+// account's email (ignoring case, when that is 3 characters or more). email
+// may be empty. No composition rules: NIST advises against them.
+func ValidatePassword(pw, email string) error {
 	if !utf8.ValidString(pw) {
 		return apperr.New(apperr.Invalid, "password must be valid UTF-8")
 	}
@@ -67,6 +78,15 @@ func ValidatePassword(pw string) error {
 	}
 	if n > MaxPasswordLength {
 		return apperr.New(apperr.Invalid, "password must be at most %d characters", MaxPasswordLength)
+	}
+	if secrets.CommonPassword(pw) {
+		return apperr.New(apperr.Invalid, "password is one of the most commonly used passwords; choose another")
+	}
+	if at := strings.LastIndexByte(email, '@'); at > 0 {
+		local := strings.ToLower(email[:at])
+		if utf8.RuneCountInString(local) >= minLocalPartInPassword && strings.Contains(strings.ToLower(pw), local) {
+			return apperr.New(apperr.Invalid, "password must not contain the email address's name part")
+		}
 	}
 	return nil
 }

@@ -159,12 +159,22 @@ func TestValidateEmail(t *testing.T) {
 }
 
 func TestValidatePassword(t *testing.T) {
-	checkInvalid(t, ValidatePassword("abcdefgh"), "")
-	checkInvalid(t, ValidatePassword("ñññññññß"), "") // 8 characters, more bytes
-	checkInvalid(t, ValidatePassword("abcdefg"), "at least 8")
-	checkInvalid(t, ValidatePassword(""), "at least 8")
-	checkInvalid(t, ValidatePassword(strings.Repeat("x", MaxPasswordLength+1)), "at most")
-	checkInvalid(t, ValidatePassword("abcdefg\xff"), "UTF-8")
+	checkInvalid(t, ValidatePassword("vgkeqxtb", ""), "")
+	checkInvalid(t, ValidatePassword("ñññññññß", ""), "") // 8 characters, more bytes
+	checkInvalid(t, ValidatePassword("abcdefg", ""), "at least 8")
+	checkInvalid(t, ValidatePassword("", ""), "at least 8")
+	checkInvalid(t, ValidatePassword(strings.Repeat("x", MaxPasswordLength+1), ""), "at most")
+	checkInvalid(t, ValidatePassword("abcdefg\xff", ""), "UTF-8")
+	// The published list of common passwords, ignoring case.
+	for _, pw := range []string{"password", "12345678", "Baseball1", "qwertyuiop", "iloveyou1"} {
+		checkInvalid(t, ValidatePassword(pw, ""), "most commonly used")
+	}
+	// The email's local part, ignoring case, from 3 characters on.
+	checkInvalid(t, ValidatePassword("Margaret-1952!", "margaret@example.org"), "name part")
+	checkInvalid(t, ValidatePassword("xxMARGARETxx", "Margaret@x.org"), "name part")
+	checkInvalid(t, ValidatePassword("my bob password", "bob@example.org"), "name part")
+	checkInvalid(t, ValidatePassword("al-is-my-name", "al@example.org"), "")
+	checkInvalid(t, ValidatePassword("river stone tide", "margaret@example.org"), "")
 }
 
 func TestValidateUser(t *testing.T) {

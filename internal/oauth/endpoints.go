@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
@@ -90,6 +91,24 @@ func truncate(s string, n int) string {
 // token is the token endpoint (RFC 6749 section 3.2).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// An address that has used up its failed client authentications is
+	// refused before its credential is looked at; only a failed one
+	// (invalid_client) counts, so busy clients are never slowed.
+	addr := p.d.ClientIP(r)
+	if p.d.Throttle != nil {
+		v, err := p.d.Throttle.Check(ctx, addr)
+		if err != nil {
+			p.writeAccessError(ctx, w, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		if !v.Allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(int(v.RetryAfter/time.Second)))
+			e := fosite.ErrTemporarilyUnavailable.WithHint("Too many failed client authentications from this address; retry later.")
+			e.CodeField = http.StatusTooManyRequests
+			p.writeAccessError(ctx, w, nil, e)
+			return
+		}
+	}
 	// fosite answers an unknown grant type with invalid_request; RFC 6749
 	// section 5.2 says unsupported_grant_type.
 	if err := r.ParseForm(); err == nil {
@@ -103,6 +122,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	sess := newSession()
 	ar, err := p.fosite.NewAccessRequest(ctx, r, sess)
 	if err != nil {
+		if p.d.Throttle != nil && fositeErr(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+			if ferr := p.d.Throttle.Fail(ctx, addr); ferr != nil {
+				p.log.WarnContext(ctx, "oauth: count failed client authentication", "err", ferr)
+			}
+		}
 		p.auditFailure(ctx, "token request", clientIDOf(r, ar), err)
 		p.writeAccessError(ctx, w, ar, err)
 		return

@@ -15,7 +15,7 @@ import (
 	"ward/internal/testutil"
 )
 
-const patientPassword = "patient password 1"
+const patientPassword = "sea otter lantern 1"
 
 // app is a SMART patient app registered as a public client, driven by
 // golang.org/x/oauth2 with endpoints from go-oidc's discovery.

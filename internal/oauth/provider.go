@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -18,10 +19,12 @@ import (
 
 	"ward/internal/audit"
 	"ward/internal/directory"
+	"ward/internal/httpauth"
 	"ward/internal/oauth/keys"
 	"ward/internal/oauth/scope"
 	"ward/internal/oauth/tokens"
 	"ward/internal/secrets"
+	"ward/internal/session"
 	"ward/internal/store"
 )
 
@@ -106,6 +109,21 @@ type Deps struct {
 	SecretKey secrets.HMACKey
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Throttle, when set, refuses the token endpoint to a client address
+	// that has used up its failed client authentications (session.Throttle).
+	Throttle Throttle
+	// ClientIP names a request's client address for the throttle
+	// (httpauth.ClientIP with the trusted proxies); nil means the peer's.
+	ClientIP func(*http.Request) string
+}
+
+// Throttle limits failed client authentications per address. The token
+// endpoint succeeds far more often than it fails, so it only reads the
+// address's budget before the check (Check) and writes after a failure
+// (Fail): a success costs no write.
+type Throttle interface {
+	Check(ctx context.Context, addr string) (session.Verdict, error)
+	Fail(ctx context.Context, addr string) error
 }
 
 // Provider is the authorization server.
@@ -137,6 +155,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.ClientIP == nil {
+		d.ClientIP = func(r *http.Request) string { return httpauth.ClientIP(r, nil) }
 	}
 	global, err := secrets.DeriveKey(d.MasterKey, secrets.PurposeToken, 32)
 	if err != nil {

@@ -29,6 +29,9 @@ const (
 	PurposeSession      = "session"
 	PurposeClientSecret = "client-secret"
 	PurposeToken        = "token"
+	// PurposeSigninLimit keys the sign-in lockout counters by the HMAC of
+	// an email, so the database holds no guessed address in clear.
+	PurposeSigninLimit = "signin-limit"
 )
 
 // LoadOrCreateMasterKey returns the 32-byte master key. envValue (the

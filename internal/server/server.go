@@ -146,6 +146,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Cookies:   cookies,
 		CSRF:      s.csrf,
 		Logger:    o.logger,
+		Throttle:  svc.Throttle,
+		ClientIP:  svc.ClientIP,
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"ward/internal/audit"
@@ -16,6 +17,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/fhir/bulksource"
+	"ward/internal/httpauth"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
@@ -54,6 +56,11 @@ type Services struct {
 	// Checkpoints signs the audit chain's head into the checkpoint file
 	// (and the log), and holds the key `ward audit verify` checks them with.
 	Checkpoints *audit.Checkpointer
+	// Throttle limits failed credential checks per client address (nil
+	// when WARD_SIGNIN_RATE_PER_MINUTE is 0), and ClientIP names a
+	// request's address as the trusted proxies tell it.
+	Throttle *session.Throttle
+	ClientIP func(*http.Request) string
 	// MasterKey is the 32-byte key for secrets at rest, loaded (or
 	// created) eagerly so a bad key fails at start-up; the services that
 	// encrypt or sign derive their own sub-keys from it.
@@ -123,13 +130,21 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	checkpoints := audit.NewCheckpointer(db, cpKey, cfg.AuditCheckpointPath(), o.logger, o.now)
 	dir := directory.NewService(db, auditLog, hasher, o.now)
+	accountKey, err := secrets.DeriveHMACKey(masterKey, secrets.PurposeSigninLimit)
+	if err != nil {
+		return nil, fmt.Errorf("sign-in limit key: %w", err)
+	}
 	scfg := session.Config{
 		IdleTimeout:      cfg.SessionIdleTimeout,
 		AbsoluteLifetime: cfg.SessionAbsoluteLifetime,
 		MaxFailures:      cfg.LockoutFailures,
 		LockoutPeriod:    cfg.LockoutPeriod,
+		AccountKey:       accountKey,
 	}
-	sessions := session.NewService(db, db, hasher, auditLog, db, scfg, o.now)
+	sessions := session.NewService(db, db, hasher, auditLog, db, scfg, o.now).WithUnlockAuthorizer(dir)
+	throttle := session.NewThrottle(db, cfg.SigninRatePerMinute, o.now)
+	proxies := cfg.Proxies()
+	clientIP := func(r *http.Request) string { return httpauth.ClientIP(r, proxies) }
 	secretKey, err := secrets.DeriveHMACKey(masterKey, secrets.PurposeClientSecret)
 	if err != nil {
 		return nil, fmt.Errorf("client secret key: %w", err)
@@ -151,6 +166,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	provider, err := oauth.New(ocfg, oauth.Deps{
 		Tokens: db, Tx: db, Clients: clients, Keys: signingKeys, Audit: auditLog, Directory: dir,
 		MasterKey: masterKey, SecretKey: secretKey, Logger: o.logger, Now: o.now,
+		Throttle: throttle, ClientIP: clientIP,
 	})
 	if err != nil {
 		return nil, err
@@ -177,7 +193,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
-		Checkpoints: checkpoints}, nil
+		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP}, nil
 }
 
 // Migrate brings the schema, the static data and River's job tables up to

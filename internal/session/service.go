@@ -2,11 +2,12 @@ package session
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
@@ -38,6 +39,12 @@ type Auditor interface {
 	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
 }
 
+// UnlockAuthorizer decides who may unlock whose account, and returns the
+// account (directory.Service.AuthorizeUnlock).
+type UnlockAuthorizer interface {
+	AuthorizeUnlock(ctx context.Context, userID int64) (*directory.User, error)
+}
+
 // Config holds session lifetimes and the lockout rule.
 type Config struct {
 	// IdleTimeout ends a session not used for this long.
@@ -50,6 +57,11 @@ type Config struct {
 	// LockoutPeriod is how long the account stays locked, counted from the
 	// last failure; after it the failure count starts again.
 	LockoutPeriod time.Duration
+	// AccountKey signs normalised emails into the lockout counter's key
+	// (secrets.DeriveHMACKey(master, secrets.PurposeSigninLimit)), so the
+	// database holds no email in clear and every replica counts under the
+	// same key. Nil means a random key: right for a single process only.
+	AccountKey secrets.HMACKey
 }
 
 // DefaultConfig returns the reference system's rules: 1 hour idle, 12 hours
@@ -69,9 +81,13 @@ const (
 	// turn reads into writes (on SQLite, through its one writer). Idle
 	// expiry is therefore accurate to within this interval.
 	touchInterval = time.Minute
-	// badCredentials is the one answer for every failed sign-in, so the
-	// caller learns nothing about which emails exist.
-	badCredentials = "invalid email or password"
+	// BadCredentials is the one answer for every failed sign-in (unknown
+	// email, wrong password, locked account, right password on a locked
+	// account), so the caller learns nothing about which emails exist or
+	// which guess was right.
+	BadCredentials = "invalid email or password, or the account is locked after too many failed attempts"
+	// maxEmailLen bounds the email looked up; no address is longer (RFC 5321).
+	maxEmailLen = 254
 )
 
 // Service signs people in and keeps their browser sessions.
@@ -83,6 +99,7 @@ type Service struct {
 	tx    store.Transactor
 	cfg   Config
 	now   func() time.Time
+	authz UnlockAuthorizer
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -94,7 +111,18 @@ func NewService(st Store, users UserLookup, pw PasswordVerifier, aud Auditor, tx
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.AccountKey == nil {
+		cfg.AccountKey = make(secrets.HMACKey, 32)
+		_, _ = rand.Read(cfg.AccountKey) // crypto/rand.Read never fails (Go 1.24+)
+	}
 	return &Service{st: st, users: users, pw: pw, aud: aud, tx: tx, cfg: cfg, now: now}
+}
+
+// WithUnlockAuthorizer sets who decides Unlock for callers other than the
+// system; without one only the system may unlock.
+func (s *Service) WithUnlockAuthorizer(a UnlockAuthorizer) *Service {
+	s.authz = a
+	return s
 }
 
 // dummy returns a hash of a random password made with the verifier's
@@ -115,70 +143,103 @@ func (s *Service) dummy() (string, error) {
 	return s.dummyHash, nil
 }
 
+// NormalizeEmail is the form of an email the lockout is keyed by: trimmed
+// and lower-cased, as GetUserByEmail compares.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// accountKey is the lockout counter's key for email.
+func (s *Service) accountKey(email string) string {
+	return "account:" + s.cfg.AccountKey.Sign(NormalizeEmail(email))
+}
+
+// lookupable reports whether email could be anyone's: anything else (too
+// long, not UTF-8, a NUL, which PostgreSQL refuses in text) is answered as
+// an unknown email without asking the database.
+func lookupable(email string) bool {
+	return email != "" && len(email) <= maxEmailLen && utf8.ValidString(email) && !strings.ContainsRune(email, 0)
+}
+
 // Login checks email and password and, when they match, starts a session,
 // returning its token (to put in the cookie; only its SHA-256 is stored).
 //
-// Every attempt is audited (context login), never with the password. An
+// Every attempt first reserves a slot in the lockout counter of its email
+// (one statement, see Store.ReserveAttempt), known and unknown emails
+// alike, before any password check: so at most cfg.MaxFailures checks run
+// per lock window however many attempts arrive in parallel, and an unknown
+// email locks exactly as a known one does. A success clears the counter.
+//
+// Every failure is the same apperr Unauthenticated BadCredentials: an
 // unknown email, a deleted user, a user without a password and a wrong
-// password all get the same apperr Unauthenticated "invalid email or
-// password" after the same argon2 work. After cfg.MaxFailures consecutive
-// failures the account is locked for cfg.LockoutPeriod from the last
-// failure: attempts then get apperr RateLimited, even with the right
-// password, without a password check (so a locked account cannot be used to
-// burn CPU).
+// password after the same argon2 work (against a stand-in hash when there is
+// no real one); a locked email, with the right password or a wrong one,
+// without any (a locked account cannot be used to burn CPU). Every attempt
+// is audited (context login), never with the password.
 func (s *Service) Login(ctx context.Context, email, password string) (string, *Session, error) {
 	email = strings.TrimSpace(email)
 	var u *directory.User
-	if email != "" {
+	if lookupable(email) {
 		var err error
 		u, err = s.users.GetUserByEmail(ctx, email)
 		if err != nil && !apperr.Is(err, apperr.NotFound) {
 			return "", nil, fmt.Errorf("login: look up user: %w", err)
 		}
 	}
+	var subject int64
+	if u != nil {
+		subject = u.ID
+	}
+	key := s.accountKey(email)
+	c, err := s.reserve(ctx, key)
+	if err != nil {
+		return "", nil, err
+	}
+	if c == nil {
+		return "", nil, s.refuseLocked(ctx, subject, key)
+	}
 	if u == nil || !u.Active() || u.PasswordHash == "" {
-		why, subject := "unknown email", int64(0)
+		why := "unknown email"
 		if u != nil {
-			why, subject = "no password set", u.ID
+			why = "no password set"
 			if !u.Active() {
 				why = "account deleted"
 			}
 		}
 		// Unknown emails are not quoted: people type passwords there.
-		return "", nil, s.refuseWithDummy(ctx, subject, why)
+		return "", nil, s.refuseWithDummy(ctx, subject, why, c)
 	}
-
-	if lo, err := s.st.GetLockout(ctx, u.ID); err != nil {
-		return "", nil, fmt.Errorf("login: read lockout: %w", err)
-	} else if until, locked := s.lockedUntil(lo); locked {
-		return "", nil, s.refuseLocked(ctx, u.ID, until)
-	}
-
 	ok, verr := s.pw.Verify(password, u.PasswordHash)
 	if verr != nil {
 		// The stored hash is unreadable: a data problem, not the caller's
-		// guess, so it does not count towards lockout.
+		// guess; it is logged in the audit trail for an admin to fix.
 		if err := s.auditFailure(ctx, u.ID, "stored password hash unreadable"); err != nil {
 			return "", nil, err
 		}
-		return "", nil, apperr.Wrap(apperr.Unauthenticated, verr, badCredentials)
+		return "", nil, apperr.Wrap(apperr.Unauthenticated, verr, BadCredentials)
 	}
 	if !ok {
-		return "", nil, s.recordWrongPassword(ctx, u.ID)
+		return "", nil, s.refuse(ctx, u.ID, "wrong password", c)
 	}
-	return s.start(ctx, u.ID)
+	return s.start(ctx, u.ID, key)
 }
 
-// lockedUntil reports whether lo locks the account now, and until when.
-func (s *Service) lockedUntil(lo *Lockout) (time.Time, bool) {
-	if s.cfg.MaxFailures <= 0 || lo == nil || lo.Failures < s.cfg.MaxFailures {
-		return time.Time{}, false
+// reserve takes one attempt from key's lock window; nil (and no error) when
+// the key is locked. With lockout off it reserves nothing and grants all.
+func (s *Service) reserve(ctx context.Context, key string) (*Counter, error) {
+	if s.cfg.MaxFailures <= 0 {
+		return &Counter{}, nil
 	}
-	until := lo.LastFailure.Add(s.cfg.LockoutPeriod)
-	return until, s.now().Before(until)
+	now := s.now()
+	c, granted, err := s.st.ReserveAttempt(ctx, key, s.cfg.MaxFailures, now, now.Add(-s.cfg.LockoutPeriod))
+	if err != nil {
+		return nil, fmt.Errorf("login: reserve attempt: %w", err)
+	}
+	if !granted {
+		return nil, nil
+	}
+	return &c, nil
 }
 
-func (s *Service) refuseWithDummy(ctx context.Context, subjectID int64, why string) error {
+func (s *Service) refuseWithDummy(ctx context.Context, subjectID int64, why string, c *Counter) error {
 	h, err := s.dummy()
 	if err != nil {
 		return err
@@ -186,10 +247,22 @@ func (s *Service) refuseWithDummy(ctx context.Context, subjectID int64, why stri
 	if _, err := s.pw.Verify("", h); err != nil {
 		return fmt.Errorf("login: check stand-in hash: %w", err)
 	}
+	return s.refuse(ctx, subjectID, why, c)
+}
+
+// refuse audits a failed check (the attempt was counted when it was
+// reserved) and returns the one answer.
+func (s *Service) refuse(ctx context.Context, subjectID int64, why string, c *Counter) error {
+	if s.cfg.MaxFailures > 0 {
+		why = fmt.Sprintf("%s (failure %d of %d)", why, c.Failures, s.cfg.MaxFailures)
+		if c.Failures >= s.cfg.MaxFailures {
+			why += "; locked until " + c.Stamp.Add(s.cfg.LockoutPeriod).UTC().Format(time.RFC3339)
+		}
+	}
 	if err := s.auditFailure(ctx, subjectID, why); err != nil {
 		return err
 	}
-	return apperr.New(apperr.Unauthenticated, badCredentials)
+	return apperr.New(apperr.Unauthenticated, BadCredentials)
 }
 
 func (s *Service) auditFailure(ctx context.Context, subjectID int64, why string) error {
@@ -199,66 +272,35 @@ func (s *Service) auditFailure(ctx context.Context, subjectID int64, why string)
 	return nil
 }
 
-func (s *Service) refuseLocked(ctx context.Context, userID int64, until time.Time) error {
-	if err := s.aud.Record(ctx, audit.Login, userID,
-		"login refused: account locked until "+until.UTC().Format(time.RFC3339)); err != nil {
+// refuseLocked answers an attempt on a locked email exactly as a wrong
+// password is answered; only the audit trail tells them apart.
+func (s *Service) refuseLocked(ctx context.Context, subjectID int64, key string) error {
+	c, err := s.st.GetCounter(ctx, key)
+	if err != nil {
+		return fmt.Errorf("login: read lockout: %w", err)
+	}
+	if err := s.aud.Record(ctx, audit.Login, subjectID,
+		"login refused: locked until "+c.Stamp.Add(s.cfg.LockoutPeriod).UTC().Format(time.RFC3339)); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
-	return apperr.New(apperr.RateLimited, "too many failed sign-ins; try again later")
+	return apperr.New(apperr.Unauthenticated, BadCredentials)
 }
 
-// recordWrongPassword counts the failure and audits it in one transaction.
-func (s *Service) recordWrongPassword(ctx context.Context, userID int64) error {
-	now := s.now()
-	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		lo, err := s.st.RecordFailure(ctx, userID, now, now.Add(-s.cfg.LockoutPeriod))
-		if err != nil {
-			return fmt.Errorf("login: record failure: %w", err)
-		}
-		why := fmt.Sprintf("wrong password (failure %d)", lo.Failures)
-		if s.cfg.MaxFailures > 0 {
-			why = fmt.Sprintf("wrong password (failure %d of %d)", lo.Failures, s.cfg.MaxFailures)
-			if until, locked := s.lockedUntil(lo); locked {
-				why += "; account locked until " + until.UTC().Format(time.RFC3339)
-			}
-		}
-		return s.auditFailure(ctx, userID, why)
-	})
-	if err != nil {
-		return err
-	}
-	return apperr.New(apperr.Unauthenticated, badCredentials)
-}
-
-// errLocked aborts the sign-in transaction when the account was locked by
-// failures committed while this attempt checked its password.
-var errLocked = errors.New("locked")
-
-// start opens a session after a good password. The lockout is read again
-// inside the transaction so that guesses racing in parallel cannot slip a
-// success past a lock that concurrent failures have just set.
-func (s *Service) start(ctx context.Context, userID int64) (string, *Session, error) {
+// start opens a session after a good password and clears the email's
+// lockout counter, in one transaction with its audit event.
+func (s *Service) start(ctx context.Context, userID int64, key string) (string, *Session, error) {
 	token, err := secrets.RandomToken(TokenBytes)
 	if err != nil {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
 	now := s.now()
 	sess := &Session{TokenHash: secrets.SHA256Hex(token), UserID: userID, CreatedAt: now, LastSeen: now, AuthTime: now}
-	var until time.Time
 	err = s.tx.InTx(ctx, func(ctx context.Context) error {
-		lo, err := s.st.GetLockout(ctx, userID)
-		if err != nil {
-			return fmt.Errorf("login: read lockout: %w", err)
-		}
-		var locked bool
-		if until, locked = s.lockedUntil(lo); locked {
-			return errLocked
-		}
 		if err := s.st.CreateSession(ctx, sess); err != nil {
 			return fmt.Errorf("login: create session: %w", err)
 		}
-		if lo.Failures > 0 {
-			if err := s.st.ResetFailures(ctx, userID); err != nil {
+		if s.cfg.MaxFailures > 0 {
+			if err := s.st.ClearCounter(ctx, key); err != nil {
 				return fmt.Errorf("login: reset failures: %w", err)
 			}
 		}
@@ -269,13 +311,46 @@ func (s *Service) start(ctx context.Context, userID int64) (string, *Session, er
 		}
 		return nil
 	})
-	if errors.Is(err, errLocked) {
-		return "", nil, s.refuseLocked(ctx, userID, until)
-	}
 	if err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil
+}
+
+// Unlock clears the lockout of user userID's email, audited (context
+// login) as the actor in ctx. The system may unlock anyone; others as the
+// UnlockAuthorizer decides (admins, and staff admins who may edit the user).
+func (s *Service) Unlock(ctx context.Context, userID int64) error {
+	if userID <= 0 {
+		return apperr.New(apperr.Invalid, "user id must be a positive integer")
+	}
+	var u *directory.User
+	var err error
+	switch {
+	case actor.From(ctx).System:
+		u, err = s.users.GetUser(ctx, userID)
+	case s.authz != nil:
+		u, err = s.authz.AuthorizeUnlock(ctx, userID)
+	case actor.From(ctx).Anonymous():
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	default:
+		return apperr.New(apperr.Forbidden, "only an admin may unlock an account")
+	}
+	if err != nil {
+		return fmt.Errorf("unlock user %d: %w", userID, err)
+	}
+	if u.Email == "" {
+		return apperr.New(apperr.Invalid, "user %d has no email, so no password sign-in to unlock", userID)
+	}
+	return s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := s.st.ClearCounter(ctx, s.accountKey(u.Email)); err != nil {
+			return fmt.Errorf("unlock user %d: %w", userID, err)
+		}
+		if err := s.aud.Record(ctx, audit.Login, userID, fmt.Sprintf("sign-in lockout of user %d cleared", userID)); err != nil {
+			return fmt.Errorf("unlock user %d: %w", userID, err)
+		}
+		return nil
+	})
 }
 
 // Authenticate returns the live session for token. A session past its idle
@@ -371,12 +446,18 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 
 // PurgeExpired deletes every session past its idle timeout or absolute
 // lifetime and returns how many (for the janitor job; Authenticate already
-// removes dead sessions it meets).
+// removes dead sessions it meets), and the sign-in counters that no longer
+// hold anything back.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.now()
 	n, err := s.st.DeleteExpiredSessions(ctx, now.Add(-s.cfg.IdleTimeout), now.Add(-s.cfg.AbsoluteLifetime))
 	if err != nil {
 		return 0, fmt.Errorf("purge expired sessions: %w", err)
+	}
+	// A counter stamped before the lockout period is as good as none: an
+	// account's window has passed, an address's bucket is full again.
+	if _, err := s.st.DeleteCountersBefore(ctx, now.Add(-max(s.cfg.LockoutPeriod, time.Minute))); err != nil {
+		return n, fmt.Errorf("purge old sign-in counters: %w", err)
 	}
 	return n, nil
 }

@@ -1,9 +1,12 @@
 package session_test
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
@@ -15,10 +18,12 @@ import (
 )
 
 type dbHarness struct {
-	db  *sqlstore.DB
-	svc *session.Service
-	log *audit.Log
-	now time.Time
+	db    *sqlstore.DB
+	svc   *session.Service
+	log   *audit.Log
+	pw    *countingArgon2
+	now   time.Time
+	adaID int64
 }
 
 func newDBHarness(t *testing.T, url string) *dbHarness {
@@ -31,12 +36,122 @@ func newDBHarness(t *testing.T, url string) *dbHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.db.CreateUser(t.Context(), &directory.User{Email: "Ada@Example.org", PasswordHash: hash}); err != nil {
+	ada := &directory.User{Email: "Ada@Example.org", PasswordHash: hash}
+	if err := h.db.CreateUser(t.Context(), ada); err != nil {
 		t.Fatalf("create user: %v", err)
 	}
+	h.adaID = ada.ID
 	h.log = audit.NewLog(h.db, h.db, clock, "test")
-	h.svc = session.NewService(h.db, h.db, pw, h.log, h.db, session.DefaultConfig(), clock)
+	h.pw = &countingArgon2{Argon2: pw}
+	h.svc = session.NewService(h.db, h.db, h.pw, h.log, h.db, session.DefaultConfig(), clock)
 	return h
+}
+
+// countingArgon2 is argon2id counting its checks, safe for parallel use.
+type countingArgon2 struct {
+	secrets.Argon2
+	checks atomic.Int64
+}
+
+func (c *countingArgon2) Verify(pw, phc string) (bool, error) {
+	c.checks.Add(1)
+	return c.Argon2.Verify(pw, phc)
+}
+
+// answer is what a sign-in caller sees.
+type answer struct {
+	kind apperr.Kind
+	msg  string
+}
+
+func answerOf(err error) answer { return answer{apperr.KindOf(err), apperr.Message(err)} }
+
+// TestParallelBurstChecksAtMostMaxDB is finding 4: a parallel burst of wrong
+// passwords gets at most MaxFailures password checks per lock window, and
+// the right password afterwards is answered exactly as a wrong one.
+func TestParallelBurstChecksAtMostMaxDB(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		h := newDBHarness(t, url)
+		ctx := t.Context()
+		const n = 50
+		answers := make([]answer, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, _, err := h.svc.Login(ctx, "ada@example.org", "wrong-guess")
+				answers[i] = answerOf(err)
+			})
+		}
+		wg.Wait()
+		wrong := answer{apperr.Unauthenticated, session.BadCredentials}
+		for i, a := range answers {
+			if a != wrong {
+				t.Fatalf("parallel attempt %d answered %+v, want %+v", i, a, wrong)
+			}
+		}
+		if got, max := h.pw.checks.Load(), int64(session.DefaultConfig().MaxFailures); got > max {
+			t.Fatalf("%d password checks for %d parallel wrong passwords, want at most %d", got, n, max)
+		}
+		checks := h.pw.checks.Load()
+		_, _, rightErr := h.svc.Login(ctx, "ada@example.org", "s3cret-pass")
+		_, _, wrongErr := h.svc.Login(ctx, "ada@example.org", "another-guess")
+		if answerOf(rightErr) != answerOf(wrongErr) || answerOf(rightErr) != wrong {
+			t.Fatalf("locked: right password %+v, wrong %+v; want both %+v", answerOf(rightErr), answerOf(wrongErr), wrong)
+		}
+		if h.pw.checks.Load() != checks {
+			t.Fatal("a locked account's password was checked")
+		}
+	})
+}
+
+// TestUnknownEmailAnswersLikeKnownDB is finding 5: known and unknown emails
+// get the same answers, with the same password checks, before and after the
+// lock; the unknown one locks in its keyed counter.
+func TestUnknownEmailAnswersLikeKnownDB(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		h := newDBHarness(t, url)
+		ctx := t.Context()
+		type step struct {
+			a      answer
+			checks int64
+		}
+		run := func(email string) []step {
+			var out []step
+			for _, pw := range []string{"w1", "w2", "w3", "w4", "w5", "w6", "s3cret-pass"} {
+				before := h.pw.checks.Load()
+				_, _, err := h.svc.Login(ctx, email, pw)
+				out = append(out, step{answerOf(err), h.pw.checks.Load() - before})
+			}
+			return out
+		}
+		known, unknown := run("ada@example.org"), run("nobody@example.org")
+		for i := range known {
+			if known[i] != unknown[i] {
+				t.Fatalf("attempt %d: known %+v, unknown %+v; want alike", i+1, known[i], unknown[i])
+			}
+		}
+		if unknown[0].checks != 1 {
+			t.Fatalf("unknown email: %d password checks, want 1 (the stand-in hash)", unknown[0].checks)
+		}
+		if unknown[6].checks != 0 {
+			t.Fatal("a locked unknown email was checked")
+		}
+		var rows int
+		if err := h.db.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_limits WHERE name LIKE 'account:%'`).Scan(&rows); err != nil || rows != 2 {
+			t.Fatalf("%d account counters (%v), want one per email", rows, err)
+		}
+		var clear int
+		if err := h.db.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_limits WHERE name LIKE '%nobody%'`).Scan(&clear); err != nil || clear != 0 {
+			t.Fatalf("the email is stored in clear (%d rows, %v)", clear, err)
+		}
+		// Unlocking the known account lets the right password in.
+		if err := h.svc.Unlock(actor.System(ctx), h.adaID); err != nil {
+			t.Fatalf("unlock: %v", err)
+		}
+		if _, _, err := h.svc.Login(ctx, "ada@example.org", "s3cret-pass"); err != nil {
+			t.Fatalf("login after unlock: %v", err)
+		}
+	})
 }
 
 func TestSessionLifecycleDB(t *testing.T) {
@@ -113,15 +228,15 @@ func TestLockoutDB(t *testing.T) {
 			}
 			h.now = h.now.Add(time.Second)
 		}
-		if _, _, err := h.svc.Login(ctx, "ada@example.org", "s3cret-pass"); !apperr.Is(err, apperr.RateLimited) {
-			t.Fatalf("right password while locked: %v, want RateLimited", err)
+		if _, _, err := h.svc.Login(ctx, "ada@example.org", "s3cret-pass"); !apperr.Is(err, apperr.Unauthenticated) {
+			t.Fatalf("right password while locked: %v, want the wrong password's Unauthenticated", err)
 		}
 		h.now = h.now.Add(30 * time.Minute)
 		if _, _, err := h.svc.Login(ctx, "ada@example.org", "s3cret-pass"); err != nil {
 			t.Fatalf("right password after the lockout period: %v", err)
 		}
 		var n int
-		if err := h.db.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM login_failures`).Scan(&n); err != nil || n != 0 {
+		if err := h.db.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_limits`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%d failure rows left (%v), want the count reset", n, err)
 		}
 		evs, _, err := h.log.List(ctx, audit.Filter{Context: audit.Login}, store.Page{})

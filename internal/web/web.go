@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
@@ -44,6 +46,13 @@ type Sessions interface {
 	Logout(ctx context.Context, token string) error
 }
 
+// Throttle limits failed sign-ins per client address (session.Throttle):
+// Reserve before the password check, Refund after a success.
+type Throttle interface {
+	Reserve(ctx context.Context, addr string) (session.Verdict, error)
+	Refund(ctx context.Context, addr string) error
+}
+
 // Directory is what the pages need from directory.Service.
 type Directory interface {
 	Me(ctx context.Context) (*directory.User, error)
@@ -70,6 +79,11 @@ type Deps struct {
 	// attacker's account).
 	CSRF   *http.CrossOriginProtection
 	Logger *slog.Logger
+	// Throttle, when set, limits failed sign-ins per client address.
+	Throttle Throttle
+	// ClientIP names a request's client address for the throttle
+	// (httpauth.ClientIP with the trusted proxies); nil means the peer's.
+	ClientIP func(*http.Request) string
 }
 
 // Handler serves the pages.
@@ -88,6 +102,9 @@ func New(d Deps) (*Handler, error) {
 	}
 	if d.CSRF == nil {
 		d.CSRF = http.NewCrossOriginProtection()
+	}
+	if d.ClientIP == nil {
+		d.ClientIP = func(r *http.Request) string { return httpauth.ClientIP(r, nil) }
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
 	for _, name := range []string{"login", "home", "error", "consent"} {
@@ -126,12 +143,13 @@ type loginPage struct {
 	Error string
 }
 
-// Messages shown on the sign-in page. A failed password and an unknown email
-// read exactly alike, so the page does not reveal who has an account.
+// Messages shown on the sign-in page. A failed password, an unknown email
+// and a locked account (whatever password was typed) read exactly alike, so
+// the page reveals neither who has an account nor which guess was right.
 const (
-	msgBadCredentials = "The email address or password is incorrect."
+	msgBadCredentials = "The email address or password is incorrect, or the account is locked for a while after too many failed attempts."
 	msgMissing        = "Enter your email address and password."
-	msgLocked         = "Too many failed sign-in attempts. Wait a while, then try again."
+	msgThrottled      = "Too many failed sign-in attempts from your network. Wait a while, then try again."
 )
 
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +214,29 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusBadRequest, "login", page)
 		return
 	}
+	// The address's failure budget is taken before the password is
+	// checked, so a burst from one address cannot outrun it.
+	addr := h.d.ClientIP(r)
+	if h.d.Throttle != nil {
+		v, err := h.d.Throttle.Reserve(r.Context(), addr)
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("sign in: %w", err))
+			return
+		}
+		if !v.Allowed {
+			w.Header().Set("Retry-After", strconv.Itoa(int(v.RetryAfter/time.Second)))
+			page.Error = msgThrottled
+			h.render(w, r, http.StatusTooManyRequests, "login", page)
+			return
+		}
+	}
 	token, _, err := h.d.Sessions.Login(r.Context(), email, password)
+	if !apperr.Is(err, apperr.Unauthenticated) && !apperr.Is(err, apperr.Invalid) && h.d.Throttle != nil {
+		// Only failed credential checks count against the address.
+		if rerr := h.d.Throttle.Refund(r.Context(), addr); rerr != nil {
+			h.d.Logger.WarnContext(r.Context(), "refund sign-in throttle", "err", rerr)
+		}
+	}
 	switch {
 	case err == nil:
 	case apperr.Is(err, apperr.Unauthenticated), apperr.Is(err, apperr.Invalid):
@@ -204,10 +244,6 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		// must not become an oracle for which addresses exist.
 		page.Error = msgBadCredentials
 		h.render(w, r, http.StatusUnauthorized, "login", page)
-		return
-	case apperr.Is(err, apperr.RateLimited):
-		page.Error = msgLocked
-		h.render(w, r, http.StatusTooManyRequests, "login", page)
 		return
 	default:
 		h.fail(w, r, fmt.Errorf("sign in: %w", err))

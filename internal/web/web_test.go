@@ -203,14 +203,19 @@ func TestLockout(t *testing.T) {
 				t.Fatalf("failure %d = %d, want 401", i, res.StatusCode)
 			}
 		}
-		// Locked now: even the right password is refused, with 429.
-		res := login(t, h, adminEmail, adminPassword, "")
-		body := readBody(t, res)
-		if res.StatusCode != http.StatusTooManyRequests || sessionCookie(res) != nil {
-			t.Fatalf("sign-in while locked = %d, want 429 without a cookie", res.StatusCode)
+		// Locked now: the right password is answered exactly as a wrong
+		// one, so a guesser cannot tell it was right.
+		right := login(t, h, adminEmail, adminPassword, "")
+		wrong := login(t, h, adminEmail, "wrong again", "")
+		rb, wb := readBody(t, right), readBody(t, wrong)
+		if right.StatusCode != http.StatusUnauthorized || wrong.StatusCode != http.StatusUnauthorized || sessionCookie(right) != nil {
+			t.Fatalf("sign-in while locked = %d (right) and %d (wrong), want both 401 without a cookie", right.StatusCode, wrong.StatusCode)
 		}
-		if !strings.Contains(body, "Too many failed sign-in attempts") {
-			t.Errorf("locked page does not explain the lockout: %s", body)
+		if rb != wb {
+			t.Errorf("locked account: the right and wrong passwords' pages differ:\n%s\n---\n%s", rb, wb)
+		}
+		if !strings.Contains(rb, "locked for a while") {
+			t.Errorf("the page does not mention that accounts lock: %s", rb)
 		}
 	})
 }

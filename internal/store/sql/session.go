@@ -85,45 +85,96 @@ func (d *DB) DeleteExpiredSessions(ctx context.Context, idleBefore, createdBefor
 	return int(n), nil
 }
 
-// GetLockout returns the user's failure counter; a user with no recorded
-// failures gets a zero Lockout (not NotFound).
-func (d *DB) GetLockout(ctx context.Context, userID int64) (*session.Lockout, error) {
-	l := session.Lockout{UserID: userID}
-	var last int64
-	err := d.rd(ctx).row(ctx, `SELECT failures, last_failure FROM login_failures WHERE user_id = ?`, userID).
-		Scan(&l.Failures, &last)
+// ReserveAttempt counts one sign-in attempt against key, in one statement:
+// concurrent reservations on any replica are serialised by the row, so no
+// more than max are granted while the key is locked. A key whose last
+// attempt is at or before resetAt starts again at 1. When the key is
+// locked nothing changes and the counter as it stands is returned.
+func (d *DB) ReserveAttempt(ctx context.Context, key string, max int, at, resetAt time.Time) (session.Counter, bool, error) {
+	var c session.Counter
+	var stamp int64
+	err := d.wr(ctx).row(ctx, `INSERT INTO signin_limits (name, failures, stamp) VALUES (?, 1, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			failures = CASE WHEN signin_limits.stamp <= ? THEN 1 ELSE signin_limits.failures + 1 END,
+			stamp = excluded.stamp
+		WHERE signin_limits.failures < ? OR signin_limits.stamp <= ?
+		RETURNING failures, stamp`, key, toMicro(at), toMicro(resetAt), max, toMicro(resetAt)).
+		Scan(&c.Failures, &stamp)
 	if errors.Is(err, sql.ErrNoRows) {
-		return &l, nil
+		c, err := d.GetCounter(ctx, key)
+		return c, false, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get lockout: %w", err)
+		return session.Counter{}, false, classify(err, "reserve sign-in attempt")
 	}
-	l.LastFailure = fromMicro(last)
-	return &l, nil
+	c.Stamp = fromMicro(stamp)
+	return c, true, nil
 }
 
-// RecordFailure counts one failed password check at at, in one statement so
-// concurrent failures are all counted. A previous failure older than
-// resetBefore (the lockout period has passed) starts the count again at 1.
-func (d *DB) RecordFailure(ctx context.Context, userID int64, at, resetBefore time.Time) (*session.Lockout, error) {
-	l := session.Lockout{UserID: userID}
-	var last int64
-	err := d.wr(ctx).row(ctx, `INSERT INTO login_failures (user_id, failures, last_failure) VALUES (?, 1, ?)
-		ON CONFLICT (user_id) DO UPDATE SET
-			failures = CASE WHEN login_failures.last_failure < ? THEN 1 ELSE login_failures.failures + 1 END,
-			last_failure = excluded.last_failure
-		RETURNING failures, last_failure`, userID, toMicro(at), toMicro(resetBefore)).Scan(&l.Failures, &last)
+// GetCounter returns key's counter; an unknown key is the zero Counter.
+func (d *DB) GetCounter(ctx context.Context, key string) (session.Counter, error) {
+	var c session.Counter
+	var stamp int64
+	err := d.rd(ctx).row(ctx, `SELECT failures, stamp FROM signin_limits WHERE name = ?`, key).Scan(&c.Failures, &stamp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session.Counter{}, nil
+	}
 	if err != nil {
-		return nil, classify(err, "record login failure")
+		return session.Counter{}, fmt.Errorf("get sign-in counter: %w", err)
 	}
-	l.LastFailure = fromMicro(last)
-	return &l, nil
+	c.Stamp = fromMicro(stamp)
+	return c, nil
 }
 
-// ResetFailures clears the user's failure counter.
-func (d *DB) ResetFailures(ctx context.Context, userID int64) error {
-	if _, err := d.wr(ctx).exec(ctx, `DELETE FROM login_failures WHERE user_id = ?`, userID); err != nil {
-		return classify(err, "reset login failures")
+// ClearCounter deletes key's counter; clearing an unknown key is no error.
+func (d *DB) ClearCounter(ctx context.Context, key string) error {
+	if _, err := d.wr(ctx).exec(ctx, `DELETE FROM signin_limits WHERE name = ?`, key); err != nil {
+		return classify(err, "clear sign-in counter")
 	}
 	return nil
+}
+
+// TakeToken takes one token from key's bucket in one statement (GCRA: the
+// stamp is the bucket's theoretical arrival time; a take moves it one
+// interval past max(stamp, at) and is allowed while that stays within
+// burst intervals of at). When the bucket is empty nothing changes.
+func (d *DB) TakeToken(ctx context.Context, key string, at time.Time, interval time.Duration, burst int) (time.Time, bool, error) {
+	now, step := toMicro(at), interval.Microseconds()
+	var tat int64
+	err := d.wr(ctx).row(ctx, `INSERT INTO signin_limits (name, failures, stamp) VALUES (?, 0, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			stamp = CASE WHEN signin_limits.stamp > ? THEN signin_limits.stamp ELSE ? END + ?
+		WHERE CASE WHEN signin_limits.stamp > ? THEN signin_limits.stamp ELSE ? END + ? <= ?
+		RETURNING stamp`, key, now+step, now, now, step, now, now, step, now+int64(burst)*step).Scan(&tat)
+	if errors.Is(err, sql.ErrNoRows) {
+		c, err := d.GetCounter(ctx, key)
+		return c.Stamp, false, err
+	}
+	if err != nil {
+		return time.Time{}, false, classify(err, "take throttle token")
+	}
+	return fromMicro(tat), true, nil
+}
+
+// ReturnToken gives back one token taken from key's bucket.
+func (d *DB) ReturnToken(ctx context.Context, key string, interval time.Duration) error {
+	if _, err := d.wr(ctx).exec(ctx, `UPDATE signin_limits SET stamp = stamp - ? WHERE name = ?`,
+		interval.Microseconds(), key); err != nil {
+		return classify(err, "return throttle token")
+	}
+	return nil
+}
+
+// DeleteCountersBefore deletes the counters last stamped before before and
+// returns how many.
+func (d *DB) DeleteCountersBefore(ctx context.Context, before time.Time) (int, error) {
+	res, err := d.wr(ctx).exec(ctx, `DELETE FROM signin_limits WHERE stamp < ?`, toMicro(before))
+	if err != nil {
+		return 0, classify(err, "delete old sign-in counters")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete old sign-in counters: %w", err)
+	}
+	return int(n), nil
 }

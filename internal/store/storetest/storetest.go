@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"AuditBatch", testAuditBatch},
 		{"Sessions", testSessions},
 		{"Lockout", testLockout},
+		{"ThrottleBucket", testThrottleBucket},
 		{"CreateTokens", testCreateTokens},
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientUpdate", testClientUpdate},
