@@ -171,9 +171,13 @@ func TestClinicalAbsoluteReferences(t *testing.T) {
 		t.Fatalf("observation references %+v %+v", o.Subject, o.Performer)
 	}
 	roundTripJSON(t, o)
-	back, err := fhir.ToClinicalObservation(o, testBase)
+	back, err := fhir.ToClinicalObservation(o, "https://ward.example/fhir")
 	if err != nil || back.PatientID != 42 || back.PerformerID != 9 {
 		t.Fatalf("absolute references read back as %+v, %v", back, err)
+	}
+	// The same references read by another server are not its own.
+	if _, err := fhir.ToClinicalObservation(o, testBase); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("another server's references read back with err %v, want Invalid", err)
 	}
 	p := fhir.ProcedureFromClinical(fullClinicalProcedure(), "https://ward.example/fhir")
 	if p.Subject.Reference != "https://ward.example/fhir/Patient/42" || p.Performer[0].Actor.Reference != "https://ward.example/fhir/Practitioner/9" {
