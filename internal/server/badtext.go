@@ -21,12 +21,13 @@ import (
 // dataHeaders are the request headers whose values ward reads as data (looks
 // up, compares or stores), so they are held to the same rule as the URL.
 // Other headers (User-Agent and the like) are only logged or ignored, and may
-// carry legacy bytes.
+// carry legacy bytes; so may the cookies of other sites on the same host
+// (net/http drops a cookie value with such bytes, so ward's session cookie
+// never carries them). HTTP Basic credentials are checked decoded
+// (badBasic).
 var dataHeaders = []string{
-	"Authorization", "Cookie", "If-Match", "If-None-Match", "X-Security-Context", "Prefer", "X-Auth-Token",
+	"Authorization", "If-Match", "If-None-Match", "X-Security-Context", "Prefer", "X-Auth-Token",
 }
-
-// HTTP Basic credentials are checked decoded, in badBasic.
 
 // rejectBadText refuses, with 400 in the error format of the API the path
 // belongs to, a request whose text holds a NUL byte or is not valid UTF-8:
@@ -150,10 +151,14 @@ const (
 	bodyForm
 	bodyMultipart
 	bodyJSON
+	bodyText // any other type sent where no binary content is taken
 )
 
 // bodyKind says how a request body is read as text. JSON is also assumed
-// when no type is given, as the management API does.
+// when no type is given, as the management API does. Only the document
+// uploads take binary content; a body of another type sent anywhere else is
+// still held to be text, so a handler that reads it whatever its declared
+// type cannot be handed bad text.
 func bodyKind(r *http.Request) bodyType {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return bodyOther
@@ -171,8 +176,10 @@ func bodyKind(r *http.Request) bodyType {
 	case mt == "", mt == "application/json", mt == "text/json",
 		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
 		return bodyJSON
+	case uploadPath(r):
+		return bodyOther
 	}
-	return bodyOther
+	return bodyText
 }
 
 // badBodyText names the part of a form or JSON body that holds bad text, or
@@ -209,6 +216,10 @@ func badBodyText(r *http.Request, kind bodyType, body []byte) string {
 	case bodyJSON:
 		if jsonHasBadText(body) {
 			return "the JSON body"
+		}
+	case bodyText:
+		if badText(string(body)) {
+			return "the request body"
 		}
 	}
 	return ""

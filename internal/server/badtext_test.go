@@ -60,9 +60,9 @@ type probeCase struct {
 	header http.Header
 	// chunked hides the body's length, so only a reader limit catches it.
 	chunked bool
-	// mayPass marks a request that only a handler reading its body can
-	// refuse (a binary body of unknown length): a route that ignores the
-	// body may answer as usual, but never with a 5xx.
+	// mayPass marks a request a route may answer as usual (a binary body
+	// of unknown length that only a handler reading it can refuse, a
+	// cookie net/http drops), but never with a 5xx.
 	mayPass bool
 }
 
@@ -260,6 +260,14 @@ func probesFor(rt route, limit int) []probeCase {
 			}
 			out = append(out, probeCase{name: fmt.Sprintf("%s in header %s", bv.name, hd), method: rt.method, target: plain,
 				header: http.Header{hd: {v}}})
+		}
+		// net/http drops a cookie value holding such bytes: the request
+		// goes on without it, and must not fail.
+		out = append(out, probeCase{name: bv.name + " in the session cookie", method: rt.method, target: plain,
+			header: http.Header{"Cookie": {httpauth.CookieName + "=" + bv.raw}}, mayPass: true})
+		if rt.method == http.MethodPost || rt.method == http.MethodPut {
+			out = append(out, probeCase{name: bv.name + " in a text/plain body", method: rt.method, target: plain,
+				body: []byte(bv.raw), ctype: "text/plain"})
 		}
 		// A client_id inside HTTP Basic credentials (RFC 6749 §2.3.1).
 		basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(bv.raw) + ":secret"))
@@ -549,4 +557,57 @@ func oauthRoutes(t *testing.T, h http.Handler) []route {
 		{method: "GET", path: oauth.PathSMARTConfig},
 	}
 	return out
+}
+
+// TestGoodTextPasses: the check refuses only what no database can store.
+// Other Unicode, an escaped backslash before "u0000" in JSON, binary
+// document content and other sites' cookies pass as before.
+func TestGoodTextPasses(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		srv := newServer(t, dbURL, nil)
+		h := srv.Handler()
+		cookie, bearer := adminCredentials(t, srv.Services(), h)
+		sys := actor.System(context.Background())
+		pat, err := srv.Services().Directory.CreateUser(sys, directory.NewUser{User: directory.User{Email: "pat@example.org"}, Roles: []string{"patient"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(method, target, ctype string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+			t.Helper()
+			req := httptest.NewRequest(method, target, bytes.NewReader(body))
+			if ctype != "" {
+				req.Header.Set("Content-Type", ctype)
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Add(hdr[i], hdr[i+1])
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		session := httpauth.CookieName + "=" + cookie
+
+		name := `Zo\u00eb \\u0000 日本 🏥`
+		rec := send("POST", "/api/organization", "application/fhir+json",
+			[]byte(`{"resourceType":"Organization","name":"`+name+`"}`), "Cookie", session)
+		var org struct{ Name string }
+		if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &org) != nil || org.Name != "Zoë \\u0000 日本 🏥" {
+			t.Errorf("organization with Unicode and an escaped backslash: %d %s", rec.Code, rec.Body)
+		}
+
+		pdf := []byte("%PDF-1.4\x00\xff\xfe binary \x00 content")
+		rec = send("POST", "/fhir/Binary", "application/pdf", pdf,
+			"Authorization", "Bearer "+bearer, "X-Security-Context", fmt.Sprintf("Patient/%d", pat.ID))
+		if rec.Code != http.StatusCreated {
+			t.Errorf("binary document upload: %d %s", rec.Code, rec.Body)
+		}
+
+		if rec := send("GET", "/healthz", "", nil, "Cookie", "legacy=caf\xe9; other=\x80"); rec.Code != http.StatusOK {
+			t.Errorf("another site's cookie with Latin-1 bytes: %d %s", rec.Code, rec.Body)
+		}
+		rec = send("POST", "/login", "application/x-www-form-urlencoded", []byte("email=zo%C3%AB%40example.org&password=wrong"))
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("sign-in with a Unicode address: %d, want 401", rec.Code)
+		}
+	})
 }

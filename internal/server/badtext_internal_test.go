@@ -1,0 +1,72 @@
+package server
+
+import (
+	"encoding/json"
+	"net/url"
+	"testing"
+)
+
+// walkStrings calls fn for every string (keys included) in a decoded JSON
+// value.
+func walkStrings(v any, fn func(string)) {
+	switch x := v.(type) {
+	case string:
+		fn(x)
+	case []any:
+		for _, e := range x {
+			walkStrings(e, fn)
+		}
+	case map[string]any:
+		for k, e := range x {
+			fn(k)
+			walkStrings(e, fn)
+		}
+	}
+}
+
+// FuzzJSONHasBadText: whatever passes the check decodes to strings a
+// database can store.
+func FuzzJSONHasBadText(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `{"a":"\\\u0000"}`, "{\"a\":\"\xff\"}",
+		`["\u0000"]`, `{"\u0000":1}`, `"\ud800"`, `{"a":"\u00e9\u65e5"}`, `{"a":"x\\"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if jsonHasBadText(b) {
+			return
+		}
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			return
+		}
+		walkStrings(v, func(s string) {
+			if badText(s) {
+				t.Fatalf("%q passed the check but decodes to %q", b, s)
+			}
+		})
+	})
+}
+
+// FuzzBadPairs: whatever passes the check parses (as a query or a form
+// body) to keys and values a database can store.
+func FuzzBadPairs(f *testing.F) {
+	for _, s := range []string{"a=b", "a=%00", "%00=a", "a=%zz&b=%00", "a=%ff", "a=%c0%80", "a=b+c&&=&x", "a=%E6%97%A5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if badPairs("query parameter", raw) != "" {
+			return
+		}
+		vals, _ := url.ParseQuery(raw) // it keeps the pairs it could parse
+		for k, vs := range vals {
+			if badText(k) {
+				t.Fatalf("%q passed but parses to key %q", raw, k)
+			}
+			for _, v := range vs {
+				if badText(v) {
+					t.Fatalf("%q passed but parses to value %q", raw, v)
+				}
+			}
+		}
+	})
+}
