@@ -232,19 +232,23 @@ func jsonHasBadText(b []byte) bool {
 	if bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b) {
 		return true
 	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			return false
 		}
+		i += j
 		// A backslash appears only inside strings, as an escape; the
 		// escaped character is skipped so "\\u0000" (a backslash, then
 		// text) is not mistaken for the escape.
 		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
 			return true
 		}
-		i++
+		i += 2
+		if i >= len(b) {
+			return false
+		}
 	}
-	return false
 }
 
 // refuseInput answers bad input before it reaches a handler, in the error

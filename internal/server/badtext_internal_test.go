@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +67,29 @@ func FuzzBadPairs(f *testing.F) {
 				if badText(v) {
 					t.Fatalf("%q passed but parses to value %q", raw, v)
 				}
+			}
+		}
+	})
+}
+
+// BenchmarkBadTextCheck measures the checks on a token request's form and
+// on a 1 MiB FHIR JSON body (the scan the edge adds to every such request).
+func BenchmarkBadTextCheck(b *testing.B) {
+	form := "grant_type=authorization_code&code=ward_ac_0123456789abcdef0123456789abcdef&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk&client_id=app"
+	json := []byte(`{"resourceType":"Observation","note":[{"text":"` + strings.Repeat(`Zoë \"quoted\" 日本 `, 1<<20/24) + `"}]}`)
+	b.Run("form", func(b *testing.B) {
+		b.SetBytes(int64(len(form)))
+		for b.Loop() {
+			if badPairs("form field", form) != "" {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("json-1MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(json)))
+		for b.Loop() {
+			if jsonHasBadText(json) {
+				b.Fatal("refused")
 			}
 		}
 	})
