@@ -155,12 +155,14 @@ const (
 )
 
 // bodyKind says how a request body is read as text. JSON is also assumed
-// when no type is given, as the management API does. Only the document
-// uploads take binary content; a body of another type sent anywhere else is
-// still held to be text, so a handler that reads it whatever its declared
-// type cannot be handed bad text.
+// when no type is given, as the management API does. A body of another type
+// is still held to be text, so a handler that reads it whatever its
+// declared type cannot be handed bad text. The document uploads are passed
+// on unread: they may be binary, and are far larger than other bodies, so
+// the handler decides on access before reading them (rest.ReadBody checks
+// their JSON then); reading them here would buffer them for anyone.
 func bodyKind(r *http.Request) bodyType {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || uploadPath(r) {
 		return bodyOther
 	}
 	ct := r.Header.Get("Content-Type")
@@ -176,8 +178,6 @@ func bodyKind(r *http.Request) bodyType {
 	case mt == "", mt == "application/json", mt == "text/json",
 		strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
 		return bodyJSON
-	case uploadPath(r):
-		return bodyOther
 	}
 	return bodyText
 }
@@ -214,7 +214,7 @@ func badBodyText(r *http.Request, kind bodyType, body []byte) string {
 			}
 		}
 	case bodyJSON:
-		if jsonHasBadText(body) {
+		if rest.HasBadJSONText(body) {
 			return "the JSON body"
 		}
 	case bodyText:
@@ -223,32 +223,6 @@ func badBodyText(r *http.Request, kind bodyType, body []byte) string {
 		}
 	}
 	return ""
-}
-
-// jsonHasBadText reports whether a JSON text is not valid UTF-8 (RFC 8259
-// §8.1 requires it; encoding/json would silently replace the bytes) or
-// holds a NUL, raw or as the escape \u0000, which decodes to one.
-func jsonHasBadText(b []byte) bool {
-	if bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b) {
-		return true
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\\')
-		if j < 0 {
-			return false
-		}
-		i += j
-		// A backslash appears only inside strings, as an escape; the
-		// escaped character is skipped so "\\u0000" (a backslash, then
-		// text) is not mistaken for the escape.
-		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
-			return true
-		}
-		i += 2
-		if i >= len(b) {
-			return false
-		}
-	}
 }
 
 // refuseInput answers bad input before it reaches a handler, in the error

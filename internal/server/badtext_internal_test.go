@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"ward/internal/fhir/rest"
 )
 
 // walkStrings calls fn for every string (keys included) in a decoded JSON
@@ -25,7 +27,7 @@ func walkStrings(v any, fn func(string)) {
 	}
 }
 
-// FuzzJSONHasBadText: whatever passes the check decodes to strings a
+// FuzzJSONHasBadText (rest.HasBadJSONText, which the edge uses): whatever passes the check decodes to strings a
 // database can store.
 func FuzzJSONHasBadText(f *testing.F) {
 	for _, s := range []string{`{"a":"b"}`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, `{"a":"\\\u0000"}`, "{\"a\":\"\xff\"}",
@@ -33,7 +35,7 @@ func FuzzJSONHasBadText(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if jsonHasBadText(b) {
+		if rest.HasBadJSONText(b) {
 			return
 		}
 		var v any
@@ -88,7 +90,7 @@ func BenchmarkBadTextCheck(b *testing.B) {
 	b.Run("json-1MiB", func(b *testing.B) {
 		b.SetBytes(int64(len(json)))
 		for b.Loop() {
-			if jsonHasBadText(json) {
+			if rest.HasBadJSONText(json) {
 				b.Fatal("refused")
 			}
 		}

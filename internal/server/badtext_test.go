@@ -611,3 +611,41 @@ func TestGoodTextPasses(t *testing.T) {
 		}
 	})
 }
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestUploadsAreNotReadBeforeAccess: the text check does not read a
+// document upload (up to the document limit, far above other bodies) ahead
+// of the handler, which decides on access first: an anonymous upload is
+// refused without ward buffering it.
+func TestUploadsAreNotReadBeforeAccess(t *testing.T) {
+	srv := newServer(t, testutil.SQLiteURL(t), nil)
+	body := []byte(`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/plain","data":"` +
+		strings.Repeat("QUJD", 2<<20) + `"}}]}`)
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/fhir/DocumentReference"}, {"PUT", "/fhir/DocumentReference/1"}, {"POST", "/fhir/Binary"},
+	} {
+		cr := &countingReader{r: bytes.NewReader(body)}
+		req := httptest.NewRequest(tt.method, tt.path, cr)
+		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("anonymous %s %s: %d, want 401", tt.method, tt.path, rec.Code)
+		}
+		if cr.n > 64<<10 {
+			t.Errorf("anonymous %s %s: %d bytes of the body were read before refusing", tt.method, tt.path, cr.n)
+		}
+	}
+}
