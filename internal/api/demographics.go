@@ -85,7 +85,7 @@ func (s *server) registerDemographics(api huma.API) {
 // user in one read-modify-write transaction (Directory.UpdateUser), so a
 // concurrent edit of another element is not lost.
 func (s *server) updateDemographics(ctx context.Context, id int64, raw []byte, accept string) (*rawOutput, error) {
-	apply, err := patientPatch(id, raw)
+	apply, err := patientPatch(id, raw, s.fhirBase())
 	if err != nil {
 		return nil, err
 	}

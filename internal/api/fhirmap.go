@@ -25,13 +25,14 @@ func (s *server) fhirBase() string {
 }
 
 // decodeOrganization reads a FHIR Organization body (strictly: wrong
-// resourceType, unknown members and malformed JSON are Invalid).
-func decodeOrganization(raw []byte) (*directory.Organization, error) {
+// resourceType, unknown members and malformed JSON are Invalid); partOf must
+// be on this server, under base.
+func decodeOrganization(raw []byte, base string) (*directory.Organization, error) {
 	o, err := fhir.DecodeOrganization(raw)
 	if err != nil {
 		return nil, err
 	}
-	return fhir.ToDirectoryOrganization(o)
+	return fhir.ToDirectoryOrganization(o, base)
 }
 
 // organizationResource renders o.
@@ -80,8 +81,9 @@ func (s *server) patientOf(ctx context.Context, u *directory.User) (*fhir.Patien
 // change to apply inside Directory.UpdateUser: only members present in the
 // body replace stored values. Identifiers and organizations are not
 // changed here (they have their own routes and their own audit events), so
-// a client may PUT back what it read.
-func patientPatch(id int64, raw []byte) (func(*directory.User) error, error) {
+// a client may PUT back what it read. base is the FHIR base URL references
+// must be under.
+func patientPatch(id int64, raw []byte, base string) (func(*directory.User) error, error) {
 	p, err := fhir.DecodePatient(raw)
 	if err != nil {
 		return nil, err
@@ -93,7 +95,7 @@ func patientPatch(id int64, raw []byte) (func(*directory.User) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(u *directory.User) error { return fhir.ApplyPatient(u, p, present) }, nil
+	return func(u *directory.User) error { return fhir.ApplyPatient(u, p, present, base) }, nil
 }
 
 // clipID bounds an id echoed back in an error message.

@@ -70,7 +70,7 @@ func (s *server) registerOrganizations(api huma.API) {
 		Description: "partOf must name an existing organization (`Organization/{id}`). Admin only.",
 		Errors:      []int{http.StatusConflict},
 	}, orgT, fhirTypes(orgT)), func(ctx context.Context, in *fhirBody) (*rawOutput, error) {
-		o, err := decodeOrganization(in.RawBody)
+		o, err := decodeOrganization(in.RawBody, s.fhirBase())
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (s *server) registerOrganizations(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		o, err := fhir.ApplyOrganization(cur, fo, present)
+		o, err := fhir.ApplyOrganization(cur, fo, present, s.fhirBase())
 		if err != nil {
 			return nil, err
 		}

@@ -84,7 +84,8 @@ func TestScenario(t *testing.T) {
 			t.Errorf("staff search found %v; want %d and not %d", ids, w.patient, w.stranger)
 		}
 
-		// unique_email: taken, except by its holder; free when unused.
+		// unique_email (asked by staff who may view the holder): taken,
+		// except by its holder; free when unused.
 		for q, want := range map[string]bool{
 			"email=PAT@example.org": false,
 			fmt.Sprintf("email=pat@example.org&user_id=%d", w.patient): true,
@@ -93,7 +94,7 @@ func TestScenario(t *testing.T) {
 			var u struct {
 				Unique *bool `json:"unique"`
 			}
-			e.must(e.do("GET", "/api/unique_email?"+q, w.patient, nil), http.StatusOK, &u)
+			e.must(e.do("GET", "/api/unique_email?"+q, w.staff, nil), http.StatusOK, &u)
 			if u.Unique == nil || *u.Unique != want {
 				t.Errorf("unique_email?%s = %v, want %v", q, u.Unique, want)
 			}

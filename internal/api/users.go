@@ -267,13 +267,16 @@ func (s *server) registerUsers(api huma.API) {
 		OperationID: "unique-email", Method: http.MethodGet, Path: "/api/unique_email", Tags: []string{"users"},
 		Summary: "Is an email address free?",
 		Description: "True when no live user other than user_id has this address (compared case-insensitively). " +
-			"Any signed-in caller may ask, as in the reference system, where registration forms use it.",
+			"Whether an address is taken tells that a person has an account, so only administrators and service " +
+			"accounts may ask about any address; staff, staff_admin and clinicians about an unused address or one " +
+			"held by someone they may view (and user_id must be such a person). Anyone else is refused (403); " +
+			"ward has no self-registration, so anonymous callers are refused too (401).",
 	}, func(ctx context.Context, in *uniqueEmailInput) (*struct {
 		Body struct {
 			Unique bool `json:"unique"`
 		}
 	}, error) {
-		unique, err := s.emailAvailable(ctx, in.Email, in.UserID)
+		unique, err := s.dir.EmailAvailable(ctx, in.Email, in.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -308,24 +311,4 @@ func actingUser(ctx context.Context) (int64, error) {
 		return 0, apperr.New(apperr.Invalid, "this request needs a user; none is signed in for this client")
 	}
 	return a.UserID, nil
-}
-
-// emailAvailable answers /api/unique_email. The directory's search only
-// returns users the caller may view, which would make a taken address look
-// free to a patient or staff member; so the lookup runs as ward itself and
-// only the yes/no answer leaves this function.
-func (s *server) emailAvailable(ctx context.Context, email string, except int64) (bool, error) {
-	if err := directory.ValidateEmail(email); err != nil {
-		return false, err
-	}
-	users, _, err := s.dir.SearchUsers(actor.System(ctx), directory.UserFilter{Email: email}, store.Page{Limit: 2})
-	if err != nil {
-		return false, err
-	}
-	for _, u := range users {
-		if u.ID != except {
-			return false, nil
-		}
-	}
-	return true, nil
 }

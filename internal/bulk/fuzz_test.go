@@ -27,7 +27,7 @@ func FuzzParseRequest(f *testing.F) {
 			return
 		}
 		for _, level := range []Level{LevelSystem, LevelPatient} {
-			req, err := parseRequest(level, "", vals, []string{"Patient/1"}, fuzzTypes, lenient)
+			req, err := parseRequest(level, "", vals, []string{"Patient/1"}, fuzzTypes, lenient, "https://ward.test/fhir")
 			if err != nil {
 				if !apperr.Is(err, apperr.Invalid) {
 					t.Fatalf("%q: error of kind %v: %v", raw, apperr.KindOf(err), err)
@@ -61,7 +61,7 @@ func FuzzDecodeParameters(f *testing.F) {
 			}
 			return
 		}
-		if _, err := parseRequest(LevelPatient, "", vals, patients, fuzzTypes, false); err != nil && !apperr.Is(err, apperr.Invalid) {
+		if _, err := parseRequest(LevelPatient, "", vals, patients, fuzzTypes, false, "https://ward.test/fhir"); err != nil && !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("error of kind %v: %v", apperr.KindOf(err), err)
 		}
 	})

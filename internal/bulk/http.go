@@ -213,7 +213,7 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 		return
 	}
 	cands := h.candidates(level)
-	req, err := parseRequest(level, groupID, values, patients, cands, lenient)
+	req, err := parseRequest(level, groupID, values, patients, cands, lenient, h.cfg.BaseURL)
 	if err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return

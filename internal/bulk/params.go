@@ -97,8 +97,9 @@ func quote(s string) string {
 // parseRequest checks the kick-off parameters. values holds every
 // parameter but patient, whose references come in patients (POST only).
 // exportable are the types this level may export; lenient skips unknown
-// parameters instead of refusing them.
-func parseRequest(level Level, groupID string, values url.Values, patients []string, exportable []string, lenient bool) (*Request, error) {
+// parameters instead of refusing them. base is the server's FHIR base URL:
+// a patient reference must be on this server.
+func parseRequest(level Level, groupID string, values url.Values, patients []string, exportable []string, lenient bool, base string) (*Request, error) {
 	req := &Request{Level: level, GroupID: groupID}
 	names := make([]string, 0, len(values))
 	for k := range values {
@@ -166,7 +167,7 @@ func parseRequest(level Level, groupID string, values url.Values, patients []str
 		}
 		req.Patients = []int64{}
 		for _, ref := range patients {
-			id, err := fhir.ParseReferenceID(&fhir.Reference{Reference: ref}, "Patient", paramPatient)
+			id, err := fhir.ParseReferenceID(&fhir.Reference{Reference: ref}, "Patient", paramPatient, base)
 			if err != nil {
 				return nil, err
 			}

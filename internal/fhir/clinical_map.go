@@ -139,8 +139,10 @@ func domainElements(typ string, r *DomainResource) []element {
 // Any element the record cannot hold is refused with apperr Invalid and a
 // FieldError naming it ("Observation.bodySite"), never dropped. Domain
 // rules (required code, issued, a valid status...) are checked later by
-// clinical.ValidateObservation.
-func ToClinicalObservation(o *Observation) (*clinical.Observation, error) {
+// clinical.ValidateObservation. It reads
+// references through ParseReferenceID against base, this server's FHIR base
+// URL, so a reference to another server is refused.
+func ToClinicalObservation(o *Observation, base string) (*clinical.Observation, error) {
 	const typ = "Observation"
 	if err := refuseUnheld("observation", append(domainElements(typ, &o.DomainResource),
 		element{"Observation.identifier", len(o.Identifier) > 0},
@@ -179,7 +181,7 @@ func ToClinicalObservation(o *Observation) (*clinical.Observation, error) {
 	if o.Subject == nil {
 		return nil, invalidField("Observation.subject", "Observation.subject is required (a Patient/{id} reference)")
 	}
-	if out.PatientID, err = ParseReferenceID(o.Subject, "Patient", "Observation.subject"); err != nil {
+	if out.PatientID, err = ParseReferenceID(o.Subject, "Patient", "Observation.subject", base); err != nil {
 		return nil, err
 	}
 	if out.Code, err = codingsFrom(&o.Code, "Observation.code"); err != nil {
@@ -209,7 +211,7 @@ func ToClinicalObservation(o *Observation) (*clinical.Observation, error) {
 			return nil, err
 		}
 	}
-	if out.PerformerID, err = performerFrom(o.Performer, "Observation.performer"); err != nil {
+	if out.PerformerID, err = performerFrom(o.Performer, "Observation.performer", base); err != nil {
 		return nil, err
 	}
 	if out.Value, err = valueFrom(o); err != nil {
@@ -252,7 +254,7 @@ func valueFrom(o *Observation) (clinical.Value, error) {
 // actor is a Practitioner, performed[x] a dateTime or Period (both
 // required by the record, as is a code), anything else refused naming
 // the element.
-func ToClinicalProcedure(p *Procedure) (*clinical.Procedure, error) {
+func ToClinicalProcedure(p *Procedure, base string) (*clinical.Procedure, error) {
 	const typ = "Procedure"
 	if err := refuseUnheld("procedure", append(domainElements(typ, &p.DomainResource),
 		element{"Procedure.identifier", len(p.Identifier) > 0},
@@ -289,7 +291,7 @@ func ToClinicalProcedure(p *Procedure) (*clinical.Procedure, error) {
 	if out.ID, err = resourceID(typ, p.ID); err != nil {
 		return nil, err
 	}
-	if out.PatientID, err = ParseReferenceID(&p.Subject, "Patient", "Procedure.subject"); err != nil {
+	if out.PatientID, err = ParseReferenceID(&p.Subject, "Patient", "Procedure.subject", base); err != nil {
 		return nil, err
 	}
 	if p.Code == nil {
@@ -315,7 +317,7 @@ func ToClinicalProcedure(p *Procedure) (*clinical.Procedure, error) {
 		if pf.OnBehalfOf != nil {
 			return nil, invalidField(expr+".onBehalfOf", "onBehalfOf is not supported")
 		}
-		if out.PerformerID, err = ParseReferenceID(&pf.Actor, "Practitioner", expr+".actor"); err != nil {
+		if out.PerformerID, err = ParseReferenceID(&pf.Actor, "Practitioner", expr+".actor", base); err != nil {
 			return nil, err
 		}
 	}
@@ -411,12 +413,12 @@ func parseInstant(s, expr string) (time.Time, error) {
 }
 
 // performerFrom reads at most one Practitioner reference.
-func performerFrom(refs []Reference, expr string) (int64, error) {
+func performerFrom(refs []Reference, expr, base string) (int64, error) {
 	if len(refs) > 1 {
 		return 0, invalidField(expr+"[1]", "at most one performer is supported")
 	}
 	if len(refs) == 0 {
 		return 0, nil
 	}
-	return ParseReferenceID(&refs[0], "Practitioner", expr+"[0]")
+	return ParseReferenceID(&refs[0], "Practitioner", expr+"[0]", base)
 }

@@ -23,7 +23,7 @@ func FuzzToClinicalObservation(f *testing.F) {
 		if err != nil {
 			return
 		}
-		o, err := fhir.ToClinicalObservation(r)
+		o, err := fhir.ToClinicalObservation(r, testBase)
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("mapping error is not Invalid: %v", err)
@@ -44,7 +44,7 @@ func FuzzToClinicalObservation(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendered observation does not decode: %v\n%s", err, out)
 		}
-		back, err := fhir.ToClinicalObservation(r2)
+		back, err := fhir.ToClinicalObservation(r2, testBase)
 		if err != nil {
 			t.Fatalf("rendered observation does not map back: %v\n%s", err, out)
 		}
@@ -62,7 +62,7 @@ func FuzzToClinicalProcedure(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p, err := fhir.ToClinicalProcedure(r)
+		p, err := fhir.ToClinicalProcedure(r, testBase)
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("mapping error is not Invalid: %v", err)
@@ -80,7 +80,7 @@ func FuzzToClinicalProcedure(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendered procedure does not decode: %v\n%s", err, out)
 		}
-		back, err := fhir.ToClinicalProcedure(r2)
+		back, err := fhir.ToClinicalProcedure(r2, testBase)
 		if err != nil {
 			t.Fatalf("rendered procedure does not map back: %v\n%s", err, out)
 		}

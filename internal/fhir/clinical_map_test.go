@@ -121,7 +121,7 @@ func TestObservationRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := fhir.ToClinicalObservation(back)
+			got, err := fhir.ToClinicalObservation(back, testBase)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestProcedureRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := fhir.ToClinicalProcedure(back)
+			got, err := fhir.ToClinicalProcedure(back, testBase)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,9 +171,13 @@ func TestClinicalAbsoluteReferences(t *testing.T) {
 		t.Fatalf("observation references %+v %+v", o.Subject, o.Performer)
 	}
 	roundTripJSON(t, o)
-	back, err := fhir.ToClinicalObservation(o)
+	back, err := fhir.ToClinicalObservation(o, "https://ward.example/fhir")
 	if err != nil || back.PatientID != 42 || back.PerformerID != 9 {
 		t.Fatalf("absolute references read back as %+v, %v", back, err)
+	}
+	// The same references read by another server are not its own.
+	if _, err := fhir.ToClinicalObservation(o, testBase); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("another server's references read back with err %v, want Invalid", err)
 	}
 	p := fhir.ProcedureFromClinical(fullClinicalProcedure(), "https://ward.example/fhir")
 	if p.Subject.Reference != "https://ward.example/fhir/Patient/42" || p.Performer[0].Actor.Reference != "https://ward.example/fhir/Practitioner/9" {
@@ -190,7 +194,7 @@ func TestClinicalDateForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := fhir.ToClinicalObservation(o)
+	c, err := fhir.ToClinicalObservation(o, testBase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +210,7 @@ func TestClinicalDateForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := fhir.ToClinicalProcedure(p)
+	cp, err := fhir.ToClinicalProcedure(p, testBase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +270,7 @@ func TestToClinicalObservationRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got, err := fhir.ToClinicalObservation(o)
+			got, err := fhir.ToClinicalObservation(o, testBase)
 			if err == nil {
 				t.Fatalf("accepted as %+v", got)
 			}
@@ -279,7 +283,7 @@ func TestToClinicalObservationRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fhir.ToClinicalObservation(o); err != nil {
+	if _, err := fhir.ToClinicalObservation(o, testBase); err != nil {
 		t.Fatalf("the valid base body (with narrative and meta, which are ignored) is refused: %v", err)
 	}
 }
@@ -309,7 +313,7 @@ func TestToClinicalProcedureRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got, err := fhir.ToClinicalProcedure(p)
+			got, err := fhir.ToClinicalProcedure(p, testBase)
 			if err == nil {
 				t.Fatalf("accepted as %+v", got)
 			}
@@ -320,7 +324,11 @@ func TestToClinicalProcedureRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := fhir.ToClinicalProcedure(p); err != nil || got.PerformerID != 3 {
+	if got, err := fhir.ToClinicalProcedure(p, testBase); err != nil || got.PerformerID != 3 {
 		t.Fatalf("the valid base body: %+v, %v", got, err)
 	}
 }
+
+// testBase is the FHIR base URL of the server the mapping tests pretend to
+// be: references under it are local.
+const testBase = "https://ward.test/fhir"

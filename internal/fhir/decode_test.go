@@ -190,7 +190,19 @@ func TestParseReferenceID(t *testing.T) {
 		wantErr bool
 	}{
 		{Reference{Reference: "Organization/5"}, 5, false},
-		{Reference{Reference: "https://ward.test/fhir/Organization/12"}, 12, false},
+		{Reference{Reference: testBase + "/Organization/12"}, 12, false},
+		{Reference{Reference: testBase + "/Organization/12/_history/2"}, 12, false},
+		// Another server's Organization/12 is not ours.
+		{Reference{Reference: "https://other-hospital.example/fhir/Organization/12"}, 0, true},
+		{Reference{Reference: "http://ward.test/fhir/Organization/12"}, 0, true},
+		{Reference{Reference: testBase + "x/Organization/12"}, 0, true},
+		{Reference{Reference: "https://ward.test/Organization/12"}, 0, true},
+		{Reference{Reference: "//ward.test/fhir/Organization/12"}, 0, true},
+		{Reference{Reference: "/fhir/Organization/12"}, 0, true},
+		{Reference{Reference: "urn:uuid:2f1c3a52-7c1e-4b63-9a43-0c1e5d0b6a11"}, 0, true},
+		{Reference{Reference: "urn:oid:1.2.3"}, 0, true},
+		{Reference{Reference: "#org1"}, 0, true},
+		{Reference{Reference: "x/Organization/12"}, 0, true},
 		{Reference{Reference: "Organization/7/_history/3"}, 7, false},
 		{Reference{Reference: "Organization/5", Type: "Organization"}, 5, false},
 		{Reference{Reference: "Organization/5", Type: "Patient"}, 0, true},
@@ -205,7 +217,7 @@ func TestParseReferenceID(t *testing.T) {
 		{Reference{Display: "Acme"}, 0, true},
 	}
 	for _, tt := range tests {
-		got, err := ParseReferenceID(&tt.ref, "Organization", "Organization.partOf")
+		got, err := ParseReferenceID(&tt.ref, "Organization", "Organization.partOf", testBase)
 		if tt.wantErr {
 			if !apperr.Is(err, apperr.Invalid) {
 				t.Errorf("ParseReferenceID(%+v): err = %v, want Invalid", tt.ref, err)
@@ -216,7 +228,7 @@ func TestParseReferenceID(t *testing.T) {
 			t.Errorf("ParseReferenceID(%+v) = %d, %v; want %d", tt.ref, got, err, tt.want)
 		}
 	}
-	if _, err := ParseReferenceID(nil, "Organization", "x"); !apperr.Is(err, apperr.Invalid) {
+	if _, err := ParseReferenceID(nil, "Organization", "x", testBase); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("nil reference: err = %v, want Invalid", err)
 	}
 }
@@ -241,5 +253,19 @@ func TestDecodeRefusesCaseVariants(t *testing.T) {
 	// Raw members (contained) are not walked: their shape is their own.
 	if _, err := DecodePatient([]byte(`{"resourceType":"Patient","contained":[{"resourceType":"Organization","Name":"x"}]}`)); err != nil {
 		t.Errorf("contained: %v", err)
+	}
+}
+
+// testBase is the FHIR base URL of the server the mapping tests pretend to
+// be: references under it are local.
+const testBase = "https://ward.test/fhir"
+
+// Without a base URL every absolute reference is foreign.
+func TestParseReferenceIDWithoutBase(t *testing.T) {
+	if _, err := ParseReferenceID(&Reference{Reference: testBase + "/Organization/3"}, "Organization", "x", ""); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("absolute reference without a base: err = %v, want Invalid", err)
+	}
+	if id, err := ParseReferenceID(&Reference{Reference: "Organization/3"}, "Organization", "x", ""); err != nil || id != 3 {
+		t.Errorf("relative reference without a base = %d, %v", id, err)
 	}
 }

@@ -114,7 +114,7 @@ func conceptCodings(cc *CodeableConcept, expr string) ([]document.Coding, error)
 
 // authorID reads the one author ward keeps: a Practitioner or Patient
 // reference to a user.
-func authorID(refs []Reference) (int64, error) {
+func authorID(refs []Reference, base string) (int64, error) {
 	switch len(refs) {
 	case 0:
 		return 0, nil
@@ -132,7 +132,7 @@ func authorID(refs []Reference) (int64, error) {
 	if len(parts) >= 2 && parts[len(parts)-2] == "Patient" {
 		typ = "Patient"
 	}
-	return ParseReferenceID(&refs[0], typ, expr)
+	return ParseReferenceID(&refs[0], typ, expr, base)
 }
 
 // ToDocument reads a DocumentReference sent to create or update a
@@ -149,8 +149,10 @@ func authorID(refs []Reference) (int64, error) {
 // the elements documents do not keep (identifiers, relatesTo,
 // securityLabel, context, authenticator, custodian, content.format,
 // contained resources, modifier extensions). With data, Size and the
-// hashes describe it (Service.Create recomputes them while storing).
-func ToDocument(dr *DocumentReference) (*document.Document, []byte, error) {
+// hashes describe it (Service.Create recomputes them while storing). It reads
+// references through ParseReferenceID against base, this server's FHIR base
+// URL, so a reference to another server is refused.
+func ToDocument(dr *DocumentReference, base string) (*document.Document, []byte, error) {
 	if dr == nil {
 		return nil, nil, apperr.New(apperr.Internal, "ToDocument: nil resource")
 	}
@@ -184,7 +186,7 @@ func ToDocument(dr *DocumentReference) (*document.Document, []byte, error) {
 	if dr.Subject == nil {
 		return nil, nil, invalidField("DocumentReference.subject", "DocumentReference.subject is required: the patient the document is about")
 	}
-	if d.PatientID, err = ParseReferenceID(dr.Subject, "Patient", "DocumentReference.subject"); err != nil {
+	if d.PatientID, err = ParseReferenceID(dr.Subject, "Patient", "DocumentReference.subject", base); err != nil {
 		return nil, nil, err
 	}
 	if dr.Type != nil {
@@ -206,7 +208,7 @@ func ToDocument(dr *DocumentReference) (*document.Document, []byte, error) {
 		}
 		d.Date = &t
 	}
-	if d.AuthorID, err = authorID(dr.Author); err != nil {
+	if d.AuthorID, err = authorID(dr.Author, base); err != nil {
 		return nil, nil, err
 	}
 

@@ -126,7 +126,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, data, err := fhir.ToDocument(back)
+	got, data, err := fhir.ToDocument(back, testBase)
 	if err != nil {
 		t.Fatalf("ToDocument: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 
 	// An update may point at its own Binary instead of resending the data.
 	noData := fhir.DocumentReferenceFromDocument(d, "https://ward.test/fhir")
-	got, data, err = fhir.ToDocument(noData)
+	got, data, err = fhir.ToDocument(noData, testBase)
 	if err != nil {
 		t.Fatalf("ToDocument of an update by URL: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestToDocumentRefuses(t *testing.T) {
 			Content: []fhir.DocumentReferenceContent{{Attachment: fhir.Attachment{ContentType: "text/plain", Data: data}}},
 		}
 	}
-	d, content, err := fhir.ToDocument(valid())
+	d, content, err := fhir.ToDocument(valid(), testBase)
 	if err != nil || string(content) != "hello" || d.PatientID != 42 || d.ContentType != "text/plain" {
 		t.Fatalf("valid resource: %+v, %q, %v", d, content, err)
 	}
@@ -215,7 +215,7 @@ func TestToDocumentRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dr := valid()
 			tc.mutate(dr)
-			_, _, err := fhir.ToDocument(dr)
+			_, _, err := fhir.ToDocument(dr, testBase)
 			if apperr.KindOf(err) != apperr.Invalid {
 				t.Fatalf("got %v, want Invalid", err)
 			}
@@ -228,7 +228,7 @@ func TestToDocumentRefuses(t *testing.T) {
 	// The domain's own checks still apply.
 	bad := valid()
 	bad.Content[0].Attachment.ContentType = "not a media type"
-	if _, _, err := fhir.ToDocument(bad); apperr.KindOf(err) != apperr.Invalid {
+	if _, _, err := fhir.ToDocument(bad, testBase); apperr.KindOf(err) != apperr.Invalid {
 		t.Fatalf("bad content type: %v", err)
 	}
 }
@@ -247,7 +247,7 @@ func FuzzToDocument(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d, _, err := fhir.ToDocument(dr)
+		d, _, err := fhir.ToDocument(dr, testBase)
 		if err != nil {
 			if apperr.KindOf(err) != apperr.Invalid {
 				t.Fatalf("ToDocument: %v is not Invalid", err)

@@ -31,10 +31,10 @@ func FuzzDecodePatient(f *testing.F) {
 			t.Fatalf("PresentFields failed on a body DecodePatient accepted: %v", err)
 		}
 		u := &directory.User{ID: 1}
-		if err := ApplyPatient(u, p, present); err != nil && !apperr.Is(err, apperr.Invalid) {
+		if err := ApplyPatient(u, p, present, testBase); err != nil && !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("ApplyPatient error is not Invalid: %v", err)
 		}
-		if _, err := PatientOrganizationIDs(p); err != nil && !apperr.Is(err, apperr.Invalid) {
+		if _, err := PatientOrganizationIDs(p, testBase); err != nil && !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("PatientOrganizationIDs error is not Invalid: %v", err)
 		}
 	})
@@ -51,7 +51,7 @@ func FuzzDecodeOrganization(f *testing.F) {
 			return
 		}
 		reencode(t, o, func(b []byte) (any, error) { return DecodeOrganization(b) })
-		d, err := ToDirectoryOrganization(o)
+		d, err := ToDirectoryOrganization(o, testBase)
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("ToDirectoryOrganization error is not Invalid: %v", err)

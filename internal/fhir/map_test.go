@@ -60,7 +60,7 @@ func applyBody(u *directory.User, body string) error {
 	if err != nil {
 		return err
 	}
-	return ApplyPatient(u, p, present)
+	return ApplyPatient(u, p, present, testBase)
 }
 
 // demographics strips the fields a Patient does not carry (bookkeeping and
@@ -134,7 +134,7 @@ func TestPatientFromUser(t *testing.T) {
 	if race := findExtension(p.Extension, ExtRace); race == nil || len(race.ValueCodeableConcept.Coding) != 2 {
 		t.Errorf("race extension = %+v", race)
 	}
-	orgs, err := PatientOrganizationIDs(p)
+	orgs, err := PatientOrganizationIDs(p, testBase)
 	if err != nil || !reflect.DeepEqual(orgs, []int64{3, 5}) {
 		t.Errorf("PatientOrganizationIDs = %v, %v", orgs, err)
 	}
@@ -316,13 +316,13 @@ func TestPatientIdentifiersAndOrganizationsRefuse(t *testing.T) {
 	if _, err := PatientIdentifiers(&Patient{Identifier: []Identifier{{Value: "no-system"}}}); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("identifier without system: err = %v", err)
 	}
-	if _, err := PatientOrganizationIDs(&Patient{ManagingOrganization: &Reference{Reference: "Organization/x"}}); !apperr.Is(err, apperr.Invalid) {
+	if _, err := PatientOrganizationIDs(&Patient{ManagingOrganization: &Reference{Reference: "Organization/x"}}, testBase); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("malformed managingOrganization: err = %v", err)
 	}
 	got, err := PatientOrganizationIDs(&Patient{
 		ManagingOrganization: &Reference{Reference: "Organization/2"},
 		GeneralPractitioner:  []Reference{{Reference: "Practitioner/1"}, {Reference: "Organization/2"}, {Reference: "Organization/4"}},
-	})
+	}, testBase)
 	if err != nil || !reflect.DeepEqual(got, []int64{2, 4}) {
 		t.Errorf("PatientOrganizationIDs = %v, %v", got, err)
 	}
@@ -359,7 +359,7 @@ func TestOrganizationRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode %s: %v", data, err)
 		}
-		got, err := ToDirectoryOrganization(fo)
+		got, err := ToDirectoryOrganization(fo, testBase)
 		if err != nil {
 			t.Fatalf("to directory: %v", err)
 		}
@@ -393,7 +393,7 @@ func TestToDirectoryOrganization(t *testing.T) {
 				t.Errorf("identifiers %+v", o.Identifiers)
 			}
 		}},
-		{name: "absolute partOf", body: `{"resourceType":"Organization","id":"8","partOf":{"reference":"https://x.test/fhir/Organization/3"}}`, check: func(t *testing.T, o *directory.Organization) {
+		{name: "absolute partOf on this server", body: `{"resourceType":"Organization","id":"8","partOf":{"reference":"` + testBase + `/Organization/3"}}`, check: func(t *testing.T, o *directory.Organization) {
 			if o.ID != 8 || o.PartOfID != 3 {
 				t.Errorf("id %d partOf %d", o.ID, o.PartOfID)
 			}
@@ -408,6 +408,9 @@ func TestToDirectoryOrganization(t *testing.T) {
 				t.Errorf("locale %q", o.DefaultLocale)
 			}
 		}},
+		{name: "partOf on another server", body: `{"resourceType":"Organization","partOf":{"reference":"https://other-hospital.example/fhir/Organization/3"}}`, wantMsg: "this server's FHIR base"},
+		{name: "partOf as urn:uuid (no transactions)", body: `{"resourceType":"Organization","partOf":{"reference":"urn:uuid:2f1c3a52-7c1e-4b63-9a43-0c1e5d0b6a11"}}`, wantMsg: "this server's FHIR base"},
+		{name: "partOf as a longer relative path", body: `{"resourceType":"Organization","partOf":{"reference":"fhir/Organization/3"}}`, wantMsg: "type/id"},
 		{name: "malformed partOf", body: `{"resourceType":"Organization","partOf":{"reference":"Organization/abc"}}`, wantMsg: "numeric id"},
 		{name: "partOf to another type", body: `{"resourceType":"Organization","partOf":{"reference":"Patient/3"}}`, wantMsg: "must reference Organization/{id}"},
 		{name: "partOf by display only", body: `{"resourceType":"Organization","partOf":{"display":"Parent"}}`, wantMsg: "literal reference"},
@@ -426,7 +429,7 @@ func TestToDirectoryOrganization(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			o, err := ToDirectoryOrganization(fo)
+			o, err := ToDirectoryOrganization(fo, testBase)
 			if tt.wantMsg != "" {
 				if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), tt.wantMsg) {
 					t.Errorf("err = %v, want Invalid containing %q", err, tt.wantMsg)
@@ -485,7 +488,7 @@ func TestApplyOrganizationPresence(t *testing.T) {
 				t.Fatalf("present: %v", err)
 			}
 			before := *cur
-			got, err := ApplyOrganization(cur, o, present)
+			got, err := ApplyOrganization(cur, o, present, testBase)
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -502,7 +505,7 @@ func TestApplyOrganizationPresence(t *testing.T) {
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if _, err := ApplyOrganization(cur, o, map[string]bool{"partOf": true}); !apperr.Is(err, apperr.Invalid) {
+	if _, err := ApplyOrganization(cur, o, map[string]bool{"partOf": true}, testBase); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("partOf to a Patient: err = %v, want Invalid", err)
 	}
 }

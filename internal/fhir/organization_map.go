@@ -63,7 +63,9 @@ func OrganizationFromDirectory(o *directory.Organization, base string) *Organiza
 // modifierExtension is refused. Elements the directory has no place for
 // (alias, contact, endpoint, text) are accepted and not stored. Missing
 // coding options are false. Errors are apperr.Invalid naming the element.
-func ToDirectoryOrganization(o *Organization) (*directory.Organization, error) {
+// partOf is read by ParseReferenceID against base, this server's FHIR base
+// URL, so a reference to another server is refused.
+func ToDirectoryOrganization(o *Organization, base string) (*directory.Organization, error) {
 	if len(o.ModifierExtension) > 0 {
 		return nil, invalidField("Organization.modifierExtension", "modifierExtension is not supported (url %q)", clip(o.ModifierExtension[0].URL))
 	}
@@ -76,7 +78,7 @@ func ToDirectoryOrganization(o *Organization) (*directory.Organization, error) {
 		out.ID = id
 	}
 	if o.PartOf != nil {
-		parent, err := ParseReferenceID(o.PartOf, "Organization", "Organization.partOf")
+		parent, err := ParseReferenceID(o.PartOf, "Organization", "Organization.partOf", base)
 		if err != nil {
 			return nil, err
 		}
@@ -186,8 +188,8 @@ func localeExtension(e *Extension, expr string) (string, error) {
 // extension URL counts as its own element, as for Patient. So a PUT of just
 // an identifier list adds a shortcut alias without erasing the name, as
 // seed 001 documents. cur is not modified; errors are apperr.Invalid.
-func ApplyOrganization(cur *directory.Organization, o *Organization, present map[string]bool) (*directory.Organization, error) {
-	upd, err := ToDirectoryOrganization(o)
+func ApplyOrganization(cur *directory.Organization, o *Organization, present map[string]bool, base string) (*directory.Organization, error) {
+	upd, err := ToDirectoryOrganization(o, base)
 	if err != nil {
 		return nil, err
 	}

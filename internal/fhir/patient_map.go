@@ -133,8 +133,9 @@ func formatInstant(t time.Time) string {
 // delete and reactivate), "identifier" and organization references (stored
 // separately: see PatientIdentifiers and PatientOrganizationIDs), id and meta.
 // Elements the directory has no place for (address, maritalStatus, contact,
-// ...) are accepted and not stored.
-func ApplyPatient(u *directory.User, p *Patient, present map[string]bool) error {
+// ...) are accepted and not stored. base is this server's FHIR base URL
+// (see ParseReferenceID).
+func ApplyPatient(u *directory.User, p *Patient, present map[string]bool, base string) error {
 	if u == nil || p == nil {
 		return apperr.New(apperr.Internal, "ApplyPatient: nil user or patient")
 	}
@@ -186,11 +187,18 @@ func ApplyPatient(u *directory.User, p *Patient, present map[string]bool) error 
 		next.Locale = localeOf(p.Communication)
 	}
 	if present["generalPractitioner"] {
-		gp, err := practitionerOf(p.GeneralPractitioner)
+		gp, err := practitionerOf(p.GeneralPractitioner, base)
 		if err != nil {
 			return err
 		}
 		next.GeneralPractitionerID = gp
+	}
+	if present["managingOrganization"] || present["generalPractitioner"] {
+		// Organization references are stored apart (PatientOrganizationIDs),
+		// but one to another server is refused here too, never ignored.
+		if _, err := PatientOrganizationIDs(p, base); err != nil {
+			return err
+		}
 	}
 	if present["extension"] {
 		if err := applyUserExtensions(&next, p.Extension); err != nil {
@@ -325,7 +333,7 @@ func localeOf(comms []PatientCommunication) string {
 // practitionerOf returns the id of the one Practitioner reference among
 // refs (0 for none). Organization references are the user's organizations
 // and are read by PatientOrganizationIDs.
-func practitionerOf(refs []Reference) (int64, error) {
+func practitionerOf(refs []Reference, base string) (int64, error) {
 	var gp int64
 	for i, r := range refs {
 		expr := fmt.Sprintf("Patient.generalPractitioner[%d]", i)
@@ -336,7 +344,7 @@ func practitionerOf(refs []Reference) (int64, error) {
 			if gp != 0 {
 				return 0, invalidField(expr, "at most one Practitioner may be the general practitioner")
 			}
-			id, err := ParseReferenceID(&r, "Practitioner", expr)
+			id, err := ParseReferenceID(&r, "Practitioner", expr, base)
 			if err != nil {
 				return 0, err
 			}
@@ -450,12 +458,13 @@ func PatientIdentifiers(p *Patient) ([]directory.Identifier, error) {
 
 // PatientOrganizationIDs returns the organizations p names: the
 // managingOrganization and every Organization reference among
-// generalPractitioner, in order and without duplicates.
-func PatientOrganizationIDs(p *Patient) ([]int64, error) {
+// generalPractitioner, in order and without duplicates; base is this
+// server's FHIR base URL (see ParseReferenceID).
+func PatientOrganizationIDs(p *Patient, base string) ([]int64, error) {
 	var out []int64
 	seen := map[int64]bool{}
 	add := func(r *Reference, expr string) error {
-		id, err := ParseReferenceID(r, "Organization", expr)
+		id, err := ParseReferenceID(r, "Organization", expr, base)
 		if err != nil {
 			return err
 		}

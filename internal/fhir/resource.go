@@ -314,29 +314,58 @@ func referenceTo(base, typ string, id int64) *Reference {
 }
 
 // ParseReferenceID returns the numeric id of a literal reference to a
-// resource of type typ: "Organization/5", "https://host/fhir/Organization/5"
-// or either with "/_history/N". Anything else, including a positive id that
-// overflows int64, is Invalid naming expr.
-func ParseReferenceID(ref *Reference, typ, expr string) (int64, error) {
+// resource of type typ on this server: "Organization/5", or the same under
+// base (this server's FHIR base URL, "https://host/fhir/Organization/5"),
+// either with "/_history/N". Every other absolute reference is Invalid
+// naming expr: a URL on another server names another server's resource,
+// which must never be read as the local resource with the same id, and ward
+// has no transactions, so a urn:uuid: reference resolves to nothing. So are
+// relative references with more segments than type/id and ids that are not
+// positive integers (or overflow int64).
+//
+// Every mapping from FHIR into ward's domain reads references through this
+// one function.
+func ParseReferenceID(ref *Reference, typ, expr, base string) (int64, error) {
 	if ref == nil || ref.Reference == "" {
 		return 0, invalidField(expr, "%s must be a literal reference to %s/{id}", expr, typ)
 	}
-	s := ref.Reference
-	if i := strings.Index(s, "/_history/"); i >= 0 {
-		s = s[:i]
+	gotType, rawID, err := localReference(ref.Reference, base)
+	if err != nil {
+		return 0, invalidField(expr, "%s must reference %s/{id} on this server: %v, got %q", expr, typ, err, clip(ref.Reference))
 	}
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || parts[len(parts)-2] != typ {
+	if gotType != typ {
 		return 0, invalidField(expr, "%s must reference %s/{id}, got %q", expr, typ, clip(ref.Reference))
 	}
 	if ref.Type != "" && ref.Type != typ {
 		return 0, invalidField(expr, "%s.type must be %s, got %q", expr, typ, clip(ref.Type))
 	}
-	id, err := parseID(parts[len(parts)-1])
+	id, err := parseID(rawID)
 	if err != nil {
 		return 0, invalidField(expr, "%s must reference %s/{id} with a numeric id, got %q", expr, typ, clip(ref.Reference))
 	}
 	return id, nil
+}
+
+// localReference splits a literal reference to a resource on this server
+// into its type and id (see ParseReferenceID); the error says why anything
+// else is not one.
+func localReference(s, base string) (typ, id string, err error) {
+	if i := strings.Index(s, "/_history/"); i >= 0 {
+		s = s[:i]
+	}
+	if rest, ok := strings.CutPrefix(s, strings.TrimRight(base, "/")+"/"); ok && base != "" {
+		s = rest
+	} else if strings.Contains(s, ":") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "#") {
+		// A scheme (https:, urn:), a host-relative or a contained
+		// reference: nothing this server holds. A relative type/id has
+		// no colon, since neither part may contain one.
+		return "", "", errors.New("an absolute reference must start with this server's FHIR base")
+	}
+	typ, id, ok := strings.Cut(s, "/")
+	if !ok || typ == "" || strings.Contains(id, "/") {
+		return "", "", errors.New("a relative reference is type/id")
+	}
+	return typ, id, nil
 }
 
 // parseID parses a ward logical id: a positive decimal integer.

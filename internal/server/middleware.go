@@ -231,7 +231,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			limit = max(limit, docLimit)
 		}
 		if r.ContentLength > limit {
-			httpauth.WriteProblem(w, http.StatusRequestEntityTooLarge,
+			s.refuseInput(w, r, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body is larger than %d bytes", limit))
 			return
 		}

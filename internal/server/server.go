@@ -46,6 +46,7 @@ type Server struct {
 	jobs    *jobs.Runner
 	metrics *httpMetrics
 	csrf    *http.CrossOriginProtection
+	pages   *web.Handler // answers bad input on browser paths (refuseInput)
 	handler http.Handler
 }
 
@@ -152,6 +153,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	if err != nil {
 		return nil, err
 	}
+	s.pages = pages
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -197,10 +199,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 
 // chain wraps the authenticated mux in the request-wide middleware, outermost
 // first: observe (request id, access log, metrics) must see every response,
-// including the 500 that recoverPanics writes; the body limit and CSRF check
-// run before authentication touches the database.
+// including the 500 that recoverPanics writes; the body limit, the check for
+// text no database can store, and the CSRF check run before authentication
+// touches the database.
 func (s *Server) chain(h http.Handler) http.Handler {
 	h = s.crossOrigin(h)
+	h = s.rejectBadText(h)
 	h = s.cors(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)

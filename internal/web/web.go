@@ -201,6 +201,18 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, titl
 	h.render(w, r, status, "error", errorPage{Title: title, Message: message})
 }
 
+// BadInput answers a browser request refused before it reached a page
+// (text no database can store, a body too large): the sign-in form again,
+// empty, for the sign-in path, so the person can retry; the error page for
+// any other. message must be safe to show.
+func (h *Handler) BadInput(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if r.URL.Path == "/login" {
+		h.render(w, r, status, "login", loginPage{Next: "/", Error: message})
+		return
+	}
+	h.render(w, r, status, "error", errorPage{Title: http.StatusText(status), Message: message})
+}
+
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		h.formError(w, r, err)

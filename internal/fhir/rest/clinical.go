@@ -169,7 +169,7 @@ func (h *Handler) observationType() *resourceType {
 			if err != nil {
 				return nil, "", err
 			}
-			o, err := fhir.ToClinicalObservation(r)
+			o, err := fhir.ToClinicalObservation(r, h.d.Base)
 			return o, r.ID, err
 		},
 		keys: func(o *clinical.Observation) (int64, int64, int64, time.Time) {
@@ -192,7 +192,7 @@ func (h *Handler) procedureType() *resourceType {
 			if err != nil {
 				return nil, "", err
 			}
-			p, err := fhir.ToClinicalProcedure(r)
+			p, err := fhir.ToClinicalProcedure(r, h.d.Base)
 			return p, r.ID, err
 		},
 		keys: func(p *clinical.Procedure) (int64, int64, int64, time.Time) {

@@ -49,7 +49,7 @@ func (h *Handler) documentReferenceType() *resourceType {
 			if err != nil {
 				return nil, err
 			}
-			d, data, err := fhir.ToDocument(dr)
+			d, data, err := fhir.ToDocument(dr, h.d.Base)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +77,7 @@ func (h *Handler) documentReferenceType() *resourceType {
 			if err := h.d.Policy.PatientAccess(ctx, g, cur.PatientID, policy.Update); err != nil {
 				return nil, err
 			}
-			d, _, err := fhir.ToDocument(dr)
+			d, _, err := fhir.ToDocument(dr, h.d.Base)
 			if err != nil {
 				return nil, err
 			}
@@ -251,7 +251,7 @@ func (h *Handler) createBinary(w http.ResponseWriter, r *http.Request) {
 		}
 		d.ContentType, content = b.ContentType, bytes.NewReader(data)
 		if b.SecurityContext != nil {
-			if d.PatientID, err = fhir.ParseReferenceID(b.SecurityContext, "Patient", "Binary.securityContext"); err != nil {
+			if d.PatientID, err = fhir.ParseReferenceID(b.SecurityContext, "Patient", "Binary.securityContext", h.d.Base); err != nil {
 				h.fail(w, r, err)
 				return
 			}

@@ -57,7 +57,7 @@ func (h *Handler) createOrganization(ctx context.Context, g policy.Grant, body [
 		return nil, err
 	}
 	fo.ID = "" // R4 §3.1.0.3: a create ignores any id in the body
-	o, err := fhir.ToDirectoryOrganization(fo)
+	o, err := fhir.ToDirectoryOrganization(fo, h.d.Base)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (h *Handler) updateOrganization(ctx context.Context, g policy.Grant, raw st
 	if err != nil {
 		return nil, err
 	}
-	o, err := fhir.ApplyOrganization(cur, fo, present)
+	o, err := fhir.ApplyOrganization(cur, fo, present, h.d.Base)
 	if err != nil {
 		return nil, err
 	}

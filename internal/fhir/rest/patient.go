@@ -105,7 +105,7 @@ func (h *Handler) updatePatient(ctx context.Context, g policy.Grant, raw string,
 		if version != 0 && u.Version != version {
 			return apperr.New(apperr.Conflict, "Patient/%d is at version %d, not %d", id, u.Version, version)
 		}
-		return fhir.ApplyPatient(u, p, present)
+		return fhir.ApplyPatient(u, p, present, h.d.Base)
 	})
 	if err != nil {
 		return nil, err

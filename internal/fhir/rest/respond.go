@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ward/internal/apperr"
 	"ward/internal/fhir"
@@ -163,7 +164,37 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, apperr.New(apperr.Invalid, "the request body is empty")
 	}
+	if HasBadJSONText(body) {
+		return nil, apperr.New(apperr.Invalid, "the JSON body contains a NUL byte or is not valid UTF-8")
+	}
 	return body, nil
+}
+
+// HasBadJSONText reports whether a JSON text is not valid UTF-8 (RFC 8259
+// §8.1 requires it; encoding/json would silently replace the bytes) or
+// holds a NUL, raw or as the escape \u0000, which decodes to one: text no
+// database column can take (PostgreSQL refuses both, SQLSTATE 22021).
+func HasBadJSONText(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b) {
+		return true
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += j
+		// A backslash appears only inside strings, as an escape; the
+		// escaped character is skipped so "\\u0000" (a backslash, then
+		// text) is not mistaken for the escape.
+		if i+5 < len(b) && b[i+1] == 'u' && string(b[i+2:i+6]) == "0000" {
+			return true
+		}
+		i += 2
+		if i >= len(b) {
+			return false
+		}
+	}
 }
 
 func checkJSONContentType(ct string) error {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -156,7 +155,10 @@ func (k clinicalKind[T]) count(ctx context.Context, d *DB, f clinical.Filter) (i
 	}
 	where, args := k.where(d, f)
 	query := `SELECT COUNT(*) FROM ` + k.table + ` WHERE ` + where
-	var row *sql.Row
+	if err := storableText(args); err != nil {
+		return 0, err
+	}
+	var row scanner
 	if shapeCached(f) {
 		row = d.rd(ctx).row(ctx, query, args...)
 	} else {
@@ -253,6 +255,9 @@ func (k clinicalKind[T]) list(ctx context.Context, d *DB, cached bool, what, que
 	x := d.rd(ctx)
 	if cached {
 		return queryList(ctx, x, what, k.scan, query, args...)
+	}
+	if err := storableText(args); err != nil {
+		return nil, err
 	}
 	rows, err := x.db.QueryContext(ctx, rebindUncached(d, query), args...)
 	if err != nil {

@@ -437,6 +437,9 @@ func (d *DB) wr(ctx context.Context) q {
 }
 
 func (x q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := storableText(args); err != nil {
+		return nil, err
+	}
 	if st := x.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -444,17 +447,37 @@ func (x q) exec(ctx context.Context, query string, args ...any) (sql.Result, err
 }
 
 func (x q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := storableText(args); err != nil {
+		return nil, err
+	}
 	if st := x.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return x.db.QueryContext(ctx, x.d.rebind(query), args...)
 }
 
-func (x q) row(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := x.prepared(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (x q) row(ctx context.Context, query string, args ...any) row {
+	if err := storableText(args); err != nil {
+		return row{err: err}
 	}
-	return x.db.QueryRowContext(ctx, x.d.rebind(query), args...)
+	if st := x.prepared(ctx, query); st != nil {
+		return row{Row: st.QueryRowContext(ctx, args...)}
+	}
+	return row{Row: x.db.QueryRowContext(ctx, x.d.rebind(query), args...)}
+}
+
+// row is a *sql.Row, or the error that kept its query from running.
+type row struct {
+	*sql.Row
+	err error
+}
+
+// Scan is sql.Row's Scan, or the error found before the query ran.
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Row.Scan(dest...)
 }
 
 // prepared returns a cached prepared statement for query on SQLite, where

@@ -66,6 +66,31 @@ func classify(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// storableText refuses text arguments holding a NUL byte or invalid UTF-8
+// before they reach the database: PostgreSQL rejects both in a text
+// parameter (SQLSTATE 22021), after a round trip and, in a transaction,
+// aborting it, while SQLite stores them verbatim. Refusing them here makes
+// both databases answer alike, as Invalid, for any caller (the HTTP edge
+// already refuses such input; the CLI and jobs do not pass through it).
+// Byte slices are binary content and pass.
+func storableText(args []any) error {
+	for _, a := range args {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case sql.NullString:
+			s = v.String
+		default:
+			continue
+		}
+		if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+			return apperr.New(apperr.Invalid, "text holds a NUL byte or is not valid UTF-8")
+		}
+	}
+	return nil
+}
+
 // notFound is the NotFound error for a missing row of kind what.
 func notFound(what string, id any) error {
 	return apperr.New(apperr.NotFound, "%s %v not found", what, id)

@@ -135,6 +135,10 @@ func (d *DB) GetUser(ctx context.Context, id int64) (*directory.User, error) {
 
 // GetUserByEmail returns the live user with that email, case-insensitively.
 func (d *DB) GetUserByEmail(ctx context.Context, email string) (*directory.User, error) {
+	// Checked before lowercasing, which would turn invalid bytes into U+FFFD.
+	if err := storableText([]any{email}); err != nil {
+		return nil, err
+	}
 	key := emailKey(email)
 	if !key.Valid {
 		return nil, apperr.New(apperr.NotFound, "user not found")

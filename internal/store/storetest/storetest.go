@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	}{
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserNotFound", testUserNotFound},
+		{"BadTextIsInvalid", testBadText},
 		{"EmailUniqueAmongLiveUsers", testEmailUnique},
 		{"UpdateUserVersion", testUpdateUserVersion},
 		{"SearchUsers", testSearchUsers},
