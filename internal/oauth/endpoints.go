@@ -41,6 +41,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 // answers 401 with a WWW-Authenticate challenge (section 5.2 requires one
 // when the client tried HTTP Basic; ward always sends it).
 func (p *Provider) writeAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	err = unavailable(w, err)
 	rfc := fositeErr(err)
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
@@ -179,6 +180,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm); err != nil {
+		if writeUnavailable(w, err) {
+			return
+		}
 		err = asInvalidClient(err)
 		p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
 		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
@@ -194,6 +198,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if apperr.Is(err, apperr.Unauthenticated) {
 			writeJSON(w, http.StatusOK, inactive{})
+			return
+		}
+		if writeUnavailable(w, err) {
 			return
 		}
 		p.log.ErrorContext(ctx, "oauth: introspection", "err", err)
@@ -251,6 +258,9 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		if fositeErr(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
 		}
+	}
+	if writeUnavailable(w, err) {
+		return
 	}
 	p.fosite.WriteRevocationResponse(ctx, w, err)
 }

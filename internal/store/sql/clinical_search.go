@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -156,7 +155,7 @@ func (k clinicalKind[T]) count(ctx context.Context, d *DB, f clinical.Filter) (i
 	}
 	where, args := k.where(d, f)
 	query := `SELECT COUNT(*) FROM ` + k.table + ` WHERE ` + where
-	var row *sql.Row
+	var row interface{ Scan(dest ...any) error }
 	if shapeCached(f) {
 		row = d.rd(ctx).row(ctx, query, args...)
 	} else {

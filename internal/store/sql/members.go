@@ -345,7 +345,9 @@ func queryList[T any](ctx context.Context, x q, what string, scan func(scanner) 
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		// A connection lost mid-result is past retrying here (rows were
+		// consumed), but it is still Unavailable, not Internal.
+		return nil, x.d.unavailable(fmt.Errorf("%s: %w", what, err))
 	}
 	return out, nil
 }
