@@ -168,6 +168,11 @@ func TestAddOrganizationAlreadyHeldIsConflict(t *testing.T) {
 		if added != 1 {
 			t.Errorf("%d audit events record the addition, want 1", added)
 		}
+		// One organization listed twice in one request is bad input.
+		other0 := e.createOrg("Twice", 0)
+		e.problem(e.do("POST", fmt.Sprintf("/api/user/%d/organization", id), e.adminID,
+			map[string]any{"organizations": []map[string]int64{{"organization_id": other0}, {"organization_id": other0}}}),
+			http.StatusBadRequest)
 		// A user who may not edit the patient is refused, and nothing changes.
 		other := e.createOrg("Other", 0)
 		stranger := e.createUser("s@example.org", "Sam", "Staff", []string{"staff"}, []int64{other})

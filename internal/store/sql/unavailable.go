@@ -24,6 +24,11 @@ const (
 	pgAdminShutdown            = "57P01"
 	pgCrashShutdown            = "57P02"
 	pgCannotConnectNow         = "57P03"
+	// A deadlock victim or a serialization failure: the statement's
+	// transaction (or savepoint) was rolled back, nothing of it committed,
+	// and the same request sent again normally succeeds.
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
 )
 
 // connLost reports whether err means the database connection was lost or
@@ -52,8 +57,20 @@ func connLost(err error) bool {
 	return errors.As(err, &ne)
 }
 
-// unavailable turns a lost-connection error into apperr Unavailable, which
-// every edge answers with 503 and Retry-After, instead of a generic 500.
+// transientConflict reports whether err is a PostgreSQL deadlock or
+// serialization failure. Replicas group-commit unrelated requests in one
+// transaction, so two replicas' batches can take user locks (LockUser)
+// and the audit head in opposite orders; PostgreSQL then ends one
+// statement, and its request, rolled back to its savepoint, can be sent
+// again.
+func transientConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == pgDeadlockDetected || pe.Code == pgSerializationFailure)
+}
+
+// unavailable turns a lost-connection error (or a transient conflict, see
+// transientConflict) into apperr Unavailable, which every edge answers
+// with 503 and Retry-After, instead of a generic 500.
 // Other errors, and errors already of a kind other than Internal, pass
 // through. On PostgreSQL it also drops the pool's idle connections: a lost
 // connection usually means the server restarted or ended every session, so
@@ -65,6 +82,9 @@ func (d *DB) unavailable(err error) error {
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Kind != apperr.Internal {
 		return err
+	}
+	if transientConflict(err) {
+		return apperr.Wrap(apperr.Unavailable, err, "the database is busy; retry shortly")
 	}
 	if !connLost(err) {
 		return err

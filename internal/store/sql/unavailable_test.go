@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 
@@ -145,4 +148,52 @@ func TestLostConnection(t *testing.T) {
 			t.Fatalf("write after the failed one: %v", err)
 		}
 	})
+}
+
+// Two replicas locking two users in opposite orders (as two group-commit
+// batches can) deadlock; PostgreSQL ends one transaction, which reports
+// apperr.Unavailable (a retry succeeds), and the other commits.
+func TestDeadlockVictimIsUnavailable(t *testing.T) {
+	url := testutil.PostgresURL(t)
+	a, b := testutil.NewStore(t, url), testutil.NewStore(t, url)
+	ctx := t.Context()
+	var users [2]int64
+	for i := range users {
+		u := &directory.User{Email: fmt.Sprintf("u%d@example.org", i), GivenName: "U", FamilyName: "F", Registered: time.Now()}
+		if err := a.CreateUser(ctx, u); err != nil {
+			t.Fatalf("create user: %v", err)
+		}
+		users[i] = u.ID
+	}
+	locked := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, db := range []*sqlstore.DB{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.InTx(ctx, func(ctx context.Context) error {
+				if err := db.LockUser(ctx, users[i]); err != nil {
+					return err
+				}
+				close(locked[i])
+				<-locked[1-i]
+				return db.LockUser(ctx, users[1-i])
+			})
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed++
+		if !apperr.Is(err, apperr.Unavailable) {
+			t.Errorf("replica %d: %v, want apperr Unavailable", i, err)
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d of 2 deadlocked transactions failed, want 1: %v", failed, errs)
+	}
 }
