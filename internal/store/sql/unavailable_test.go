@@ -150,6 +150,68 @@ func TestLostConnection(t *testing.T) {
 	})
 }
 
+// Transactions group-committed with one whose connection is lost share
+// its fate: each either committed or reports apperr.Unavailable (a 503 the
+// client may retry), never an internal error.
+func TestLostConnectionBatch(t *testing.T) {
+	url := testutil.PostgresURL(t)
+	db := testutil.NewStore(t, url)
+	ctx := t.Context()
+	u := &directory.User{Email: "u@example.org", GivenName: "U", FamilyName: "F", Registered: time.Now()}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	// A blocker holds the committer so the next transactions queue up and
+	// are most likely run as one batch.
+	release := make(chan struct{})
+	started := make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- db.InTx(ctx, func(context.Context) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.InTx(ctx, func(ctx context.Context) error {
+				if err := db.SetUserProfiles(ctx, u.ID, []directory.Profile{{Type: "patient", ID: fmt.Sprint(i)}}); err != nil {
+					return err
+				}
+				if i != 0 {
+					return nil
+				}
+				var pid int64
+				if err := db.Tx(ctx).QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+					return err
+				}
+				terminate(t, url, pid)
+				return db.SetUserProfiles(ctx, u.ID, nil)
+			})
+		}()
+	}
+	close(release)
+	wg.Wait()
+	if err := <-blocker; err != nil {
+		t.Fatalf("blocker: %v", err)
+	}
+	if !apperr.Is(errs[0], apperr.Unavailable) {
+		t.Errorf("the transaction whose connection was lost: %v, want apperr Unavailable", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil && !apperr.Is(err, apperr.Unavailable) {
+			t.Errorf("transaction %d of the batch: %v, want success or apperr Unavailable", i+1, err)
+		}
+	}
+}
+
 // Two replicas locking two users in opposite orders (as two group-commit
 // batches can) deadlock; PostgreSQL ends one transaction, which reports
 // apperr.Unavailable (a retry succeeds), and the other commits.
