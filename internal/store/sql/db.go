@@ -472,8 +472,8 @@ func (x q) queryOnce(ctx context.Context, query string, args ...any) (*sql.Rows,
 }
 
 // row runs a single-row query; see row.Scan.
-func (x q) row(ctx context.Context, query string, args ...any) *row {
-	return &row{ctx: ctx, x: x, r: x.rowOnce(ctx, query, args...), query: query, args: args}
+func (x q) row(ctx context.Context, query string, args ...any) row {
+	return row{ctx: ctx, x: x, r: x.rowOnce(ctx, query, args...), query: query, args: args}
 }
 
 func (x q) rowOnce(ctx context.Context, query string, args ...any) *sql.Row {

@@ -131,7 +131,7 @@ type row struct {
 }
 
 // Scan copies the row's columns into dest, like sql.Row.Scan.
-func (r *row) Scan(dest ...any) error {
+func (r row) Scan(dest ...any) error {
 	err := r.r.Scan(dest...)
 	if err != nil && r.x.retry(err) {
 		err = r.x.rowOnce(r.ctx, r.query, r.args...).Scan(dest...)
