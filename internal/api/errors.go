@@ -30,6 +30,7 @@ import (
 //	apperr.Conflict        409
 //	apperr.TooLarge        413
 //	apperr.RateLimited     429
+//	apperr.Unavailable     503  (with Retry-After: the database was unreachable for a moment)
 //	apperr.Internal        500  (generic message; the cause is logged, never shown)
 //
 // We do not replace huma.NewError: it is a package-level variable, and
@@ -60,6 +61,9 @@ func problem(ctx context.Context, log *slog.Logger, err error) error {
 	if status == http.StatusUnauthorized {
 		// RFC 9110 requires a challenge with every 401.
 		return huma.ErrorWithHeaders(em, http.Header{"Www-Authenticate": {`Bearer realm="ward"`}})
+	}
+	if status == http.StatusServiceUnavailable {
+		return huma.ErrorWithHeaders(em, http.Header{"Retry-After": {httpauth.RetryAfterUnavailable}})
 	}
 	return em
 }

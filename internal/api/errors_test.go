@@ -30,6 +30,7 @@ func TestProblem(t *testing.T) {
 		{"forbidden", apperr.New(apperr.Forbidden, "not yours"), 403, "not yours"},
 		{"too large", apperr.New(apperr.TooLarge, "too big"), 413, "too big"},
 		{"rate limited", apperr.New(apperr.RateLimited, "wait"), 429, "wait"},
+		{"unavailable", apperr.Wrap(apperr.Unavailable, secret, "the database is unavailable; retry shortly"), 503, "the database is unavailable; retry shortly"},
 		{"wrapped apperr keeps its kind", fmt.Errorf("handler: %w", apperr.Wrap(apperr.Conflict, secret, "taken")), 409, "taken"},
 		{"internal apperr hides its message", apperr.Wrap(apperr.Internal, secret, "store failed"), 500, genericInternal},
 		{"plain error is internal", secret, 500, genericInternal},

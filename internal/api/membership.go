@@ -214,21 +214,16 @@ func (s *server) registerMembership(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		current, err := s.dir.UserOrganizations(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]int64, 0, len(current)+len(in.Body.Organizations))
-		for _, o := range current {
-			ids = append(ids, o.ID)
-		}
+		// The service checks and adds in one transaction: reading the
+		// current set here and writing it back whole lost concurrent adds.
+		ids := make([]int64, 0, len(in.Body.Organizations))
 		for _, o := range in.Body.Organizations {
 			if slices.Contains(ids, o.OrganizationID) {
-				return nil, apperr.New(apperr.Conflict, "user already belongs to organization %d", o.OrganizationID)
+				return nil, apperr.New(apperr.Invalid, "organization %d is listed twice", o.OrganizationID)
 			}
 			ids = append(ids, o.OrganizationID)
 		}
-		orgs, err := s.dir.SetUserOrganizations(ctx, id, ids)
+		orgs, err := s.dir.AddUserOrganizations(ctx, id, ids)
 		if err != nil {
 			return nil, err
 		}

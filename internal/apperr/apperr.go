@@ -28,6 +28,9 @@ const (
 	TooLarge
 	// RateLimited means the caller must wait (lockout, concurrency caps).
 	RateLimited
+	// Unavailable means a dependency (the database) could not be reached
+	// for a moment; the same request may succeed if sent again shortly.
+	Unavailable
 )
 
 func (k Kind) String() string {
@@ -46,6 +49,8 @@ func (k Kind) String() string {
 		return "too_large"
 	case RateLimited:
 		return "rate_limited"
+	case Unavailable:
+		return "unavailable"
 	default:
 		return "internal"
 	}

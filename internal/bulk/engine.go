@@ -490,10 +490,13 @@ func (r *run) exportType(ctx context.Context, i int, q Query) error {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil && apperr.KindOf(err) != apperr.Internal {
+	if k := apperr.KindOf(err); err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil &&
+		k != apperr.Internal && k != apperr.Unavailable {
 		// The source refused this type (a filter it cannot apply, say):
 		// keep what was written, report the type in an error file and go
-		// on with the others, as Bulk Data's error array intends.
+		// on with the others, as Bulk Data's error array intends. A lost
+		// database connection (Unavailable) is not a refusal: the job
+		// fails and River retries it from the last checkpoint.
 		if cur != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr

@@ -2,6 +2,7 @@ package bulk_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"ward/internal/apperr"
 	"ward/internal/testutil"
 )
 
@@ -557,6 +559,26 @@ func TestRiverRetriesAndResumes(t *testing.T) {
 			checkIDs(t, typ, got[typ], e.src.want(typ, time.Time{}, nil, ""))
 		}
 	})
+}
+
+// A lost database connection mid-export (apperr.Unavailable) is not a
+// refusal of the type: the job fails, River retries it from the last
+// checkpoint, and every resource is exported with no error file.
+func TestUnavailableSourceRetriesNotErrorFile(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	e.src.failAfter = 8
+	e.src.failErr = apperr.Wrap(apperr.Unavailable, io.ErrUnexpectedEOF, "the database is unavailable; retry shortly")
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	m := e.complete(e.mustAccept(e.kickOff("/fhir/$export", tok)), tok)
+	got := e.download(m, tok)
+	for _, typ := range fakeTypes {
+		checkIDs(t, typ, got[typ], e.src.want(typ, time.Time{}, nil, ""))
+	}
+	if len(m.Error) != 0 {
+		t.Errorf("error files %+v after a lost connection, want none", m.Error)
+	}
 }
 
 // Expired exports are removed by the cleanup, files and rows; unexpired

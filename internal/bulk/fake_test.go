@@ -32,6 +32,8 @@ type fakeSource struct {
 	// failAfter, when positive, makes the scan fail with an internal error
 	// once that many more resources have been handed out.
 	failAfter int
+	// failErr, when set, is the error failAfter fails with.
+	failErr error
 	// alwaysFail makes every scan fail with an internal error.
 	alwaysFail bool
 	// gate, when set, is waited on before each resource: it lets a test
@@ -158,7 +160,11 @@ func (f *fakeSource) Scan(ctx context.Context, typ string, q bulk.Query, afterKe
 		if f.failAfter > 0 {
 			f.failAfter--
 			if f.failAfter == 0 {
+				ferr := f.failErr
 				f.mu.Unlock()
+				if ferr != nil {
+					return ferr
+				}
 				return fmt.Errorf("fake source: crashed")
 			}
 		}

@@ -71,6 +71,11 @@ func (s *Service) AddConsent(ctx context.Context, c *Consent) (*Consent, error) 
 		if err := r.checkConsentWrite(ctx, n.UserID, n.OrganizationID); err != nil {
 			return err
 		}
+		// Two concurrent adds with one organization must not both find no
+		// live consent and leave two: see Store's locking contract.
+		if err := s.store.LockUser(ctx, n.UserID); err != nil {
+			return err
+		}
 		cur, err := s.store.Consents(ctx, n.UserID)
 		if err != nil {
 			return err
@@ -168,6 +173,9 @@ func (s *Service) DeleteConsent(ctx context.Context, userID, orgID int64) error 
 		if _, err := r.check(ctx, Edit, userID); err != nil {
 			return err
 		}
+		if err := s.store.LockUser(ctx, userID); err != nil {
+			return err
+		}
 		c, err := s.liveConsent(ctx, userID, orgID)
 		if err != nil {
 			return err
@@ -187,6 +195,9 @@ func (s *Service) WithdrawConsent(ctx context.Context, userID, orgID int64) (*Co
 	var out *Consent
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if _, err := r.check(ctx, Edit, userID); err != nil {
+			return err
+		}
+		if err := s.store.LockUser(ctx, userID); err != nil {
 			return err
 		}
 		c, err := s.liveConsent(ctx, userID, orgID)
@@ -239,6 +250,10 @@ func (s *Service) AcceptToU(ctx context.Context, t *ToU) (*ToU, error) {
 	r := s.newRequest(ctx)
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if _, err := r.check(ctx, Edit, n.UserID); err != nil {
+			return err
+		}
+		// AddToU reads and deactivates the earlier agreements.
+		if err := s.store.LockUser(ctx, n.UserID); err != nil {
 			return err
 		}
 		if n.OrganizationID != 0 {

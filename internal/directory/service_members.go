@@ -33,6 +33,9 @@ func (s *Service) AddUserIdentifier(ctx context.Context, id int64, ident Identif
 		if _, err := r.check(ctx, Edit, id); err != nil {
 			return err
 		}
+		if err := s.store.LockUser(ctx, id); err != nil {
+			return err
+		}
 		cur, err := s.store.UserIdentifiers(ctx, id)
 		if err != nil {
 			return err
@@ -95,6 +98,9 @@ func (s *Service) SetRelationships(ctx context.Context, id int64, rels []UserRel
 	var out []UserRelationship
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if _, err := r.check(ctx, Edit, id); err != nil {
+			return err
+		}
+		if err := s.store.LockUser(ctx, id); err != nil {
 			return err
 		}
 		for _, rel := range rels {
@@ -185,6 +191,9 @@ func (s *Service) SetUserGroups(ctx context.Context, id int64, names []string) (
 		if _, err := r.check(ctx, Edit, id); err != nil {
 			return err
 		}
+		if err := s.store.LockUser(ctx, id); err != nil {
+			return err
+		}
 		all, err := s.store.Groups(ctx)
 		if err != nil {
 			return err
@@ -237,6 +246,9 @@ func (s *Service) SetUserProfiles(ctx context.Context, id int64, ps []Profile) (
 	var out []Profile
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if _, err := r.check(ctx, Edit, id); err != nil {
+			return err
+		}
+		if err := s.store.LockUser(ctx, id); err != nil {
 			return err
 		}
 		if err := s.store.SetUserProfiles(ctx, id, ps); err != nil {

@@ -257,11 +257,16 @@ func (s *Service) organizations(ctx context.Context, ids []int64) ([]*Organizati
 // SetUserOrganizations makes orgIDs exactly the user's organizations. The
 // caller needs edit permission over the user; a caller who is not an admin
 // may only add or remove organizations in their own branch of the tree.
+// The difference is computed and written under the user's lock (see
+// Store), so the audit event names exactly what this call changed.
 func (s *Service) SetUserOrganizations(ctx context.Context, id int64, orgIDs []int64) ([]*Organization, error) {
 	r := s.newRequest(ctx)
 	orgIDs = dedupeIDs(orgIDs)
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		if _, err := r.check(ctx, Edit, id); err != nil {
+			return err
+		}
+		if err := s.store.LockUser(ctx, id); err != nil {
 			return err
 		}
 		cur, err := s.store.UserOrganizations(ctx, id)
@@ -293,6 +298,53 @@ func (s *Service) SetUserOrganizations(ctx context.Context, id int64, orgIDs []i
 		return nil, err
 	}
 	return s.organizations(ctx, orgIDs)
+}
+
+// AddUserOrganizations adds orgIDs to the user's organizations and returns
+// them all after. Conflict, adding nothing, when the user already has any
+// of them (the reference answers 409), also when a concurrent request has
+// just added it: the check and the insert run under the user's lock. The
+// caller needs edit permission over the user and, unless an admin, each
+// organization must lie in the caller's branch.
+func (s *Service) AddUserOrganizations(ctx context.Context, id int64, orgIDs []int64) ([]*Organization, error) {
+	r := s.newRequest(ctx)
+	orgIDs = dedupeIDs(orgIDs)
+	var after []int64
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if _, err := r.check(ctx, Edit, id); err != nil {
+			return err
+		}
+		if err := s.store.LockUser(ctx, id); err != nil {
+			return err
+		}
+		cur, err := s.store.UserOrganizations(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, o := range orgIDs {
+			if slices.Contains(cur, o) {
+				return apperr.New(apperr.Conflict, "user already belongs to organization %d", o)
+			}
+		}
+		if err := r.checkOrgs(ctx, orgIDs); err != nil {
+			return err
+		}
+		added, err := s.store.AddUserOrganizations(ctx, id, orgIDs)
+		if err != nil {
+			return err
+		}
+		if len(added) > 0 {
+			if err := s.record(ctx, audit.Organization, id, "organizations of user %d: added %v", id, added); err != nil {
+				return err
+			}
+		}
+		after, err = s.store.UserOrganizations(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.organizations(ctx, after)
 }
 
 // diffIDs returns what is in b but not a, and in a but not b.

@@ -136,6 +136,11 @@ func (s *Service) changeRoles(ctx context.Context, id int64, names []string,
 		if _, err := r.check(ctx, Edit, id); err != nil {
 			return err
 		}
+		// The diff (and the grant check on it) must be taken from the set
+		// as it is when this transaction writes: see Store's locking contract.
+		if err := s.store.LockUser(ctx, id); err != nil {
+			return err
+		}
 		cur, err := s.store.UserRoles(ctx, id)
 		if err != nil {
 			return err

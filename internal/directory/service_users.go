@@ -372,6 +372,14 @@ func (s *Service) MergeUsers(ctx context.Context, fromID, toID int64) error {
 		return apperr.New(apperr.Invalid, "cannot merge user %d into itself", fromID)
 	}
 	return s.store.InTx(ctx, func(ctx context.Context) error {
+		// Both users' sets change, and the checks below must hold when
+		// they do; lock in id order so two merges of one pair cannot wait
+		// on each other.
+		for _, id := range []int64{min(fromID, toID), max(fromID, toID)} {
+			if err := s.store.LockUser(ctx, id); err != nil {
+				return err
+			}
+		}
 		from, err := s.store.GetUser(ctx, fromID)
 		if err != nil {
 			return notFoundUser(err, fromID)

@@ -18,6 +18,16 @@ import (
 //     apperr Invalid.
 //   - Slices come back in a stable order (by id, or by name for names) and
 //     nil-vs-empty is not significant.
+//
+// Locking contract: a change to one of a user's sets (roles, organizations,
+// identifiers, relationships, groups, profiles, consents, terms of use)
+// that reads the set before writing it runs in one transaction that calls
+// LockUser(user) before that read. Concurrent such transactions on one user
+// then run one after another, so none works from a stale read and undoes
+// another's change (issue 9: lost organization adds). Adds that need no
+// read are single statements (AddUserOrganizations) that report what
+// actually changed, and the Set* methods write only the difference, so a
+// row kept across a replace is never deleted and inserted again.
 type Store interface {
 	store.Transactor
 
@@ -45,9 +55,17 @@ type Store interface {
 	// rows the target already has are dropped from the source.
 	MoveUserData(ctx context.Context, fromID, toID int64) error
 
+	// LockUser takes an exclusive lock on the user for the rest of the
+	// transaction in ctx, which it requires (outside one it is an error);
+	// NotFound when the user does not exist. It excludes other LockUser
+	// calls and updates of the user, never plain reads, and it does not
+	// block inserts of rows that merely refer to the user.
+	LockUser(ctx context.Context, id int64) error
+
 	// UserRoles returns the role names a user holds, sorted.
 	UserRoles(ctx context.Context, userID int64) ([]string, error)
-	// SetUserRoles replaces the user's roles with names.
+	// SetUserRoles replaces the user's roles with names, writing only the
+	// difference.
 	SetUserRoles(ctx context.Context, userID int64, names []string) error
 	// EnsureStaticData inserts the static roles and relationships that are
 	// missing; running it again changes nothing.
@@ -77,8 +95,14 @@ type Store interface {
 
 	// UserOrganizations returns the ids of the user's organizations, sorted.
 	UserOrganizations(ctx context.Context, userID int64) ([]int64, error)
-	// SetUserOrganizations replaces the user's organizations.
+	// SetUserOrganizations replaces the user's organizations, writing only
+	// the difference.
 	SetUserOrganizations(ctx context.Context, userID int64, orgIDs []int64) error
+	// AddUserOrganizations adds organizations the user does not have yet,
+	// one insert-if-absent statement each, and returns those it added (in
+	// the order given); ids the user already has are skipped. Invalid for
+	// an unknown organization.
+	AddUserOrganizations(ctx context.Context, userID int64, orgIDs []int64) ([]int64, error)
 
 	// UserIdentifiers returns the user's identifiers.
 	UserIdentifiers(ctx context.Context, userID int64) ([]Identifier, error)
@@ -99,7 +123,8 @@ type Store interface {
 	CreateGroup(ctx context.Context, g *Group) error
 	// UserGroups returns the user's groups, sorted by name.
 	UserGroups(ctx context.Context, userID int64) ([]Group, error)
-	// SetUserGroups replaces the user's groups with those ids.
+	// SetUserGroups replaces the user's groups with those ids, writing only
+	// the difference.
 	SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error
 
 	// UserProfiles returns the user's profiles sorted by (type, id).

@@ -90,6 +90,8 @@ func IssueCode(k apperr.Kind) string {
 		return "too-costly"
 	case apperr.RateLimited:
 		return "throttled"
+	case apperr.Unavailable:
+		return "transient"
 	default:
 		return "exception"
 	}

@@ -27,11 +27,19 @@ func WriteProblem(w http.ResponseWriter, status int, detail string) {
 		// scheme API clients use (browsers sign in through /login).
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ward"`)
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", RetryAfterUnavailable)
+	}
 	w.WriteHeader(status)
 	// The body is small and fully in memory; a write error means the client
 	// went away, which nobody can act on.
 	_ = json.NewEncoder(w).Encode(Problem{Title: http.StatusText(status), Status: status, Detail: detail})
 }
+
+// RetryAfterUnavailable is the Retry-After (seconds) every edge sends with
+// a 503 for apperr.Unavailable: a lost database connection is usually back
+// within a second (the pool dials afresh).
+const RetryAfterUnavailable = "1"
 
 // StatusOf maps an apperr kind to its HTTP status, the one mapping every
 // HTTP interface of ward (management API, FHIR) answers with.
@@ -51,6 +59,8 @@ func StatusOf(k apperr.Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

@@ -402,6 +402,7 @@ func (p *Provider) recordAuthorize(ctx context.Context, userID int64, clientID, 
 // redirect URI) on a page of ward's own, never redirecting to an
 // unverified address.
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, d AuthorizeDeps, ar fosite.AuthorizeRequester, err error) {
+	err = unavailable(w, err)
 	rfc := fositeErr(err)
 	if rfc.CodeField >= 500 {
 		p.log.ErrorContext(r.Context(), "oauth: authorize failure", "err", rfc.WithExposeDebug(true).GetDescription(), "cause", rfc.Cause())

@@ -42,6 +42,7 @@ func (p *Provider) Mount(mux *http.ServeMux) {
 // answers 401 with a WWW-Authenticate challenge (section 5.2 requires one
 // when the client tried HTTP Basic; ward always sends it).
 func (p *Provider) writeAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	err = unavailable(w, err)
 	rfc := fositeErr(err)
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
@@ -223,6 +224,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrInvalidClient.WithHint("Introspection needs an authenticated confidential client (RFC 7662 section 2.1); a public client cannot introspect.")
 	}
 	if err != nil {
+		if writeUnavailable(w, err) {
+			return
+		}
 		err = asInvalidClient(err)
 		p.auditFailure(ctx, "introspection", clientIDOf(r, nil), err)
 		// Not WriteIntrospectionError: fosite answers a failed client
@@ -240,6 +244,9 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if apperr.Is(err, apperr.Unauthenticated) {
 			writeJSON(w, http.StatusOK, inactive{})
+			return
+		}
+		if writeUnavailable(w, err) {
 			return
 		}
 		p.log.ErrorContext(ctx, "oauth: introspection", "err", err)
@@ -316,6 +323,9 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		if fositeErr(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ward", charset="UTF-8"`)
 		}
+	}
+	if writeUnavailable(w, err) {
+		return
 	}
 	p.fosite.WriteRevocationResponse(ctx, w, err)
 }

@@ -390,6 +390,14 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, err error) {
 // fail logs an unexpected error and shows a generic page; the cause may name
 // internals and is never shown.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if apperr.Is(err, apperr.Unavailable) {
+		// The database was out of reach for a moment: say so, and when to
+		// try again, rather than report a fault.
+		w.Header().Set("Retry-After", httpauth.RetryAfterUnavailable)
+		h.render(w, r, http.StatusServiceUnavailable, "error",
+			errorPage{Title: "Try again in a moment", Message: "ward could not reach its database. Please try again shortly."})
+		return
+	}
 	h.d.Logger.ErrorContext(r.Context(), "web: internal error", "err", err)
 	h.render(w, r, http.StatusInternalServerError, "error",
 		errorPage{Title: "Something went wrong", Message: "ward could not complete the request. The problem has been logged."})

@@ -1,6 +1,14 @@
 package web
 
-import "testing"
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"ward/internal/apperr"
+)
 
 func TestSafeNext(t *testing.T) {
 	tests := []struct {
@@ -44,4 +52,30 @@ func FuzzSafeNext(f *testing.F) {
 			t.Fatalf("SafeNext(%q) = %q: not a local path", in, got)
 		}
 	})
+}
+
+type noSessions struct{ Sessions }
+
+type noDirectory struct{ Directory }
+
+// A lost database connection is a 503 page with Retry-After, not a 500.
+func TestFailUnavailable(t *testing.T) {
+	h, err := New(Deps{Sessions: noSessions{}, Directory: noDirectory{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		err    error
+		status int
+		retry  string
+	}{
+		{apperr.Wrap(apperr.Unavailable, io.ErrUnexpectedEOF, "the database is unavailable; retry shortly"), http.StatusServiceUnavailable, "1"},
+		{errors.New("boom"), http.StatusInternalServerError, ""},
+	} {
+		w := httptest.NewRecorder()
+		h.fail(w, httptest.NewRequest("POST", "/login", nil), tt.err)
+		if w.Code != tt.status || w.Header().Get("Retry-After") != tt.retry {
+			t.Errorf("%v: got %d Retry-After %q, want %d %q", tt.err, w.Code, w.Header().Get("Retry-After"), tt.status, tt.retry)
+		}
+	}
 }

@@ -79,6 +79,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if k == apperr.RateLimited && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "10")
 	}
+	if k == apperr.Unavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", httpauth.RetryAfterUnavailable)
+	}
 	WriteOutcome(w, status, fhir.OutcomeFromError(err))
 }
 

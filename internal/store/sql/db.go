@@ -82,6 +82,9 @@ type DB struct {
 	// ckpt checkpoints the SQLite WAL from its own connection, so the
 	// writer never stops to copy pages back and fsync (nil on PostgreSQL).
 	ckpt *checkpointer
+	// idle is the PostgreSQL pool's idle-connection limit, restored after
+	// dropIdle empties it (0 on SQLite).
+	idle int
 }
 
 // prepareWanted prepares, on the now free writer, the queries that missed
@@ -250,7 +253,8 @@ func (d *DB) openPostgres(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(25)
-	db.SetMaxIdleConns(25)
+	d.idle = 25
+	db.SetMaxIdleConns(d.idle)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -372,8 +376,11 @@ type txKey struct{ db *DB }
 // InTx joins the outer transaction. fn's error or panic rolls back (the panic
 // is re-raised after the rollback). On SQLite, concurrent transactions share
 // commits (see groupCommitter): fn then runs on the committer's goroutine,
-// and InTx returns once fn's batch has committed.
+// and InTx returns once fn's batch has committed. A lost database
+// connection is reported as apperr Unavailable; the transaction is not
+// retried, since it may have committed.
 func (d *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	defer func() { err = d.unavailable(err) }()
 	if d.Tx(ctx) != nil {
 		return fn(ctx)
 	}
@@ -426,7 +433,7 @@ func (d *DB) rd(ctx context.Context) q {
 	if tx := d.Tx(ctx); tx != nil {
 		return q{d, tx}
 	}
-	return q{d, d.reader}
+	return q{d, readPool{d.reader}}
 }
 
 func (d *DB) wr(ctx context.Context) q {
@@ -440,44 +447,50 @@ func (x q) exec(ctx context.Context, query string, args ...any) (sql.Result, err
 	if err := storableText(args); err != nil {
 		return nil, err
 	}
+	res, err := x.execOnce(ctx, query, args...)
+	return res, x.d.unavailable(err)
+}
+
+func (x q) execOnce(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := x.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return x.db.ExecContext(ctx, x.d.rebind(query), args...)
 }
 
+// query runs a query; on the reader pool a lost connection is retried once.
 func (x q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := storableText(args); err != nil {
 		return nil, err
 	}
+	rows, err := x.queryOnce(ctx, query, args...)
+	if err != nil && x.retry(err) {
+		rows, err = x.queryOnce(ctx, query, args...)
+	}
+	return rows, x.d.unavailable(err)
+}
+
+func (x q) queryOnce(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := x.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return x.db.QueryContext(ctx, x.d.rebind(query), args...)
 }
 
+// row runs a single-row query; see row.Scan. Text the database cannot
+// store is refused before the query runs, as its error.
 func (x q) row(ctx context.Context, query string, args ...any) row {
 	if err := storableText(args); err != nil {
 		return row{err: err}
 	}
+	return row{ctx: ctx, x: x, r: x.rowOnce(ctx, query, args...), query: query, args: args}
+}
+
+func (x q) rowOnce(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := x.prepared(ctx, query); st != nil {
-		return row{Row: st.QueryRowContext(ctx, args...)}
+		return st.QueryRowContext(ctx, args...)
 	}
-	return row{Row: x.db.QueryRowContext(ctx, x.d.rebind(query), args...)}
-}
-
-// row is a *sql.Row, or the error that kept its query from running.
-type row struct {
-	*sql.Row
-	err error
-}
-
-// Scan is sql.Row's Scan, or the error found before the query ran.
-func (r row) Scan(dest ...any) error {
-	if r.err != nil {
-		return r.err
-	}
-	return r.Row.Scan(dest...)
+	return x.db.QueryRowContext(ctx, x.d.rebind(query), args...)
 }
 
 // prepared returns a cached prepared statement for query on SQLite, where

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -111,10 +112,13 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 	}
 	ok := 0
 	broken := false
+	// cause is why the batch broke: a lost connection there makes every
+	// job of the batch Unavailable (InTx classifies it), not Internal.
+	var cause error = sql.ErrTxDone
 	st := &txState{}
 	for i, j := range batch {
 		if broken {
-			results[i].err = fmt.Errorf("transaction: batch aborted: %w", sql.ErrTxDone)
+			results[i].err = fmt.Errorf("transaction: batch aborted: %w", cause)
 			continue
 		}
 		if err := j.ctx.Err(); err != nil {
@@ -123,7 +127,7 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		}
 		if _, err := tx.ExecContext(bg, "SAVEPOINT ward_tx"); err != nil {
 			results[i].err = classify(err, "begin transaction")
-			broken = true
+			broken, cause = true, err
 			continue
 		}
 		snap := *st
@@ -135,13 +139,13 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 			if err1 != nil || err2 != nil {
 				// The savepoint is gone: the transaction can no longer
 				// be trusted for the others.
-				broken = true
+				broken, cause = true, errors.Join(err1, err2)
 			}
 			continue
 		}
 		if _, err := tx.ExecContext(bg, "RELEASE ward_tx"); err != nil {
 			results[i].err = classify(err, "commit transaction")
-			broken = true
+			broken, cause = true, err
 			continue
 		}
 		ok++
@@ -151,7 +155,7 @@ func (g *groupCommitter) commit(batch []*commitJob) {
 		if broken {
 			for i := range results {
 				if results[i].err == nil && !results[i].panicked {
-					results[i].err = fmt.Errorf("commit transaction: batch rolled back: %w", sql.ErrTxDone)
+					results[i].err = fmt.Errorf("commit transaction: batch rolled back: %w", cause)
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -17,19 +19,55 @@ func (d *DB) UserRoles(ctx context.Context, userID int64) ([]string, error) {
 	}, `SELECT role_name FROM user_roles WHERE user_id = ? ORDER BY role_name`, userID)
 }
 
-// SetUserRoles replaces the user's roles; an unknown role (or user) is Invalid.
+// SetUserRoles replaces the user's roles; an unknown role (or user) is
+// Invalid. Only the difference is written: roles the user keeps are not
+// deleted and inserted again, so a concurrent add of another role (which
+// the caller serialises with LockUser) is never undone by this statement.
 func (d *DB) SetUserRoles(ctx context.Context, userID int64, names []string) error {
+	names = dedupe(names)
+	cond, arg, err := d.textList("role_name", names)
+	if err != nil {
+		return err
+	}
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
-		if _, err := x.exec(ctx, `DELETE FROM user_roles WHERE user_id = ?`, userID); err != nil {
+		if _, err := x.exec(ctx, `DELETE FROM user_roles WHERE user_id = ? AND NOT (`+cond+`)`, userID, arg); err != nil {
 			return classify(err, "set user roles")
 		}
-		for _, n := range dedupe(names) {
-			if _, err := x.exec(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES (?, ?)`, userID, n); err != nil {
+		for _, n := range names {
+			if _, err := x.exec(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES (?, ?)
+				ON CONFLICT DO NOTHING`, userID, n); err != nil {
 				return classify(err, "role "+n)
 			}
 		}
 		return nil
 	})
+}
+
+// LockUser locks the user's row until the transaction in ctx ends. On
+// PostgreSQL it is SELECT ... FOR NO KEY UPDATE: it excludes every other
+// LockUser and UPDATE of the row, but not the key-share locks that
+// inserting rows referring to the user (audit events, tokens) takes, so
+// those never wait for it. On SQLite every write transaction already runs
+// alone (BEGIN IMMEDIATE on the one writer connection, and the group
+// committer runs batched transactions one after another), so only the
+// existence check is left.
+func (d *DB) LockUser(ctx context.Context, id int64) error {
+	tx := d.Tx(ctx)
+	if tx == nil {
+		return errors.New("lock user: not in a transaction")
+	}
+	query := `SELECT id FROM users WHERE id = ?`
+	if d.dialect == Postgres {
+		query += ` FOR NO KEY UPDATE`
+	}
+	var got int64
+	if err := (q{d, tx}).row(ctx, query, id).Scan(&got); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("user", id)
+		}
+		return classify(err, "lock user")
+	}
+	return nil
 }
 
 // EnsureStaticData inserts the static roles and relationships that are
@@ -68,20 +106,52 @@ func (d *DB) UserOrganizations(ctx context.Context, userID int64) ([]int64, erro
 }
 
 // SetUserOrganizations replaces the user's organizations; an unknown
-// organization is Invalid.
+// organization is Invalid. Like SetUserRoles it writes only the difference.
 func (d *DB) SetUserOrganizations(ctx context.Context, userID int64, orgIDs []int64) error {
+	ids := dedupe(orgIDs)
+	cond, arg := d.int64List("organization_id", ids)
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
-		if _, err := x.exec(ctx, `DELETE FROM user_organizations WHERE user_id = ?`, userID); err != nil {
+		if _, err := x.exec(ctx, `DELETE FROM user_organizations WHERE user_id = ? AND NOT (`+cond+`)`,
+			userID, arg); err != nil {
 			return classify(err, "set user organizations")
 		}
-		for _, id := range dedupe(orgIDs) {
-			if _, err := x.exec(ctx, `INSERT INTO user_organizations (user_id, organization_id) VALUES (?, ?)`,
-				userID, id); err != nil {
+		for _, id := range ids {
+			if _, err := x.exec(ctx, `INSERT INTO user_organizations (user_id, organization_id) VALUES (?, ?)
+				ON CONFLICT DO NOTHING`, userID, id); err != nil {
 				return classify(err, fmt.Sprintf("organization %d", id))
 			}
 		}
 		return nil
 	})
+}
+
+// AddUserOrganizations adds orgIDs to the user's organizations, one
+// INSERT ... ON CONFLICT DO NOTHING each, and returns those that were not
+// already there, in the order given; an unknown organization is Invalid.
+func (d *DB) AddUserOrganizations(ctx context.Context, userID int64, orgIDs []int64) ([]int64, error) {
+	var added []int64
+	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+		added = nil
+		for _, id := range dedupe(orgIDs) {
+			res, err := x.exec(ctx, `INSERT INTO user_organizations (user_id, organization_id) VALUES (?, ?)
+				ON CONFLICT DO NOTHING`, userID, id)
+			if err != nil {
+				return classify(err, fmt.Sprintf("organization %d", id))
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("add user organizations: %w", err)
+			}
+			if n == 1 {
+				added = append(added, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
 }
 
 // UserIdentifiers returns the user's identifiers in the order they were added.
@@ -206,13 +276,17 @@ func (d *DB) UserGroups(ctx context.Context, userID int64) ([]directory.Group, e
 }
 
 // SetUserGroups replaces the user's groups; an unknown group is Invalid.
+// Like SetUserRoles it writes only the difference.
 func (d *DB) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error {
+	ids := dedupe(groupIDs)
+	cond, arg := d.int64List("group_id", ids)
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
-		if _, err := x.exec(ctx, `DELETE FROM user_groups WHERE user_id = ?`, userID); err != nil {
+		if _, err := x.exec(ctx, `DELETE FROM user_groups WHERE user_id = ? AND NOT (`+cond+`)`, userID, arg); err != nil {
 			return classify(err, "set user groups")
 		}
-		for _, id := range dedupe(groupIDs) {
-			if _, err := x.exec(ctx, `INSERT INTO user_groups (user_id, group_id) VALUES (?, ?)`, userID, id); err != nil {
+		for _, id := range ids {
+			if _, err := x.exec(ctx, `INSERT INTO user_groups (user_id, group_id) VALUES (?, ?)
+				ON CONFLICT DO NOTHING`, userID, id); err != nil {
 				return classify(err, fmt.Sprintf("group %d", id))
 			}
 		}
@@ -271,7 +345,9 @@ func queryList[T any](ctx context.Context, x q, what string, scan func(scanner) 
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		// A connection lost mid-result is past retrying here (rows were
+		// consumed), but it is still Unavailable, not Internal.
+		return nil, x.d.unavailable(fmt.Errorf("%s: %w", what, err))
 	}
 	return out, nil
 }

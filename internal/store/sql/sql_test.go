@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"ward/internal/apperr"
+	"ward/internal/directory"
+	"ward/internal/store"
 	sqlstore "ward/internal/store/sql"
 	"ward/internal/store/storetest"
 	"ward/internal/testutil"
@@ -54,6 +56,10 @@ func TestConformance(t *testing.T) {
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,
+				Replica: func(t *testing.T) (directory.Store, store.Transactor) {
+					r := testutil.NewStore(t, u)
+					return r, r
+				},
 			}
 		})
 	})

@@ -41,6 +41,11 @@ type Backend struct {
 	EnrollIntervention func(ctx context.Context, userID int64, intervention string) error
 	// Roles lists the stored roles, to check EnsureStaticData.
 	Roles func(ctx context.Context) ([]directory.Role, error)
+	// Replica opens a second handle on the same database, as a second
+	// replica of ward (or the CLI beside a server) has: transactions of one
+	// handle may be serialised in-process (group commit), so only two
+	// handles show what the database itself guarantees.
+	Replica func(t *testing.T) (directory.Store, store.Transactor)
 }
 
 // Run runs every conformance case, each on a backend from open.
@@ -63,6 +68,9 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"DeleteOrganization", testDeleteOrganization},
 		{"ListOrganizations", testListOrganizations},
 		{"UserOrganizations", testUserOrganizations},
+		{"AddUserOrganizations", testAddUserOrganizations},
+		{"LockUser", testLockUser},
+		{"SetKeepsRows", testSetKeepsRows},
 		{"UserIdentifiers", testUserIdentifiers},
 		{"Relationships", testRelationships},
 		{"Groups", testGroups},
