@@ -173,7 +173,7 @@ func TestHostileKeySetServer(t *testing.T) {
 			{"/unauthorized", "remote answered 401"},
 			{"/error", "remote answered 500"},
 			{"/huge", "larger than the limit"},
-			{"/hang", "timeout"},
+			{"/hang", "timed out"},
 		} {
 			code, body := e.token(key, e.backend(c.path, srv.URL+c.path))
 			refusedGenerically(t, c.path, code, body, port, "401", "500", "302", "admin console", "10.0.0.5", "redirect", "timeout")

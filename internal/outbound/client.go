@@ -55,6 +55,8 @@ var (
 	ErrTooLarge = errors.New("outbound: response body larger than the limit")
 	// ErrScheme: the URL is not https (nor http with AllowPrivate).
 	ErrScheme = errors.New("outbound: URL scheme not allowed")
+	// ErrTimeout: the exchange did not finish within Limits.Timeout.
+	ErrTimeout = errors.New("outbound: timed out")
 )
 
 // StatusError is a response with a status other than 200 OK.
@@ -120,7 +122,7 @@ func (c *Client) Get(ctx context.Context, rawURL, accept string) ([]byte, error)
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("outbound: GET %s: %w", redact(req.URL), unwrapURL(err))
+		return nil, fmt.Errorf("outbound: GET %s: %w", redact(req.URL), c.timedOut(unwrapURL(err)))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
@@ -128,9 +130,19 @@ func (c *Client) Get(ctx context.Context, rawURL, accept string) ([]byte, error)
 	}
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, fmt.Errorf("outbound: GET %s: reading the body: %w", redact(req.URL), err)
+		return nil, fmt.Errorf("outbound: GET %s: reading the body: %w", redact(req.URL), c.timedOut(err))
 	}
 	return body, nil
+}
+
+// timedOut names a timeout as ErrTimeout (net/http words it several ways,
+// depending on which of its deadlines fired first).
+func (c *Client) timedOut(err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("%w after %s: %w", ErrTimeout, c.limits.Timeout, err)
+	}
+	return err
 }
 
 // unwrapURL drops net/http's *url.Error, whose text repeats the whole URL

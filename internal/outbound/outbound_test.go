@@ -129,7 +129,7 @@ func TestHangingServer(t *testing.T) {
 		_, err := c.Get(ctx, srv.URL+p, "")
 		hit := ctx.Err()
 		cancel()
-		if err == nil || hit != nil {
+		if !errors.Is(err, outbound.ErrTimeout) || hit != nil {
 			t.Errorf("%s: err %v (test deadline hit: %v), want the client's own timeout", p, err, hit)
 		}
 	}
