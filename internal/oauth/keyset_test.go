@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,6 +49,7 @@ type keySetEnv struct {
 	svc    *server.Services
 	issuer string
 	log    *logBuffer
+	jti    atomic.Int64
 	mu     sync.Mutex
 	now    time.Time
 }
@@ -91,6 +93,7 @@ func (e *keySetEnv) token(k assertionKey, id string) (int, map[string]any) {
 	a := k.assertion(e.t, id, e.issuer+oauth.PathToken, func(c map[string]any) {
 		// exp by ward's clock, which the tests move ahead of the real one.
 		c["exp"] = e.clock().Add(2 * time.Minute).Unix()
+		c["jti"] = fmt.Sprintf("keyset-%d-%d", time.Now().UnixNano(), e.jti.Add(1))
 	})
 	req := httptest.NewRequest("POST", oauth.PathToken, strings.NewReader(backendForm(a, "system/Patient.rs").Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -266,6 +269,42 @@ func TestKeySetRefreshLimit(t *testing.T) {
 			t.Fatalf("known kid after the TTL: %d", code)
 		}
 		want("a token request after the TTL", 3)
+
+		// Concurrent first requests for one client share one fetch.
+		var slow atomic.Int64
+		release := make(chan struct{})
+		mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
+			if slow.Add(1) == 1 {
+				<-release
+			}
+			_, _ = w.Write([]byte(key.jwks()))
+		})
+		crowd := e.backend("crowd", srv.URL+"/slow")
+		var wg sync.WaitGroup
+		codes := make(chan int, 10)
+		for range 10 {
+			wg.Go(func() {
+				code, _ := e.token(key, crowd)
+				codes <- code
+			})
+		}
+		for deadline := time.Now().Add(time.Minute); slow.Load() == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the key-set server was never asked")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		wg.Wait()
+		close(codes)
+		for code := range codes {
+			if code != http.StatusOK {
+				t.Fatalf("a concurrent request answered %d", code)
+			}
+		}
+		if got := slow.Load(); got != 1 {
+			t.Fatalf("ten concurrent requests asked the key-set server %d times, want 1", got)
+		}
 
 		failing := e.backend("failing", srv.URL+"/bad")
 		for range 10 {
