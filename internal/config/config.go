@@ -101,6 +101,13 @@ type Config struct {
 	// and written outside the database (WARD_AUDIT_CHECKPOINT_INTERVAL); a
 	// checkpoint is also taken on shutdown.
 	AuditCheckpointInterval time.Duration
+	// OutboundAllowPrivate lets every outbound fetch (client key sets,
+	// webhook receivers, pushed tokens, connectors) reach loopback,
+	// private, link-local and other non-public addresses, over plain http
+	// too (WARD_OUTBOUND_ALLOW_PRIVATE=1): for tests and closed networks.
+	// Off (the default), only https to public addresses; see
+	// internal/outbound.
+	OutboundAllowPrivate bool
 	// LogFormat is "json" (production) or "text" (a terminal).
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
@@ -243,6 +250,14 @@ var envVars = map[string]setter{
 			return fmt.Errorf("not an integer: %q", v)
 		}
 		c.ExportMaxPerClient = n
+		return nil
+	},
+	"WARD_OUTBOUND_ALLOW_PRIVATE": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not 1 or 0 (true or false): %q", v)
+		}
+		c.OutboundAllowPrivate = b
 		return nil
 	},
 	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },

@@ -54,6 +54,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_LOG_LEVEL=debug",
 				"WARD_SIGNIN_RATE_PER_MINUTE=0",
 				"WARD_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1,2001:db8::/32",
+				"WARD_OUTBOUND_ALLOW_PRIVATE=1",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -71,6 +72,7 @@ func TestFromEnv(t *testing.T) {
 					LogFormat:               "text", LogLevel: "debug",
 					SigninRatePerMinute: 0, TrustedProxies: "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				}
+				want.OutboundAllowPrivate = true
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -94,10 +96,11 @@ func TestFromEnv(t *testing.T) {
 			name: "every parse problem at once",
 			env: []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1",
 				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5",
-				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33"},
+				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33",
+				"WARD_OUTBOUND_ALLOW_PRIVATE=maybe"},
 			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE",
 				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT",
-				"WARD_SIGNIN_RATE_PER_MINUTE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
+				"WARD_SIGNIN_RATE_PER_MINUTE", "WARD_OUTBOUND_ALLOW_PRIVATE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
 		},
 		{
 			name: "value without equals sign is empty",
