@@ -211,6 +211,10 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		// Most answers carry personal or health data or credentials: none
+		// is stored by any cache unless its handler says otherwise (the
+		// key set, discovery and static files do).
+		h.Set("Cache-Control", "no-store")
 		if hsts {
 			h.Set("Strict-Transport-Security", "max-age=63072000")
 		}

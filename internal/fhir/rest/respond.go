@@ -38,6 +38,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", contentTypeHeader)
+	if w.Header().Get("Cache-Control") == "" {
+		// Search results carry health data as reads do (WriteResource).
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
@@ -98,9 +102,10 @@ func WriteResource(w http.ResponseWriter, r *http.Request, status int, res any, 
 	if !updated.IsZero() {
 		w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
 	}
-	// Patient data must not sit in shared caches; the caller's own cache
-	// may revalidate with If-None-Match.
-	w.Header().Set("Cache-Control", "private, no-cache")
+	// Health data is stored in no cache, not even the caller's own (a
+	// shared computer's browser, an app's disk cache); a caller holding a
+	// copy may still ask If-None-Match.
+	w.Header().Set("Cache-Control", "no-store")
 	if status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), version) {
 		w.WriteHeader(http.StatusNotModified)
 		return
