@@ -233,8 +233,8 @@ func (h *Handler) createBinary(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	d := &document.Document{ContentType: ct}
 	var content io.Reader = r.Body
-	if mt, _, _ := mime.ParseMediaType(ct); mt == ContentType || mt == "application/json" {
-		body, err := ReadBody(r, MaxBody)
+	if JSONType(ct) {
+		body, err := ReadBody(r, h.d.MaxBody)
 		if err != nil {
 			h.fail(w, r, err)
 			return
