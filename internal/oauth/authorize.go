@@ -60,9 +60,18 @@ type ConsentPage struct {
 	Error       string
 }
 
+// LogoutPage is what the sign-out confirmation page shows: a form that
+// posts Params back to Action with confirm=yes.
+type LogoutPage struct {
+	Action     string
+	ClientName string
+	Params     []Param
+}
+
 // Pages renders the authorize endpoint's HTML (internal/web implements it).
 type Pages interface {
 	Consent(w http.ResponseWriter, r *http.Request, p *ConsentPage)
+	ConfirmLogout(w http.ResponseWriter, r *http.Request, p *LogoutPage)
 	Error(w http.ResponseWriter, r *http.Request, status int, title, message string)
 }
 
@@ -74,7 +83,7 @@ type AuthorizeDeps struct {
 	// authorization request stay allowed: SMART's authorize-post).
 	CSRF *http.CrossOriginProtection
 	// Ender and Cookies end the browser session at the end-session
-	// endpoint.
+	// endpoint (whose confirmation form CSRF checks too).
 	Ender   SessionEnder
 	Cookies httpauth.Cookies
 }
@@ -342,6 +351,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 	ctx := r.Context()
 	s := newSession()
 	s.UserID, s.ClientID, s.AuthTime = sess.UserID, fc.GetID(), sess.AuthTime
+	s.SID = sessionSID(httpauth.Token(r))
 	s.Issuer = p.cfg.Issuer
 	s.FhirUser = p.fhirUserOf(sess.UserID, roles)
 	if patient != 0 {

@@ -459,7 +459,7 @@ func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"introspection_endpoint_auth_methods_supported":    authMethods[:3],
 		"revocation_endpoint_auth_methods_supported":       authMethods,
 		"code_challenge_methods_supported":                 []string{"S256"},
-		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "fhirUser", "name", "given_name", "family_name", "email"},
+		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "fhirUser", "name", "given_name", "family_name", "email"},
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
 		"request_parameter_supported":                      false,
 		"claims_parameter_supported":                       false,
