@@ -71,8 +71,27 @@ func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp claim is out of range.")
 	}
 	f.Exp = time.Unix(int64(exp), 0)
-	if f.Exp.Before(now.Add(-assertionSkew)) {
+	// fosite's JWT library refuses, after the signature check, an
+	// assertion whose exp has passed or whose iat or nbf lies ahead (to
+	// the second, with no leeway), with an error that is no RFC 6749 error
+	// and answered 500. Decided here first, the client gets
+	// invalid_client. exp must lie beyond this very second, so a second
+	// that ticks over between here and there cannot expire it there.
+	if int64(exp) <= now.Unix() {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has expired.")
+	}
+	for _, claim := range []string{"iat", "nbf"} {
+		v, present := claims[claim]
+		if !present {
+			continue
+		}
+		t, ok := v.(float64)
+		if !ok {
+			return f, fosite.ErrInvalidClient.WithHintf("The client_assertion %s claim is not a number.", claim)
+		}
+		if int64(t) > now.Unix() {
+			return f, fosite.ErrInvalidClient.WithHintf("The client_assertion %s claim lies in the future; check the client's clock.", claim)
+		}
 	}
 	if f.Exp.After(now.Add(MaxAssertionLifetime + assertionSkew)) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp is more than five minutes ahead.")
