@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -106,6 +107,12 @@ func joinAlgs() string { return strings.Join(AssertionAlgs, ", ") }
 // signature against the client's JWKS and iss = sub = client_id, aud = the
 // token endpoint, and a jti never used before.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if n := authMethodsIn(r, form); n > 1 {
+		// fosite would pick one and ignore the rest, so a wrong or unknown
+		// Basic credential beside a good assertion went unnoticed.
+		return nil, fosite.ErrInvalidRequest.WithHint("The request uses more than one client authentication method (HTTP Basic, client_secret in the body, client_assertion); RFC 6749 section 2.3 allows one.").
+			WithWrap(errTwoAuthMethods)
+	}
 	if form.Get("client_assertion_type") == clientAssertionType {
 		f, err := checkAssertion(form.Get("client_assertion"), p.now())
 		if err != nil {
@@ -121,11 +128,39 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	return p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
 }
 
+// errTwoAuthMethods marks the invalid_request of a request that
+// authenticates its client in more than one way, so that the endpoints
+// that report other failures as invalid_client keep it.
+var errTwoAuthMethods = errors.New("more than one client authentication method")
+
+// authMethodsIn counts the client authentication methods a request uses:
+// an Authorization: Basic header, a client_secret in the body, a client
+// assertion. A client_id in the body alone authenticates nothing.
+func authMethodsIn(r *http.Request, form url.Values) int {
+	n := 0
+	if _, _, ok := r.BasicAuth(); ok {
+		n++
+	}
+	if _, ok := form["client_secret"]; ok {
+		n++
+	}
+	_, assertion := form["client_assertion"]
+	_, assertionType := form["client_assertion_type"]
+	if assertion || assertionType {
+		n++
+	}
+	return n
+}
+
 // asInvalidClient reports a failed client assertion as RFC 6749's
 // invalid_client, whatever fosite called it (jti_known, invalid_request
-// for an unknown kid): the client failed to authenticate. Server errors
-// stay server errors.
+// for an unknown kid): the client failed to authenticate. Server errors stay
+// server errors, and a request with two authentication methods stays
+// invalid_request.
 func asInvalidClient(err error) error {
+	if errors.Is(err, errTwoAuthMethods) {
+		return err
+	}
 	rfc := fositeErr(err)
 	if rfc.CodeField >= 500 || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		return err
