@@ -2,9 +2,11 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -38,7 +40,26 @@ type accessJWTs struct {
 	issuer   string
 	audience string
 	now      func() time.Time
+
+	// seen remembers tokens already verified, by their SHA-256, so that a
+	// token presented again (a bearer token is presented on every request
+	// it makes) costs a hash instead of a public-key operation. Only what
+	// verified is entered; a hit is still refused once its exp passes or
+	// its key is no longer published.
+	mu   sync.RWMutex
+	seen map[[sha256.Size]byte]seenJWT
 }
+
+// seenJWT is a verified token's entry in accessJWTs.seen.
+type seenJWT struct {
+	v   verified
+	exp time.Time
+	kid string
+}
+
+// maxSeenJWTs bounds accessJWTs.seen (about 100 bytes an entry); past it
+// the cache starts over.
+const maxSeenJWTs = 100_000
 
 // generate signs the access token of r and returns it and its stored key,
 // its jti: a UUIDv7 in hex, so that new rows land at the end of the index
@@ -85,6 +106,23 @@ func (a *accessJWTs) verify(ctx context.Context, raw string) (verified, error) {
 	if len(raw) > maxAccessJWTBytes {
 		return verified{}, errInactive()
 	}
+	sum := sha256.Sum256([]byte(raw))
+	a.mu.RLock()
+	e, ok := a.seen[sum]
+	a.mu.RUnlock()
+	if ok {
+		if !e.exp.After(a.now()) {
+			return verified{}, errInactive()
+		}
+		set, err := a.keys.PublicJWKS(ctx)
+		if err != nil {
+			return verified{}, fmt.Errorf("verify access token: %w", err)
+		}
+		if len(set.Key(e.kid)) == 0 {
+			return verified{}, errInactive()
+		}
+		return e.v, nil
+	}
 	tok, err := josejwt.ParseSigned(raw, accessJWTAlgs)
 	if err != nil || len(tok.Headers) != 1 {
 		return verified{}, errInactive()
@@ -118,7 +156,14 @@ func (a *accessJWTs) verify(ctx context.Context, raw string) (verified, error) {
 		c.Issuer != a.issuer || !c.Audience.Contains(a.audience) {
 		return verified{}, errInactive()
 	}
-	return verified{jti: c.ID, clientID: c.ClientID}, nil
+	v := verified{jti: c.ID, clientID: c.ClientID}
+	a.mu.Lock()
+	if a.seen == nil || len(a.seen) >= maxSeenJWTs {
+		a.seen = make(map[[sha256.Size]byte]seenJWT)
+	}
+	a.seen[sum] = seenJWT{v: v, exp: c.Expiry.Time(), kid: h.KeyID}
+	a.mu.Unlock()
+	return v, nil
 }
 
 // isAccessJWTType accepts at+jwt and its full media type (RFC 9068 section
