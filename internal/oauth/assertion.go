@@ -138,7 +138,9 @@ var errTwoAuthMethods = errors.New("more than one client authentication method")
 // assertion. A client_id in the body alone authenticates nothing.
 func authMethodsIn(r *http.Request, form url.Values) int {
 	n := 0
-	if _, _, ok := r.BasicAuth(); ok {
+	// The header's scheme alone, without decoding it (fosite does that):
+	// even a malformed Basic credential is a second method.
+	if h := r.Header.Get("Authorization"); len(h) >= 6 && strings.EqualFold(h[:6], "basic ") {
 		n++
 	}
 	if _, ok := form["client_secret"]; ok {
