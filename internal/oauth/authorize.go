@@ -397,6 +397,9 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 		p.authorizeError(w, r, d, ar, err)
 		return
 	}
+	// RFC 9207: the response names its issuer, so a client talking to
+	// several servers can tell a mix-up attacker's answer from ours.
+	resp.AddParameter("iss", p.cfg.Issuer)
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -418,7 +421,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, d Auth
 		p.log.ErrorContext(r.Context(), "oauth: authorize failure", "err", rfc.WithExposeDebug(true).GetDescription(), "cause", rfc.Cause())
 	}
 	if ar != nil && ar.IsRedirectURIValid() {
-		p.fosite.WriteAuthorizeError(r.Context(), w, ar, err)
+		p.writeAuthorizeError(r.Context(), w, ar, err)
 		return
 	}
 	status := rfc.CodeField
@@ -432,4 +435,38 @@ func sortedUnique(in []string) []string {
 	out := slices.Clone(in)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// writeAuthorizeError is fosite's WriteAuthorizeError (for a verified
+// redirect URI) with RFC 9207's iss among the parameters, as on a
+// success: fosite has no way to add one to an error. The response mode
+// is honoured as fosite would (ward's clients use query; fragment and
+// form_post carry iss too).
+func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	params := fositeErr(err).WithExposeDebug(false).ToValues()
+	params.Set("state", ar.GetState())
+	params.Set("iss", p.cfg.Issuer)
+	redir := *ar.GetRedirectURI()
+	redir.Fragment = "" // a redirect URI must not carry one
+	var loc string
+	switch ar.GetResponseMode() {
+	case fosite.ResponseModeFormPost:
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		fosite.WriteAuthorizeFormPostResponse(redir.String(), params, fosite.GetPostFormHTMLTemplate(ctx, p.fosite), w)
+		return
+	case fosite.ResponseModeFragment:
+		loc = redir.String() + "#" + params.Encode()
+	default:
+		for k, vs := range redir.Query() {
+			for _, v := range vs {
+				params.Add(k, v)
+			}
+		}
+		redir.RawQuery = params.Encode()
+		loc = redir.String()
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusSeeOther)
 }

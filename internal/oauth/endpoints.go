@@ -463,7 +463,7 @@ func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
 		"request_parameter_supported":                      false,
 		"claims_parameter_supported":                       false,
-		"authorization_response_iss_parameter_supported":   false,
+		"authorization_response_iss_parameter_supported":   true,
 		"backchannel_logout_supported":                     false,
 		"frontchannel_logout_supported":                    false,
 	})
@@ -488,6 +488,8 @@ func (p *Provider) smartConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"scopes_supported":                 p.scopesSupported(),
 		"response_types_supported":         []string{"code"},
 		"code_challenge_methods_supported": []string{"S256"},
+		// RFC 9207: every authorization response carries iss.
+		"authorization_response_iss_parameter_supported": true,
 		"capabilities": []string{
 			"launch-standalone", "authorize-post",
 			"client-public", "client-confidential-symmetric", "client-confidential-asymmetric",

@@ -219,7 +219,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		hmac: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
 		now:  d.Now,
 	}
-	p.strategy.jwt = &oauth2.DefaultJWTStrategy{Signer: sg, HMACSHAStrategy: p.strategy.hmac, Config: fc}
+	p.strategy.jwt = &accessJWTs{sg: sg, keys: d.Keys, issuer: cfg.Issuer, audience: cfg.FHIRBase(), now: d.Now}
 	p.storage = &storage{
 		st: d.Tokens, clients: p.clients, now: d.Now,
 		audience: []string{cfg.FHIRBase()}, codeLifespan: cfg.CodeLifetime,

@@ -128,7 +128,11 @@ func (s *Session) IDTokenHeaders() *jwt.Headers {
 // GetJWTClaims implements oauth2.JWTSessionContainer: the claims of an
 // RFC 9068 access token, besides the exp, scope, aud, iat and iss that
 // fosite adds.
-func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer { return s.accessClaims() }
+
+// accessClaims are GetJWTClaims as their concrete type, so that the token
+// strategy can set the jti it stores the token under.
+func (s *Session) accessClaims() *jwt.JWTClaims {
 	extra := map[string]any{"client_id": s.ClientID}
 	if s.Patient != "" {
 		extra["patient"] = s.Patient
