@@ -81,6 +81,22 @@ func NewService(st Store, tx store.Transactor, roles Roles, a Auditor, key secre
 	return &Service{store: st, tx: tx, roles: roles, audit: a, key: key, now: now}, nil
 }
 
+// newClientID draws a random client id that starts with a letter or a
+// digit: base64url's '-' and '_' may open it otherwise, and an id starting
+// with '-' reads as a flag to every command line that is handed it
+// (`ward client disable -JTE…`).
+func newClientID() (string, error) {
+	for {
+		id, err := secrets.RandomToken(clientIDBytes)
+		if err != nil {
+			return "", err
+		}
+		if id[0] != '-' && id[0] != '_' {
+			return id, nil
+		}
+	}
+}
+
 // caller is who is asking, resolved once per call.
 type caller struct {
 	userID    int64
@@ -189,7 +205,7 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 	if err := d.Err(); err != nil {
 		return nil, "", err
 	}
-	id, err := secrets.RandomToken(clientIDBytes)
+	id, err := newClientID()
 	if err != nil {
 		return nil, "", fmt.Errorf("create client: %w", err)
 	}
