@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/ory/fosite"
@@ -152,6 +153,15 @@ func (s *storage) create(ctx context.Context, kind tokens.Kind, signature string
 		UserID: sess.UserID, Scopes: rec.Granted, RequestedAt: rec.RequestedAt, ExpiresAt: exp,
 		Active: true, Service: sess.Service, Data: data,
 	}
+	if sess.Patient != "" {
+		// Written by ward at consent time; a launch patient that is not a
+		// user id would be a bug, and is refused rather than stored blind.
+		pid, err := strconv.ParseInt(sess.Patient, 10, 64)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("store %s: launch patient %q is not a user id", kind, sess.Patient)
+		}
+		t.PatientID = pid
+	}
 	if kind == tokens.KindAccess {
 		t.Format = "opaque"
 		if usesJWT(r) {
@@ -178,6 +188,11 @@ func (s *storage) get(ctx context.Context, kind tokens.Kind, signature string, s
 	req, err := s.rebuild(ctx, t, sess)
 	if err != nil {
 		return nil, err
+	}
+	if fc, ok := req.Client.(*fositeClient); !ok || !holdersLive(t, fc.c) {
+		// Its person is deleted or its client may no longer serve them: the
+		// grant is dead (a refresh is invalid_grant), as at the bearer check.
+		return nil, fosite.ErrNotFound
 	}
 	if !t.Active {
 		return req, inactiveErr
