@@ -183,6 +183,9 @@ func (s *Service) DeleteConsent(ctx context.Context, userID, orgID int64) error 
 		if err := s.markConsentDeleted(ctx, r, c); err != nil {
 			return err
 		}
+		if err := s.revokePatientLaunches(ctx, userID); err != nil {
+			return err
+		}
 		return s.record(ctx, audit.ConsentCtx, userID, "deleted consent %d of user %d with organization %d", c.ID, userID, orgID)
 	})
 }
@@ -209,6 +212,9 @@ func (s *Service) WithdrawConsent(ctx context.Context, userID, orgID int64) (*Co
 		}
 		c.Status = ConsentSuspended
 		if err := s.store.UpdateConsent(ctx, c); err != nil {
+			return err
+		}
+		if err := s.revokePatientLaunches(ctx, userID); err != nil {
 			return err
 		}
 		out = c
