@@ -189,9 +189,12 @@ func (s *storage) get(ctx context.Context, kind tokens.Kind, signature string, s
 	if err != nil {
 		return nil, err
 	}
-	if fc, ok := req.Client.(*fositeClient); !ok || !holdersLive(t, fc.c) {
-		// Its person is deleted or its client may no longer serve them: the
-		// grant is dead (a refresh is invalid_grant), as at the bearer check.
+	if t.UserDeleted {
+		// holdersLive's rule, taken apart where fosite redeems a code or a
+		// refresh token: a deleted person's grant is dead (invalid_grant);
+		// a disabled client was refused by rebuild (GetClient); whether
+		// the client may serve the person is asked by the token endpoint
+		// with the grant type (mayUse), to answer unauthorized_client.
 		return nil, fosite.ErrNotFound
 	}
 	if !t.Active {

@@ -52,8 +52,8 @@ type Token struct {
 	// (RevokePatientLaunchTokens), so it is a column, not only in Data.
 	PatientID int64
 	// UserDeleted is true when the person the token acts for is deleted.
-	// GetToken reads it from the person's row in the same query; writes
-	// ignore it. A token of a deleted person is dead whatever Active says.
+	// GetToken and ListTokens read it from the person's row in the same
+	// query; writes ignore it. A token of a deleted person is dead whatever Active says.
 	UserDeleted bool
 	// Scopes are the granted scopes.
 	Scopes      []string

@@ -335,7 +335,7 @@ func (d *DB) DeactivateByID(ctx context.Context, id int64) (*tokens.Token, error
 }
 
 // ListTokens pages newest first: the cursor is the last id returned and the
-// next page continues below it.
+// next page continues below it. Rows carry UserDeleted, as GetToken's do.
 func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*tokens.Token, string, error) {
 	p = p.Normalize()
 	after, err := store.DecodeCursor(p.After)
@@ -345,19 +345,19 @@ func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*
 	var conds []string
 	var args []any
 	if after != 0 {
-		conds = append(conds, "id < ?")
+		conds = append(conds, "t.id < ?")
 		args = append(args, after)
 	}
 	if f.ClientID != "" {
-		conds = append(conds, "client_id = ?")
+		conds = append(conds, "t.client_id = ?")
 		args = append(args, f.ClientID)
 	}
 	if f.UserID != 0 {
-		conds = append(conds, "user_id = ?")
+		conds = append(conds, "t.user_id = ?")
 		args = append(args, f.UserID)
 	}
 	if len(f.Kinds) > 0 {
-		cond, arg, err := d.textList("kind", kindStrings(f.Kinds))
+		cond, arg, err := d.textList("t.kind", kindStrings(f.Kinds))
 		if err != nil {
 			return nil, "", err
 		}
@@ -365,16 +365,16 @@ func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*
 		args = append(args, arg)
 	}
 	if !f.LiveAt.IsZero() {
-		conds = append(conds, "active AND expires_at > ?")
+		conds = append(conds, "t.active AND t.expires_at > ?")
 		args = append(args, toMicro(f.LiveAt))
 	}
-	query := `SELECT ` + tokenColumns + ` FROM oauth_tokens`
+	query := `SELECT ` + tokenColumnsJoined + ` FROM oauth_tokens t LEFT JOIN users u ON u.id = t.user_id`
 	if len(conds) > 0 {
 		query += ` WHERE ` + strings.Join(conds, " AND ")
 	}
-	query += ` ORDER BY id DESC LIMIT ?`
+	query += ` ORDER BY t.id DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	out, err := queryList(ctx, d.rd(ctx), "list tokens", scanToken, query, args...)
+	out, err := queryList(ctx, d.rd(ctx), "list tokens", scanTokenWithUser, query, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -320,6 +320,11 @@ func testTokenRevokeHolders(t *testing.T, b Backend) {
 	mustEqual(t, getToken(t, b, own[0]).UserDeleted, true, "token of a deleted person")
 	mustEqual(t, getToken(t, b, launch).UserDeleted, false, "staff token on a deleted patient")
 	mustEqual(t, getToken(t, b, clientOnly).UserDeleted, false, "client-only token")
+	listed, _, err := b.Tokens.ListTokens(ctx, tokens.Filter{ClientID: clA}, store.Page{Limit: 10})
+	must(t, err, "list tokens")
+	for _, l := range listed {
+		mustEqual(t, l.UserDeleted, l.UserID == pat.ID, "listed token of user "+fmt.Sprint(l.UserID)+" deleted")
+	}
 	must(t, b.Directory.SetUserDeleted(ctx, pat.ID, nil), "reactivate patient")
 	mustEqual(t, getToken(t, b, own[0]).UserDeleted, false, "token of a reactivated person")
 
