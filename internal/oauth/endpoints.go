@@ -159,14 +159,28 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Audience = ar.GetGrantedAudience()
 
+	scopes := ar.GetGrantedScopes()
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		// Before the refresh token is spent: a wider scope is refused
+		// with the grant intact.
+		narrow, err := narrowRefresh(ar)
+		if err != nil {
+			p.auditFailure(ctx, "token request", s.ClientID, err)
+			p.writeAccessError(ctx, w, ar, err)
+			return
+		}
+		if narrow != nil {
+			s.AccessScopes, scopes = narrow, narrow
+		}
+	}
 	var resp fosite.AccessResponder
-	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: ar.GetGrantedScopes()})
+	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: scopes})
 	verb := "issued"
 	if grant == "refresh_token" {
 		verb = "refreshed"
 	}
 	comment := fmt.Sprintf("token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant,
-		strings.Join(ar.GetGrantedScopes(), " "))
+		strings.Join(scopes, " "))
 	if grant == "client_credentials" {
 		// A time-ordered request id keeps the request index's inserts at
 		// its end instead of on a random page each.
@@ -194,10 +208,40 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeAccessError(ctx, w, ar, err)
 		return
 	}
-	if s.Patient != "" && ar.GetGrantedScopes().Has(scope.LaunchPatient) {
+	if s.AccessScopes != nil {
+		resp.SetScopes(scopes)
+	}
+	if s.Patient != "" && scopes.Has(scope.LaunchPatient) {
 		resp.SetExtra("patient", s.Patient)
 	}
 	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// narrowRefresh reads the scope a refresh request asks for (RFC 6749
+// section 6): none or the same keeps the grant's scopes (nil); a subset is
+// the new access token's scopes, while the refresh token keeps the grant's;
+// any scope the grant does not hold is invalid_scope.
+func narrowRefresh(ar fosite.AccessRequester) (fosite.Arguments, error) {
+	asked := strings.Fields(ar.GetRequestForm().Get("scope"))
+	if len(asked) == 0 {
+		return nil, nil
+	}
+	granted := ar.GetGrantedScopes()
+	for _, sc := range asked {
+		if !slices.Contains(granted, sc) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The scope %q was not granted; a refresh may only narrow the grant's scopes (RFC 6749 section 6).", truncate(sc, 64))
+		}
+	}
+	var out fosite.Arguments
+	for _, sc := range granted { // the grant's order, without duplicates
+		if slices.Contains(asked, sc) && !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == len(granted) {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // introspect is RFC 7662 token introspection, for authenticated

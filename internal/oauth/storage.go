@@ -134,9 +134,13 @@ func (s *storage) create(ctx context.Context, kind tokens.Kind, signature string
 			form[k] = v
 		}
 	}
+	granted := []string(r.GetGrantedScopes())
+	if kind == tokens.KindAccess && sess.AccessScopes != nil {
+		granted = sess.AccessScopes // a narrowing refresh
+	}
 	rec := record{
 		ID: r.GetID(), RequestedAt: r.GetRequestedAt(), ClientID: r.GetClient().GetID(),
-		Requested: r.GetRequestedScopes(), Granted: r.GetGrantedScopes(),
+		Requested: r.GetRequestedScopes(), Granted: granted,
 		ReqAud: r.GetRequestedAudience(), GrantedAud: r.GetGrantedAudience(),
 		Form: form, Session: sess,
 	}
