@@ -18,6 +18,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/client"
+	"ward/internal/directory"
 	"ward/internal/oauth/scope"
 	"ward/internal/oauth/tokens"
 )
@@ -159,6 +160,15 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Audience = ar.GetGrantedAudience()
 
+	if grant == "refresh_token" {
+		if err := p.launchStillVisible(ctx, s); err != nil {
+			if !writeUnavailable(w, err) {
+				p.auditFailure(ctx, "token request", s.ClientID, err)
+				p.writeAccessError(ctx, w, ar, err)
+			}
+			return
+		}
+	}
 	scopes := ar.GetGrantedScopes()
 	if ar.GetGrantTypes().ExactOne("refresh_token") {
 		// Before the refresh token is spent: a wider scope is refused
@@ -215,6 +225,33 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		resp.SetExtra("patient", s.Patient)
 	}
 	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// launchStillVisible judges a refresh of someone's launch on another
+// person (a staff member's on a patient) again: check_role must still let
+// them see the launch patient. A patient/ scope is checked at launch only
+// (internal/fhir/policy), and what ends a staff member's reach without a
+// transaction to revoke in (a consent expiring, the staff member leaving
+// the organization) would otherwise let the launch be refreshed for the
+// refresh token's whole lifetime; with this it lasts at most one access
+// token. A refused refresh is invalid_grant.
+func (p *Provider) launchStillVisible(ctx context.Context, s *Session) error {
+	if s.Patient == "" || s.UserID == 0 || s.Patient == strconv.FormatInt(s.UserID, 10) {
+		return nil
+	}
+	id, err := strconv.ParseInt(s.Patient, 10, 64)
+	if err != nil || id <= 0 {
+		return fosite.ErrInvalidGrant.WithHint("The grant's launch patient is unreadable.")
+	}
+	err = p.d.Directory.CheckRole(actor.With(ctx, actor.Actor{UserID: s.UserID}), directory.View, id)
+	switch k := apperr.KindOf(err); {
+	case err == nil:
+		return nil
+	case k == apperr.Forbidden || k == apperr.NotFound || k == apperr.Unauthenticated || k == apperr.Invalid:
+		return fosite.ErrInvalidGrant.WithHint("You may no longer see the launch patient; launch the app again.")
+	default:
+		return err
+	}
 }
 
 // narrowRefresh reads the scope a refresh request asks for (RFC 6749

@@ -264,6 +264,33 @@ func TestStaffTokensDie(t *testing.T) {
 	})
 }
 
+// TestStaffLaunchRefreshNeedsReach: what ends a staff member's reach over
+// the launch patient without revoking anything (here: they leave the
+// organization the consent is with) stops the launch at its next refresh;
+// the patient's own grant refreshes on.
+func TestStaffLaunchRefreshNeedsReach(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		s := newStaffSetup(t, e)
+		a := newApp(t, e, revokeScopes)
+		l := newLiveness(e, a)
+		staffG := l.wantLive(t, "staff launch", a.launch(s.staff.Email, strconv.FormatInt(s.pat.ID, 10), "reach-1"), s.pat.ID)
+		own := a.launch(s.pat.Email, "", "reach-2")
+
+		other, err := e.svc.Directory.CreateOrganization(e.sys(), &directory.Organization{Name: "Elsewhere"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Directory.SetUserOrganizations(e.sys(), s.staff.ID, []int64{other.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if st, out := a.refresh(staffG.refresh, nil); st != http.StatusBadRequest || out["error"] != "invalid_grant" {
+			t.Errorf("refresh of a launch on a patient the staff member may no longer see: %d %v, want invalid_grant", st, out)
+		}
+		l.wantLive(t, "the patient's own grant", own, s.pat.ID)
+	})
+}
+
 // TestDisabledClientsTokensStayDead: disabling a client revoked nothing,
 // so enabling it again brought its tokens back. Now they die with the
 // disable, for good.
