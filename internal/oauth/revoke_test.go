@@ -131,8 +131,15 @@ func TestDeletedPatientsTokensDie(t *testing.T) {
 
 		g := l.wantLive(t, "patient", a.launch(pat.Email, "", "pat-1"), pat.ID)
 		other := a.launch(bystander.Email, "", "by-1")
-		if err := e.svc.Directory.DeleteUser(e.sys(), pat.ID); err != nil {
-			t.Fatal(err)
+		// As the probe did it: DELETE /api/user/{id} by a signed-in admin.
+		e.user("admin@example.org", patientPassword, "admin")
+		admin := e.browser()
+		admin.signIn(admin.get(e.issuer+"/login"), "admin@example.org", patientPassword)
+		req, _ := http.NewRequest(http.MethodDelete, e.issuer+"/api/user/"+strconv.FormatInt(pat.ID, 10), nil)
+		req.Header.Set("Origin", e.issuer)
+		res := admin.read(admin.c.Do(req))
+		if res.status >= 300 {
+			t.Fatalf("DELETE /api/user/%d: %d %s", pat.ID, res.status, res.body)
 		}
 		l.wantDead(t, "deleted patient", g, pat.ID)
 		if st := g.b.get(e.issuer + "/"); st.url.Path != "/login" {
