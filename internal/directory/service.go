@@ -86,7 +86,7 @@ func (s *Service) revokeUser(ctx context.Context, userID int64) error {
 }
 
 // revokePatientLaunches ends the grants others hold on the patient's launch
-// context, in ctx's transaction. Called when the patient's consent is
+// context, in ctx's transaction, and returns how many it ended. Called when the patient's consent is
 // withdrawn or deleted: a patient/ scope is checked against the staff
 // member's reach once, at launch (internal/fhir/policy), so a launch made
 // while the consent held would otherwise outlive it. A user/ scope needs no
@@ -94,14 +94,15 @@ func (s *Service) revokeUser(ctx context.Context, userID int64) error {
 // sign-in is left alone, and all staff launches on the patient go, not only
 // those of the organization concerned: a staff member who may still see the
 // patient launches again.
-func (s *Service) revokePatientLaunches(ctx context.Context, patientID int64) error {
+func (s *Service) revokePatientLaunches(ctx context.Context, patientID int64) (int, error) {
 	if s.revoker == nil {
-		return nil
+		return 0, nil
 	}
-	if _, err := s.revoker.RevokePatientLaunchTokens(ctx, patientID); err != nil {
-		return fmt.Errorf("revoke launch tokens on patient %d: %w", patientID, err)
+	n, err := s.revoker.RevokePatientLaunchTokens(ctx, patientID)
+	if err != nil {
+		return 0, fmt.Errorf("revoke launch tokens on patient %d: %w", patientID, err)
 	}
-	return nil
+	return n, nil
 }
 
 // OnPurged registers fn to run after a user's purge has committed, to

@@ -160,7 +160,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Audience = ar.GetGrantedAudience()
 
+	scopes := ar.GetGrantedScopes()
 	if grant == "refresh_token" {
+		// Both before the refresh token is spent: a refused refresh
+		// leaves the grant as it was.
 		if err := p.launchStillVisible(ctx, s); err != nil {
 			if !writeUnavailable(w, err) {
 				p.auditFailure(ctx, "token request", s.ClientID, err)
@@ -168,11 +171,6 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-	}
-	scopes := ar.GetGrantedScopes()
-	if ar.GetGrantTypes().ExactOne("refresh_token") {
-		// Before the refresh token is spent: a wider scope is refused
-		// with the grant intact.
 		narrow, err := narrowRefresh(ar)
 		if err != nil {
 			p.auditFailure(ctx, "token request", s.ClientID, err)

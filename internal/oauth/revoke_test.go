@@ -228,6 +228,9 @@ func TestStaffTokensDie(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.wantDead(t, "staff launch after the consent was withdrawn", staffG, s.pat.ID)
+			if !e.hasAudit("withdrew consent", "; 2 launch tokens of others revoked") {
+				t.Error("the withdrawal's audit event does not count the launch tokens it revoked")
+			}
 			l.wantLive(t, "the patient's own sign-in", own, s.pat.ID)
 		}
 		// Consent deleted.
