@@ -216,7 +216,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeAccessError(ctx, w, ar, err)
 		return
 	}
+	// The code grant's scopes are only settled by NewAccessResponse.
+	scopes = ar.GetGrantedScopes()
 	if s.AccessScopes != nil {
+		scopes = s.AccessScopes
 		resp.SetScopes(scopes)
 	}
 	if s.Patient != "" && scopes.Has(scope.LaunchPatient) {
