@@ -83,30 +83,38 @@ func BenchmarkClientCredentials(b *testing.B) {
 	}
 }
 
-// BenchmarkIntrospection answers RFC 7662 introspection of a live token.
+// BenchmarkIntrospection answers RFC 7662 introspection of a live token,
+// opaque and JWT (whose signature, issuer, audience, expiry and type are
+// verified before its row is read).
 func BenchmarkIntrospection(b *testing.B) {
 	for _, backend := range testutil.Backends() {
-		b.Run(backend, func(b *testing.B) {
-			f := newOAuthFixture(b, backend, client.TokenOpaque)
-			tok := f.token(b)
-			body := url.Values{"token": {tok}}.Encode()
-			b.ReportAllocs()
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodPost, "/oauth/introspect", strings.NewReader(body))
-					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					req.SetBasicAuth(f.id, f.secret)
-					rec := httptest.NewRecorder()
-					f.h.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"active":true`) {
-						b.Fatalf("introspect: %d %s", rec.Code, rec.Body)
-					}
-				}
+		for _, format := range []string{client.TokenOpaque, client.TokenJWT} {
+			b.Run(backend+"/"+format, func(b *testing.B) {
+				benchIntrospection(b, backend, format)
 			})
-		})
+		}
 	}
+}
+
+func benchIntrospection(b *testing.B, backend, format string) {
+	f := newOAuthFixture(b, backend, format)
+	tok := f.token(b)
+	body := url.Values{"token": {tok}}.Encode()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/oauth/introspect", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(f.id, f.secret)
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"active":true`) {
+				b.Fatalf("introspect: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
 }
 
 // BenchmarkIntrospectionLoopback is BenchmarkIntrospection over a real

@@ -79,8 +79,22 @@ type Config struct {
 	// in progress at once; past it a kick-off is answered 429.
 	ExportMaxPerClient int
 
-	// MaxBodyBytes caps every request body but document uploads.
+	// MaxBodyBytes caps every request body but raw Binary uploads
+	// (WARD_MAX_BODY_BYTES): forms, management JSON and every FHIR JSON
+	// resource, a DocumentReference with inline content and a FHIR JSON
+	// Binary included. Larger content goes up as a raw Binary, which
+	// streams to the blob store.
 	MaxBodyBytes int64
+	// RequestReadTimeout is how long a request, headers and body, may take
+	// to arrive, counted from its start however slowly it trickles
+	// (WARD_REQUEST_READ_TIMEOUT); a body not in by then is cut off.
+	RequestReadTimeout time.Duration
+	// UploadReadTimeout replaces RequestReadTimeout for raw Binary uploads
+	// (WARD_UPLOAD_READ_TIMEOUT), which may be DocumentMaxBytes large.
+	UploadReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has carried no
+	// request for this long (WARD_IDLE_TIMEOUT).
+	IdleTimeout time.Duration
 	// ExportSlice bounds one run of an export job (WARD_EXPORT_SLICE); a
 	// longer export pauses and resumes from its checkpoint, so that no run
 	// outlives JobRescueAfter.
@@ -101,6 +115,13 @@ type Config struct {
 	// and written outside the database (WARD_AUDIT_CHECKPOINT_INTERVAL); a
 	// checkpoint is also taken on shutdown.
 	AuditCheckpointInterval time.Duration
+	// OutboundAllowPrivate lets every outbound fetch (client key sets,
+	// webhook receivers, pushed tokens, connectors) reach loopback,
+	// private, link-local and other non-public addresses, over plain http
+	// too (WARD_OUTBOUND_ALLOW_PRIVATE=1): for tests and closed networks.
+	// Off (the default), only https to public addresses; see
+	// internal/outbound.
+	OutboundAllowPrivate bool
 	// LogFormat is "json" (production) or "text" (a terminal).
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
@@ -134,6 +155,9 @@ func Default() Config {
 		ExportRetention:         24 * time.Hour,
 		ExportMaxPerClient:      3,
 		MaxBodyBytes:            1 << 20,
+		RequestReadTimeout:      30 * time.Second,
+		UploadReadTimeout:       5 * time.Minute,
+		IdleTimeout:             30 * time.Second,
 		DocumentMaxBytes:        32 << 20,
 		ExportSlice:             30 * time.Minute,
 		JobRescueAfter:          time.Hour,
@@ -214,6 +238,13 @@ var envVars = map[string]setter{
 		c.MaxBodyBytes = n
 		return nil
 	},
+	"WARD_REQUEST_READ_TIMEOUT": func(c *Config, v string) error {
+		return parseDuration(v, &c.RequestReadTimeout)
+	},
+	"WARD_UPLOAD_READ_TIMEOUT": func(c *Config, v string) error {
+		return parseDuration(v, &c.UploadReadTimeout)
+	},
+	"WARD_IDLE_TIMEOUT":     func(c *Config, v string) error { return parseDuration(v, &c.IdleTimeout) },
 	"WARD_EXPORT_SLICE":     func(c *Config, v string) error { return parseDuration(v, &c.ExportSlice) },
 	"WARD_JOB_RESCUE_AFTER": func(c *Config, v string) error { return parseDuration(v, &c.JobRescueAfter) },
 	"WARD_BLOB_DIR":         func(c *Config, v string) error { c.BlobDir = v; return nil },
@@ -243,6 +274,14 @@ var envVars = map[string]setter{
 			return fmt.Errorf("not an integer: %q", v)
 		}
 		c.ExportMaxPerClient = n
+		return nil
+	},
+	"WARD_OUTBOUND_ALLOW_PRIVATE": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not 1 or 0 (true or false): %q", v)
+		}
+		c.OutboundAllowPrivate = b
 		return nil
 	},
 	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },
@@ -487,6 +526,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max body bytes: must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.RequestReadTimeout <= 0 {
+		bad("request read timeout: must be positive, got %s", c.RequestReadTimeout)
+	}
+	if c.UploadReadTimeout < c.RequestReadTimeout {
+		bad("upload read timeout (%s): must be at least the request read timeout (%s)", c.UploadReadTimeout, c.RequestReadTimeout)
+	}
+	if c.IdleTimeout <= 0 {
+		bad("idle timeout: must be positive, got %s", c.IdleTimeout)
 	}
 	if c.LogFormat != LogJSON && c.LogFormat != LogText {
 		bad("log format: %q is neither %q nor %q", c.LogFormat, LogJSON, LogText)

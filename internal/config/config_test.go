@@ -42,6 +42,9 @@ func TestFromEnv(t *testing.T) {
 				"WARD_SERVICE_TOKEN_ALERT_WINDOW=168h",
 				"WARD_KEY_ROTATION_AGE=720h",
 				"WARD_MAX_BODY_BYTES=2048",
+				"WARD_REQUEST_READ_TIMEOUT=20s",
+				"WARD_UPLOAD_READ_TIMEOUT=10m",
+				"WARD_IDLE_TIMEOUT=45s",
 				"WARD_EXPORT_FILE_LINES=500",
 				"WARD_EXPORT_RETENTION=2h",
 				"WARD_EXPORT_MAX_PER_CLIENT=7",
@@ -54,6 +57,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_LOG_LEVEL=debug",
 				"WARD_SIGNIN_RATE_PER_MINUTE=0",
 				"WARD_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1,2001:db8::/32",
+				"WARD_OUTBOUND_ALLOW_PRIVATE=1",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -61,6 +65,7 @@ func TestFromEnv(t *testing.T) {
 					Issuer: "https://id.example.org", MasterKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 					SessionIdleTimeout: 15 * time.Minute, SessionAbsoluteLifetime: 8 * time.Hour,
 					LockoutFailures: 3, LockoutPeriod: 10 * time.Minute, MaxBodyBytes: 2048,
+					RequestReadTimeout: 20 * time.Second, UploadReadTimeout: 10 * time.Minute, IdleTimeout: 45 * time.Second,
 					AccessTokenLifetime: 30 * time.Minute, RefreshTokenLifetime: 720 * time.Hour,
 					ServiceTokenLifetime: 2160 * time.Hour, ServiceTokenAlertWindow: 168 * time.Hour,
 					KeyRotationAge:  720 * time.Hour,
@@ -71,6 +76,7 @@ func TestFromEnv(t *testing.T) {
 					LogFormat:               "text", LogLevel: "debug",
 					SigninRatePerMinute: 0, TrustedProxies: "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				}
+				want.OutboundAllowPrivate = true
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -94,10 +100,11 @@ func TestFromEnv(t *testing.T) {
 			name: "every parse problem at once",
 			env: []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1",
 				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5",
-				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33"},
+				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_IDLE_TIMEOUT=never", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33",
+				"WARD_OUTBOUND_ALLOW_PRIVATE=maybe"},
 			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE",
 				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT",
-				"WARD_SIGNIN_RATE_PER_MINUTE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
+				"WARD_SIGNIN_RATE_PER_MINUTE", "WARD_IDLE_TIMEOUT", "WARD_OUTBOUND_ALLOW_PRIVATE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
 		},
 		{
 			name: "value without equals sign is empty",
@@ -168,6 +175,9 @@ func TestValidate(t *testing.T) {
 		{"idle above absolute", func(c *Config) { c.SessionIdleTimeout = 13 * time.Hour }, []string{"exceeds"}},
 		{"zero lockout", func(c *Config) { c.LockoutFailures = 0 }, []string{"lockout failures"}},
 		{"tiny body", func(c *Config) { c.MaxBodyBytes = 10 }, []string{"max body bytes"}},
+		{"no request read timeout", func(c *Config) { c.RequestReadTimeout = 0 }, []string{"request read timeout"}},
+		{"upload deadline below request's", func(c *Config) { c.UploadReadTimeout = 10 * time.Second }, []string{"upload read timeout"}},
+		{"no idle timeout", func(c *Config) { c.IdleTimeout = 0 }, []string{"idle timeout"}},
 		{"one line per export file", func(c *Config) { c.ExportFileLines = 1 }, nil},
 		{"no export file lines", func(c *Config) { c.ExportFileLines = 0 }, []string{"export file lines"}},
 		{"one minute retention", func(c *Config) { c.ExportRetention = time.Minute }, nil},

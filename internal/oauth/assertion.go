@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,8 +72,27 @@ func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp claim is out of range.")
 	}
 	f.Exp = time.Unix(int64(exp), 0)
-	if f.Exp.Before(now.Add(-assertionSkew)) {
+	// fosite's JWT library refuses, after the signature check, an
+	// assertion whose exp has passed or whose iat or nbf lies ahead (to
+	// the second, with no leeway), with an error that is no RFC 6749 error
+	// and answered 500. Decided here first, the client gets
+	// invalid_client. exp must lie beyond this very second, so a second
+	// that ticks over between here and there cannot expire it there.
+	if int64(exp) <= now.Unix() {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion has expired.")
+	}
+	for _, claim := range []string{"iat", "nbf"} {
+		v, present := claims[claim]
+		if !present {
+			continue
+		}
+		t, ok := v.(float64)
+		if !ok {
+			return f, fosite.ErrInvalidClient.WithHintf("The client_assertion %s claim is not a number.", claim)
+		}
+		if int64(t) > now.Unix() {
+			return f, fosite.ErrInvalidClient.WithHintf("The client_assertion %s claim lies in the future; check the client's clock.", claim)
+		}
 	}
 	if f.Exp.After(now.Add(MaxAssertionLifetime + assertionSkew)) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion exp is more than five minutes ahead.")
@@ -87,6 +107,12 @@ func joinAlgs() string { return strings.Join(AssertionAlgs, ", ") }
 // signature against the client's JWKS and iss = sub = client_id, aud = the
 // token endpoint, and a jti never used before.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if n := authMethodsIn(r, form); n > 1 {
+		// fosite would pick one and ignore the rest, so a wrong or unknown
+		// Basic credential beside a good assertion went unnoticed.
+		return nil, fosite.ErrInvalidRequest.WithHint("The request uses more than one client authentication method (HTTP Basic, client_secret in the body, client_assertion); RFC 6749 section 2.3 allows one.").
+			WithWrap(errTwoAuthMethods)
+	}
 	if form.Get("client_assertion_type") == clientAssertionType {
 		f, err := checkAssertion(form.Get("client_assertion"), p.now())
 		if err != nil {
@@ -102,11 +128,41 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	return p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
 }
 
+// errTwoAuthMethods marks the invalid_request of a request that
+// authenticates its client in more than one way, so that the endpoints
+// that report other failures as invalid_client keep it.
+var errTwoAuthMethods = errors.New("more than one client authentication method")
+
+// authMethodsIn counts the client authentication methods a request uses:
+// an Authorization: Basic header, a client_secret in the body, a client
+// assertion. A client_id in the body alone authenticates nothing.
+func authMethodsIn(r *http.Request, form url.Values) int {
+	n := 0
+	// The header's scheme alone, without decoding it (fosite does that):
+	// even a malformed Basic credential is a second method.
+	if h := r.Header.Get("Authorization"); len(h) >= 6 && strings.EqualFold(h[:6], "basic ") {
+		n++
+	}
+	if _, ok := form["client_secret"]; ok {
+		n++
+	}
+	_, assertion := form["client_assertion"]
+	_, assertionType := form["client_assertion_type"]
+	if assertion || assertionType {
+		n++
+	}
+	return n
+}
+
 // asInvalidClient reports a failed client assertion as RFC 6749's
 // invalid_client, whatever fosite called it (jti_known, invalid_request
-// for an unknown kid): the client failed to authenticate. Server errors
-// stay server errors.
+// for an unknown kid): the client failed to authenticate. Server errors stay
+// server errors, and a request with two authentication methods stays
+// invalid_request.
 func asInvalidClient(err error) error {
+	if errors.Is(err, errTwoAuthMethods) {
+		return err
+	}
 	rfc := fositeErr(err)
 	if rfc.CodeField >= 500 || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		return err

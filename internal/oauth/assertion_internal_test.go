@@ -35,11 +35,20 @@ func TestCheckAssertion(t *testing.T) {
 	if f, err := checkAssertion(ok, now); err != nil || f.Alg != "ES384" {
 		t.Fatalf("a good assertion: %v %v", f, err)
 	}
+	timed := signedAssertion(t, jose.ES384, map[string]any{"exp": now.Unix() + 1, "iat": now.Unix(), "nbf": now.Unix()})
+	if _, err := checkAssertion(timed, now); err != nil {
+		t.Fatalf("iat and nbf now, exp next second: %v", err)
+	}
 	for name, raw := range map[string]string{
 		"exp 10 minutes ahead": signedAssertion(t, jose.ES384, map[string]any{"exp": now.Add(10 * time.Minute).Unix()}),
 		"expired":              signedAssertion(t, jose.ES384, map[string]any{"exp": now.Add(-time.Hour).Unix()}),
 		"no exp":               signedAssertion(t, jose.ES384, map[string]any{"sub": "x"}),
 		"exp not a number":     signedAssertion(t, jose.ES384, map[string]any{"exp": "soon"}),
+		"exp this second":      signedAssertion(t, jose.ES384, map[string]any{"exp": now.Unix()}),
+		"exp a second past":    signedAssertion(t, jose.ES384, map[string]any{"exp": now.Unix() - 1}),
+		"iat a second ahead":   signedAssertion(t, jose.ES384, map[string]any{"exp": now.Add(time.Minute).Unix(), "iat": now.Unix() + 1}),
+		"nbf a minute ahead":   signedAssertion(t, jose.ES384, map[string]any{"exp": now.Add(2 * time.Minute).Unix(), "nbf": now.Add(time.Minute).Unix()}),
+		"iat not a number":     signedAssertion(t, jose.ES384, map[string]any{"exp": now.Add(time.Minute).Unix(), "iat": "now"}),
 		"alg none":             "eyJhbGciOiJub25lIn0.eyJleHAiOjE4MDAwMDAxMDB9.",
 		"not a JWT":            "abc",
 		"empty":                "",

@@ -60,9 +60,18 @@ type ConsentPage struct {
 	Error       string
 }
 
+// LogoutPage is what the sign-out confirmation page shows: a form that
+// posts Params back to Action with confirm=yes.
+type LogoutPage struct {
+	Action     string
+	ClientName string
+	Params     []Param
+}
+
 // Pages renders the authorize endpoint's HTML (internal/web implements it).
 type Pages interface {
 	Consent(w http.ResponseWriter, r *http.Request, p *ConsentPage)
+	ConfirmLogout(w http.ResponseWriter, r *http.Request, p *LogoutPage)
 	Error(w http.ResponseWriter, r *http.Request, status int, title, message string)
 }
 
@@ -74,7 +83,7 @@ type AuthorizeDeps struct {
 	// authorization request stay allowed: SMART's authorize-post).
 	CSRF *http.CrossOriginProtection
 	// Ender and Cookies end the browser session at the end-session
-	// endpoint.
+	// endpoint (whose confirmation form CSRF checks too).
 	Ender   SessionEnder
 	Cookies httpauth.Cookies
 }
@@ -342,6 +351,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 	ctx := r.Context()
 	s := newSession()
 	s.UserID, s.ClientID, s.AuthTime = sess.UserID, fc.GetID(), sess.AuthTime
+	s.SID = sessionSID(httpauth.Token(r))
 	s.Issuer = p.cfg.Issuer
 	s.FhirUser = p.fhirUserOf(sess.UserID, roles)
 	if patient != 0 {
@@ -387,6 +397,9 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 		p.authorizeError(w, r, d, ar, err)
 		return
 	}
+	// RFC 9207: the response names its issuer, so a client talking to
+	// several servers can tell a mix-up attacker's answer from ours.
+	resp.AddParameter("iss", p.cfg.Issuer)
 	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -408,7 +421,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, d Auth
 		p.log.ErrorContext(r.Context(), "oauth: authorize failure", "err", rfc.WithExposeDebug(true).GetDescription(), "cause", rfc.Cause())
 	}
 	if ar != nil && ar.IsRedirectURIValid() {
-		p.fosite.WriteAuthorizeError(r.Context(), w, ar, err)
+		p.writeAuthorizeError(r.Context(), w, ar, err)
 		return
 	}
 	status := rfc.CodeField
@@ -422,4 +435,38 @@ func sortedUnique(in []string) []string {
 	out := slices.Clone(in)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// writeAuthorizeError is fosite's WriteAuthorizeError (for a verified
+// redirect URI) with RFC 9207's iss among the parameters, as on a
+// success: fosite has no way to add one to an error. The response mode
+// is honoured as fosite would (ward's clients use query; fragment and
+// form_post carry iss too).
+func (p *Provider) writeAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	params := fositeErr(err).WithExposeDebug(false).ToValues()
+	params.Set("state", ar.GetState())
+	params.Set("iss", p.cfg.Issuer)
+	redir := *ar.GetRedirectURI()
+	redir.Fragment = "" // a redirect URI must not carry one
+	var loc string
+	switch ar.GetResponseMode() {
+	case fosite.ResponseModeFormPost:
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		fosite.WriteAuthorizeFormPostResponse(redir.String(), params, fosite.GetPostFormHTMLTemplate(ctx, p.fosite), w)
+		return
+	case fosite.ResponseModeFragment:
+		loc = redir.String() + "#" + params.Encode()
+	default:
+		for k, vs := range redir.Query() {
+			for _, v := range vs {
+				params.Add(k, v)
+			}
+		}
+		redir.RawQuery = params.Encode()
+		loc = redir.String()
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusSeeOther)
 }

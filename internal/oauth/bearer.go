@@ -58,13 +58,19 @@ type sessionOnly struct {
 }
 
 // lookup finds the stored row of an access or refresh token after checking
-// the credential itself (an opaque token's HMAC), without judging liveness.
+// the credential itself, without judging liveness: an opaque token's HMAC,
+// or a JWT's signature, typ, iss, aud and exp (RFC 9068 section 4), before
+// any database read; a JWT's row is then found by its verified jti.
 func (p *Provider) lookup(ctx context.Context, token string) (*tokens.Token, error) {
 	kind := tokens.KindAccess
-	var sig string
+	var sig, jwtClient string
 	switch {
 	case isJWT(token):
-		sig = jwtSignature(token)
+		v, err := p.strategy.jwt.verify(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		sig, jwtClient = v.jti, v.clientID
 	case p.strategy.genuine(ctx, prefixAccess, token):
 		sig = p.strategy.AccessTokenSignature(ctx, token)
 	case p.strategy.genuine(ctx, prefixRefresh, token):
@@ -77,7 +83,15 @@ func (p *Provider) lookup(ctx context.Context, token string) (*tokens.Token, err
 	if notFound(err) {
 		return nil, errInactive()
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	if jwtClient != "" && (t.ClientID != jwtClient || t.Format != "jwt") {
+		// A jti is unique, so this is a corrupt row or a bug, never a
+		// token to honour.
+		return nil, errInactive()
+	}
+	return t, nil
 }
 
 func (p *Provider) info(t *tokens.Token) (*TokenInfo, error) {

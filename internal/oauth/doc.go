@@ -7,6 +7,8 @@
 // RFC 9068 JWTs signed with keys.Manager), the client adapter over the
 // client registry, the policy (which scopes a client may receive, the
 // private_key_jwt rules of SMART Backend Services) and the HTTP endpoints.
+// A client's jwks_uri is fetched only through internal/outbound, cached and
+// refetched at a bounded rate (jwks.go), never by fosite's own fetcher.
 //
 // Every credential ward hands out is stored only by its signature. Every
 // issue, refresh, revocation and failure is audited in the same

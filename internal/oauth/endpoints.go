@@ -541,11 +541,11 @@ func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"introspection_endpoint_auth_methods_supported":    authMethods[:3],
 		"revocation_endpoint_auth_methods_supported":       authMethods,
 		"code_challenge_methods_supported":                 []string{"S256"},
-		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "fhirUser", "name", "given_name", "family_name", "email"},
+		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "fhirUser", "name", "given_name", "family_name", "email"},
 		"prompt_values_supported":                          []string{"none", "login", "consent"},
 		"request_parameter_supported":                      false,
 		"claims_parameter_supported":                       false,
-		"authorization_response_iss_parameter_supported":   false,
+		"authorization_response_iss_parameter_supported":   true,
 		"backchannel_logout_supported":                     false,
 		"frontchannel_logout_supported":                    false,
 	})
@@ -570,6 +570,8 @@ func (p *Provider) smartConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"scopes_supported":                 p.scopesSupported(),
 		"response_types_supported":         []string{"code"},
 		"code_challenge_methods_supported": []string{"S256"},
+		// RFC 9207: every authorization response carries iss.
+		"authorization_response_iss_parameter_supported": true,
 		"capabilities": []string{
 			"launch-standalone", "authorize-post",
 			"client-public", "client-confidential-symmetric", "client-confidential-asymmetric",

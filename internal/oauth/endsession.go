@@ -2,11 +2,15 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	fjwt "github.com/ory/fosite/token/jwt"
 
@@ -24,17 +28,31 @@ type SessionEnder interface {
 // endSession is OpenID Connect RP-Initiated Logout 1.0. An application
 // signs the person out of ward by sending the browser here with the ID
 // token it holds (id_token_hint), and optionally where to go afterwards
-// (post_logout_redirect_uri, which must be one of the application's
-// registered redirect URIs, compared exactly) and a state to echo.
+// (post_logout_redirect_uri, which must be one of the registered redirect
+// URIs of the client the hint was issued to, compared exactly) and a state
+// to echo.
 //
 // Without a valid id_token_hint nothing is ended: any site could otherwise
 // sign people out with a link. The person is pointed at ward's own sign-out
-// button instead.
+// button instead. A hint is taken as the person's wish only when it was
+// issued in the browser session that is signing out (its sid claim is that
+// session's, and its subject the session's person): any other hint, such
+// as an ID token from an earlier session replayed by another site, gets a
+// confirmation page whose form posts back here with confirm=yes, checked
+// against cross-origin requests (§2: the OP asks the person).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, d AuthorizeDeps) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
 		d.Pages.Error(w, r, http.StatusBadRequest, "Bad request", "The sign-out request could not be read.")
 		return
+	}
+	// Only ward's own form confirms, and only by POST: a link cannot.
+	confirmed := r.PostForm.Get("confirm") == "yes"
+	if confirmed && d.CSRF != nil {
+		if err := d.CSRF.Check(r); err != nil {
+			d.Pages.Error(w, r, http.StatusForbidden, "Request refused", "The sign-out form must be sent from ward's own page.")
+			return
+		}
 	}
 	hint := r.Form.Get("id_token_hint")
 	if hint == "" {
@@ -52,24 +70,55 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, d Authoriz
 		d.Pages.Error(w, r, http.StatusBadRequest, "Sign out of ward", "client_id does not match the ID token.")
 		return
 	}
+	clientName, registered := clientID, []string(nil)
+	if e, err := p.clients.get(ctx, clientID); err == nil && !e.c.Disabled {
+		clientName, registered = e.c.Name, e.c.RedirectURIs
+	}
 	redirect := r.Form.Get("post_logout_redirect_uri")
-	if redirect != "" {
-		e, err := p.clients.get(ctx, clientID)
-		if err != nil || e.c.Disabled || !slices.Contains(e.c.RedirectURIs, redirect) {
-			d.Pages.Error(w, r, http.StatusBadRequest, "Sign out of ward",
-				"post_logout_redirect_uri is not one of the application's registered redirect URIs.")
+	if redirect != "" && !slices.Contains(registered, redirect) {
+		d.Pages.Error(w, r, http.StatusBadRequest, "Sign out of ward",
+			"post_logout_redirect_uri is not one of the application's registered redirect URIs.")
+		return
+	}
+	cookie := httpauth.Token(r)
+	signedIn := false
+	if cookie != "" {
+		sess, err := d.Sessions.Authenticate(ctx, cookie)
+		switch {
+		case err == nil:
+			signedIn = true
+			if !confirmed && !hintFromSession(tok.Claims, cookie, sess.UserID) {
+				var params []Param
+				for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+					if v := r.Form.Get(k); v != "" {
+						params = append(params, Param{Name: k, Value: v})
+					}
+				}
+				d.Pages.ConfirmLogout(w, r, &LogoutPage{Action: PathEndSession, ClientName: clientName, Params: params})
+				return
+			}
+		case apperr.Is(err, apperr.Unauthenticated), apperr.Is(err, apperr.NotFound):
+			// Nobody is signed in: there is nothing to end or to ask.
+		default:
+			p.log.ErrorContext(ctx, "oauth: end session", "err", err)
+			d.Pages.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ward could not sign you out. The problem has been logged.")
 			return
 		}
 	}
-	if cookie := httpauth.Token(r); cookie != "" {
+	if signedIn {
 		if err := d.Ender.Logout(ctx, cookie); err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unauthenticated) {
 			p.log.ErrorContext(ctx, "oauth: end session", "err", err)
 			d.Pages.Error(w, r, http.StatusInternalServerError, "Something went wrong", "ward could not sign you out. The problem has been logged.")
 			return
 		}
 		sub, _ := tok.Claims["sub"].(string)
+		how := "its ID token from this session"
+		if confirmed {
+			how = "confirmed by the person"
+		}
 		actx := actor.With(ctx, actor.Actor{ClientID: clientID})
-		if err := p.d.Audit.Record(actx, audit.Login, 0, fmt.Sprintf("signed out of ward at the request of client %s (subject %s)", truncate(clientID, 128), truncate(sub, 64))); err != nil {
+		if err := p.d.Audit.Record(actx, audit.Login, 0, fmt.Sprintf("signed out of ward at the request of client %s (subject %s; %s)",
+			truncate(clientID, 128), truncate(sub, 64), how)); err != nil {
 			p.log.ErrorContext(ctx, "oauth: audit end session", "err", err)
 		}
 	}
@@ -85,6 +134,26 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, d Authoriz
 		u.RawQuery = q.Encode()
 	}
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// sessionSID is the sid of the browser session whose cookie is token: a
+// one-way function of it, so the ID token names the session without
+// carrying anything that could be used as, or to find, the cookie.
+func sessionSID(token string) string {
+	if token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("ward sid\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// hintFromSession reports whether ID token claims were issued in the
+// browser session of cookie, to its person.
+func hintFromSession(claims map[string]any, cookie string, userID int64) bool {
+	sid, _ := claims["sid"].(string)
+	sub, _ := claims["sub"].(string)
+	return sid != "" && subtle.ConstantTimeCompare([]byte(sid), []byte(sessionSID(cookie))) == 1 &&
+		sub == strconv.FormatInt(userID, 10)
 }
 
 // audienceOf returns the single client an ID token was issued to.

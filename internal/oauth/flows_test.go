@@ -131,6 +131,10 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		if ui.Subject != claims.Sub {
 			t.Errorf("userinfo sub %q", ui.Subject)
 		}
+		// It is personal data: no cache keeps it.
+		if st, hdr, _ := e.bearerGet("/oauth/userinfo", tok.AccessToken); st != http.StatusOK || hdr.Get("Cache-Control") != "no-store" {
+			t.Errorf("userinfo: %d, Cache-Control %q, want no-store", st, hdr.Get("Cache-Control"))
+		}
 
 		// Refresh rotates: a new pair, and the old refresh token is spent.
 		fresh, err := a.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()

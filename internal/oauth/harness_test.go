@@ -44,6 +44,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 	cfg.DatabaseURL = dbURL
 	cfg.Addr = ln.Addr().String()
 	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.OutboundAllowPrivate = true // key-set servers in tests are on loopback
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

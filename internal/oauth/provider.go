@@ -23,6 +23,7 @@ import (
 	"ward/internal/oauth/keys"
 	"ward/internal/oauth/scope"
 	"ward/internal/oauth/tokens"
+	"ward/internal/outbound"
 	"ward/internal/secrets"
 	"ward/internal/session"
 	"ward/internal/store"
@@ -115,6 +116,10 @@ type Deps struct {
 	// ClientIP names a request's client address for the throttle
 	// (httpauth.ClientIP with the trusted proxies); nil means the peer's.
 	ClientIP func(*http.Request) string
+	// Outbound is where fetches of clients' key sets may go
+	// (WARD_OUTBOUND_ALLOW_PRIVATE); the zero value refuses non-public
+	// addresses.
+	Outbound outbound.Policy
 }
 
 // Throttle limits failed client authentications per address. The token
@@ -196,12 +201,16 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		RedirectSecureChecker:      fosite.IsRedirectURISecureStrict,
 		TokenEntropy:               32,
 	}
-	// Fetching a client's jwks_uri: bounded, few retries, and fosite's
-	// debug logging of every request off.
+	// Every fetch fosite could make goes through ward's outbound client: a
+	// client's jwks_uri through keySetFetcher (fosite's default fetcher
+	// would use a client of its own, unbounded), and fosite's HTTPClient
+	// (request_uri, which no ward client registers) with no retries.
+	out := outbound.New(d.Outbound, outbound.Limits{Timeout: KeySetTimeout, MaxBytes: KeySetMaxBytes})
+	fc.JWKSFetcherStrategy = newKeySetFetcher(out.Get, d.Now, d.Logger)
 	hc := retryablehttp.NewClient()
 	hc.Logger = nil
-	hc.RetryMax = 2
-	hc.HTTPClient.Timeout = 5 * time.Second
+	hc.RetryMax = 0
+	hc.HTTPClient = out.HTTPClient()
 	fc.HTTPClient = hc
 	p.fcfg = fc
 	sg := &signer{keys: d.Keys, alg: keys.ES256}
@@ -210,7 +219,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		hmac: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
 		now:  d.Now,
 	}
-	p.strategy.jwt = &oauth2.DefaultJWTStrategy{Signer: sg, HMACSHAStrategy: p.strategy.hmac, Config: fc}
+	p.strategy.jwt = &accessJWTs{sg: sg, keys: d.Keys, issuer: cfg.Issuer, audience: cfg.FHIRBase(), now: d.Now}
 	p.storage = &storage{
 		st: d.Tokens, clients: p.clients, now: d.Now,
 		audience: []string{cfg.FHIRBase()}, codeLifespan: cfg.CodeLifetime,

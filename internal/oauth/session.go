@@ -20,6 +20,11 @@ type Session struct {
 	ClientID string `json:"cid"`
 	// AuthTime is when the person last proved their password.
 	AuthTime time.Time `json:"auth_time,omitzero"`
+	// SID names the browser session the grant was made in (the ID
+	// token's sid claim, OpenID Front-Channel Logout §3): the end-session
+	// endpoint signs out without asking only for a hint from the session
+	// that is signing out.
+	SID string `json:"sid,omitempty"`
 	// Patient is the SMART launch patient (a directory user id), if any.
 	Patient string `json:"patient,omitempty"`
 	// FhirUser is the FHIR resource URL of the person (OIDC fhirUser).
@@ -109,6 +114,12 @@ func (s *Session) IDTokenClaims() *jwt.IDTokenClaims {
 		}
 		s.ID.Extra["fhirUser"] = s.FhirUser
 	}
+	if s.SID != "" {
+		if s.ID.Extra == nil {
+			s.ID.Extra = map[string]any{}
+		}
+		s.ID.Extra["sid"] = s.SID
+	}
 	return s.ID
 }
 
@@ -123,7 +134,11 @@ func (s *Session) IDTokenHeaders() *jwt.Headers {
 // GetJWTClaims implements oauth2.JWTSessionContainer: the claims of an
 // RFC 9068 access token, besides the exp, scope, aud, iat and iss that
 // fosite adds.
-func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer { return s.accessClaims() }
+
+// accessClaims are GetJWTClaims as their concrete type, so that the token
+// strategy can set the jti it stores the token under.
+func (s *Session) accessClaims() *jwt.JWTClaims {
 	extra := map[string]any{"client_id": s.ClientID}
 	if s.Patient != "" {
 		extra["patient"] = s.Patient

@@ -29,7 +29,7 @@ const (
 // Refresh tokens and codes are always opaque.
 type tokenStrategy struct {
 	hmac *foauth2.HMACSHAStrategyUnPrefixed
-	jwt  *foauth2.DefaultJWTStrategy
+	jwt  *accessJWTs
 	now  func() time.Time
 }
 
@@ -116,10 +116,16 @@ func validate(prefix, token string, check func(rest string) error) error {
 	return check(rest)
 }
 
-// AccessTokenSignature returns the stored key of an access token.
+// AccessTokenSignature returns the stored key of an access token: for a
+// JWT its jti once the token is verified, "" (found nowhere) for one that
+// is not.
 func (s *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) string {
 	if isJWT(token) {
-		return s.jwt.AccessTokenSignature(ctx, token)
+		v, err := s.jwt.verify(ctx, token)
+		if err != nil {
+			return ""
+		}
+		return v.jti
 	}
 	return s.opaqueSignature(ctx, prefixAccess, token)
 }
@@ -131,19 +137,20 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 		if sess, ok := r.GetSession().(*Session); ok && sess.AccessScopes != nil {
 			r = narrowed{Requester: r, scopes: sess.AccessScopes}
 		}
-		return s.jwt.GenerateAccessToken(ctx, r)
+		return s.jwt.generate(ctx, r)
 	}
 	return s.generate(ctx, prefixAccess)
 }
 
-// ValidateAccessToken checks the token against its stored request r. For
-// a JWT the stored row (found by the JWT's signature) is authoritative:
-// its expiry is checked, and the payload the client holds is never read,
-// so verifying the signature again would cost a public-key operation per
-// request and add nothing.
+// ValidateAccessToken checks the token against its stored request r: a
+// JWT is verified (signature, typ, iss, aud, exp) and its stored expiry
+// checked too; an opaque token's HMAC and stored expiry are checked.
 func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Requester, token string) error {
 	if isJWT(token) {
-		if exp := r.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() && exp.Before(s.now()) {
+		if _, err := s.jwt.verify(ctx, token); err != nil {
+			return errorsx.WithStack(fosite.ErrTokenSignatureMismatch.WithHint("The access token is not a valid JWT issued by this server."))
+		}
+		if exp := r.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() && !exp.After(s.now()) {
 			return errorsx.WithStack(fosite.ErrTokenExpired.WithHintf("Access token expired at '%s'.", exp))
 		}
 		return nil

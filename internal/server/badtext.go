@@ -58,6 +58,13 @@ func (s *Server) rejectBadText(next http.Handler) http.Handler {
 					fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit))
 				return
 			}
+			if timedOut(err) {
+				// The connection is closed after this answer: the rest of
+				// the body is not waited for.
+				w.Header().Set("Connection", "close")
+				s.refuseInput(w, r, http.StatusRequestTimeout, "the request body did not arrive in time")
+				return
+			}
 			s.refuseInput(w, r, http.StatusBadRequest, "the request body could not be read")
 			return
 		}

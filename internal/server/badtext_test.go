@@ -624,28 +624,38 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestUploadsAreNotReadBeforeAccess: the text check does not read a
-// document upload (up to the document limit, far above other bodies) ahead
-// of the handler, which decides on access first: an anonymous upload is
-// refused without ward buffering it.
+// TestUploadsAreNotReadBeforeAccess: the text check does not read a raw
+// document upload (up to the document limit, far above other bodies)
+// ahead of the handler, which decides on access first: an anonymous upload
+// is refused without ward buffering it. A JSON body that large, inline
+// document content or a FHIR JSON Binary, is over the general limit and
+// refused from its declared length, unread, too.
 func TestUploadsAreNotReadBeforeAccess(t *testing.T) {
 	srv := newServer(t, testutil.SQLiteURL(t), nil)
-	body := []byte(`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/plain","data":"` +
+	raw := bytes.Repeat([]byte("%PDF\x00\xff"), 1<<20)
+	doc := []byte(`{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/plain","data":"` +
 		strings.Repeat("QUJD", 2<<20) + `"}}]}`)
-	for _, tt := range []struct{ method, path string }{
-		{"POST", "/fhir/DocumentReference"}, {"PUT", "/fhir/DocumentReference/1"}, {"POST", "/fhir/Binary"},
+	for _, tt := range []struct {
+		method, path, ctype string
+		body                []byte
+		want                int
+	}{
+		{"POST", "/fhir/Binary", "application/pdf", raw, http.StatusUnauthorized},
+		{"POST", "/fhir/DocumentReference", "application/fhir+json", doc, http.StatusRequestEntityTooLarge},
+		{"PUT", "/fhir/DocumentReference/1", "application/fhir+json", doc, http.StatusRequestEntityTooLarge},
+		{"POST", "/fhir/Binary", "application/fhir+json", doc, http.StatusRequestEntityTooLarge},
 	} {
-		cr := &countingReader{r: bytes.NewReader(body)}
+		cr := &countingReader{r: bytes.NewReader(tt.body)}
 		req := httptest.NewRequest(tt.method, tt.path, cr)
-		req.ContentLength = int64(len(body))
-		req.Header.Set("Content-Type", "application/fhir+json")
+		req.ContentLength = int64(len(tt.body))
+		req.Header.Set("Content-Type", tt.ctype)
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
-		if rec.Code != http.StatusUnauthorized {
-			t.Errorf("anonymous %s %s: %d, want 401", tt.method, tt.path, rec.Code)
+		if rec.Code != tt.want {
+			t.Errorf("anonymous %s %s (%s): %d, want %d", tt.method, tt.path, tt.ctype, rec.Code, tt.want)
 		}
 		if cr.n > 64<<10 {
-			t.Errorf("anonymous %s %s: %d bytes of the body were read before refusing", tt.method, tt.path, cr.n)
+			t.Errorf("anonymous %s %s (%s): %d bytes of the body were read before refusing", tt.method, tt.path, tt.ctype, cr.n)
 		}
 	}
 }

@@ -50,6 +50,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 		Version: s.o.version,
 		Logger:  s.o.logger,
 		Now:     s.o.now,
+		MaxBody: cfg.MaxBodyBytes,
 	})
 	h.Mount(mux)
 	return nil
@@ -73,16 +74,14 @@ func writeAuthError(w http.ResponseWriter, r *http.Request, status int, detail s
 	rest.WriteOutcome(w, status, fhir.NewOperationOutcome("error", code, detail))
 }
 
-// uploadPath reports whether a request may carry a document's content,
-// which gets the document limit instead of the general body limit.
+// uploadPath reports whether a request carries a document's content raw:
+// a Binary create of any type but JSON, which streams to the blob store
+// and so gets the document limit and the upload read deadline. Every JSON
+// body, a DocumentReference with inline content or a FHIR JSON Binary
+// included, is held to the general limit: decoding one takes several
+// times its size in memory.
 func uploadPath(r *http.Request) bool {
-	switch {
-	case r.Method == http.MethodPost && (r.URL.Path == "/fhir/Binary" || r.URL.Path == "/fhir/DocumentReference"):
-		return true
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/fhir/DocumentReference/"):
-		return true
-	}
-	return false
+	return r.Method == http.MethodPost && r.URL.Path == "/fhir/Binary" && !rest.JSONType(r.Header.Get("Content-Type"))
 }
 
 // corsPath reports whether a path serves browser apps on other origins:

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -211,6 +213,10 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		// Most answers carry personal or health data or credentials: none
+		// is stored by any cache unless its handler says otherwise (the
+		// key set, discovery and static files do).
+		h.Set("Cache-Control", "no-store")
 		if hsts {
 			h.Set("Strict-Transport-Security", "max-age=63072000")
 		}
@@ -218,17 +224,34 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps every request body at cfg.MaxBodyBytes. A declared length
-// over the limit is refused at once; an undeclared (chunked) one fails when
-// the handler reads past the limit, and handlers answer 413 then.
+// readDeadline gives a raw upload (uploadPath) cfg.UploadReadTimeout to
+// arrive instead of the server's cfg.RequestReadTimeout, both counted from
+// the start of the request. Nothing is needed for long answers: net/http
+// lifts the read deadline once the body is in (at once for a request
+// without one), so a bulk file or a document streaming to a slow client is
+// not cut by it (TestReadDeadlineSparesALongAnswer).
+func (s *Server) readDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if uploadPath(r) {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.UploadReadTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// timedOut reports whether a body read failed because the request took
+// longer to arrive than its read deadline allowed.
+func timedOut(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// limitBody caps every request body at cfg.MaxBodyBytes, and a raw
+// document upload at cfg.DocumentMaxBytes. A declared length over the
+// limit is refused at once; an undeclared (chunked) one fails when the
+// handler reads past the limit, and handlers answer 413 then.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	// A document travels base64 in FHIR JSON: 4/3 of its size, plus the
-	// resource around it.
-	docLimit := s.cfg.DocumentMaxBytes/3*4 + 64<<10
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := s.cfg.MaxBodyBytes
 		if uploadPath(r) {
-			limit = max(limit, docLimit)
+			limit = max(limit, s.cfg.DocumentMaxBytes)
 		}
 		if r.ContentLength > limit {
 			s.refuseInput(w, r, http.StatusRequestEntityTooLarge,

@@ -207,6 +207,7 @@ func (s *Server) chain(h http.Handler) http.Handler {
 	h = s.rejectBadText(h)
 	h = s.cors(h)
 	h = s.limitBody(h)
+	h = s.readDeadline(h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
 	return s.observe(h)
@@ -262,14 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln until ctx is cancelled, then stops accepting requests
 // and gives in-flight ones ShutdownTimeout to finish. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn),
-	}
+	hs := s.httpServer(s.handler)
 	s.o.logger.InfoContext(ctx, "ward listening", "addr", ln.Addr().String(),
 		"url", "http://"+ln.Addr().String(), "issuer", s.cfg.PublicIssuer(), "version", s.o.version)
 
@@ -307,6 +301,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// httpServer is the http.Server ward listens with. Headers must arrive
+// within 10 s and the whole request, body included, within
+// cfg.RequestReadTimeout of its start, however slowly it trickles;
+// readDeadline (middleware) gives raw uploads cfg.UploadReadTimeout, and
+// net/http lifts the deadline once a body is in, so a long download or a
+// slow handler is not cut by it. There is no WriteTimeout: bulk NDJSON files
+// and document content may take a slow client long to fetch, and a write
+// deadline would cut them mid-file. A keep-alive connection idle for
+// cfg.IdleTimeout is closed.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn),
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

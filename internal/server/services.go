@@ -21,6 +21,7 @@ import (
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
+	"ward/internal/outbound"
 	"ward/internal/secrets"
 	"ward/internal/session"
 	sqlstore "ward/internal/store/sql"
@@ -171,6 +172,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		Tokens: db, Tx: db, Clients: clients, Keys: signingKeys, Audit: auditLog, Directory: dir,
 		MasterKey: masterKey, SecretKey: secretKey, Logger: o.logger, Now: o.now,
 		Throttle: throttle, ClientIP: clientIP,
+		Outbound: outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
 	})
 	if err != nil {
 		return nil, err

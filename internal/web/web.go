@@ -107,7 +107,7 @@ func New(d Deps) (*Handler, error) {
 		d.ClientIP = func(r *http.Request) string { return httpauth.ClientIP(r, nil) }
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "home", "error", "consent"} {
+	for _, name := range []string{"login", "home", "error", "consent", "logout"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
@@ -194,6 +194,18 @@ func (h *Handler) Consent(w http.ResponseWriter, r *http.Request, p *oauth.Conse
 		}
 	}
 	h.renderCSP(w, r, http.StatusOK, "consent", p, cspFor(redirect))
+}
+
+// ConfirmLogout renders the end-session endpoint's confirmation page
+// (oauth.Pages): its form ends in a redirect to the application.
+func (h *Handler) ConfirmLogout(w http.ResponseWriter, r *http.Request, p *oauth.LogoutPage) {
+	redirect := ""
+	for _, prm := range p.Params {
+		if prm.Name == "post_logout_redirect_uri" {
+			redirect = prm.Value
+		}
+	}
+	h.renderCSP(w, r, http.StatusOK, "logout", p, cspFor(redirect))
 }
 
 // Error renders an error page (oauth.Pages).

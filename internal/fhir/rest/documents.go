@@ -200,7 +200,7 @@ func (h *Handler) readBinary(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", d.ContentType)
 	w.Header().Set("ETag", ETag(d.Version))
-	w.Header().Set("Cache-Control", "private, no-cache")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// The stored type is the uploader's; a browser must not render it in
 	// ward's origin (an HTML "document" would run as ward).
@@ -233,8 +233,8 @@ func (h *Handler) createBinary(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	d := &document.Document{ContentType: ct}
 	var content io.Reader = r.Body
-	if mt, _, _ := mime.ParseMediaType(ct); mt == ContentType || mt == "application/json" {
-		body, err := ReadBody(r, MaxBody)
+	if JSONType(ct) {
+		body, err := ReadBody(r, h.d.MaxBody)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -48,6 +48,10 @@ type Deps struct {
 	Version        string
 	Logger         *slog.Logger
 	Now            func() time.Time
+
+	// MaxBody caps a FHIR JSON request body (DefaultMaxBody when 0);
+	// over it the answer is 413.
+	MaxBody int64
 }
 
 // Handler serves /fhir.
@@ -63,6 +67,9 @@ func New(d Deps) *Handler {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.MaxBody <= 0 {
+		d.MaxBody = DefaultMaxBody
 	}
 	d.Base = strings.TrimRight(d.Base, "/")
 	h := &Handler{d: d}
@@ -337,7 +344,7 @@ func (h *Handler) writeRequest(w http.ResponseWriter, r *http.Request, typ strin
 		h.fail(w, r, err)
 		return g, nil, false
 	}
-	body, err := ReadBody(r, MaxBody)
+	body, err := ReadBody(r, h.d.MaxBody)
 	if err != nil {
 		h.fail(w, r, err)
 		return g, nil, false

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", contentTypeHeader)
+	if w.Header().Get("Cache-Control") == "" {
+		// Search results carry health data as reads do (WriteResource).
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
@@ -57,6 +62,12 @@ func WriteOutcome(w http.ResponseWriter, status int, oo *fhir.OperationOutcome) 
 // issue each. Internal errors are logged with their cause and answered
 // with a generic message.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, errTimedOut) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// The rest of the body is not waited for: the connection closes.
+		w.Header().Set("Connection", "close")
+		WriteOutcome(w, http.StatusRequestTimeout, fhir.NewOperationOutcome("error", "timeout", errTimedOut.Error()))
+		return
+	}
 	k := apperr.KindOf(err)
 	status := httpauth.StatusOf(k)
 	if status == http.StatusInternalServerError {
@@ -98,9 +109,10 @@ func WriteResource(w http.ResponseWriter, r *http.Request, status int, res any, 
 	if !updated.IsZero() {
 		w.Header().Set("Last-Modified", updated.UTC().Format(http.TimeFormat))
 	}
-	// Patient data must not sit in shared caches; the caller's own cache
-	// may revalidate with If-None-Match.
-	w.Header().Set("Cache-Control", "private, no-cache")
+	// Health data is stored in no cache, not even the caller's own (a
+	// shared computer's browser, an app's disk cache); a caller holding a
+	// copy may still ask If-None-Match.
+	w.Header().Set("Cache-Control", "no-store")
 	if status == http.StatusOK && etagMatches(r.Header.Get("If-None-Match"), version) {
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -142,9 +154,20 @@ func IfMatchVersion(r *http.Request) (int64, error) {
 	return v, nil
 }
 
-// MaxBody is the largest FHIR JSON body ward reads (documents carry their
-// content inline, base64, so this is above the management API's limit).
-const MaxBody = 48 << 20
+// DefaultMaxBody is the largest FHIR JSON body ward reads unless
+// Deps.MaxBody says otherwise: every resource, a DocumentReference with
+// inline content and a FHIR JSON Binary included. Decoding JSON takes
+// several times the body's size in memory, so large content goes up as a
+// raw Binary instead, which streams to the blob store.
+const DefaultMaxBody = 1 << 20
+
+// JSONType reports whether a Content-Type names FHIR JSON (or plain JSON):
+// a body of such a type is a resource, held to the JSON limit; a Binary
+// upload of any other type is raw content, streamed.
+func JSONType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == ContentType || mt == "application/json" || mt == "application/json+fhir")
+}
 
 // ReadBody reads a FHIR JSON request body of at most limit bytes. The
 // media type must be FHIR's or plain JSON; anything else is refused before
@@ -157,12 +180,15 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", mbe.Limit)
+			return nil, tooLargeBody(mbe.Limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, errTimedOut
 		}
 		return nil, apperr.Wrap(apperr.Invalid, err, "the request body could not be read")
 	}
 	if int64(len(body)) > limit {
-		return nil, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", limit)
+		return nil, tooLargeBody(limit)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, apperr.New(apperr.Invalid, "the request body is empty")
@@ -199,6 +225,16 @@ func HasBadJSONText(b []byte) bool {
 		}
 	}
 }
+
+// tooLargeBody is the 413 for a JSON body over the limit, with the way
+// round it.
+func tooLargeBody(limit int64) error {
+	return apperr.New(apperr.TooLarge, "the request body is larger than %d bytes; send large document content as a raw Binary upload (POST /fhir/Binary with the content's own Content-Type)", limit)
+}
+
+// errTimedOut marks a body that did not arrive within the connection's
+// read deadline; WriteError answers it 408.
+var errTimedOut = errors.New("the request body did not arrive in time")
 
 func checkJSONContentType(ct string) error {
 	if ct == "" {

@@ -5,8 +5,9 @@
 // (fosite) lives in internal/oauth and the SQL in internal/store/sql.
 //
 // A credential is never stored: only its signature (the HMAC part of an
-// opaque token, the signature of a JWT, the keyed hash of a service token),
-// so a copy of the database cannot be replayed.
+// opaque token, the keyed hash of a service token) or, for a JWT access
+// token, its jti (from which nobody can make the token without ward's
+// signing key), so a copy of the database cannot be replayed.
 package tokens
 
 import (
