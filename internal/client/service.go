@@ -53,7 +53,21 @@ type Service struct {
 	// changed is told the id of every client a write changed, after it
 	// commits (the authorization server drops its cached copy).
 	changed func(id string)
+	// tokens revokes a disabled client's tokens; nil revokes nothing
+	// (tests of the registry alone).
+	tokens TokenRevoker
 }
+
+// TokenRevoker ends every grant (codes, access and refresh tokens) of a
+// client in the caller's transaction and returns how many it ended.
+// Implemented by the token store (internal/store/sql).
+type TokenRevoker interface {
+	RevokeClientTokens(ctx context.Context, clientID string) (int, error)
+}
+
+// RevokeWith makes Disable revoke the client's tokens through r. It is for
+// wiring, before the Service is used.
+func (s *Service) RevokeWith(r TokenRevoker) { s.tokens = r }
 
 // OnChange registers fn to be called with a client's id after each change
 // to it commits. It is for wiring, before the Service is used.
@@ -426,8 +440,10 @@ func (s *Service) Approve(ctx context.Context, id string) (*Client, error) {
 	return out, nil
 }
 
-// Disable stops a client from obtaining tokens; it stays registered and can
-// be enabled again. Disabling a disabled client changes nothing.
+// Disable stops a client from obtaining tokens and revokes those it holds,
+// in the same transaction and for good: enabling it again lets it obtain
+// new tokens, never brings the old ones back. It stays registered.
+// Disabling a disabled client changes nothing.
 func (s *Service) Disable(ctx context.Context, id string) (*Client, error) {
 	return s.setDisabled(ctx, id, true)
 }
@@ -472,7 +488,13 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 			return err
 		}
 		if disabled {
-			return s.record(ctx, c, "disabled")
+			n := 0
+			if s.tokens != nil {
+				if n, err = s.tokens.RevokeClientTokens(ctx, c.ID); err != nil {
+					return fmt.Errorf("revoke tokens of client %s: %w", c.ID, err)
+				}
+			}
+			return s.record(ctx, c, "disabled; %d tokens revoked", n)
 		}
 		return s.record(ctx, c, "enabled%s", note)
 	})

@@ -183,7 +183,11 @@ func (s *Service) DeleteConsent(ctx context.Context, userID, orgID int64) error 
 		if err := s.markConsentDeleted(ctx, r, c); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ConsentCtx, userID, "deleted consent %d of user %d with organization %d", c.ID, userID, orgID)
+		n, err := s.revokePatientLaunches(ctx, userID)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, audit.ConsentCtx, userID, "deleted consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
 	})
 }
 
@@ -211,8 +215,12 @@ func (s *Service) WithdrawConsent(ctx context.Context, userID, orgID int64) (*Co
 		if err := s.store.UpdateConsent(ctx, c); err != nil {
 			return err
 		}
+		n, err := s.revokePatientLaunches(ctx, userID)
+		if err != nil {
+			return err
+		}
 		out = c
-		return s.record(ctx, audit.ConsentCtx, userID, "withdrew consent %d of user %d with organization %d", c.ID, userID, orgID)
+		return s.record(ctx, audit.ConsentCtx, userID, "withdrew consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
 	})
 	if err != nil {
 		return nil, err

@@ -162,8 +162,16 @@ func (s *Service) changeRoles(ctx context.Context, id int64, names []string,
 		if err := s.store.SetUserRoles(ctx, id, next); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Role, id, "roles of user %d: added [%s], removed [%s]",
-			id, strings.Join(added, ", "), strings.Join(removed, ", "))
+		note := ""
+		if len(removed) > 0 {
+			// A grant may have relied on a removed role (see revokeUser).
+			if err := s.revokeUser(ctx, id); err != nil {
+				return err
+			}
+			note = "; their tokens and sessions revoked"
+		}
+		return s.record(ctx, audit.Role, id, "roles of user %d: added [%s], removed [%s]%s",
+			id, strings.Join(added, ", "), strings.Join(removed, ", "), note)
 	})
 	if err != nil {
 		return nil, err

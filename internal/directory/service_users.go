@@ -283,7 +283,12 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 		if err := s.store.SetUserDeleted(ctx, id, &at); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Account, id, "marked user %d deleted", id)
+		// A deleted person's tokens and sessions end with them, for good:
+		// reactivating them later does not bring any back.
+		if err := s.revokeUser(ctx, id); err != nil {
+			return err
+		}
+		return s.record(ctx, audit.Account, id, "marked user %d deleted; their tokens and sessions revoked", id)
 	})
 }
 
@@ -401,7 +406,10 @@ func (s *Service) MergeUsers(ctx context.Context, fromID, toID int64) error {
 		if err := s.store.SetUserDeleted(ctx, fromID, &at); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.Account, fromID, "merged user %d into user %d and marked it deleted", fromID, toID); err != nil {
+		if err := s.revokeUser(ctx, fromID); err != nil {
+			return err
+		}
+		if err := s.record(ctx, audit.Account, fromID, "merged user %d into user %d and marked it deleted; its tokens and sessions revoked", fromID, toID); err != nil {
 			return err
 		}
 		return s.record(ctx, audit.Account, toID, "merged user %d into user %d", fromID, toID)

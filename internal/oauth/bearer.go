@@ -9,6 +9,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
+	"ward/internal/client"
 	"ward/internal/oauth/tokens"
 )
 
@@ -176,12 +177,23 @@ func (p *Provider) check(ctx context.Context, token string, refreshToo bool) (*T
 	if err != nil {
 		return nil, err
 	}
-	if c.c.Disabled || !mayUse(c.c, t.UserID, "").Allowed {
-		// A client sent back to pending (its developer widened it) stops
-		// serving everyone but its owner at once, tokens already issued too.
+	if !holdersLive(t, c.c) {
 		return nil, errInactive()
 	}
 	return p.info(t)
+}
+
+// holdersLive is the one rule, on every use of a stored grant (bearer
+// check, introspection, token tools, userinfo, refresh, code redemption),
+// of whether those it was issued to may still use it: its person is not
+// deleted (read with the token's row, no extra query), and its client is
+// enabled and may serve that person. A client sent back to pending (its
+// developer widened it) stops serving everyone but its owner at once,
+// tokens already issued too. Deleting a person or disabling a client also
+// revokes the rows (for good); this check holds the line for anything
+// issued in a race with that change.
+func holdersLive(t *tokens.Token, c *client.Client) bool {
+	return !t.UserDeleted && !c.Disabled && mayUse(c, t.UserID, "").Allowed
 }
 
 // AuthenticateBearer checks a bearer token and returns who acts through it.

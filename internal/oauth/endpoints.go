@@ -18,6 +18,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/client"
+	"ward/internal/directory"
 	"ward/internal/oauth/scope"
 	"ward/internal/oauth/tokens"
 )
@@ -159,14 +160,35 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Audience = ar.GetGrantedAudience()
 
+	scopes := ar.GetGrantedScopes()
+	if grant == "refresh_token" {
+		// Both before the refresh token is spent: a refused refresh
+		// leaves the grant as it was.
+		if err := p.launchStillVisible(ctx, s); err != nil {
+			if !writeUnavailable(w, err) {
+				p.auditFailure(ctx, "token request", s.ClientID, err)
+				p.writeAccessError(ctx, w, ar, err)
+			}
+			return
+		}
+		narrow, err := narrowRefresh(ar)
+		if err != nil {
+			p.auditFailure(ctx, "token request", s.ClientID, err)
+			p.writeAccessError(ctx, w, ar, err)
+			return
+		}
+		if narrow != nil {
+			s.AccessScopes, scopes = narrow, narrow
+		}
+	}
 	var resp fosite.AccessResponder
-	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: ar.GetGrantedScopes()})
+	actx := actor.With(ctx, actor.Actor{UserID: s.UserID, ClientID: s.ClientID, Scopes: scopes})
 	verb := "issued"
 	if grant == "refresh_token" {
 		verb = "refreshed"
 	}
 	comment := fmt.Sprintf("token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant,
-		strings.Join(ar.GetGrantedScopes(), " "))
+		strings.Join(scopes, " "))
 	if grant == "client_credentials" {
 		// A time-ordered request id keeps the request index's inserts at
 		// its end instead of on a random page each.
@@ -194,10 +216,70 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		p.writeAccessError(ctx, w, ar, err)
 		return
 	}
-	if s.Patient != "" && ar.GetGrantedScopes().Has(scope.LaunchPatient) {
+	// The code grant's scopes are only settled by NewAccessResponse.
+	scopes = ar.GetGrantedScopes()
+	if s.AccessScopes != nil {
+		scopes = s.AccessScopes
+		resp.SetScopes(scopes)
+	}
+	if s.Patient != "" && scopes.Has(scope.LaunchPatient) {
 		resp.SetExtra("patient", s.Patient)
 	}
 	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// launchStillVisible judges a refresh of someone's launch on another
+// person (a staff member's on a patient) again: check_role must still let
+// them see the launch patient. A patient/ scope is checked at launch only
+// (internal/fhir/policy), and what ends a staff member's reach without a
+// transaction to revoke in (a consent expiring, the staff member leaving
+// the organization) would otherwise let the launch be refreshed for the
+// refresh token's whole lifetime; with this it lasts at most one access
+// token. A refused refresh is invalid_grant.
+func (p *Provider) launchStillVisible(ctx context.Context, s *Session) error {
+	if s.Patient == "" || s.UserID == 0 || s.Patient == strconv.FormatInt(s.UserID, 10) {
+		return nil
+	}
+	id, err := strconv.ParseInt(s.Patient, 10, 64)
+	if err != nil || id <= 0 {
+		return fosite.ErrInvalidGrant.WithHint("The grant's launch patient is unreadable.")
+	}
+	err = p.d.Directory.CheckRole(actor.With(ctx, actor.Actor{UserID: s.UserID}), directory.View, id)
+	switch k := apperr.KindOf(err); {
+	case err == nil:
+		return nil
+	case k == apperr.Forbidden || k == apperr.NotFound || k == apperr.Unauthenticated || k == apperr.Invalid:
+		return fosite.ErrInvalidGrant.WithHint("You may no longer see the launch patient; launch the app again.")
+	default:
+		return err
+	}
+}
+
+// narrowRefresh reads the scope a refresh request asks for (RFC 6749
+// section 6): none or the same keeps the grant's scopes (nil); a subset is
+// the new access token's scopes, while the refresh token keeps the grant's;
+// any scope the grant does not hold is invalid_scope.
+func narrowRefresh(ar fosite.AccessRequester) (fosite.Arguments, error) {
+	asked := strings.Fields(ar.GetRequestForm().Get("scope"))
+	if len(asked) == 0 {
+		return nil, nil
+	}
+	granted := ar.GetGrantedScopes()
+	for _, sc := range asked {
+		if !slices.Contains(granted, sc) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The scope %q was not granted; a refresh may only narrow the grant's scopes (RFC 6749 section 6).", truncate(sc, 64))
+		}
+	}
+	var out fosite.Arguments
+	for _, sc := range granted { // the grant's order, without duplicates
+		if slices.Contains(asked, sc) && !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == len(granted) {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // introspect is RFC 7662 token introspection, for authenticated

@@ -35,6 +35,12 @@ type Session struct {
 	Issuer   string   `json:"iss,omitempty"`
 	Audience []string `json:"aud,omitempty"`
 
+	// AccessScopes, when set, are the scopes of the access token being
+	// issued, narrower than the grant's: a refresh that asked for fewer
+	// scopes (RFC 6749 section 6). The refresh token keeps the grant's
+	// scopes. Set by the token endpoint for the one response; never stored.
+	AccessScopes []string `json:"-"`
+
 	ExpiresAt map[fosite.TokenType]time.Time `json:"exp"`
 	ID        *jwt.IDTokenClaims             `json:"id_token,omitempty"`
 	Headers   *jwt.Headers                   `json:"id_headers,omitempty"`

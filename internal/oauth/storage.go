@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/ory/fosite"
@@ -133,9 +134,13 @@ func (s *storage) create(ctx context.Context, kind tokens.Kind, signature string
 			form[k] = v
 		}
 	}
+	granted := []string(r.GetGrantedScopes())
+	if kind == tokens.KindAccess && sess.AccessScopes != nil {
+		granted = sess.AccessScopes // a narrowing refresh
+	}
 	rec := record{
 		ID: r.GetID(), RequestedAt: r.GetRequestedAt(), ClientID: r.GetClient().GetID(),
-		Requested: r.GetRequestedScopes(), Granted: r.GetGrantedScopes(),
+		Requested: r.GetRequestedScopes(), Granted: granted,
 		ReqAud: r.GetRequestedAudience(), GrantedAud: r.GetGrantedAudience(),
 		Form: form, Session: sess,
 	}
@@ -151,6 +156,15 @@ func (s *storage) create(ctx context.Context, kind tokens.Kind, signature string
 		Signature: signature, Kind: kind, RequestID: r.GetID(), ClientID: rec.ClientID,
 		UserID: sess.UserID, Scopes: rec.Granted, RequestedAt: rec.RequestedAt, ExpiresAt: exp,
 		Active: true, Service: sess.Service, Data: data,
+	}
+	if sess.Patient != "" {
+		// Written by ward at consent time; a launch patient that is not a
+		// user id would be a bug, and is refused rather than stored blind.
+		pid, err := strconv.ParseInt(sess.Patient, 10, 64)
+		if err != nil || pid <= 0 {
+			return fmt.Errorf("store %s: launch patient %q is not a user id", kind, sess.Patient)
+		}
+		t.PatientID = pid
 	}
 	if kind == tokens.KindAccess {
 		t.Format = "opaque"
@@ -178,6 +192,14 @@ func (s *storage) get(ctx context.Context, kind tokens.Kind, signature string, s
 	req, err := s.rebuild(ctx, t, sess)
 	if err != nil {
 		return nil, err
+	}
+	if t.UserDeleted {
+		// holdersLive's rule, taken apart where fosite redeems a code or a
+		// refresh token: a deleted person's grant is dead (invalid_grant);
+		// a disabled client was refused by rebuild (GetClient); whether
+		// the client may serve the person is asked by the token endpoint
+		// with the grant type (mayUse), to answer unauthorized_client.
+		return nil, fosite.ErrNotFound
 	}
 	if !t.Active {
 		return req, inactiveErr

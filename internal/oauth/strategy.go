@@ -134,6 +134,9 @@ func (s *tokenStrategy) AccessTokenSignature(ctx context.Context, token string) 
 // client is registered.
 func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Requester) (string, string, error) {
 	if usesJWT(r) {
+		if sess, ok := r.GetSession().(*Session); ok && sess.AccessScopes != nil {
+			r = narrowed{Requester: r, scopes: sess.AccessScopes}
+		}
 		return s.jwt.generate(ctx, r)
 	}
 	return s.generate(ctx, prefixAccess)
@@ -154,6 +157,16 @@ func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 	}
 	return validate(prefixAccess, token, func(rest string) error { return s.hmac.ValidateAccessToken(ctx, r, rest) })
 }
+
+// narrowed is a request whose access token carries fewer scopes than its
+// grant (a narrowing refresh, Session.AccessScopes): the JWT's scope claim
+// is taken from GetGrantedScopes.
+type narrowed struct {
+	fosite.Requester
+	scopes []string
+}
+
+func (n narrowed) GetGrantedScopes() fosite.Arguments { return fosite.Arguments(n.scopes) }
 
 // RefreshTokenSignature returns the stored key of a refresh token.
 func (s *tokenStrategy) RefreshTokenSignature(ctx context.Context, token string) string {

@@ -167,14 +167,14 @@ func (p *Provider) liveClient(ctx context.Context, id string) (*client.Client, e
 
 // tokenView is t as callers see it. Active is what a resource server would
 // decide now (see check): the row is active and unexpired, its client c
-// exists, is enabled, and serves the token's person (a pending client
-// serves its owner only).
+// exists, and holdersLive holds (its person is not deleted, its client is
+// enabled and serves them).
 func (p *Provider) tokenView(t *tokens.Token, now time.Time, c *client.Client) (*TokenInfo, error) {
 	in, err := p.info(t)
 	if err != nil {
 		return nil, err
 	}
-	in.Active = t.Active && t.ExpiresAt.After(now) && c != nil && !c.Disabled && mayUse(c, t.UserID, "").Allowed
+	in.Active = t.Active && t.ExpiresAt.After(now) && c != nil && holdersLive(t, c)
 	return in, nil
 }
 

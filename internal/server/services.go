@@ -131,6 +131,9 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	checkpoints := audit.NewCheckpointer(db, cpKey, cfg.AuditCheckpointPath(), o.logger, o.now)
 	dir := directory.NewService(db, auditLog, hasher, o.now)
+	// Deleting a person, removing a role or withdrawing a consent revokes
+	// the tokens and sessions that carried the access, in its transaction.
+	dir.RevokeWith(db)
 	accountKey, err := secrets.DeriveHMACKey(masterKey, secrets.PurposeSigninLimit)
 	if err != nil {
 		return nil, fmt.Errorf("sign-in limit key: %w", err)
@@ -154,6 +157,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	clients.RevokeWith(db) // disabling a client revokes its tokens for good
 	keyAEAD, err := keys.NewMasterKeyAEAD(masterKey)
 	if err != nil {
 		return nil, err

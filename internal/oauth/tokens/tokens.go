@@ -47,6 +47,15 @@ type Token struct {
 	ClientID  string
 	// UserID is the person the token acts for; 0 for client-only grants.
 	UserID int64
+	// PatientID is the SMART launch patient the token reaches through
+	// patient/ scopes (a directory user id); 0 without one. Withdrawing that
+	// patient's consent revokes the tokens others hold on them
+	// (RevokePatientLaunchTokens), so it is a column, not only in Data.
+	PatientID int64
+	// UserDeleted is true when the person the token acts for is deleted.
+	// GetToken and ListTokens read it from the person's row in the same
+	// query; writes ignore it. A token of a deleted person is dead whatever Active says.
+	UserDeleted bool
 	// Scopes are the granted scopes.
 	Scopes      []string
 	RequestedAt time.Time
@@ -124,8 +133,9 @@ type Consent struct {
 //     none, with few statements however many there are (the token
 //     endpoint writes a whole batch of concurrent requests at once).
 //   - GetToken returns the row of that kind and signature, active or not,
-//     or NotFound. It is on the hot path of every bearer request: one
-//     indexed read.
+//     or NotFound, with UserDeleted set from the person's row. It is on the
+//     hot path of every bearer request: one query (the token's unique index
+//     and the person's primary key).
 //   - DeactivateToken marks one row inactive and reports whether it was
 //     active: exactly one of two racing callers gets true, which is how a
 //     code is redeemed and a refresh token rotated at most once.
@@ -137,6 +147,13 @@ type Consent struct {
 //   - DeactivateByID marks the token with that row id inactive, together
 //     with every token of its request, and returns the row as it was, or
 //     NotFound.
+//   - RevokeUserTokens marks inactive every code, access and refresh token
+//     acting for the user, of every client, and returns how many changed.
+//   - RevokePatientLaunchTokens marks inactive every code, access and
+//     refresh token whose launch patient is patientID and that acts for
+//     someone else (a staff member's launch), and returns how many changed.
+//   - RevokeClientTokens marks inactive every code, access and refresh token
+//     of the client and returns how many changed.
 //   - ListTokens returns rows matching f newest first, at most p.Limit
 //     after cursor p.After, and the next cursor ("" on the last page).
 //   - ClientUsers returns, for a client, every user with a live token or a
@@ -168,6 +185,9 @@ type Store interface {
 	DeactivateRequest(ctx context.Context, requestID string, kinds ...Kind) (int, error)
 	DeactivateClientUser(ctx context.Context, clientID string, userID int64) (int, error)
 	DeactivateByID(ctx context.Context, id int64) (*Token, error)
+	RevokeUserTokens(ctx context.Context, userID int64) (int, error)
+	RevokePatientLaunchTokens(ctx context.Context, patientID int64) (int, error)
+	RevokeClientTokens(ctx context.Context, clientID string) (int, error)
 	ListTokens(ctx context.Context, f Filter, p store.Page) ([]*Token, string, error)
 	ClientUsers(ctx context.Context, clientID string, now time.Time) ([]ClientUser, error)
 	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"ward/internal/client"
+	"ward/internal/oauth/tokens"
 	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
@@ -161,6 +163,44 @@ func BenchmarkVisiblePatients(b *testing.B) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkGetToken measures the bearer check's one query: a token of a
+// person looked up by signature among 10k, with whether the person is
+// deleted read in the same query (a join on users' primary key).
+func BenchmarkGetToken(b *testing.B) {
+	const n = 10_000
+	for _, backend := range testutil.Backends() {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			db := testutil.NewStore(b, testutil.URLFor(b, backend))
+			seedPatients(b, db, n)
+			c := &client.Client{ID: "bench-client", Settings: client.Settings{Name: "Bench",
+				GrantTypes: []string{client.GrantAuthorizationCode}, AuthMethod: client.AuthNone, Public: true,
+				TokenFormat: client.TokenOpaque},
+				Status: client.StatusActive, CreatedAt: benchNow, UpdatedAt: benchNow}
+			if err := db.CreateClient(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			ts := make([]*tokens.Token, n)
+			for i := range ts {
+				ts[i] = &tokens.Token{Signature: fmt.Sprintf("sig-%06d", i), Kind: tokens.KindAccess,
+					RequestID: fmt.Sprintf("req-%d", i), ClientID: c.ID, UserID: int64(i + 1),
+					Scopes: []string{"patient/*.rs"}, RequestedAt: benchNow, ExpiresAt: benchNow.Add(time.Hour),
+					Active: true, Format: "opaque", Data: []byte(`{"session":{}}`)}
+			}
+			if err := db.CreateTokens(ctx, ts); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				if _, err := db.GetToken(ctx, tokens.KindAccess, ts[i%n].Signature); err != nil {
+					b.Fatal(err)
+				}
+				i += 7919
 			}
 		})
 	}

@@ -19,25 +19,41 @@ import (
 var _ tokens.Store = (*DB)(nil)
 
 const tokenColumns = `id, signature, kind, request_id, client_id, user_id, scopes, requested_at,
-	expires_at, active, service, format, data, alerted_at`
+	expires_at, active, service, format, data, alerted_at, patient_id`
+
+// tokenColumnsJoined is tokenColumns of oauth_tokens t joined to its person
+// u, and whether that person is deleted (scanTokenWithUser).
+const tokenColumnsJoined = `t.id, t.signature, t.kind, t.request_id, t.client_id, t.user_id, t.scopes,
+	t.requested_at, t.expires_at, t.active, t.service, t.format, t.data, t.alerted_at, t.patient_id,
+	(u.deleted_at IS NOT NULL)`
 
 // jtiSweep bounds how many expired client-assertion ids one UseJTI forgets.
 // Each call records at most one id and forgets up to this many, so the
 // backlog never grows and no single call does unbounded work.
 const jtiSweep = 100
 
-func scanToken(s scanner) (*tokens.Token, error) {
+func scanToken(s scanner) (*tokens.Token, error) { return scanTokenRow(s, false) }
+
+// scanTokenWithUser reads a row of tokenColumnsJoined.
+func scanTokenWithUser(s scanner) (*tokens.Token, error) { return scanTokenRow(s, true) }
+
+func scanTokenRow(s scanner, joined bool) (*tokens.Token, error) {
 	var (
 		t                 tokens.Token
-		user              sql.NullInt64
+		user, patient     sql.NullInt64
 		scopes            string
 		requested, expire int64
 		alerted           sql.NullInt64
 	)
-	if err := s.Scan(&t.ID, &t.Signature, &t.Kind, &t.RequestID, &t.ClientID, &user, &scopes,
-		&requested, &expire, &t.Active, &t.Service, &t.Format, &t.Data, &alerted); err != nil {
+	dest := []any{&t.ID, &t.Signature, &t.Kind, &t.RequestID, &t.ClientID, &user, &scopes,
+		&requested, &expire, &t.Active, &t.Service, &t.Format, &t.Data, &alerted, &patient}
+	if joined {
+		dest = append(dest, &t.UserDeleted)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
+	t.PatientID = patient.Int64
 	var err error
 	if t.Scopes, err = fromJSON[string](scopes); err != nil {
 		return nil, err
@@ -113,8 +129,8 @@ func (d *DB) CreateTokens(ctx context.Context, ts []*tokens.Token) error {
 func (d *DB) insertTokens(ctx context.Context, x q, ts []*tokens.Token) error {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO oauth_tokens (signature, kind, request_id, client_id, user_id, scopes,
-		requested_at, expires_at, active, service, format, data, alerted_at) VALUES `)
-	args := make([]any, 0, 13*len(ts))
+		requested_at, expires_at, active, service, format, data, alerted_at, patient_id) VALUES `)
+	args := make([]any, 0, 14*len(ts))
 	byKey := make(map[string]*tokens.Token, len(ts))
 	for i, t := range ts {
 		scopes, err := toJSON(t.Scopes)
@@ -129,10 +145,10 @@ func (d *DB) insertTokens(ctx context.Context, x q, ts []*tokens.Token) error {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, t.Signature, string(t.Kind), t.RequestID, t.ClientID, nullID(t.UserID), scopes,
 			toMicro(t.RequestedAt), toMicro(t.ExpiresAt), t.Active, t.Service, t.Format, data,
-			nullMicro(t.AlertedAt))
+			nullMicro(t.AlertedAt), nullID(t.PatientID))
 		key := string(t.Kind) + "\x00" + t.Signature
 		if _, dup := byKey[key]; dup {
 			return apperr.New(apperr.Conflict, "create tokens: the same %s signature twice", t.Kind)
@@ -173,10 +189,13 @@ func (d *DB) insertTokens(ctx context.Context, x q, ts []*tokens.Token) error {
 	return nil
 }
 
-// GetToken is one read of the (kind, signature) unique index.
+// GetToken is one read of the (kind, signature) unique index, joined to the
+// person's row by primary key: whether they are still active costs no
+// second round trip on the bearer path.
 func (d *DB) GetToken(ctx context.Context, kind tokens.Kind, signature string) (*tokens.Token, error) {
-	t, err := scanToken(d.rd(ctx).row(ctx, `SELECT `+tokenColumns+` FROM oauth_tokens
-		WHERE kind = ? AND signature = ?`, string(kind), signature))
+	t, err := scanTokenWithUser(d.rd(ctx).row(ctx, `SELECT `+tokenColumnsJoined+` FROM oauth_tokens t
+		LEFT JOIN users u ON u.id = t.user_id
+		WHERE t.kind = ? AND t.signature = ?`, string(kind), signature))
 	if errors.Is(err, sql.ErrNoRows) {
 		// The signature is not echoed: it identifies a credential.
 		return nil, apperr.New(apperr.NotFound, "%s token not found", kind)
@@ -248,6 +267,43 @@ func (d *DB) DeactivateClientUser(ctx context.Context, clientID string, userID i
 	return affected(res, "deactivate client tokens")
 }
 
+// revocableKinds are the rows that let someone obtain or use access: a code
+// still to be redeemed, and access and refresh tokens.
+const revocableKinds = `kind IN ('code', 'access', 'refresh')`
+
+// RevokeUserTokens revokes every grant of the person, with every client.
+func (d *DB) RevokeUserTokens(ctx context.Context, userID int64) (int, error) {
+	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_tokens SET active = FALSE
+		WHERE user_id = ? AND `+revocableKinds+` AND active`, userID)
+	if err != nil {
+		return 0, classify(err, "revoke user tokens")
+	}
+	return affected(res, "revoke user tokens")
+}
+
+// RevokePatientLaunchTokens revokes the grants others hold on the patient's
+// launch context; the patient's own sign-in is left alone.
+func (d *DB) RevokePatientLaunchTokens(ctx context.Context, patientID int64) (int, error) {
+	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_tokens SET active = FALSE
+		WHERE patient_id = ? AND (user_id IS NULL OR user_id <> patient_id) AND `+revocableKinds+` AND active`,
+		patientID)
+	if err != nil {
+		return 0, classify(err, "revoke patient launch tokens")
+	}
+	return affected(res, "revoke patient launch tokens")
+}
+
+// RevokeClientTokens revokes every grant of the client, for good: the rows
+// stay inactive whatever later happens to the client.
+func (d *DB) RevokeClientTokens(ctx context.Context, clientID string) (int, error) {
+	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_tokens SET active = FALSE
+		WHERE client_id = ? AND `+revocableKinds+` AND active`, clientID)
+	if err != nil {
+		return 0, classify(err, "revoke client tokens")
+	}
+	return affected(res, "revoke client tokens")
+}
+
 // DeactivateByID revokes the token and its request family. A token with no
 // request id (a service token) has no family: only it is revoked.
 func (d *DB) DeactivateByID(ctx context.Context, id int64) (*tokens.Token, error) {
@@ -279,7 +335,7 @@ func (d *DB) DeactivateByID(ctx context.Context, id int64) (*tokens.Token, error
 }
 
 // ListTokens pages newest first: the cursor is the last id returned and the
-// next page continues below it.
+// next page continues below it. Rows carry UserDeleted, as GetToken's do.
 func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*tokens.Token, string, error) {
 	p = p.Normalize()
 	after, err := store.DecodeCursor(p.After)
@@ -289,19 +345,19 @@ func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*
 	var conds []string
 	var args []any
 	if after != 0 {
-		conds = append(conds, "id < ?")
+		conds = append(conds, "t.id < ?")
 		args = append(args, after)
 	}
 	if f.ClientID != "" {
-		conds = append(conds, "client_id = ?")
+		conds = append(conds, "t.client_id = ?")
 		args = append(args, f.ClientID)
 	}
 	if f.UserID != 0 {
-		conds = append(conds, "user_id = ?")
+		conds = append(conds, "t.user_id = ?")
 		args = append(args, f.UserID)
 	}
 	if len(f.Kinds) > 0 {
-		cond, arg, err := d.textList("kind", kindStrings(f.Kinds))
+		cond, arg, err := d.textList("t.kind", kindStrings(f.Kinds))
 		if err != nil {
 			return nil, "", err
 		}
@@ -309,16 +365,16 @@ func (d *DB) ListTokens(ctx context.Context, f tokens.Filter, p store.Page) ([]*
 		args = append(args, arg)
 	}
 	if !f.LiveAt.IsZero() {
-		conds = append(conds, "active AND expires_at > ?")
+		conds = append(conds, "t.active AND t.expires_at > ?")
 		args = append(args, toMicro(f.LiveAt))
 	}
-	query := `SELECT ` + tokenColumns + ` FROM oauth_tokens`
+	query := `SELECT ` + tokenColumnsJoined + ` FROM oauth_tokens t LEFT JOIN users u ON u.id = t.user_id`
 	if len(conds) > 0 {
 		query += ` WHERE ` + strings.Join(conds, " AND ")
 	}
-	query += ` ORDER BY id DESC LIMIT ?`
+	query += ` ORDER BY t.id DESC LIMIT ?`
 	args = append(args, p.Limit+1)
-	out, err := queryList(ctx, d.rd(ctx), "list tokens", scanToken, query, args...)
+	out, err := queryList(ctx, d.rd(ctx), "list tokens", scanTokenWithUser, query, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -105,6 +105,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"TokenDeactivateRequest", testTokenDeactivateRequest},
 		{"TokenDeactivateClientUser", testTokenDeactivateClientUser},
 		{"TokenDeactivateByID", testTokenDeactivateByID},
+		{"TokenRevokeHolders", testTokenRevokeHolders},
 		{"TokenList", testTokenList},
 		{"TokenClientUsers", testTokenClientUsers},
 		{"TokenDeleteExpired", testTokenDeleteExpired},

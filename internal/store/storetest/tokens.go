@@ -32,6 +32,7 @@ func fullToken(n int, kind tokens.Kind, clientID string, userID int64) *tokens.T
 		Format:      "jwt",
 		Data:        append([]byte(fmt.Sprintf(`{"session":%d}`, n)), 0x00, 0xff, 0xfe),
 		AlertedAt:   microPtr(base.Add(30*time.Minute + time.Duration(n)*time.Minute)),
+		PatientID:   userID,
 	}
 }
 
@@ -288,6 +289,92 @@ func testTokenDeactivateClientUser(t *testing.T, b Backend) {
 	mustEqual(t, n, 1, "client-only tokens deactivated")
 	wantActive(t, b, clientOnly, false)
 	wantActive(t, b, otherUser, true)
+}
+
+// testTokenRevokeHolders covers what the directory and the client registry
+// revoke in their own transactions, and GetToken's UserDeleted.
+func testTokenRevokeHolders(t *testing.T, b Backend) {
+	ctx := t.Context()
+	clA := newTokenClient(t, b, 1)
+	clB := newTokenClient(t, b, 2)
+	pat := newUser(t, b, "pat@example.org")
+	staff := newUser(t, b, "staff@example.org")
+
+	own := []*tokens.Token{
+		mkToken(t, b, fullToken(1, tokens.KindAccess, clA, pat.ID)),
+		mkToken(t, b, fullToken(1, tokens.KindRefresh, clA, pat.ID)),
+		mkToken(t, b, fullToken(1, tokens.KindCode, clA, pat.ID)),
+	}
+	ownPKCE := mkToken(t, b, fullToken(1, tokens.KindPKCE, clA, pat.ID))
+	launch := fullToken(2, tokens.KindAccess, clB, staff.ID)
+	launch.PatientID = pat.ID
+	mkToken(t, b, launch)
+	staffOwn := mkToken(t, b, fullToken(3, tokens.KindRefresh, clB, staff.ID))
+	clientOnly := mkToken(t, b, fullToken(4, tokens.KindAccess, clA, 0))
+	mustEqual(t, getToken(t, b, launch).PatientID, pat.ID, "launch patient read back")
+
+	// UserDeleted follows the person's row, both ways; a client-only
+	// token has no person and is never UserDeleted.
+	at := micro(base)
+	must(t, b.Directory.SetUserDeleted(ctx, pat.ID, &at), "delete patient")
+	mustEqual(t, getToken(t, b, own[0]).UserDeleted, true, "token of a deleted person")
+	mustEqual(t, getToken(t, b, launch).UserDeleted, false, "staff token on a deleted patient")
+	mustEqual(t, getToken(t, b, clientOnly).UserDeleted, false, "client-only token")
+	listed, _, err := b.Tokens.ListTokens(ctx, tokens.Filter{ClientID: clA}, store.Page{Limit: 10})
+	must(t, err, "list tokens")
+	for _, l := range listed {
+		mustEqual(t, l.UserDeleted, l.UserID == pat.ID, "listed token of user "+fmt.Sprint(l.UserID)+" deleted")
+	}
+	must(t, b.Directory.SetUserDeleted(ctx, pat.ID, nil), "reactivate patient")
+	mustEqual(t, getToken(t, b, own[0]).UserDeleted, false, "token of a reactivated person")
+
+	// Launches on the patient held by others go; the patient's own stay.
+	n, err := b.Tokens.RevokePatientLaunchTokens(ctx, pat.ID)
+	must(t, err, "revoke launch tokens")
+	mustEqual(t, n, 1, "launch tokens revoked")
+	wantActive(t, b, launch, false)
+	wantActive(t, b, staffOwn, true)
+	for _, tok := range own {
+		wantActive(t, b, tok, true)
+	}
+
+	// A person's codes, access and refresh tokens, with every client.
+	n, err = b.Tokens.RevokeUserTokens(ctx, pat.ID)
+	must(t, err, "revoke user tokens")
+	mustEqual(t, n, 3, "user tokens revoked")
+	for _, tok := range own {
+		wantActive(t, b, tok, false)
+	}
+	wantActive(t, b, ownPKCE, true)
+	wantActive(t, b, staffOwn, true)
+	n, err = b.Tokens.RevokeUserTokens(ctx, pat.ID)
+	must(t, err, "revoke user tokens again")
+	mustEqual(t, n, 0, "user tokens revoked the second time")
+
+	// A client's tokens of every person and its own.
+	n, err = b.Tokens.RevokeClientTokens(ctx, clA)
+	must(t, err, "revoke client tokens")
+	mustEqual(t, n, 1, "client tokens revoked (the client-only one was the last live)")
+	wantActive(t, b, clientOnly, false)
+	wantActive(t, b, staffOwn, true)
+	n, err = b.Tokens.RevokeClientTokens(ctx, clB)
+	must(t, err, "revoke other client's tokens")
+	mustEqual(t, n, 1, "other client's tokens revoked")
+	wantActive(t, b, staffOwn, false)
+
+	// Revocation joins the caller's transaction: a rollback keeps the token.
+	fresh := mkToken(t, b, fullToken(5, tokens.KindAccess, clA, staff.ID))
+	boom := errors.New("boom")
+	err = b.Tx.InTx(ctx, func(ctx context.Context) error {
+		if _, err := b.Tokens.RevokeUserTokens(ctx, staff.ID); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("transaction error %v, want boom", err)
+	}
+	wantActive(t, b, fresh, true)
 }
 
 func testTokenDeactivateByID(t *testing.T, b Backend) {
