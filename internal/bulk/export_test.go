@@ -720,3 +720,48 @@ func TestServerStoppedMidExportResumes(t *testing.T) {
 		}
 	})
 }
+
+// A file is served only to the exporting client, with a token whose system
+// read scopes cover the file's type (Bulk Data 2.0, SHALL): a status-only or
+// other-type token is refused with an OperationOutcome.
+func TestFileNeedsReadScopeOfItsType(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	owner := e.token("owner", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	m := e.complete(e.mustAccept(e.kickOff("/fhir/$export?_type=Patient,Observation", owner)), owner)
+	fileOf := map[string]string{}
+	for _, f := range m.Output {
+		fileOf[f.Type] = f.URL
+	}
+	if fileOf["Patient"] == "" || fileOf["Observation"] == "" {
+		t.Fatalf("output %+v, want Patient and Observation files", m.Output)
+	}
+	for _, tc := range []struct {
+		name   string
+		client string
+		scopes []string
+		file   string
+		want   int
+	}{
+		{"Observation-only token, Patient file", "backend-1", []string{"system/Observation.read"}, "Patient", http.StatusForbidden},
+		{"Observation-only token, Observation file", "backend-1", []string{"system/Observation.read"}, "Observation", http.StatusOK},
+		{"SMART v2 rs token, Observation file", "backend-1", []string{"system/Observation.rs"}, "Observation", http.StatusOK},
+		{"status-only token, Patient file", "backend-1", []string{"system/*.$bulkdata-status"}, "Patient", http.StatusForbidden},
+		{"export-only token, Patient file", "backend-1", []string{"system/*.$export"}, "Patient", http.StatusForbidden},
+		{"user/ read scope, Patient file", "backend-1", []string{"user/Patient.read"}, "Patient", http.StatusForbidden},
+		{"patient/ read scope, Patient file", "backend-1", []string{"patient/Patient.read"}, "Patient", http.StatusForbidden},
+		{"wildcard read, Patient file", "backend-1", []string{"system/*.read"}, "Patient", http.StatusOK},
+		{"another client with every scope", "backend-2", strings.Fields(allScopes + " system/*.$bulkdata-status"), "Patient", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.do(http.MethodGet, fileOf[tc.file], e.token("tok-"+tc.name, tc.client, tc.scopes...), nil)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.want, readAll(t, resp))
+			}
+			if tc.want >= 400 {
+				outcome(t, resp)
+			}
+		})
+	}
+}

@@ -525,26 +525,31 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	a := actor.From(ctx)
 	ex, err := h.lookup(r)
 	if err == nil {
-		err = authorizeOwner(actor.From(ctx), ex)
+		err = authorizeOwner(a, ex)
 	}
 	if err == nil && (h.gone(ex) || ex.Status != StatusCompleted) {
 		err = apperr.New(apperr.NotFound, "file not found")
 	}
 	var f *File
+	isError := false
 	if err == nil {
 		name := r.PathValue("name")
-		for _, list := range [][]File{ex.Output, ex.Errors} {
+		for li, list := range [][]File{ex.Output, ex.Errors} {
 			for i := range list {
 				if list[i].Name == name {
-					f = &list[i]
+					f, isError = &list[i], li == 1
 				}
 			}
 		}
 		if f == nil {
 			err = apperr.New(apperr.NotFound, "file not found")
 		}
+	}
+	if err == nil {
+		err = authorizeFile(a, ex, f, isError)
 	}
 	if err != nil {
 		rest.WriteError(w, r, h.log, err)
