@@ -765,3 +765,45 @@ func TestFileNeedsReadScopeOfItsType(t *testing.T) {
 		})
 	}
 }
+
+// Under Prefer: handling=lenient every parameter ignored, an unsupported
+// _outputFormat included, is reported in the manifest's error array as an
+// OperationOutcome (Bulk Data 2.0 SHOULD); without it they are refused.
+func TestLenientIgnoredParametersInManifest(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	query := "/fhir/$export?_type=Patient&_elements=id&includeAssociatedData=LatestProvenanceResources&_outputFormat=" + url.QueryEscape("text/csv")
+	if resp := e.kickOff(query, tok); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("strict kick-off: status %d, want 400", resp.StatusCode)
+	}
+	m := e.complete(e.mustAccept(e.do(http.MethodGet, query, tok, nil,
+		"Prefer", "respond-async, handling=lenient", "Accept", "application/fhir+json")), tok)
+	checkIDs(t, "Patient", e.download(m, tok)["Patient"], e.src.want("Patient", time.Time{}, nil, ""))
+	if len(m.Error) != 1 || m.Error[0].Type != "OperationOutcome" || m.Error[0].Count != 3 {
+		t.Fatalf("error files %+v, want one OperationOutcome file of 3", m.Error)
+	}
+	lines := e.fetchLines(m.Error[0].URL, tok)
+	var got []string
+	for _, l := range lines {
+		is := l["issue"].([]any)[0].(map[string]any)
+		if is["severity"] != "warning" || is["code"] != "not-supported" {
+			t.Errorf("issue %v, want a not-supported warning", is)
+		}
+		got = append(got, is["expression"].([]any)[0].(string))
+	}
+	if want := []string{"_elements", "_outputFormat", "includeAssociatedData"}; !slices.Equal(got, want) {
+		t.Errorf("ignored parameters reported %v, want %v", got, want)
+	}
+	if !strings.Contains(toJSON(t, lines), "text/csv") {
+		t.Errorf("error file %v does not name the unsupported format", lines)
+	}
+
+	// A lenient kick-off that ignores nothing has an empty error array.
+	m = e.complete(e.mustAccept(e.do(http.MethodGet, "/fhir/$export?_type=Patient", tok, nil,
+		"Prefer", "respond-async, handling=lenient", "Accept", "application/fhir+json")), tok)
+	if len(m.Error) != 0 {
+		t.Errorf("error files %+v, want none", m.Error)
+	}
+}

@@ -244,6 +244,11 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 			return
 		}
 	}
+	if err := h.reportIgnored(ctx, ex, req.Ignored); err != nil {
+		_ = h.d.Blobs.DeletePrefix(context.WithoutCancel(ctx), prefix(ex.ID))
+		rest.WriteError(w, r, h.log, err)
+		return
+	}
 	err = h.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		n, err := h.d.Store.CountActiveExports(ctx, a.ClientID)
 		if err != nil {
@@ -278,9 +283,38 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 	w.Header().Set("Content-Location", h.statusURL(ex.ID))
 	msg := "the export has been accepted; poll the Content-Location for its status"
 	if len(req.Ignored) > 0 {
-		msg += "; ignored parameters: " + strings.Join(req.Ignored, ", ")
+		names := make([]string, len(req.Ignored))
+		for i, ig := range req.Ignored {
+			names[i] = ig.Name
+		}
+		msg += "; ignored parameters (also in the manifest's error file): " + strings.Join(names, ", ")
 	}
 	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", msg))
+}
+
+// reportIgnored writes one OperationOutcome line per parameter ignored
+// under Prefer: handling=lenient to an error file of ex, so the manifest's
+// error array tells the client what was not honoured (Bulk Data 2.0
+// SHOULD), not only the kick-off answer it may not keep.
+func (h *Handler) reportIgnored(ctx context.Context, ex *Export, ignored []Ignored) error {
+	if len(ignored) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, ig := range ignored {
+		line, err := json.Marshal(fhir.NewOperationOutcome("warning", "not-supported", ig.Why, ig.Name))
+		if err != nil {
+			return fmt.Errorf("encode error file: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	name := "OperationOutcome-ignored.ndjson"
+	info, err := writeBlob(ctx, h.d.Blobs, prefix(ex.ID)+"/"+name, buf)
+	if err != nil {
+		return err
+	}
+	ex.Errors = append(ex.Errors, File{Type: "OperationOutcome", Name: name, Key: info.Key, Count: int64(len(ignored)), Size: info.Size})
+	return nil
 }
 
 // resolveGroup fixes a Group export's patients: the members, or those of
