@@ -807,3 +807,43 @@ func TestLenientIgnoredParametersInManifest(t *testing.T) {
 		t.Errorf("error files %+v, want none", m.Error)
 	}
 }
+
+// A running export's Retry-After starts at 1s and backs off as the export
+// ages, up to the configured RetryAfter: a small export is not told to wait
+// 10s. The 429 of the per-client cap keeps the full RetryAfter.
+func TestRetryAfterBacksOff(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{retryAfter: 10 * time.Second, maxPerClient: 1})
+	seed(e.src)
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	// The runner is not started: the export stays accepted while the
+	// clock moves.
+	status := e.mustAccept(e.kickOff("/fhir/$export", tok))
+	var age time.Duration
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{
+		{0, "1"},
+		{50 * time.Millisecond, "1"},
+		{1500 * time.Millisecond, "1"},
+		{500 * time.Millisecond, "2"}, // 2.05s
+		{2 * time.Second, "4"},        // 4.05s
+		{4 * time.Second, "8"},        // 8.05s
+		{2 * time.Second, "10"},       // 10.05s: the cap
+		{time.Hour, "10"},
+	} {
+		e.clock.Advance(step.advance)
+		age += step.advance
+		resp := e.do(http.MethodGet, status, tok, nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d, want 202", resp.StatusCode)
+		}
+		if got := resp.Header.Get("Retry-After"); got != step.want {
+			t.Errorf("after %s: Retry-After %q, want %q", age, got, step.want)
+		}
+	}
+	resp := e.kickOff("/fhir/$export", tok)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "10" {
+		t.Errorf("over the cap: status %d, Retry-After %q; want 429 with 10", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

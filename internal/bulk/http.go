@@ -59,8 +59,9 @@ type HandlerConfig struct {
 	// MaxPerClient caps a client's accepted and in-progress exports
 	// (WARD_EXPORT_MAX_PER_CLIENT); default 3.
 	MaxPerClient int
-	// RetryAfter is what a running export's status (and a 429) tells the
-	// client to wait; default 10s.
+	// RetryAfter is the longest a running export's status tells the client
+	// to wait (it starts at 1s and backs off as the export ages; see
+	// pollAfter), and what a 429 tells it; default 10s.
 	RetryAfter time.Duration
 	// MaxBody bounds a POST kick-off body; default 1 MiB.
 	MaxBody int64
@@ -456,7 +457,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	switch ex.Status {
 	case StatusAccepted, StatusInProgress:
 		w.Header().Set("X-Progress", progressText(ex))
-		w.Header().Set("Retry-After", h.retryAfter())
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.pollAfter(ex)/time.Second)))
 		w.WriteHeader(http.StatusAccepted)
 	case StatusFailed:
 		rest.WriteOutcome(w, http.StatusInternalServerError, fhir.NewOperationOutcome("error", "exception", ex.Failure))
@@ -613,4 +614,21 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 // retryAfter is RetryAfter in whole seconds, at least one.
 func (h *Handler) retryAfter() string {
 	return strconv.Itoa(max(1, int(h.cfg.RetryAfter.Seconds())))
+}
+
+// pollAfter is the Retry-After of a running export's status: the largest
+// power of two seconds not above the export's age, at least 1s and at most
+// RetryAfter. A small export is followed within a second or two of its end,
+// and a long one is polled about as often as it has been running, so the
+// polls of any export stay logarithmic in its length until the cap.
+func (h *Handler) pollAfter(ex *Export) time.Duration {
+	elapsed := h.cfg.Now().Sub(ex.CreatedAt)
+	d := time.Second
+	for d*2 <= elapsed && d*2 <= h.cfg.RetryAfter {
+		d *= 2
+	}
+	if elapsed >= h.cfg.RetryAfter {
+		d = h.cfg.RetryAfter
+	}
+	return max(time.Second, d.Truncate(time.Second))
 }
