@@ -28,6 +28,12 @@ import (
 //   - Status, cancel and files are the exporting client's only: for any
 //     other client the export does not exist (apperr.NotFound), so an export
 //     id found in a log reveals nothing.
+//   - An output file needs, besides the owner, a system read scope for its
+//     resource type (Bulk Data 2.0: the file server SHALL check the token's
+//     scopes cover the file's type); a status-only or other-type token is
+//     apperr.Forbidden. Exports are system-level only, so system/ is the
+//     export's context. An error file (OperationOutcome) holds no exported
+//     data but names what failed: it needs what following the export needs.
 
 // granted parses the scopes of a's token; a scope that does not parse
 // grants nothing rather than failing the request.
@@ -110,8 +116,22 @@ func authorizeStatus(a actor.Actor, e *Export) error {
 		scope.OpBulkDataStatus, levelType(e.Level), scope.OpExport)
 }
 
-// authorizeOwner lets only the exporting client see e; the files need
-// nothing more (requiresAccessToken: the token of that client).
+// authorizeFile decides whether a may download f, a file of e; isError
+// says f is in e's error list.
+func authorizeFile(a actor.Actor, e *Export, f *File, isError bool) error {
+	if err := authorizeOwner(a, e); err != nil {
+		return err
+	}
+	if isError {
+		return authorizeStatus(a, e)
+	}
+	if !scope.Allows(granted(a), scope.ContextSystem, f.Type, scope.PermRead) {
+		return apperr.New(apperr.Forbidden, "downloading a %s file needs the scope system/%s.read", f.Type, f.Type)
+	}
+	return nil
+}
+
+// authorizeOwner lets only the exporting client see e.
 func authorizeOwner(a actor.Actor, e *Export) error {
 	if err := requireClient(a); err != nil {
 		return err

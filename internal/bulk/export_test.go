@@ -720,3 +720,130 @@ func TestServerStoppedMidExportResumes(t *testing.T) {
 		}
 	})
 }
+
+// A file is served only to the exporting client, with a token whose system
+// read scopes cover the file's type (Bulk Data 2.0, SHALL): a status-only or
+// other-type token is refused with an OperationOutcome.
+func TestFileNeedsReadScopeOfItsType(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	owner := e.token("owner", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	m := e.complete(e.mustAccept(e.kickOff("/fhir/$export?_type=Patient,Observation", owner)), owner)
+	fileOf := map[string]string{}
+	for _, f := range m.Output {
+		fileOf[f.Type] = f.URL
+	}
+	if fileOf["Patient"] == "" || fileOf["Observation"] == "" {
+		t.Fatalf("output %+v, want Patient and Observation files", m.Output)
+	}
+	for _, tc := range []struct {
+		name   string
+		client string
+		scopes []string
+		file   string
+		want   int
+	}{
+		{"Observation-only token, Patient file", "backend-1", []string{"system/Observation.read"}, "Patient", http.StatusForbidden},
+		{"Observation-only token, Observation file", "backend-1", []string{"system/Observation.read"}, "Observation", http.StatusOK},
+		{"SMART v2 rs token, Observation file", "backend-1", []string{"system/Observation.rs"}, "Observation", http.StatusOK},
+		{"status-only token, Patient file", "backend-1", []string{"system/*.$bulkdata-status"}, "Patient", http.StatusForbidden},
+		{"export-only token, Patient file", "backend-1", []string{"system/*.$export"}, "Patient", http.StatusForbidden},
+		{"user/ read scope, Patient file", "backend-1", []string{"user/Patient.read"}, "Patient", http.StatusForbidden},
+		{"patient/ read scope, Patient file", "backend-1", []string{"patient/Patient.read"}, "Patient", http.StatusForbidden},
+		{"wildcard read, Patient file", "backend-1", []string{"system/*.read"}, "Patient", http.StatusOK},
+		{"another client with every scope", "backend-2", strings.Fields(allScopes + " system/*.$bulkdata-status"), "Patient", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := e.do(http.MethodGet, fileOf[tc.file], e.token("tok-"+tc.name, tc.client, tc.scopes...), nil)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.want, readAll(t, resp))
+			}
+			if tc.want >= 400 {
+				outcome(t, resp)
+			}
+		})
+	}
+}
+
+// Under Prefer: handling=lenient every parameter ignored, an unsupported
+// _outputFormat included, is reported in the manifest's error array as an
+// OperationOutcome (Bulk Data 2.0 SHOULD); without it they are refused.
+func TestLenientIgnoredParametersInManifest(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{})
+	seed(e.src)
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	e.start()
+	query := "/fhir/$export?_type=Patient&_elements=id&includeAssociatedData=LatestProvenanceResources&_outputFormat=" + url.QueryEscape("text/csv")
+	if resp := e.kickOff(query, tok); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("strict kick-off: status %d, want 400", resp.StatusCode)
+	}
+	m := e.complete(e.mustAccept(e.do(http.MethodGet, query, tok, nil,
+		"Prefer", "respond-async, handling=lenient", "Accept", "application/fhir+json")), tok)
+	checkIDs(t, "Patient", e.download(m, tok)["Patient"], e.src.want("Patient", time.Time{}, nil, ""))
+	if len(m.Error) != 1 || m.Error[0].Type != "OperationOutcome" || m.Error[0].Count != 3 {
+		t.Fatalf("error files %+v, want one OperationOutcome file of 3", m.Error)
+	}
+	lines := e.fetchLines(m.Error[0].URL, tok)
+	var got []string
+	for _, l := range lines {
+		is := l["issue"].([]any)[0].(map[string]any)
+		if is["severity"] != "warning" || is["code"] != "not-supported" {
+			t.Errorf("issue %v, want a not-supported warning", is)
+		}
+		got = append(got, is["expression"].([]any)[0].(string))
+	}
+	if want := []string{"_elements", "_outputFormat", "includeAssociatedData"}; !slices.Equal(got, want) {
+		t.Errorf("ignored parameters reported %v, want %v", got, want)
+	}
+	if !strings.Contains(toJSON(t, lines), "text/csv") {
+		t.Errorf("error file %v does not name the unsupported format", lines)
+	}
+
+	// A lenient kick-off that ignores nothing has an empty error array.
+	m = e.complete(e.mustAccept(e.do(http.MethodGet, "/fhir/$export?_type=Patient", tok, nil,
+		"Prefer", "respond-async, handling=lenient", "Accept", "application/fhir+json")), tok)
+	if len(m.Error) != 0 {
+		t.Errorf("error files %+v, want none", m.Error)
+	}
+}
+
+// A running export's Retry-After starts at 1s and backs off as the export
+// ages, up to the configured RetryAfter: a small export is not told to wait
+// 10s. The 429 of the per-client cap keeps the full RetryAfter.
+func TestRetryAfterBacksOff(t *testing.T) {
+	e := newEnv(t, testutil.SQLiteURL(t), envOpts{retryAfter: 10 * time.Second, maxPerClient: 1})
+	seed(e.src)
+	tok := e.token("t1", "backend-1", strings.Fields(allScopes)...)
+	// The runner is not started: the export stays accepted while the
+	// clock moves.
+	status := e.mustAccept(e.kickOff("/fhir/$export", tok))
+	var age time.Duration
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{
+		{0, "1"},
+		{50 * time.Millisecond, "1"},
+		{1500 * time.Millisecond, "1"},
+		{500 * time.Millisecond, "2"}, // 2.05s
+		{2 * time.Second, "4"},        // 4.05s
+		{4 * time.Second, "8"},        // 8.05s
+		{2 * time.Second, "10"},       // 10.05s: the cap
+		{time.Hour, "10"},
+	} {
+		e.clock.Advance(step.advance)
+		age += step.advance
+		resp := e.do(http.MethodGet, status, tok, nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("status %d, want 202", resp.StatusCode)
+		}
+		if got := resp.Header.Get("Retry-After"); got != step.want {
+			t.Errorf("after %s: Retry-After %q, want %q", age, got, step.want)
+		}
+	}
+	resp := e.kickOff("/fhir/$export", tok)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "10" {
+		t.Errorf("over the cap: status %d, Retry-After %q; want 429 with 10", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

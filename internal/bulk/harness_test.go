@@ -81,6 +81,8 @@ type envOpts struct {
 	maxPerClient int
 	maxAttempts  int
 	slice        time.Duration
+	// retryAfter is the handler's RetryAfter; default 2s.
+	retryAfter time.Duration
 }
 
 func newEnv(t *testing.T, url string, o envOpts) *env {
@@ -90,6 +92,9 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	}
 	if o.maxPerClient == 0 {
 		o.maxPerClient = 3
+	}
+	if o.retryAfter == 0 {
+		o.retryAfter = 2 * time.Second
 	}
 	e := &env{t: t, url: url, src: &fakeSource{}, groups: fakeGroups{}, clock: &clock{t: time.Now().UTC()}}
 	e.db = testutil.NewStore(t, url)
@@ -124,7 +129,7 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	t.Cleanup(e.srv.Close)
 	h, err := bulk.NewHandler(bulk.HandlerDeps{
 		Store: e.db, Tx: e.db, Blobs: e.blobs, Source: e.src, Groups: e.groups, Audit: e.audit, Jobs: e.runner, Engine: e.engine,
-	}, bulk.HandlerConfig{BaseURL: e.srv.URL + "/fhir", MaxPerClient: o.maxPerClient, RetryAfter: 2 * time.Second, Now: e.clock.Now, Logger: logger})
+	}, bulk.HandlerConfig{BaseURL: e.srv.URL + "/fhir", MaxPerClient: o.maxPerClient, RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("handler: %v", err)
 	}

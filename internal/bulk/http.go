@@ -59,8 +59,9 @@ type HandlerConfig struct {
 	// MaxPerClient caps a client's accepted and in-progress exports
 	// (WARD_EXPORT_MAX_PER_CLIENT); default 3.
 	MaxPerClient int
-	// RetryAfter is what a running export's status (and a 429) tells the
-	// client to wait; default 10s.
+	// RetryAfter is the longest a running export's status tells the client
+	// to wait (it starts at 1s and backs off as the export ages; see
+	// pollAfter), and what a 429 tells it; default 10s.
 	RetryAfter time.Duration
 	// MaxBody bounds a POST kick-off body; default 1 MiB.
 	MaxBody int64
@@ -244,6 +245,11 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 			return
 		}
 	}
+	if err := h.reportIgnored(ctx, ex, req.Ignored); err != nil {
+		_ = h.d.Blobs.DeletePrefix(context.WithoutCancel(ctx), prefix(ex.ID))
+		rest.WriteError(w, r, h.log, err)
+		return
+	}
 	err = h.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		n, err := h.d.Store.CountActiveExports(ctx, a.ClientID)
 		if err != nil {
@@ -278,9 +284,38 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 	w.Header().Set("Content-Location", h.statusURL(ex.ID))
 	msg := "the export has been accepted; poll the Content-Location for its status"
 	if len(req.Ignored) > 0 {
-		msg += "; ignored parameters: " + strings.Join(req.Ignored, ", ")
+		names := make([]string, len(req.Ignored))
+		for i, ig := range req.Ignored {
+			names[i] = ig.Name
+		}
+		msg += "; ignored parameters (also in the manifest's error file): " + strings.Join(names, ", ")
 	}
 	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", msg))
+}
+
+// reportIgnored writes one OperationOutcome line per parameter ignored
+// under Prefer: handling=lenient to an error file of ex, so the manifest's
+// error array tells the client what was not honoured (Bulk Data 2.0
+// SHOULD), not only the kick-off answer it may not keep.
+func (h *Handler) reportIgnored(ctx context.Context, ex *Export, ignored []Ignored) error {
+	if len(ignored) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, ig := range ignored {
+		line, err := json.Marshal(fhir.NewOperationOutcome("warning", "not-supported", ig.Why, ig.Name))
+		if err != nil {
+			return fmt.Errorf("encode error file: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	name := "OperationOutcome-ignored.ndjson"
+	info, err := writeBlob(ctx, h.d.Blobs, prefix(ex.ID)+"/"+name, buf)
+	if err != nil {
+		return err
+	}
+	ex.Errors = append(ex.Errors, File{Type: "OperationOutcome", Name: name, Key: info.Key, Count: int64(len(ignored)), Size: info.Size})
+	return nil
 }
 
 // resolveGroup fixes a Group export's patients: the members, or those of
@@ -422,7 +457,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	switch ex.Status {
 	case StatusAccepted, StatusInProgress:
 		w.Header().Set("X-Progress", progressText(ex))
-		w.Header().Set("Retry-After", h.retryAfter())
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.pollAfter(ex)/time.Second)))
 		w.WriteHeader(http.StatusAccepted)
 	case StatusFailed:
 		rest.WriteOutcome(w, http.StatusInternalServerError, fhir.NewOperationOutcome("error", "exception", ex.Failure))
@@ -525,26 +560,31 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	a := actor.From(ctx)
 	ex, err := h.lookup(r)
 	if err == nil {
-		err = authorizeOwner(actor.From(ctx), ex)
+		err = authorizeOwner(a, ex)
 	}
 	if err == nil && (h.gone(ex) || ex.Status != StatusCompleted) {
 		err = apperr.New(apperr.NotFound, "file not found")
 	}
 	var f *File
+	isError := false
 	if err == nil {
 		name := r.PathValue("name")
-		for _, list := range [][]File{ex.Output, ex.Errors} {
+		for li, list := range [][]File{ex.Output, ex.Errors} {
 			for i := range list {
 				if list[i].Name == name {
-					f = &list[i]
+					f, isError = &list[i], li == 1
 				}
 			}
 		}
 		if f == nil {
 			err = apperr.New(apperr.NotFound, "file not found")
 		}
+	}
+	if err == nil {
+		err = authorizeFile(a, ex, f, isError)
 	}
 	if err != nil {
 		rest.WriteError(w, r, h.log, err)
@@ -574,4 +614,21 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 // retryAfter is RetryAfter in whole seconds, at least one.
 func (h *Handler) retryAfter() string {
 	return strconv.Itoa(max(1, int(h.cfg.RetryAfter.Seconds())))
+}
+
+// pollAfter is the Retry-After of a running export's status: the largest
+// power of two seconds not above the export's age, at least 1s and at most
+// RetryAfter. A small export is followed within a second or two of its end,
+// and a long one is polled about as often as it has been running, so the
+// polls of any export stay logarithmic in its length until the cap.
+func (h *Handler) pollAfter(ex *Export) time.Duration {
+	elapsed := h.cfg.Now().Sub(ex.CreatedAt)
+	d := time.Second
+	for d*2 <= elapsed && d*2 <= h.cfg.RetryAfter {
+		d *= 2
+	}
+	if elapsed >= h.cfg.RetryAfter {
+		d = h.cfg.RetryAfter
+	}
+	return max(time.Second, d.Truncate(time.Second))
 }

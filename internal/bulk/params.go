@@ -57,8 +57,17 @@ type Request struct {
 	Filters     map[string][]search.Query
 	// Patients are the patient parameter's ids; nil when not given.
 	Patients []int64
-	// Ignored lists the parameters skipped under Prefer: handling=lenient.
-	Ignored []string
+	// Ignored lists the parameters skipped under Prefer: handling=lenient,
+	// in name order; each is reported in the manifest's error array.
+	Ignored []Ignored
+}
+
+// Ignored is one kick-off parameter skipped under Prefer: handling=lenient.
+type Ignored struct {
+	// Name is the parameter's name.
+	Name string
+	// Why says why it was skipped, for the client.
+	Why string
 }
 
 // instantRE is FHIR R4's instant: a date-time with seconds and a zone.
@@ -119,6 +128,13 @@ func parseRequest(level Level, groupID string, values url.Values, patients []str
 				return nil, apperr.New(apperr.Invalid, "%s may be given once", paramOutputFormat)
 			}
 			if !outputFormats[vs[0]] {
+				// Under lenient handling the export is written in the one
+				// format ward has, and the client is told so.
+				if lenient {
+					req.Ignored = append(req.Ignored, Ignored{Name: k,
+						Why: fmt.Sprintf("%s %s is not supported; the files are %s", paramOutputFormat, quote(vs[0]), OutputFormat)})
+					continue
+				}
 				return nil, apperr.New(apperr.Invalid, "%s %s is not supported; use %s", paramOutputFormat, quote(vs[0]), OutputFormat)
 			}
 		case paramSince:
@@ -149,7 +165,7 @@ func parseRequest(level Level, groupID string, values url.Values, patients []str
 			// Filters are parsed once every _type is known.
 		default:
 			if lenient {
-				req.Ignored = append(req.Ignored, k)
+				req.Ignored = append(req.Ignored, Ignored{Name: k, Why: fmt.Sprintf("parameter %s is not supported and was ignored", quote(k))})
 				continue
 			}
 			return nil, apperr.New(apperr.Invalid, "parameter %s is not supported", quote(k))

@@ -133,6 +133,17 @@ const (
 	OperationPatientExport = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
 	// OperationGroupExport is the Bulk Data Group/[id]/$export OperationDefinition.
 	OperationGroupExport = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
+	// CapabilityBulkData is the Bulk Data Access IG's server
+	// CapabilityStatement, which a server offering $export instantiates.
+	CapabilityBulkData = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+	// GuideBulkData is the Bulk Data Access ImplementationGuide.
+	GuideBulkData = "http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata"
+	// GuideSMARTAppLaunch is the SMART App Launch ImplementationGuide. SMART
+	// App Launch (2.x) publishes no CapabilityStatement for an authorizing
+	// FHIR server (its only one, smart-app-state-server, is for the App
+	// State feature ward lacks), so ward names the guide instead of
+	// instantiating a statement.
+	GuideSMARTAppLaunch = "http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch"
 )
 
 // OAuthURI is one endpoint in the SMART oauth-uris extension: its name

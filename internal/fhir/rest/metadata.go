@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"ward/internal/fhir"
@@ -55,6 +56,16 @@ func (h *Handler) Capabilities() *fhir.CapabilityStatement {
 	if len(rest.Interaction) == 0 {
 		rest.Interaction = nil
 	}
+	// Claim only what is mounted: Bulk Data when the $export operation is,
+	// SMART when the SMART security block is.
+	var instantiates, guides []string
+	if slices.ContainsFunc(h.d.Operations, func(o fhir.CapabilityStatementOperation) bool { return o.Definition == fhir.OperationExport }) {
+		instantiates = append(instantiates, fhir.CapabilityBulkData)
+		guides = append(guides, fhir.GuideBulkData)
+	}
+	if h.d.Security != nil {
+		guides = append(guides, fhir.GuideSMARTAppLaunch)
+	}
 	return &fhir.CapabilityStatement{
 		URL:       h.d.Base + "/metadata",
 		Version:   h.d.Version,
@@ -68,9 +79,11 @@ func (h *Handler) Capabilities() *fhir.CapabilityStatement {
 		Implementation: &fhir.CapabilityStatementImplementation{
 			Description: "ward", URL: h.d.Base,
 		},
-		FHIRVersion: "4.0.1",
-		Format:      []string{"application/fhir+json", "json"},
-		Rest:        []fhir.CapabilityStatementRest{rest},
+		Instantiates:        instantiates,
+		FHIRVersion:         "4.0.1",
+		Format:              []string{"application/fhir+json", "json"},
+		ImplementationGuide: guides,
+		Rest:                []fhir.CapabilityStatementRest{rest},
 	}
 }
 

@@ -264,6 +264,37 @@ func (w *world) testMetadata(t *testing.T) {
 	if len(cs.Rest[0].Operation) == 0 || cs.Rest[0].Operation[0].Definition != fhir.OperationExport {
 		t.Errorf("system $export not advertised: %+v", cs.Rest[0].Operation)
 	}
+	// It is valid R4, instantiates the Bulk Data server statement, names
+	// the SMART App Launch and Bulk Data guides, and gives each export
+	// operation its canonical definition.
+	testutil.ValidateFHIR(t, r.body)
+	if !slices.Contains(cs.Instantiates, "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data") {
+		t.Errorf("instantiates %v, want the Bulk Data CapabilityStatement", cs.Instantiates)
+	}
+	for _, g := range []string{"http://hl7.org/fhir/smart-app-launch/ImplementationGuide/hl7.fhir.uv.smart-app-launch",
+		"http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata"} {
+		if !slices.Contains(cs.ImplementationGuide, g) {
+			t.Errorf("implementationGuide %v lacks %s", cs.ImplementationGuide, g)
+		}
+	}
+	ops := map[string]string{}
+	for _, o := range cs.Rest[0].Operation {
+		ops["system $"+o.Name] = o.Definition
+	}
+	for _, res := range cs.Rest[0].Resource {
+		for _, o := range res.Operation {
+			ops[res.Type+" $"+o.Name] = o.Definition
+		}
+	}
+	for op, want := range map[string]string{
+		"system $export":  "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+		"Patient $export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+		"Group $export":   "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+	} {
+		if ops[op] != want {
+			t.Errorf("%s definition %q, want %q", op, ops[op], want)
+		}
+	}
 	// Every advertised interaction answers (none is a 404 or 405).
 	if r := w.do(backend(), http.MethodGet, "/fhir/Procedure", nil); r.status != http.StatusOK {
 		t.Errorf("advertised Procedure search answered %d", r.status)
