@@ -149,6 +149,15 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		// A token with "scope":"" grants nothing a client could use, and
+		// clients (and the Bulk Data test suite) expect invalid_scope for a
+		// missing or blank scope rather than such a token.
+		if len(ar.GetRequestedScopes()) == 0 {
+			err := fosite.ErrInvalidScope.WithHint("The scope parameter is missing or empty; a client credentials request must name the scopes it needs.")
+			p.auditFailure(ctx, "token request", ar.GetClient().GetID(), err)
+			p.writeAccessError(ctx, w, ar, err)
+			return
+		}
 		s.ClientID = ar.GetClient().GetID()
 		for _, sc := range ar.GetRequestedScopes() {
 			ar.GrantScope(sc)
