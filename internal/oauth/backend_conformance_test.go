@@ -1,9 +1,15 @@
 package oauth_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"ward/internal/client"
 	"ward/internal/testutil"
@@ -39,3 +45,68 @@ func TestClientCredentialsNeedsScope(t *testing.T) {
 	})
 }
 
+// TestAssertionJKU: a client assertion whose jku header is not the client's
+// registered jwks_uri fails verification (SMART Backend Services; issue 11,
+// item 3), even when signed with the right key; the registered URL passes.
+func TestAssertionJKU(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		tokenURL := e.issuer + "/oauth/token"
+		rs := newAssertionKey(t, jose.RS384)
+		jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(rs.jwks()))
+		}))
+		t.Cleanup(jwksSrv.Close)
+		uriID, _ := e.client(client.Settings{Name: "backend jku", GrantTypes: []string{client.GrantClientCredentials},
+			Scope: "system/Patient.rs", AuthMethod: client.AuthPrivateKeyJWT, JWKSURI: jwksSrv.URL})
+		es := newAssertionKey(t, jose.ES384)
+		inlineID, _ := e.client(client.Settings{Name: "backend inline jku", GrantTypes: []string{client.GrantClientCredentials},
+			Scope: "system/Patient.rs", AuthMethod: client.AuthPrivateKeyJWT, JWKS: es.jwks()})
+
+		for _, c := range []struct {
+			name, id string
+			key      assertionKey
+			jku      any
+			want     int
+		}{
+			{"registered jku", uriID, rs, jwksSrv.URL, http.StatusOK},
+			{"no jku", uriID, rs, nil, http.StatusOK},
+			{"foreign jku", uriID, rs, "https://attacker.example/jwks.json", http.StatusUnauthorized},
+			{"jku not a string", uriID, rs, 42, http.StatusUnauthorized},
+			{"jku on an inline-JWKS client", inlineID, es, jwksSrv.URL, http.StatusUnauthorized},
+			{"inline-JWKS client without jku", inlineID, es, nil, http.StatusOK},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				st, _, out := e.postForm("/oauth/token", backendForm(c.key.assertionWithHeader(t, c.id, tokenURL, c.jku), "system/Patient.rs"), "", "")
+				if st != c.want {
+					t.Fatalf("token = %d %v, want %d", st, out, c.want)
+				}
+				if c.want == http.StatusUnauthorized && out["error"] != "invalid_client" {
+					t.Fatalf("error = %v, want invalid_client", out)
+				}
+			})
+		}
+	})
+}
+
+// assertionWithHeader is assertion with a jku header when jku is not nil.
+func (k assertionKey) assertionWithHeader(t *testing.T, clientID, aud string, jku any) string {
+	t.Helper()
+	now := time.Now()
+	claims := map[string]any{"iss": clientID, "sub": clientID, "aud": aud,
+		"exp": now.Add(4 * time.Minute).Unix(), "jti": fmt.Sprintf("jti-%d", now.UnixNano())}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if jku != nil {
+		opts = opts.WithHeader("jku", jku)
+	}
+	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := jwt.Signed(sg).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
