@@ -62,6 +62,10 @@ type Config struct {
 	AccessTokenLifetime  time.Duration
 	RefreshTokenLifetime time.Duration
 	ServiceTokenLifetime time.Duration
+	// SystemTokenLifetime caps access tokens carrying a system/ scope
+	// (WARD_SYSTEM_TOKEN_LIFETIME, default 5m): SMART Backend Services
+	// says they SHOULD NOT last more than 300 seconds.
+	SystemTokenLifetime time.Duration
 	// ServiceTokenAlertWindow is how long before a service token expires
 	// the token janitor starts alerting its sponsor.
 	ServiceTokenAlertWindow time.Duration
@@ -149,6 +153,7 @@ func Default() Config {
 		AccessTokenLifetime:     time.Hour,
 		RefreshTokenLifetime:    90 * 24 * time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
+		SystemTokenLifetime:     5 * time.Minute,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 		KeyRotationAge:          90 * 24 * time.Hour,
 		ExportFileLines:         100000,
@@ -209,6 +214,9 @@ var envVars = map[string]setter{
 	},
 	"WARD_SERVICE_TOKEN_LIFETIME": func(c *Config, v string) error {
 		return parseDuration(v, &c.ServiceTokenLifetime)
+	},
+	"WARD_SYSTEM_TOKEN_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.SystemTokenLifetime)
 	},
 	"WARD_SERVICE_TOKEN_ALERT_WINDOW": func(c *Config, v string) error {
 		return parseDuration(v, &c.ServiceTokenAlertWindow)
@@ -492,7 +500,8 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"access token lifetime", c.AccessTokenLifetime}, {"refresh token lifetime", c.RefreshTokenLifetime},
-		{"service token lifetime", c.ServiceTokenLifetime}, {"service token alert window", c.ServiceTokenAlertWindow}} {
+		{"service token lifetime", c.ServiceTokenLifetime}, {"service token alert window", c.ServiceTokenAlertWindow},
+		{"system token lifetime", c.SystemTokenLifetime}} {
 		if d.v <= 0 {
 			bad("%s: must be positive, got %s", d.name, d.v)
 		}

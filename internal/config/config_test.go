@@ -58,6 +58,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_SIGNIN_RATE_PER_MINUTE=0",
 				"WARD_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				"WARD_OUTBOUND_ALLOW_PRIVATE=1",
+				"WARD_SYSTEM_TOKEN_LIFETIME=2m",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -77,6 +78,7 @@ func TestFromEnv(t *testing.T) {
 					SigninRatePerMinute: 0, TrustedProxies: "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				}
 				want.OutboundAllowPrivate = true
+				want.SystemTokenLifetime = 2 * time.Minute
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -154,6 +156,7 @@ func TestValidate(t *testing.T) {
 			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 		}, []string{"blob dir"}},
 		{"document limit", func(c *Config) { c.DocumentMaxBytes = 0 }, []string{"document max bytes"}},
+		{"system token lifetime", func(c *Config) { c.SystemTokenLifetime = 0 }, []string{"system token lifetime"}},
 		{"slice outlives rescue", func(c *Config) { c.ExportSlice, c.JobRescueAfter = time.Hour, time.Hour }, []string{"export slice"}},
 		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
 		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},

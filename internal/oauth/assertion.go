@@ -38,6 +38,10 @@ var AssertionAlgs = []string{"RS384", "ES384", "RS256", "ES256", "RS512", "ES512
 type assertionFacts struct {
 	Alg string
 	Exp time.Time
+	// JKU is the header's jku ("" when absent): ward never fetches it,
+	// but SMART Backend Services says an assertion whose jku is not the
+	// client's registered JWKS URL fails verification.
+	JKU string
 }
 
 // checkAssertion parses an unverified client assertion and applies ward's
@@ -60,6 +64,13 @@ func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion must have exactly one signature.")
 	}
 	f.Alg = tok.Headers[0].Algorithm
+	if v, present := tok.Headers[0].ExtraHeaders["jku"]; present {
+		jku, ok := v.(string)
+		if !ok || jku == "" {
+			return f, fosite.ErrInvalidClient.WithHint("The client_assertion jku header is not a URL.")
+		}
+		f.JKU = jku
+	}
 	var claims map[string]any
 	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
 		return f, fosite.ErrInvalidClient.WithHint("The client_assertion claims are unreadable.")
@@ -100,6 +111,23 @@ func checkAssertion(raw string, now time.Time) (assertionFacts, error) {
 	return f, nil
 }
 
+// checkJKU refuses an assertion whose jku header names a key set other
+// than the client's registered jwks_uri (SMART Backend Services: such an
+// assertion SHALL fail verification). ward verifies with the registered
+// keys only, so a foreign jku never picks a key; refusing it tells the
+// client that its configuration disagrees with its registration. A client
+// registered with an inline JWKS has no jwks_uri, so any jku is foreign.
+func checkJKU(c fosite.Client, jku string) error {
+	if jku == "" {
+		return nil
+	}
+	kc, ok := c.(interface{ GetJSONWebKeysURI() string })
+	if !ok || kc.GetJSONWebKeysURI() == "" || kc.GetJSONWebKeysURI() != jku {
+		return fosite.ErrInvalidClient.WithHint("The client_assertion jku header is not the client's registered jwks_uri.")
+	}
+	return nil
+}
+
 func joinAlgs() string { return strings.Join(AssertionAlgs, ", ") }
 
 // authenticateClient is fosite's client authentication with ward's rules
@@ -122,6 +150,9 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		c, err := p.fosite.DefaultClientAuthenticationStrategy(ctx, r, form)
 		if err != nil {
 			return nil, asInvalidClient(err)
+		}
+		if err := checkJKU(c, f.JKU); err != nil {
+			return nil, err
 		}
 		return c, nil
 	}

@@ -35,6 +35,12 @@ type env struct {
 
 func newEnv(t *testing.T, dbURL string) *env {
 	t.Helper()
+	return newEnvWith(t, dbURL, nil)
+}
+
+// newEnvWith is newEnv with settings adjusted by mutate (when not nil).
+func newEnvWith(t *testing.T, dbURL string, mutate func(*config.Config)) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +51,9 @@ func newEnv(t *testing.T, dbURL string) *env {
 	cfg.Addr = ln.Addr().String()
 	cfg.Issuer = "http://" + ln.Addr().String()
 	cfg.OutboundAllowPrivate = true // key-set servers in tests are on loopback
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

@@ -58,6 +58,10 @@ type Config struct {
 	IDTokenLifetime time.Duration
 	// ServiceTokenLifetime is how long service-account tokens live.
 	ServiceTokenLifetime time.Duration
+	// SystemTokenLifetime caps an access token that carries a system/
+	// scope (SMART Backend Services: SHOULD NOT exceed 300 seconds); the
+	// shorter of it and AccessTokenLifetime applies.
+	SystemTokenLifetime time.Duration
 	// ServiceTokenAlertWindow: a service token expiring within it makes
 	// the token janitor alert the service account's sponsor.
 	ServiceTokenAlertWindow time.Duration
@@ -72,6 +76,7 @@ func DefaultConfig(issuer string) Config {
 		CodeLifetime:            5 * time.Minute,
 		IDTokenLifetime:         time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
+		SystemTokenLifetime:     5 * time.Minute,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 	}
 }
