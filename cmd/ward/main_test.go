@@ -76,8 +76,10 @@ func TestCommands(t *testing.T) {
 			t.Errorf("add-user printed %q", out)
 		}
 		c.must("add-user", "--email", "nurse@example.org", "--password", "violet-moth-1", "--role", "staff", "--role", "clinician")
-		if code, _, errs := c.run("add-user", "--email", "root@example.org", "--password", "x-password-2"); code == 0 {
+		if code, _, errs := c.run("add-user", "--email", "root@example.org", "--password", "x-password-2", "--role", "staff"); code == 0 {
 			t.Errorf("adding a duplicate email succeeded; stderr %q", errs)
+		} else if !strings.Contains(errs, "a user with this email already exists") || strings.Contains(errs, "constraint") {
+			t.Errorf("a duplicate email says %q, want \"a user with this email already exists\" and no driver text", errs)
 		}
 		if code, _, _ := c.run("add-user", "--email", "x@example.org", "--password", "pw-pw-pw-pw", "--role", "emperor"); code == 0 {
 			t.Error("adding a user with an unknown role succeeded")
