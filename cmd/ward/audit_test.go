@@ -21,7 +21,7 @@ func TestAuditVerifyAgainstCheckpoint(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
 		c := newCLI(t, dbURL)
 		for _, email := range []string{"a@example.org", "b@example.org", "c@example.org"} {
-			c.must("add-user", "--email", email, "--password", "a-long-password-1")
+			c.must("add-user", "--email", email, "--password", "a-long-password-1", "--role", "patient")
 		}
 		var cp struct {
 			Seq int64  `json:"seq"`

@@ -31,11 +31,12 @@ func (a *app) clientCmd() *cobra.Command {
 	return cmd
 }
 
-// issuedJSON is what create and rotate-secret print with --json; the
-// secret is "" for clients that do not use one.
+// issuedJSON is what create and rotate-secret print with --json; a client
+// that uses no secret (a public one) has no client_secret member, rather
+// than an empty one a script could take for a secret.
 type issuedJSON struct {
 	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func (a *app) printIssued(asJSON bool, c *client.Client, secret, verb string) error {
@@ -145,6 +146,18 @@ type clientListJSON struct {
 	ResourceServer bool `json:"resource_server,omitempty"`
 }
 
+// toClientJSON is c as list, enable and disable print it with --json.
+func toClientJSON(c *client.Client) clientListJSON {
+	out := clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
+		GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
+		AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
+		Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention, ResourceServer: c.ResourceServer}
+	if out.RedirectURIs == nil {
+		out.RedirectURIs = []string{}
+	}
+	return out
+}
+
 func (a *app) clientListCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -170,13 +183,7 @@ func (a *app) clientListCmd() *cobra.Command {
 				if asJSON {
 					out := make([]clientListJSON, len(all))
 					for i, c := range all {
-						out[i] = clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
-							GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
-							AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
-							Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention, ResourceServer: c.ResourceServer}
-						if out[i].RedirectURIs == nil {
-							out[i].RedirectURIs = []string{}
-						}
+						out[i] = toClientJSON(c)
 					}
 					if err := json.NewEncoder(a.stdout).Encode(out); err != nil {
 						return fmt.Errorf("write output: %w", err)
@@ -208,8 +215,9 @@ func (a *app) clientListCmd() *cobra.Command {
 }
 
 func (a *app) clientToggleCmd(verb, short string, disable bool) *cobra.Command {
-	return &cobra.Command{
-		Use:   verb + " CLIENT_ID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   verb + " CLIENT_ID [--json]",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -223,11 +231,16 @@ func (a *app) clientToggleCmd(verb, short string, disable bool) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%s client %s: %w", verb, args[0], err)
 				}
+				if asJSON {
+					return a.printJSON(toClientJSON(c))
+				}
 				fmt.Fprintf(a.stdout, "%sd client %s (%s)\n", verb, c.ID, c.Name)
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the client as JSON (as list --json prints each)")
+	return cmd
 }
 
 func (a *app) clientRotateCmd() *cobra.Command {
@@ -253,8 +266,9 @@ func (a *app) clientRotateCmd() *cobra.Command {
 // clientApproveCmd is an administrator's approval of an application
 // developer's pending client (the CLI acts as ward itself).
 func (a *app) clientApproveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "approve CLIENT_ID",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "approve CLIENT_ID [--json]",
 		Short: "Approve a pending client, so anyone may authorize it (pending -> active)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -263,9 +277,14 @@ func (a *app) clientApproveCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("approve client %s: %w", args[0], err)
 				}
+				if asJSON {
+					return a.printJSON(toClientJSON(c))
+				}
 				fmt.Fprintf(a.stdout, "client %s (%s) is %s\n", c.ID, c.Name, c.Status)
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the client as JSON (as list --json prints each)")
+	return cmd
 }

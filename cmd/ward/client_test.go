@@ -66,8 +66,8 @@ func TestClientCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &public); err != nil {
 			t.Fatalf("public create printed %q: %v", out, err)
 		}
-		if public["client_secret"] != "" || public["client_id"] == "" {
-			t.Fatalf("public create printed %q, want an empty client_secret", out)
+		if _, has := public["client_secret"]; has || public["client_id"] == "" {
+			t.Fatalf("public create printed %q, want a client_id and no client_secret member", out)
 		}
 
 		// Bad input fails with the reasons and a non-zero status.
@@ -116,7 +116,26 @@ func TestClientCommands(t *testing.T) {
 			t.Fatalf("list printed %q", out)
 		}
 
-		c.must("client", "disable", id)
+		// disable and enable take --json, as every client command does,
+		// and print the client as list --json prints it.
+		toggled := func(verb string) listed {
+			t.Helper()
+			var l listed
+			out := c.must("client", verb, id, "--json")
+			if err := json.Unmarshal([]byte(out), &l); err != nil {
+				t.Fatalf("%s --json printed %q: %v", verb, out, err)
+			}
+			return l
+		}
+		if l := toggled("disable"); l.ClientID != id || !l.Disabled || l.Name != "Decision support" {
+			t.Fatalf("disable --json printed %+v", l)
+		}
+		if l := toggled("enable"); l.ClientID != id || l.Disabled {
+			t.Fatalf("enable --json printed %+v", l)
+		}
+		if out := c.must("client", "disable", id); !strings.Contains(out, "disabled client "+id) {
+			t.Fatalf("disable printed %q", out)
+		}
 		if ls := list(); !ls[0].Disabled || ls[1].Disabled {
 			t.Fatalf("after disable: %+v", ls)
 		}
@@ -152,8 +171,10 @@ func TestClientCommands(t *testing.T) {
 		if out := c.must("client", "list"); !strings.Contains(out, "pending") {
 			t.Fatalf("list printed %q", out)
 		}
-		if out := c.must("client", "approve", pending); !strings.Contains(out, "active") {
-			t.Fatalf("approve printed %q", out)
+		var approved listed
+		if out := c.must("client", "approve", pending, "--json"); json.Unmarshal([]byte(out), &approved) != nil ||
+			approved.ClientID != pending || approved.Status != "active" {
+			t.Fatalf("approve --json printed %q", out)
 		}
 		if ls := list(); ls[2].Status != "active" {
 			t.Fatalf("after approve: %+v", ls[2])

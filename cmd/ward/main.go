@@ -126,6 +126,14 @@ func (a *app) services(cmd *cobra.Command) (*server.Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The configuration serve would refuse is refused here too, before the
+	// log settings below replace the user's (migrate accepted a bad level).
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if err := checkDataDir(cmd, cfg, cmd.Flags().Changed("data-dir"), a.env); err != nil {
+		return nil, err
+	}
 	// Commands speak through stdout/stderr; the log only carries warnings.
 	cfg.LogFormat, cfg.LogLevel = config.LogText, "warn"
 	svc, err := server.OpenServices(cmd.Context(), cfg,

@@ -76,8 +76,18 @@ func TestCommands(t *testing.T) {
 			t.Errorf("add-user printed %q", out)
 		}
 		c.must("add-user", "--email", "nurse@example.org", "--password", "violet-moth-1", "--role", "staff", "--role", "clinician")
-		if code, _, errs := c.run("add-user", "--email", "root@example.org", "--password", "x-password-2"); code == 0 {
+		if code, _, errs := c.run("add-user", "--email", "root@example.org", "--password", "x-password-2", "--role", "staff"); code == 0 {
 			t.Errorf("adding a duplicate email succeeded; stderr %q", errs)
+		} else if !strings.Contains(errs, "a user with this email already exists") || strings.Contains(errs, "constraint") {
+			t.Errorf("a duplicate email says %q, want \"a user with this email already exists\" and no driver text", errs)
+		}
+		// Without --role the user would exist but be able to do nothing.
+		if code, _, errs := c.run("add-user", "--email", "norole@example.org", "--password", "violet-moth-2"); code != 1 ||
+			!strings.Contains(errs, "--role") || !strings.Contains(errs, "admin") || !strings.Contains(errs, "patient") {
+			t.Errorf("add-user without --role = exit %d, stderr %q; want 1 naming --role and the roles", code, errs)
+		}
+		if canLogin(t, dbURL, "norole@example.org", "violet-moth-2") {
+			t.Error("add-user without --role created the user anyway")
 		}
 		if code, _, _ := c.run("add-user", "--email", "x@example.org", "--password", "pw-pw-pw-pw", "--role", "emperor"); code == 0 {
 			t.Error("adding a user with an unknown role succeeded")
@@ -144,8 +154,8 @@ func TestUserPurge(t *testing.T) {
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ward.db")
 	c := newCLI(t, "sqlite://"+path)
-	c.must("add-user", "--email", "a@example.org", "--password", "a-password-1")
-	c.must("add-user", "--email", "b@example.org", "--password", "b-password-1")
+	c.must("add-user", "--email", "a@example.org", "--password", "a-password-1", "--role", "patient")
+	c.must("add-user", "--email", "b@example.org", "--password", "b-password-1", "--role", "patient")
 
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
 	if err != nil {

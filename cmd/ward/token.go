@@ -144,6 +144,11 @@ TOKEN is an access token (ward_at_… or a JWT) or a refresh token (ward_rt_…)
 				if err != nil {
 					return fmt.Errorf("%s token: %w", verb, err)
 				}
+				if verb == "revoke" && !asJSON {
+					// Say what was done before what the token now is, as
+					// client revoke-token does.
+					fmt.Fprintf(a.stdout, "revoked %s token %d of client %s, with its grant\n", in.Kind, in.ID, in.ClientID)
+				}
 				return a.printToken(asJSON, in)
 			})
 		},

@@ -174,8 +174,9 @@ func TestTokenCommands(t *testing.T) {
 		if in.Active || in.ID != sa.TokenID {
 			t.Fatalf("token revoke: %+v", in)
 		}
-		if out := c.must("token", "revoke", sa.AccessToken); !strings.Contains(out, "active:   false") {
-			t.Fatalf("revoking a revoked token printed %q", out)
+		if out := c.must("token", "revoke", sa.AccessToken); !strings.Contains(out, "active:   false") ||
+			!strings.Contains(out, fmt.Sprintf("revoked access token %d of client ward-service-accounts", sa.TokenID)) {
+			t.Fatalf("revoking a revoked token printed %q, want what was revoked", out)
 		}
 	})
 }

@@ -21,7 +21,7 @@ func TestUnlockAndPasswordReset(t *testing.T) {
 		c := newCLI(t, dbURL)
 		c.env = append(c.env, "WARD_MASTER_KEY="+key)
 		c.must("add-user", "--email", "root@example.org", "--password", "first-password-1", "--role", "admin")
-		c.must("add-user", "--email", "victim@example.org", "--password", "blue-heron-7")
+		c.must("add-user", "--email", "victim@example.org", "--password", "blue-heron-7", "--role", "patient")
 
 		// The CLI and the server share the master key, so they share the
 		// lockout counters.
@@ -64,7 +64,7 @@ func TestUnlockAndPasswordReset(t *testing.T) {
 		if code, _, errs := c.run("user", "unlock", "ghost@example.org"); code != 1 || !strings.Contains(errs, "ghost@example.org") {
 			t.Errorf("unlocking an unknown email: exit %d stderr %q, want 1 naming it", code, errs)
 		}
-		if code, _, errs := c.run("add-user", "--email", "weak@example.org", "--password", "sunshine1"); code != 1 || !strings.Contains(errs, "most commonly used") {
+		if code, _, errs := c.run("add-user", "--email", "weak@example.org", "--password", "sunshine1", "--role", "patient"); code != 1 || !strings.Contains(errs, "most commonly used") {
 			t.Errorf("a common password: exit %d stderr %q, want refused", code, errs)
 		}
 		if code, _, errs := c.run("password-reset", "--email", "victim@example.org", "--password", "victim-2026", "--actor", "root@example.org"); code != 1 || !strings.Contains(errs, "name part") {

@@ -44,7 +44,7 @@ func TestBadInput(t *testing.T) {
 			{"malformed JSON account", "POST", "/api/account", `{"email":`, 400, "unexpected end of JSON"},
 			{"unknown member in account", "POST", "/api/account", `{"email":"x@example.org","shoe_size":9}`, 400, "shoe_size"},
 			{"invalid email", "POST", "/api/account", `{"email":"not an email"}`, 400, "email"},
-			{"duplicate email", "POST", "/api/account", `{"email":"PAT@example.org"}`, 409, "email"},
+			{"duplicate email", "POST", "/api/account", `{"email":"PAT@example.org"}`, 409, "already exists"},
 			{"unknown role", "POST", "/api/account", `{"email":"new@example.org","roles":[{"name":"wizard"}]}`, 400, "wizard"},
 			{"unknown role added", "POST", "/api/user/" + pat + "/roles", `{"roles":[{"name":"wizard"}]}`, 400, "wizard"},
 			{"unknown organization for account", "POST", "/api/account", `{"email":"new2@example.org","organizations":[{"organization_id":987654}]}`, 400, "organization"},

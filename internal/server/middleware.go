@@ -288,6 +288,9 @@ func capturePattern(mux *http.ServeMux) http.Handler {
 				ri.pattern = r.Pattern
 			}
 		}()
+		if serveAPIMiss(mux, w, r) {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

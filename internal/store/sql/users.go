@@ -104,7 +104,7 @@ func (d *DB) CreateUser(ctx context.Context, u *directory.User) error {
 		args...).Scan(&id)
 	if err != nil {
 		*u = saved
-		return classify(err, "create user")
+		return emailTaken(classify(err, "create user"))
 	}
 	u.ID, u.Version = id, 1
 	u.UpdatedAt = now
@@ -174,7 +174,7 @@ func (d *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		version = version + 1
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {
-		return classify(err, "update user")
+		return emailTaken(classify(err, "update user"))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("update user: %w", err)
@@ -190,6 +190,16 @@ func (d *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 	return nil
 }
 
+// emailTaken words a unique violation on users (the live email is the
+// table's only unique key) the same on both databases, without the
+// driver's constraint text, which the CLI would otherwise print.
+func emailTaken(err error) error {
+	if apperr.Is(err, apperr.Conflict) {
+		return apperr.New(apperr.Conflict, "a user with this email already exists")
+	}
+	return err
+}
+
 // SetUserDeleted soft-deletes (at != nil) or reactivates (at == nil) a user.
 // Reactivating is a Conflict when a live user has taken the email meanwhile.
 func (d *DB) SetUserDeleted(ctx context.Context, id int64, at *time.Time) error {
@@ -197,7 +207,7 @@ func (d *DB) SetUserDeleted(ctx context.Context, id int64, at *time.Time) error 
 		`UPDATE users SET deleted_at = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
 		nullMicro(at), toMicro(d.nowMicro()), id)
 	if err != nil {
-		return classify(err, "user email")
+		return emailTaken(classify(err, "user email"))
 	}
 	return mustAffect(res, "user", id)
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,7 +94,9 @@ func testEmailUnique(t *testing.T, b Backend) {
 	ctx := t.Context()
 	first := newUser(t, b, "Same@Example.org")
 	dup := &directory.User{Email: "same@example.ORG", Registered: base}
-	wantKind(t, b.Directory.CreateUser(ctx, dup), apperr.Conflict, "duplicate email in another case")
+	err := b.Directory.CreateUser(ctx, dup)
+	wantKind(t, err, apperr.Conflict, "duplicate email in another case")
+	wantEmailTaken(t, err, "duplicate email")
 	if dup.ID != 0 {
 		t.Fatalf("failed create set ID %d", dup.ID)
 	}
@@ -112,12 +115,31 @@ func testEmailUnique(t *testing.T, b Backend) {
 		t.Fatalf("lookup found user %d, want the live one %d", got.ID, second.ID)
 	}
 	// ...and the first cannot come back while the email is taken.
-	wantKind(t, b.Directory.SetUserDeleted(ctx, first.ID, nil), apperr.Conflict, "reactivate onto a taken email")
+	err = b.Directory.SetUserDeleted(ctx, first.ID, nil)
+	wantKind(t, err, apperr.Conflict, "reactivate onto a taken email")
+	wantEmailTaken(t, err, "reactivate onto a taken email")
 
 	// Changing an email onto a taken one is a Conflict too.
 	other := newUser(t, b, "other@example.org")
 	other.Email = "Same@example.org"
-	wantKind(t, b.Directory.UpdateUser(ctx, other), apperr.Conflict, "update onto a taken email")
+	err = b.Directory.UpdateUser(ctx, other)
+	wantKind(t, err, apperr.Conflict, "update onto a taken email")
+	wantEmailTaken(t, err, "update onto a taken email")
+}
+
+// wantEmailTaken checks a duplicate email is worded the same on every
+// database, with no driver or constraint text anywhere in the error (the
+// CLI prints all of it).
+func wantEmailTaken(t *testing.T, err error, what string) {
+	t.Helper()
+	if got := apperr.Message(err); got != "a user with this email already exists" {
+		t.Errorf("%s: message %q, want %q", what, got, "a user with this email already exists")
+	}
+	for _, leak := range []string{"constraint", "UNIQUE", "email_lower", "23505", "SQLSTATE"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("%s: error %q leaks %q", what, err, leak)
+		}
+	}
 }
 
 func testUpdateUserVersion(t *testing.T, b Backend) {
