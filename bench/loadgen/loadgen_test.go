@@ -60,13 +60,16 @@ func TestAuthCodeReuseSessionRememberedConsent(t *testing.T) {
 	if res.Ops != 10 || res.Errors != 0 {
 		t.Fatalf("ops %d errors %d (%q), want 10 and 0", res.Ops, res.Errors, res.ErrorSamples)
 	}
-	// One sign-in and one consent per worker; later rounds go straight
-	// from authorize to the redirect.
-	if got := f.logins.Load(); got != 2 {
-		t.Errorf("%d sign-ins, want one per worker (2)", got)
+	// One sign-in and one consent per worker that took a round; later
+	// rounds go straight from authorize to the redirect. Workers draw
+	// rounds from one counter, so on a busy machine one worker may take
+	// all ten before the other starts: one or two, never one per round.
+	logins := f.logins.Load()
+	if logins < 1 || logins > 2 {
+		t.Errorf("%d sign-ins, want one per worker (1 or 2)", logins)
 	}
-	if got := f.count("POST /oauth2/consent"); got != 2 {
-		t.Errorf("%d consents, want 2", got)
+	if got := f.count("POST /oauth2/consent"); int64(got) != int64(logins) {
+		t.Errorf("%d consents, want one per sign-in (%d)", got, logins)
 	}
 }
 
