@@ -62,7 +62,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 		grants, redirectURIs []string
 	)
 	cmd := &cobra.Command{
-		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--resource-server] [--json]`,
+		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--id-token-alg RS256|ES256] [--resource-server] [--json]`,
 		Short: "Register a client; its secret (if it uses one) is printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,6 +101,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 	f.StringVar(&set.JWKSURI, "jwks-uri", "", "URL of the client's JSON Web Key Set (private_key_jwt)")
 	f.StringVar(&jwksFile, "jwks", "", "file holding the client's JSON Web Key Set inline (private_key_jwt)")
 	f.StringVar(&set.TokenFormat, "token-format", client.TokenOpaque, "access token format: opaque or jwt")
+	f.StringVar(&set.IDTokenAlg, "id-token-alg", client.IDTokenRS256, "ID token signing algorithm (id_token_signed_response_alg): RS256 or ES256")
 	f.StringVar(&owner, "owner", "", "email of the application developer who will manage the client")
 	f.StringVar(&set.Intervention, "intervention", "", "name of the intervention the client serves")
 	f.BoolVar(&set.ResourceServer, "resource-server", false, "let the client introspect tokens issued to any client (a confidential client only)")
@@ -138,6 +139,7 @@ type clientListJSON struct {
 	Scope        string   `json:"scope"`
 	AuthMethod   string   `json:"token_endpoint_auth_method"`
 	TokenFormat  string   `json:"access_token_format"`
+	IDTokenAlg   string   `json:"id_token_signed_response_alg"`
 	Disabled     bool     `json:"disabled"`
 	Status       string   `json:"status"`
 	OwnerID      int64    `json:"owner_id,omitempty"`
@@ -150,7 +152,7 @@ type clientListJSON struct {
 func toClientJSON(c *client.Client) clientListJSON {
 	out := clientListJSON{ClientID: c.ID, Name: c.Name, Public: c.Public,
 		GrantTypes: c.GrantTypes, RedirectURIs: c.RedirectURIs, Scope: c.Scope,
-		AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, Disabled: c.Disabled,
+		AuthMethod: c.AuthMethod, TokenFormat: c.TokenFormat, IDTokenAlg: c.IDTokenSigningAlg(), Disabled: c.Disabled,
 		Status: c.Status, OwnerID: c.OwnerID, Intervention: c.Intervention, ResourceServer: c.ResourceServer}
 	if out.RedirectURIs == nil {
 		out.RedirectURIs = []string{}
@@ -191,7 +193,7 @@ func (a *app) clientListCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS\tAPPROVAL")
+				fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSTATUS\tTYPE\tAUTH\tGRANTS\tAPPROVAL\tID_TOKEN")
 				for _, c := range all {
 					status, typ := "enabled", "confidential"
 					if c.Disabled {
@@ -200,8 +202,8 @@ func (a *app) clientListCmd() *cobra.Command {
 					if c.Public {
 						typ = "public"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
-						strings.Join(c.GrantTypes, ","), c.Status)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, status, typ, c.AuthMethod,
+						strings.Join(c.GrantTypes, ","), c.Status, c.IDTokenSigningAlg())
 				}
 				if err := tw.Flush(); err != nil {
 					return fmt.Errorf("write output: %w", err)

@@ -28,6 +28,7 @@ type clientJSON struct {
 	JWKSURI        string          `json:"jwks_uri,omitempty"`
 	JWKS           json.RawMessage `json:"jwks,omitempty" doc:"Inline JSON Web Key Set for private_key_jwt."`
 	TokenFormat    string          `json:"access_token_format" enum:"opaque,jwt"`
+	IDTokenAlg     string          `json:"id_token_signed_response_alg" enum:"RS256,ES256" doc:"The algorithm of the client's ID tokens."`
 	Disabled       bool            `json:"disabled"`
 	Status         string          `json:"status" enum:"pending,active" doc:"An application developer's client is pending until an administrator approves it; until then only its owner may use it."`
 	OwnerID        int64           `json:"owner_id,omitempty" doc:"The application developer who manages the client."`
@@ -43,7 +44,7 @@ func toClientJSON(c *client.Client) clientJSON {
 	out := clientJSON{
 		ClientID: c.ID, Name: c.Name, Public: c.Public, GrantTypes: c.GrantTypes,
 		RedirectURIs: c.RedirectURIs, Scope: c.Scope, AuthMethod: c.AuthMethod, JWKSURI: c.JWKSURI,
-		TokenFormat: c.TokenFormat, Disabled: c.Disabled, Status: c.Status, OwnerID: c.OwnerID,
+		TokenFormat: c.TokenFormat, IDTokenAlg: c.IDTokenSigningAlg(), Disabled: c.Disabled, Status: c.Status, OwnerID: c.OwnerID,
 		Intervention: c.Intervention, Created: c.CreatedAt, Updated: c.UpdatedAt,
 		SecretIssuedAt: c.SecretIssuedAt, Version: c.Version,
 	}
@@ -78,6 +79,7 @@ type clientBody struct {
 	JWKSURI      string          `json:"jwks_uri,omitempty" maxLength:"2000"`
 	JWKS         json.RawMessage `json:"jwks,omitempty" doc:"Inline JSON Web Key Set (public keys only)."`
 	TokenFormat  string          `json:"access_token_format,omitempty" enum:"opaque,jwt" doc:"Defaults to opaque."`
+	IDTokenAlg   string          `json:"id_token_signed_response_alg,omitempty" enum:"RS256,ES256" doc:"The algorithm ward signs the client's ID tokens with. Defaults to RS256 (OpenID Connect Core 3.1.3.7); none and HMAC algorithms are not offered."`
 	OwnerID      *int64          `json:"owner_id,omitempty" minimum:"0" doc:"Administrators only; 0 for no owner. An application developer always owns what they register."`
 	Intervention string          `json:"intervention,omitempty" maxLength:"100"`
 }
@@ -86,6 +88,7 @@ type clientBody struct {
 func (b *clientBody) apply(s *client.Settings) {
 	s.Name, s.Public, s.GrantTypes, s.RedirectURIs = b.Name, b.Public, b.GrantTypes, b.RedirectURIs
 	s.Scope, s.AuthMethod, s.JWKSURI, s.TokenFormat = b.Scope, b.AuthMethod, b.JWKSURI, b.TokenFormat
+	s.IDTokenAlg = b.IDTokenAlg
 	s.JWKS = ""
 	if len(b.JWKS) > 0 && string(b.JWKS) != "null" {
 		s.JWKS = string(b.JWKS)

@@ -37,6 +37,22 @@ const (
 	TokenJWT    = "jwt"
 )
 
+// ID token signing algorithms a client may register
+// (id_token_signed_response_alg). RS256 is the default: OpenID Connect Core
+// section 3.1.3.7 makes it the algorithm of a client that named none, and
+// every relying-party library accepts it. ES256 is there for clients that
+// prefer short signatures. "none" and the HMAC algorithms are never offered:
+// an unsigned ID token proves nothing, and HS256 would need the client
+// secret as the key, which ward keeps only as a hash.
+const (
+	IDTokenRS256 = "RS256"
+	IDTokenES256 = "ES256"
+)
+
+// IDTokenAlgs lists the ID token signing algorithms, default first, as
+// discovery advertises them.
+var IDTokenAlgs = []string{IDTokenRS256, IDTokenES256}
+
 // Client statuses. An application developer's client starts pending and
 // serves only its owner's own sign-in until an administrator approves it;
 // see internal/grantpolicy.
@@ -77,6 +93,19 @@ type Settings struct {
 	// other client learns only about its own. Only an administrator (or
 	// ward itself) sets or clears it, and only on a confidential client.
 	ResourceServer bool
+	// IDTokenAlg is the algorithm the client's ID tokens are signed with,
+	// one of IDTokenAlgs; "" (what clients registered before the setting
+	// existed hold) means RS256. See IDTokenSigningAlg.
+	IDTokenAlg string
+}
+
+// IDTokenSigningAlg is the algorithm the client's ID tokens are signed
+// with: its registered one, or RS256 when it registered none.
+func (s *Settings) IDTokenSigningAlg() string {
+	if s.IDTokenAlg == "" {
+		return IDTokenRS256
+	}
+	return s.IDTokenAlg
 }
 
 // Client is a registered OAuth2 client.

@@ -79,6 +79,19 @@ func normalize(s Settings) (Settings, error) {
 	default:
 		bad("token format %q is not one of %s, %s", s.TokenFormat, TokenOpaque, TokenJWT)
 	}
+	switch s.IDTokenAlg {
+	case "":
+		s.IDTokenAlg = IDTokenRS256
+	case IDTokenRS256, IDTokenES256:
+	default:
+		// Quoted (so NUL or broken UTF-8 shows escaped) and cut short: the
+		// message echoes what the caller sent.
+		v := s.IDTokenAlg
+		if len(v) > 32 {
+			v = v[:32] + "..."
+		}
+		bad("id_token_signed_response_alg %q is not one of %s", v, strings.Join(IDTokenAlgs, ", "))
+	}
 	if s.OwnerID < 0 {
 		bad("owner must be a user id")
 	}

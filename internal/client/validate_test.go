@@ -209,3 +209,32 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// id_token_signed_response_alg: empty becomes RS256 (OpenID Connect Core's
+// default), ES256 is kept, and anything else is refused by name, including
+// "none", HMAC algorithms, other spellings and text that is not text.
+func TestNormalizeIDTokenAlg(t *testing.T) {
+	for in, want := range map[string]string{"": IDTokenRS256, "RS256": IDTokenRS256, "ES256": IDTokenES256} {
+		s := confidential()
+		s.IDTokenAlg = in
+		got, err := normalize(s)
+		if err != nil || got.IDTokenAlg != want || got.IDTokenSigningAlg() != want {
+			t.Errorf("alg %q: got %q, %v; want %q", in, got.IDTokenAlg, err, want)
+		}
+	}
+	for _, bad := range []string{"none", "HS256", "rs256", "ES384", "PS256", " RS256", "RS256\x00", "\xff\xfe", strings.Repeat("R", 5000)} {
+		s := confidential()
+		s.IDTokenAlg = bad
+		_, err := normalize(s)
+		if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "id_token_signed_response_alg") {
+			t.Errorf("alg %q: got %v, want Invalid naming id_token_signed_response_alg", bad, err)
+			continue
+		}
+		if len(apperr.Message(err)) > 500 {
+			t.Errorf("alg of %d bytes: message of %d bytes echoes it whole", len(bad), len(apperr.Message(err)))
+		}
+	}
+	if (&Settings{}).IDTokenSigningAlg() != IDTokenRS256 {
+		t.Error("a client stored without an alg (registered before the setting) must get RS256")
+	}
+}

@@ -573,7 +573,7 @@ func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {
 		"response_modes_supported":                         []string{"query"},
 		"grant_types_supported":                            client.GrantTypes,
 		"subject_types_supported":                          []string{"public"},
-		"id_token_signing_alg_values_supported":            []string{"ES256"},
+		"id_token_signing_alg_values_supported":            client.IDTokenAlgs,
 		"token_endpoint_auth_methods_supported":            authMethods,
 		"token_endpoint_auth_signing_alg_values_supported": AssertionAlgs,
 		"introspection_endpoint_auth_methods_supported":    authMethods[:3],

@@ -234,7 +234,10 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	fc.ClientAuthenticationStrategy = p.authenticateClient
 
 	st, strat := p.storage, p.strategy
-	oidcStrategy := &openid.DefaultStrategy{Signer: sg, Config: fc}
+	// ID tokens in their client's algorithm (RS256 by default); JWT access
+	// tokens and id_token_hint checks keep sg (ES256 signing, verification
+	// against every published key).
+	oidcStrategy := newIDTokenStrategy(d.Keys, fc)
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{
 		AccessTokenStrategy: strat, RefreshTokenStrategy: strat, AuthorizeCodeStrategy: strat,
 		CoreStorage: st, TokenRevocationStorage: st, Config: fc,

@@ -22,10 +22,12 @@ type KeySource interface {
 	PublicJWKS(ctx context.Context) (jose.JSONWebKeySet, error)
 }
 
-// signer implements fosite's jwt.Signer with ward's signing keys: ID tokens
-// and JWT access tokens are signed by the current ES256 key and carry its
-// kid, so verifiers find it in the JWKS; tokens are verified against every
-// published key, so a rotation does not break tokens already out.
+// signer implements fosite's jwt.Signer with ward's signing keys: a token
+// is signed by the current key of alg (ES256 for JWT access tokens, the
+// client's registered algorithm for ID tokens: see idTokenStrategy) and
+// carries its kid, so verifiers find it in the JWKS; tokens are verified
+// against every published key, so a rotation does not break tokens already
+// out.
 type signer struct {
 	keys KeySource
 	alg  string
@@ -107,7 +109,7 @@ func (s *signer) GetSignature(_ context.Context, token string) (string, error) {
 	return sig, nil
 }
 
-// Hash is SHA-256, the hash of ES256, for at_hash and c_hash.
+// Hash is SHA-256, the hash of both ES256 and RS256, for at_hash and c_hash.
 func (s *signer) Hash(_ context.Context, in []byte) ([]byte, error) {
 	h := sha256.Sum256(in)
 	return h[:], nil

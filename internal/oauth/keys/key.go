@@ -20,16 +20,19 @@ import (
 
 // Signing algorithms (JWA names, RFC 7518).
 const (
-	// ES256 is ECDSA on P-256 with SHA-256: ward's default for JWT access
-	// tokens and ID tokens (short signatures, fast to sign).
+	// ES256 is ECDSA on P-256 with SHA-256: the algorithm of ward's JWT
+	// access tokens (short signatures, fast to sign), and of the ID tokens
+	// of clients that register it.
 	ES256 = "ES256"
 	// RS256 is RSASSA-PKCS1-v1_5 with SHA-256, which OpenID Connect requires
-	// an OP to support for ID tokens.
+	// an OP to support for ID tokens, and the algorithm of a client's ID
+	// tokens unless it registered another.
 	RS256 = "RS256"
 )
 
-// DefaultAlg is the algorithm ward signs with unless a client asks for
-// another (id_token_signed_response_alg).
+// DefaultAlg is the first of Algorithms, the algorithm of JWT access
+// tokens. ID tokens default to RS256 instead, as OpenID Connect Core
+// requires; a client may register ES256 (id_token_signed_response_alg).
 const DefaultAlg = ES256
 
 // RSABits is the size of generated RSA keys: the 2048-bit minimum that

@@ -15,7 +15,7 @@ import (
 
 const clientColumns = `id, client_id, name, public, secret_hash, grant_types, redirect_uris, scope,
 	auth_method, jwks_uri, jwks, token_format, disabled, owner_id, intervention, created_at,
-	updated_at, secret_issued_at, version, status, resource_server`
+	updated_at, secret_issued_at, version, status, resource_server, id_token_alg`
 
 // scanClient reads one row of clientColumns; seq is the row id used for
 // paging, which the domain type does not carry.
@@ -30,7 +30,7 @@ func scanClient(s scanner) (c *client.Client, seq int64, err error) {
 	)
 	if err := s.Scan(&seq, &cl.ID, &cl.Name, &cl.Public, &cl.SecretHash, &grants, &redirects, &cl.Scope,
 		&cl.AuthMethod, &cl.JWKSURI, &cl.JWKS, &cl.TokenFormat, &cl.Disabled, &owner, &intervention,
-		&created, &updated, &issued, &cl.Version, &cl.Status, &cl.ResourceServer); err != nil {
+		&created, &updated, &issued, &cl.Version, &cl.Status, &cl.ResourceServer, &cl.IDTokenAlg); err != nil {
 		return nil, 0, err
 	}
 	if cl.GrantTypes, err = fromJSON[string](grants); err != nil {
@@ -47,8 +47,8 @@ func scanClient(s scanner) (c *client.Client, seq int64, err error) {
 }
 
 // clientArgs returns the values of every column from name to
-// secret_issued_at, in clientColumns order, then status and
-// resource_server. An empty status is stored (and left in c) as active,
+// secret_issued_at, in clientColumns order, then status, resource_server
+// and id_token_alg. An empty status is stored (and left in c) as active,
 // what every client was before approvals existed.
 func clientArgs(c *client.Client) ([]any, error) {
 	if c.Status == "" {
@@ -65,7 +65,7 @@ func clientArgs(c *client.Client) ([]any, error) {
 	intervention := sql.NullString{String: c.Intervention, Valid: c.Intervention != ""}
 	return []any{c.Name, c.Public, c.SecretHash, grants, redirects, c.Scope, c.AuthMethod, c.JWKSURI,
 		c.JWKS, c.TokenFormat, c.Disabled, nullID(c.OwnerID), intervention, toMicro(c.CreatedAt),
-		toMicro(c.UpdatedAt), nullMicro(c.SecretIssuedAt), c.Status, c.ResourceServer}, nil
+		toMicro(c.UpdatedAt), nullMicro(c.SecretIssuedAt), c.Status, c.ResourceServer, c.IDTokenAlg}, nil
 }
 
 // normalizeClientTimes leaves c's times as a read returns them.
@@ -85,8 +85,9 @@ func (d *DB) CreateClient(ctx context.Context, c *client.Client) error {
 	args = append([]any{c.ID}, args...)
 	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
-		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
+		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
+		id_token_alg, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
 		return classify(err, "create client")
 	}
 	c.Version = 1
@@ -119,7 +120,8 @@ func (d *DB) UpdateClient(ctx context.Context, c *client.Client) error {
 	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_clients SET name = ?, public = ?, secret_hash = ?,
 		grant_types = ?, redirect_uris = ?, scope = ?, auth_method = ?, jwks_uri = ?, jwks = ?,
 		token_format = ?, disabled = ?, owner_id = ?, intervention = ?, created_at = ?,
-		updated_at = ?, secret_issued_at = ?, status = ?, resource_server = ?, version = version + 1
+		updated_at = ?, secret_issued_at = ?, status = ?, resource_server = ?,
+		id_token_alg = ?, version = version + 1
 		WHERE client_id = ? AND version = ?`, args...)
 	if err != nil {
 		return classify(err, "update client")
@@ -217,8 +219,9 @@ func (d *DB) EnsureBuiltinClients(ctx context.Context) error {
 	args = append([]any{c.ID}, args...)
 	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
-		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
+		id_token_alg, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (client_id) DO NOTHING`, args...); err != nil {
 		return classify(err, "register built-in client "+c.ID)
 	}

@@ -32,6 +32,7 @@ func fullClient(n int, ownerID int64, intervention string) *client.Client {
 			// Public and resource server together never pass the
 			// registry's validation; the store keeps what it is given.
 			ResourceServer: true,
+			IDTokenAlg:     client.IDTokenES256,
 		},
 		SecretHash:     s("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0%d"),
 		SecretIssuedAt: microPtr(base.Add(2 * time.Hour)),
@@ -95,6 +96,7 @@ func testClientUpdate(t *testing.T, b Backend) {
 	u.ID, u.Version = c.ID, c.Version
 	u.Public, u.Disabled, u.Status = false, false, client.StatusActive
 	u.AuthMethod, u.TokenFormat = client.AuthClientSecretPost, client.TokenOpaque
+	u.IDTokenAlg = client.IDTokenRS256
 	u.GrantTypes = []string{client.GrantClientCredentials}
 	u.RedirectURIs = nil
 	u.SecretIssuedAt = nil
@@ -124,6 +126,46 @@ func testClientUpdate(t *testing.T, b Backend) {
 	must(t, err, "get after owner purge")
 	if got.OwnerID != 0 {
 		t.Fatalf("owner after purge %d, want 0", got.OwnerID)
+	}
+}
+
+// testClientIDTokenAlg checks id_token_signed_response_alg: a client written
+// without one (as every client was before the setting existed) reads back
+// without one, which the registry takes as RS256; each algorithm survives a
+// write and a read; the store refuses a value outside the set even when the
+// registry's validation was bypassed.
+func testClientIDTokenAlg(t *testing.T, b Backend) {
+	ctx := t.Context()
+	c := &client.Client{ID: "alg", Settings: client.Settings{Name: "Alg", AuthMethod: client.AuthNone,
+		TokenFormat: client.TokenOpaque}, CreatedAt: micro(base), UpdatedAt: micro(base)}
+	must(t, b.Clients.CreateClient(ctx, c), "create without an alg")
+	got, err := b.Clients.GetClient(ctx, c.ID)
+	must(t, err, "get")
+	if got.IDTokenAlg != "" || got.IDTokenSigningAlg() != client.IDTokenRS256 {
+		t.Fatalf("alg stored as %q (signing with %s), want empty meaning RS256", got.IDTokenAlg, got.IDTokenSigningAlg())
+	}
+	for _, alg := range []string{client.IDTokenES256, client.IDTokenRS256, "", client.IDTokenES256} {
+		got.IDTokenAlg = alg
+		must(t, b.Clients.UpdateClient(ctx, got), "update alg to "+alg)
+		back, err := b.Clients.GetClient(ctx, c.ID)
+		must(t, err, "get after update")
+		if back.IDTokenAlg != alg {
+			t.Fatalf("alg read back %q, want %q", back.IDTokenAlg, alg)
+		}
+		got = back
+	}
+	for _, bad := range []string{"none", "HS256", "rs256"} {
+		x := *got
+		x.IDTokenAlg = bad
+		wantKind(t, b.Clients.UpdateClient(ctx, &x), apperr.Invalid, "update alg to "+bad)
+		y := *got
+		y.ID, y.IDTokenAlg = "alg-"+bad, bad
+		wantKind(t, b.Clients.CreateClient(ctx, &y), apperr.Invalid, "create with alg "+bad)
+	}
+	back, err := b.Clients.GetClient(ctx, c.ID)
+	must(t, err, "get after refused updates")
+	if back.IDTokenAlg != client.IDTokenES256 || back.Version != got.Version {
+		t.Fatalf("after refused updates: alg %q version %d, want ES256 version %d", back.IDTokenAlg, back.Version, got.Version)
 	}
 }
 

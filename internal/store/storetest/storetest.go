@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"ClientRoundTrip", testClientRoundTrip},
 		{"ClientUpdate", testClientUpdate},
 		{"ClientList", testClientList},
+		{"ClientIDTokenAlg", testClientIDTokenAlg},
 		{"BuiltinServiceClient", testBuiltinServiceClient},
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
