@@ -81,6 +81,7 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 	root.AddCommand(
 		a.serveCmd(),
 		a.migrateCmd(),
+		a.demoCmd(),
 		a.addUserCmd(),
 		a.passwordResetCmd(),
 		a.auditCmd(),
