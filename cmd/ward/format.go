@@ -45,7 +45,7 @@ func (o *outputFlags) resolve(cmd *cobra.Command) (string, error) {
 }
 
 // shellQuote quotes s for a POSIX shell: single quotes, each single quote
-// inside written as '\''.
+// inside written as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

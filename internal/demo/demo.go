@@ -419,8 +419,8 @@ func (l *loader) observations(p patientSpec, patientID, performer int64, first, 
 		at2 := at
 		return clinical.Observation{
 			PatientID: patientID, Status: clinical.ObsFinal, PerformerID: performer,
-			Code:      []clinical.Coding{{System: loincSystem, Code: v.code, Display: v.display}},
-			Category:  cat,
+			Code:     []clinical.Coding{{System: loincSystem, Code: v.code, Display: v.display}},
+			Category: cat,
 			Value: clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{
 				Value: strconv.FormatFloat(value, 'f', decimals, 64), Unit: v.unit, System: ucumSystem, Code: v.ucum}},
 			Effective: clinical.Occurrence{DateTime: &at2},
@@ -445,8 +445,8 @@ func (l *loader) observations(p patientSpec, patientID, performer int64, first, 
 	at := first
 	out = append(out, clinical.Observation{
 		PatientID: patientID, Status: clinical.ObsFinal, PerformerID: performer,
-		Code:      []clinical.Coding{{System: loincSystem, Code: smokingStatus.code, Display: smokingStatus.display}},
-		Category:  category("social-history", "Social History"),
+		Code:     []clinical.Coding{{System: loincSystem, Code: smokingStatus.code, Display: smokingStatus.display}},
+		Category: category("social-history", "Social History"),
 		Value: clinical.Value{Kind: clinical.ValueConcept, Concept: []clinical.Coding{
 			{System: clinical.SNOMEDSystem, Code: p.smoking.code, Display: p.smoking.display}}},
 		Effective: clinical.Occurrence{DateTime: &at},
