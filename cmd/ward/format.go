@@ -44,8 +44,8 @@ func (o *outputFlags) resolve(cmd *cobra.Command) (string, error) {
 	return f, nil
 }
 
-// shellQuote quotes s for a POSIX shell: single quotes, each single quote
-// inside written as '\”.
+// shellQuote quotes s for a POSIX shell: in single quotes, where a single
+// quote inside is written as end quote, backslash-escaped quote, new quote.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

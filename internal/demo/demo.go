@@ -416,14 +416,13 @@ func (l *loader) patient(ctx context.Context, i int) error {
 func (l *loader) observations(p patientSpec, patientID, performer int64, first, second time.Time) []clinical.Observation {
 	vitals := category("vital-signs", "Vital Signs")
 	quantity := func(v vital, value float64, decimals int, at time.Time, cat []clinical.Coding) clinical.Observation {
-		at2 := at
 		return clinical.Observation{
 			PatientID: patientID, Status: clinical.ObsFinal, PerformerID: performer,
 			Code:     []clinical.Coding{{System: loincSystem, Code: v.code, Display: v.display}},
 			Category: cat,
 			Value: clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{
 				Value: strconv.FormatFloat(value, 'f', decimals, 64), Unit: v.unit, System: ucumSystem, Code: v.ucum}},
-			Effective: clinical.Occurrence{DateTime: &at2},
+			Effective: clinical.Occurrence{DateTime: &at}, // at is this call's own copy
 			Issued:    at.Add(15 * time.Minute),
 		}
 	}
