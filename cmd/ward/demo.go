@@ -13,11 +13,12 @@ import (
 	"ward/internal/server"
 )
 
-// demoEnvHelp names the variables --format env sets. They do not start
-// with WARD_: every command refuses WARD_ variables it does not know, so
-// exporting WARD_ADMIN_EMAIL would stop the next ward command.
-const demoEnvHelp = `: DEMO_PASSWORD, ADMIN_EMAIL, STAFF_ADMIN_EMAIL, CLINICIAN_EMAIL,
-PATIENT_ID, PATIENT_EMAIL, CLINIC_ID, APP_CLIENT_ID, APP_REDIRECT_URI, CLIENT_ID and CLIENT_SECRET`
+// demoEnvVars are the variables --format env sets. None starts with
+// WARD_: every command refuses WARD_ variables it does not know, so an
+// exported WARD_ADMIN_EMAIL would stop the next ward command.
+const demoEnvVars = `DEMO_PASSWORD, ADMIN_EMAIL, STAFF_ADMIN_EMAIL, CLINICIAN_EMAIL,
+PATIENT_ID, PATIENT_EMAIL, CLINIC_ID (the patient's clinic), APP_CLIENT_ID,
+APP_REDIRECT_URI, and CLIENT_ID and CLIENT_SECRET (the backend client)`
 
 func (a *app) demoCmd() *cobra.Command {
 	var out outputFlags
@@ -46,7 +47,9 @@ migrate), but it refuses an instance that already has any user,
 organization or client: demo data never mixes with real data. Use a new
 data directory (and, on PostgreSQL, a new database) for a demo.
 
---format env prints export lines for eval "$(ward demo --format env)"` + demoEnvHelp + `.`,
+--format env prints export lines for eval "$(ward demo --format env)":
+` + demoEnvVars + `.
+None starts with WARD_, which ward keeps for its settings.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := out.resolve(cmd)
@@ -93,7 +96,7 @@ then ward serve with the same settings`, err)
 			})
 		},
 	}
-	out.register(cmd, demoEnvHelp)
+	out.register(cmd, ", the variables listed above")
 	return cmd
 }
 
