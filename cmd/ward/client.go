@@ -39,13 +39,18 @@ type issuedJSON struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
-func (a *app) printIssued(asJSON bool, c *client.Client, secret, verb string) error {
-	if asJSON {
+func (a *app) printIssued(format string, c *client.Client, secret, verb string) error {
+	switch format {
+	case formatJSON:
 		enc := json.NewEncoder(a.stdout)
 		if err := enc.Encode(issuedJSON{ClientID: c.ID, ClientSecret: secret}); err != nil {
 			return fmt.Errorf("write output: %w", err)
 		}
 		return nil
+	case formatEnv:
+		// A public client unsets CLIENT_SECRET, so an earlier client's
+		// secret is not sent with this client's id.
+		return envLines(a.stdout, [2]string{"CLIENT_ID", c.ID}, [2]string{"CLIENT_SECRET", secret})
 	}
 	fmt.Fprintf(a.stdout, "%s client %s (%s)\n", verb, c.ID, c.Name)
 	if secret != "" {
@@ -58,14 +63,18 @@ func (a *app) clientCreateCmd() *cobra.Command {
 	var (
 		set                  client.Settings
 		jwksFile, owner      string
-		asJSON               bool
+		out                  outputFlags
 		grants, redirectURIs []string
 	)
 	cmd := &cobra.Command{
-		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--id-token-alg RS256|ES256] [--resource-server] [--json]`,
+		Use:   `create --name N --grant G... --scope "S..." [--redirect-uri U...] [--public] [--jwks-uri U | --jwks FILE] [--token-format opaque|jwt] [--id-token-alg RS256|ES256] [--resource-server] [--json | --format env]`,
 		Short: "Register a client; its secret (if it uses one) is printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := out.resolve(cmd)
+			if err != nil {
+				return err
+			}
 			set.GrantTypes, set.RedirectURIs = grants, redirectURIs
 			if jwksFile != "" {
 				b, err := readSmallFile(jwksFile, maxJWKSFile)
@@ -87,7 +96,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("create client: %w", err)
 				}
-				return a.printIssued(asJSON, c, secret, "created")
+				return a.printIssued(format, c, secret, "created")
 			})
 		},
 	}
@@ -105,7 +114,7 @@ func (a *app) clientCreateCmd() *cobra.Command {
 	f.StringVar(&owner, "owner", "", "email of the application developer who will manage the client")
 	f.StringVar(&set.Intervention, "intervention", "", "name of the intervention the client serves")
 	f.BoolVar(&set.ResourceServer, "resource-server", false, "let the client introspect tokens issued to any client (a confidential client only)")
-	f.BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…}`)
+	out.register(cmd, `: CLIENT_ID and CLIENT_SECRET; --json prints {"client_id":…,"client_secret":…}`)
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("grant")
 	_ = cmd.MarkFlagRequired("scope")
@@ -246,22 +255,26 @@ func (a *app) clientToggleCmd(verb, short string, disable bool) *cobra.Command {
 }
 
 func (a *app) clientRotateCmd() *cobra.Command {
-	var asJSON bool
+	var out outputFlags
 	cmd := &cobra.Command{
-		Use:   "rotate-secret CLIENT_ID [--json]",
+		Use:   "rotate-secret CLIENT_ID [--json | --format env]",
 		Short: "Issue a new client secret (printed once); the old one stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := out.resolve(cmd)
+			if err != nil {
+				return err
+			}
 			return a.withServices(cmd, func(svc *server.Services) error {
 				c, secret, err := svc.Clients.RotateSecret(actor.System(cmd.Context()), args[0])
 				if err != nil {
 					return fmt.Errorf("rotate secret of client %s: %w", args[0], err)
 				}
-				return a.printIssued(asJSON, c, secret, "new secret for")
+				return a.printIssued(format, c, secret, "new secret for")
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"client_id":…,"client_secret":…}`)
+	out.register(cmd, `: CLIENT_ID and CLIENT_SECRET; --json prints {"client_id":…,"client_secret":…}`)
 	return cmd
 }
 

@@ -15,8 +15,9 @@ import (
 
 // createsInstance names the commands that may start a new instance: they
 // create a data directory that does not exist. serve does not go through
-// services; it is listed for the record.
-var createsInstance = map[string]bool{"serve": true, "migrate": true}
+// services; it is listed for the record. demo fills a new instance, so it
+// starts one too (and refuses any instance that is not empty).
+var createsInstance = map[string]bool{"serve": true, "migrate": true, "demo": true}
 
 // checkDataDir refuses to run cmd against a data directory that does not
 // exist, unless cmd starts instances. An administrative command run from

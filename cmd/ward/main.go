@@ -67,7 +67,8 @@ func (a *app) rootCmd() *cobra.Command {
 		Use:   "ward",
 		Short: "ward: identity, access, audit and integration services for health systems",
 		Long: `ward is one binary that serves identity, access, audit and integration services
-for health information systems. Run "ward serve" to start it.
+for health information systems. Run "ward serve" to start it, and "ward demo"
+to fill a new instance with fake data to try it on.
 
 Every command reads WARD_* environment variables (WARD_DATABASE_URL, WARD_ISSUER,
 WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
@@ -81,6 +82,7 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 	root.AddCommand(
 		a.serveCmd(),
 		a.migrateCmd(),
+		a.demoCmd(),
 		a.addUserCmd(),
 		a.passwordResetCmd(),
 		a.auditCmd(),
