@@ -103,6 +103,17 @@ func (h *Handler) createPatient(ctx context.Context, g policy.Grant, body []byte
 	if err := fhir.ApplyPatient(&u, p, present, h.d.Base); err != nil {
 		return nil, err
 	}
+	if gp := u.GeneralPractitionerID; gp != 0 {
+		// Practitioners are reference data every reader sees, so naming a
+		// missing one is no secret; the database's foreign key would only
+		// say "refers to something that does not exist".
+		if _, err := h.practitionerUser(asWard(ctx), gp); apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: "Patient.generalPractitioner", Err: err},
+				"Patient.generalPractitioner: Practitioner/%d is not a practitioner ward knows", gp)
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	idents, err := fhir.PatientIdentifiers(p)
 	if err != nil {
 		return nil, err
