@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"ward/internal/actor"
@@ -93,7 +94,8 @@ func (h *Handler) createPatient(ctx context.Context, g policy.Grant, body []byte
 	if p.Active != nil && !*p.Active {
 		// Deactivation is the directory's audited delete; a record made
 		// inactive from the start would be a deleted account nobody deleted.
-		return nil, apperr.New(apperr.Invalid, "Patient.active: a new Patient is active; leave active out or true")
+		msg := "a new Patient is active: leave active out or true (DELETE /api/user/{id} deactivates an account)"
+		return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: "Patient.active", Err: errors.New(msg)}, "%s", msg)
 	}
 	present, err := fhir.PresentFields(body)
 	if err != nil {

@@ -258,6 +258,11 @@ func (w *world) testPatientCreateBadBodies(t *testing.T) {
 		if code, _ := outcomeCode(t, r.body); code != c.code {
 			t.Errorf("%s: issue %q, want %q: %s", name, code, c.code, r.body)
 		}
+		if name == "inactive" || name == "unknown practitioner" {
+			if _, expr := outcomeCode(t, r.body); len(expr) == 0 || !strings.HasPrefix(expr[0], "Patient.") {
+				t.Errorf("%s: the issue names no element: %s", name, r.body)
+			}
+		}
 		// The message is ward's, never the database's.
 		for _, leak := range []string{"SQL", "INSERT", "UNIQUE", "constraint", "pq:", "sqlite"} {
 			if strings.Contains(string(r.body), leak) {
