@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/server"
+	"ward/internal/store"
 	"ward/internal/testutil"
 )
 
@@ -507,6 +509,16 @@ func TestEscalation(t *testing.T) {
 			{"FHIR update the patient", func(p principal) (string, string, any, string) {
 				return "PUT", fmt.Sprintf("/fhir/Patient/%d", w.patient), patientBody, p.fhir
 			}, fhirWrite(http.StatusOK)},
+			// Creating a Patient through FHIR follows POST /api/account: the
+			// roles that create accounts may, nobody else; the account gets
+			// the patient role and nothing more (checked below).
+			{"FHIR create a Patient", func(p principal) (string, string, any, string) {
+				return "POST", "/fhir/Patient", []byte(fmt.Sprintf(`{"resourceType":"Patient",
+					"telecom":[{"system":"email","value":"fhir-patient-%s@example.org"}],
+					"managingOrganization":{"reference":"Organization/%d"}}`, strings.ReplaceAll(p.role, " ", "-"), w.child)), p.fhir
+			}, map[string]int{"admin": http.StatusCreated, "staff_admin": http.StatusCreated, "staff": http.StatusCreated,
+				"clinician": http.StatusCreated, "patient": http.StatusForbidden, "application_developer": http.StatusForbidden,
+				"no role": http.StatusForbidden, "service": http.StatusForbidden, "anonymous": http.StatusUnauthorized}},
 		}
 		for _, row := range rows {
 			for _, role := range w.roles {
@@ -524,6 +536,20 @@ func TestEscalation(t *testing.T) {
 					if ct := a.header.Get("Content-Type"); ct != "application/problem+json" {
 						t.Errorf("%s as %s: a %d as %q", row.name, role, a.status, ct)
 					}
+				}
+			}
+		}
+
+		// Every Patient made through FHIR holds the patient role alone.
+		for _, role := range w.roles {
+			email := "fhir-patient-" + strings.ReplaceAll(role, " ", "-") + "@example.org"
+			users, _, err := e.svc.Directory.SearchUsers(actor.System(context.Background()), directory.UserFilter{Email: email}, store.Page{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				if roles, err := e.svc.Directory.UserRoles(actor.System(context.Background()), u.ID); err != nil || !slices.Equal(roles, []string{directory.RolePatient}) {
+					t.Errorf("the Patient %s created holds roles %v (%v), want [patient]", email, roles, err)
 				}
 			}
 		}

@@ -126,4 +126,8 @@ type NewUser struct {
 	Password string
 	Roles    []string
 	OrgIDs   []int64
+	// Identifiers are stored with the account, in the same transaction,
+	// so a create that names an identifier another live user holds (in a
+	// unique system) fails whole, with nothing half-made.
+	Identifiers []Identifier
 }

@@ -239,6 +239,37 @@ func TestServiceCreateUser(t *testing.T) {
 	})
 }
 
+// TestServiceCreateUserIdentifiers: identifiers given with a new account
+// are stored with it, and one another live user holds refuses the whole
+// create, leaving no account behind.
+func TestServiceCreateUserIdentifiers(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		w := newWorld(t, url)
+		mrn := directory.Identifier{System: "urn:mrn", Value: "M-1", Use: "official"}
+		u, err := w.svc.CreateUser(w.as(w.staffA), directory.NewUser{User: directory.User{Email: "ids@example.org"},
+			Roles: []string{directory.RolePatient}, OrgIDs: []int64{w.clinicA1},
+			Identifiers: []directory.Identifier{mrn, {System: " urn:mrn ", Value: "M-1 ", Use: "official"}}})
+		wantKind(t, err, ok, "")
+		ids, err := w.svc.UserIdentifiers(w.system(), u.ID)
+		if err != nil || !slices.Equal(ids, []directory.Identifier{mrn}) {
+			t.Fatalf("identifiers %v (%v), want [%v]", ids, err, mrn)
+		}
+		if evs := w.events(u.ID, audit.Account); len(evs) != 1 || !strings.Contains(evs[0], "urn:mrn|M-1") {
+			t.Errorf("audit events %v: want one naming the identifier", evs)
+		}
+		_, err = w.svc.CreateUser(w.as(w.staffA), directory.NewUser{User: directory.User{Email: "ids2@example.org"},
+			Roles: []string{directory.RolePatient}, Identifiers: []directory.Identifier{mrn}})
+		wantKind(t, err, apperr.Conflict, "urn:mrn|M-1")
+		users, _, err := w.svc.SearchUsers(w.system(), directory.UserFilter{Email: "ids2@example.org"}, store.Page{Limit: 1})
+		if err != nil || len(users) != 0 {
+			t.Errorf("a create refused for its identifier left %v (%v)", users, err)
+		}
+		_, err = w.svc.CreateUser(w.as(w.staffA), directory.NewUser{User: directory.User{Email: "ids3@example.org"},
+			Roles: []string{directory.RolePatient}, Identifiers: []directory.Identifier{{System: "urn:mrn"}}})
+		wantKind(t, err, apperr.Invalid, "value is required")
+	})
+}
+
 func TestServiceRoles(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, url string) {
 		w := newWorld(t, url)

@@ -52,6 +52,10 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if err := r.checkOrgs(ctx, orgIDs); err != nil {
 		return nil, err
 	}
+	idents, err := newUserIdentifiers(in.Identifiers)
+	if err != nil {
+		return nil, err
+	}
 	if in.Password != "" {
 		if err := ValidatePassword(in.Password, u.Email); err != nil {
 			return nil, err
@@ -74,6 +78,15 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 				return err
 			}
 		}
+		for _, id := range idents {
+			if err := s.store.AddUserIdentifier(ctx, u.ID, id, IdentifierSystemUnique(id.System)); err != nil {
+				return err
+			}
+		}
+		if len(idents) > 0 {
+			return s.record(ctx, audit.Account, u.ID, "created account %d with roles [%s], organizations %v and identifiers [%s]",
+				u.ID, strings.Join(roles, ", "), orgIDs, identifierList(idents))
+		}
 		return s.record(ctx, audit.Account, u.ID, "created account %d with roles [%s] and organizations %v",
 			u.ID, strings.Join(roles, ", "), orgIDs)
 	})
@@ -81,6 +94,37 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// newUserIdentifiers trims and checks the identifiers of a new account,
+// dropping exact repeats (the store keeps one row per system and value).
+func newUserIdentifiers(in []Identifier) ([]Identifier, error) {
+	if len(in) > maxNewUserIdentifiers {
+		return nil, apperr.New(apperr.Invalid, "at most %d identifiers on a new account", maxNewUserIdentifiers)
+	}
+	var out []Identifier
+	for _, id := range in {
+		id.System, id.Value = strings.TrimSpace(id.System), strings.TrimSpace(id.Value)
+		if err := validateIdentifier(id); err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(o Identifier) bool { return o.System == id.System && o.Value == id.Value }) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// maxNewUserIdentifiers bounds the identifiers one create may carry: each is
+// a uniqueness check and a row inside the create's transaction.
+const maxNewUserIdentifiers = 32
+
+func identifierList(ids []Identifier) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.System + "|" + id.Value
+	}
+	return strings.Join(parts, ", ")
 }
 
 // GetUser returns a user the caller may view. A deleted user is Forbidden

@@ -127,6 +127,13 @@ func (p *Policy) Decide(ctx context.Context, typ string, in Interaction) (Grant,
 		return Grant{Context: scope.ContextUser, Admin: admin}, nil
 	}
 	if a.Patient != 0 && allows(scope.ContextPatient, typ) {
+		if typ == "Patient" && in == Create {
+			// A patient/ scope reaches one existing patient's compartment;
+			// a new patient is outside it by definition. Creating people is
+			// the signed-in person's directory right (user/ scopes) or a
+			// registered backend's (system/ scopes).
+			return Grant{}, apperr.New(apperr.Forbidden, "a patient/ scope cannot create a new Patient; creating a Patient needs user/Patient.c or system/Patient.c")
+		}
 		if referenceTypes[typ] && (in == Read || in == Search) {
 			return Grant{Context: scope.ContextPatient, Admin: true}, nil
 		}

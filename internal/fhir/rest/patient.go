@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"ward/internal/actor"
@@ -30,6 +31,7 @@ type Directory interface {
 	Tree(ctx context.Context) (*directory.OrgTree, error)
 	ResolveOrganization(ctx context.Context, idOrAlias string) (*directory.Organization, error)
 	UpdateUser(ctx context.Context, id int64, fn func(*directory.User) error) (*directory.User, error)
+	CreateUser(ctx context.Context, in directory.NewUser) (*directory.User, error)
 	UserIdentifiersFor(ctx context.Context, ids []int64) (map[int64][]directory.Identifier, error)
 	UserOrganizationsFor(ctx context.Context, ids []int64) (map[int64][]int64, error)
 	CreateOrganization(ctx context.Context, o *directory.Organization) (*directory.Organization, error)
@@ -70,8 +72,69 @@ func (h *Handler) patientType() *resourceType {
 			return &found{resource: res, id: raw, version: u.Version, updated: u.UpdatedAt, patients: []int64{id}}, nil
 		},
 		search: h.searchPatients,
+		create: h.createPatient,
 		update: h.updatePatient,
 	}
+}
+
+// createPatient makes a directory user with the patient role from a Patient
+// body, under the rules of POST /api/account: with a user/ scope the
+// directory decides as for the signed-in person (admins, service accounts
+// and staff may create accounts, in organizations at or below their own);
+// a system/ scope acts as ward itself, as for every backend write (an
+// administrator approved the client's system/Patient.c). The policy has
+// already refused patient/ scopes. The role is always patient and nothing
+// else, so a create never hands out more power than a patient has.
+func (h *Handler) createPatient(ctx context.Context, g policy.Grant, body []byte) (*found, error) {
+	p, err := fhir.DecodePatient(body)
+	if err != nil {
+		return nil, err
+	}
+	p.ID = "" // R4 §3.1.0.3: a create ignores any id in the body
+	if p.Active != nil && !*p.Active {
+		// Deactivation is the directory's audited delete; a record made
+		// inactive from the start would be a deleted account nobody deleted.
+		msg := "a new Patient is active: leave active out or true (DELETE /api/user/{id} deactivates an account)"
+		return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: "Patient.active", Err: errors.New(msg)}, "%s", msg)
+	}
+	present, err := fhir.PresentFields(body)
+	if err != nil {
+		return nil, err
+	}
+	var u directory.User
+	if err := fhir.ApplyPatient(&u, p, present, h.d.Base); err != nil {
+		return nil, err
+	}
+	if gp := u.GeneralPractitionerID; gp != 0 {
+		// Practitioners are reference data every reader sees, so naming a
+		// missing one is no secret; the database's foreign key would only
+		// say "refers to something that does not exist".
+		if _, err := h.practitionerUser(asWard(ctx), gp); apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: "Patient.generalPractitioner", Err: err},
+				"Patient.generalPractitioner: Practitioner/%d is not a practitioner ward knows", gp)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	idents, err := fhir.PatientIdentifiers(p)
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := fhir.PatientOrganizationIDs(p, h.d.Base)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.d.Directory.CreateUser(orgCtx(ctx, g), directory.NewUser{
+		User: u, Roles: []string{directory.RolePatient}, OrgIDs: orgs, Identifiers: idents,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.patientResource(asWard(ctx), out)
+	if err != nil {
+		return nil, err
+	}
+	return &found{resource: res, id: formatID(out.ID), version: out.Version, updated: out.UpdatedAt, patients: []int64{out.ID}}, nil
 }
 
 // updatePatient applies a Patient body to the user's demographics: the

@@ -23,16 +23,9 @@ func (h *Handler) practitionerType() *resourceType {
 				return nil, err
 			}
 			wctx := asWard(ctx)
-			u, err := h.d.Directory.GetUser(wctx, id)
-			if err != nil {
-				return nil, notFoundAs("Practitioner", id, err)
-			}
-			roles, err := h.d.Directory.UserRoles(wctx, id)
+			u, err := h.practitionerUser(wctx, id)
 			if err != nil {
 				return nil, err
-			}
-			if u.Deleted() || !slices.ContainsFunc(roles, isPractitionerRole) {
-				return nil, apperr.New(apperr.NotFound, "Practitioner/%d not found", id)
 			}
 			res, err := h.practitionerResource(wctx, u)
 			if err != nil {
@@ -58,6 +51,23 @@ func (h *Handler) practitionerType() *resourceType {
 			})
 		},
 	}
+}
+
+// practitionerUser returns the live user id when they hold a practitioner
+// role, else NotFound.
+func (h *Handler) practitionerUser(ctx context.Context, id int64) (*directory.User, error) {
+	u, err := h.d.Directory.GetUser(ctx, id)
+	if err != nil {
+		return nil, notFoundAs("Practitioner", id, err)
+	}
+	roles, err := h.d.Directory.UserRoles(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Deleted() || !slices.ContainsFunc(roles, isPractitionerRole) {
+		return nil, apperr.New(apperr.NotFound, "Practitioner/%d not found", id)
+	}
+	return u, nil
 }
 
 func isPractitionerRole(r string) bool { return slices.Contains(directory.PractitionerRoles(), r) }

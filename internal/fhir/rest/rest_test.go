@@ -253,7 +253,7 @@ func (w *world) testMetadata(t *testing.T) {
 		}
 	}
 	for typ, want := range map[string][]string{
-		"Patient": {"read", "search-type", "update"}, "Observation": {"read", "search-type", "create", "update"},
+		"Patient": {"read", "search-type", "create", "update"}, "Observation": {"read", "search-type", "create", "update"},
 		"Organization": {"read", "search-type", "create", "update"}, "Practitioner": {"read", "search-type"},
 		"Binary": {"read", "create"}, "Group": {"read", "search-type"}, "AuditEvent": {"read", "search-type"},
 	} {
