@@ -21,8 +21,8 @@ import (
 	"ward/internal/bulk"
 	"ward/internal/fhir"
 	"ward/internal/jobs"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -24,7 +24,7 @@ import (
 	"ward/internal/outbound"
 	"ward/internal/secrets"
 	"ward/internal/session"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 )
 
 // Services are ward's domain services wired on one database: what the HTTP

@@ -25,8 +25,8 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/oauth/keys"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 
