@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"ward/internal/bulk"
+	"ward/internal/bulk/bulksource"
 	"ward/internal/fhir"
-	"ward/internal/fhir/bulksource"
 	"ward/internal/fhir/policy"
 	"ward/internal/fhir/rest"
 	"ward/internal/httpauth"
