@@ -1,8 +1,6 @@
 package bulk
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,55 +8,20 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
-	"ward/internal/actor"
 	"ward/internal/apperr"
-	"ward/internal/audit"
-	"ward/internal/blob"
 	"ward/internal/fhir"
 	"ward/internal/fhir/rest"
-	"ward/internal/store"
 )
-
-// JobInserter inserts a job in the caller's transaction; *jobs.Runner
-// satisfies it.
-type JobInserter interface {
-	InsertTx(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-}
-
-// Auditor records an audit event in the caller's transaction; *audit.Log
-// satisfies it.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
-// HandlerDeps are the Handler's collaborators; every one is required.
-type HandlerDeps struct {
-	Store  Store
-	Tx     store.Transactor
-	Blobs  blob.Store
-	Source Source
-	Groups Groups
-	Audit  Auditor
-	Jobs   JobInserter
-	Engine *Engine
-}
 
 // HandlerConfig tunes the Handler. Zero fields take the defaults.
 type HandlerConfig struct {
 	// BaseURL is the public FHIR base ("https://ward.example/fhir"), for
 	// the status and file URLs. Required.
 	BaseURL string
-	// MaxPerClient caps a client's accepted and in-progress exports
-	// (WARD_EXPORT_MAX_PER_CLIENT); default 3.
-	MaxPerClient int
 	// RetryAfter is the longest a running export's status tells the client
 	// to wait (it starts at 1s and backs off as the export ages; see
 	// pollAfter), and what a 429 tells it; default 10s.
@@ -71,27 +34,24 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 }
 
-// Handler serves the Bulk Data endpoints under /fhir.
+// Handler serves the Bulk Data endpoints under /fhir: the protocol of
+// the export Service, which decides and writes.
 type Handler struct {
-	d   HandlerDeps
+	svc *Service
 	cfg HandlerConfig
 	log *slog.Logger
 }
 
 // NewHandler wires a Handler.
-func NewHandler(d HandlerDeps, cfg HandlerConfig) (*Handler, error) {
-	if d.Store == nil || d.Tx == nil || d.Blobs == nil || d.Source == nil || d.Groups == nil || d.Audit == nil ||
-		d.Jobs == nil || d.Engine == nil {
-		return nil, errors.New("bulk: the handler needs a store, transactor, blob store, source, groups, audit log, job inserter and engine")
+func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("bulk: the handler needs the export service")
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("bulk: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.MaxPerClient <= 0 {
-		cfg.MaxPerClient = 3
-	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 10 * time.Second
 	}
@@ -104,7 +64,7 @@ func NewHandler(d HandlerDeps, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{d: d, cfg: cfg, log: cfg.Logger.With(slog.String("component", "bulk"))}, nil
+	return &Handler{svc: svc, cfg: cfg, log: cfg.Logger.With(slog.String("component", "bulk"))}, nil
 }
 
 // Mount registers the endpoints, each with its exact method and path.
@@ -163,25 +123,9 @@ func acceptsFHIRJSON(r *http.Request) bool {
 	return false
 }
 
-// candidates are the types an export at level may include.
-func (h *Handler) candidates(level Level) []string {
-	all := h.d.Source.Types()
-	if level == LevelSystem {
-		return slices.Clone(all)
-	}
-	var out []string
-	for _, t := range all {
-		if h.d.Source.InPatientCompartment(t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, groupID string) {
 	ctx := r.Context()
-	a := actor.From(ctx)
-	if err := authorizeLevel(a, level); err != nil {
+	if err := h.svc.MayKickOff(ctx, level); err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return
 	}
@@ -205,76 +149,15 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 			rest.WriteError(w, r, h.log, err)
 			return
 		}
-		if values, patients, err = decodeParameters(body); err != nil {
-			rest.WriteError(w, r, h.log, err)
-			return
-		}
-	} else if values.Has(paramPatient) {
-		rest.WriteError(w, r, h.log, apperr.New(apperr.Invalid, "%s is accepted only in a POST Parameters body", paramPatient))
-		return
-	}
-	cands := h.candidates(level)
-	req, err := parseRequest(level, groupID, values, patients, cands, lenient, h.cfg.BaseURL)
-	if err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	var filterTypes []string
-	for t := range req.Filters {
-		filterTypes = append(filterTypes, t)
-	}
-	slices.Sort(filterTypes)
-	types, err := authorizeTypes(a, req.Types, cands, filterTypes)
-	if err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	id, err := newID()
-	if err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	ex := &Export{
-		ID: id, ClientID: a.ClientID, UserID: a.UserID, Level: level, GroupID: groupID, Types: types,
-		Since: req.Since, TypeFilters: req.TypeFilters, Patients: req.Patients, OutputFormat: OutputFormat,
-		Status: StatusAccepted, RequestURL: h.requestURL(r), CreatedAt: h.cfg.Now().UTC().Truncate(time.Microsecond),
-	}
-	if level == LevelGroup {
-		if err := h.resolveGroup(ctx, ex); err != nil {
+		if values, patients, err = DecodeParameters(body); err != nil {
 			rest.WriteError(w, r, h.log, err)
 			return
 		}
 	}
-	if err := h.reportIgnored(ctx, ex, req.Ignored); err != nil {
-		_ = h.d.Blobs.DeletePrefix(context.WithoutCancel(ctx), prefix(ex.ID))
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	err = h.d.Tx.InTx(ctx, func(ctx context.Context) error {
-		n, err := h.d.Store.CountActiveExports(ctx, a.ClientID)
-		if err != nil {
-			return err
-		}
-		if n >= h.cfg.MaxPerClient {
-			return apperr.New(apperr.RateLimited, "at most %d exports may run at once per client; wait for one to finish", h.cfg.MaxPerClient)
-		}
-		if err := h.d.Store.CreateExport(ctx, ex); err != nil {
-			return err
-		}
-		comment := fmt.Sprintf("bulk export %s started: %s level, types %s", ex.ID, level, strings.Join(types, ","))
-		if level == LevelGroup {
-			comment += ", group " + groupID
-		}
-		if err := h.d.Audit.Record(ctx, audit.Export, 0, comment); err != nil {
-			return err
-		}
-		_, err = h.d.Jobs.InsertTx(ctx, exportArgs{ExportID: ex.ID}, h.d.Engine.insertOpts())
-		return err
+	ex, ignored, err := h.svc.KickOff(ctx, KickOff{
+		Level: level, GroupID: groupID, Values: values, Patients: patients, Lenient: lenient, RequestURL: h.requestURL(r),
 	})
 	if err != nil {
-		if len(ex.Errors) > 0 {
-			_ = h.d.Blobs.DeletePrefix(context.WithoutCancel(ctx), prefix(ex.ID))
-		}
 		if apperr.Is(err, apperr.RateLimited) {
 			w.Header().Set("Retry-After", h.retryAfter())
 		}
@@ -283,85 +166,14 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 	}
 	w.Header().Set("Content-Location", h.statusURL(ex.ID))
 	msg := "the export has been accepted; poll the Content-Location for its status"
-	if len(req.Ignored) > 0 {
-		names := make([]string, len(req.Ignored))
-		for i, ig := range req.Ignored {
+	if len(ignored) > 0 {
+		names := make([]string, len(ignored))
+		for i, ig := range ignored {
 			names[i] = ig.Name
 		}
 		msg += "; ignored parameters (also in the manifest's error file): " + strings.Join(names, ", ")
 	}
 	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", msg))
-}
-
-// reportIgnored writes one OperationOutcome line per parameter ignored
-// under Prefer: handling=lenient to an error file of ex, so the manifest's
-// error array tells the client what was not honoured (Bulk Data 2.0
-// SHOULD), not only the kick-off answer it may not keep.
-func (h *Handler) reportIgnored(ctx context.Context, ex *Export, ignored []Ignored) error {
-	if len(ignored) == 0 {
-		return nil
-	}
-	var buf []byte
-	for _, ig := range ignored {
-		line, err := json.Marshal(fhir.NewOperationOutcome("warning", "not-supported", ig.Why, ig.Name))
-		if err != nil {
-			return fmt.Errorf("encode error file: %w", err)
-		}
-		buf = append(append(buf, line...), '\n')
-	}
-	name := "OperationOutcome-ignored.ndjson"
-	info, err := writeBlob(ctx, h.d.Blobs, prefix(ex.ID)+"/"+name, buf)
-	if err != nil {
-		return err
-	}
-	ex.Errors = append(ex.Errors, File{Type: "OperationOutcome", Name: name, Key: info.Key, Count: int64(len(ignored)), Size: info.Size})
-	return nil
-}
-
-// resolveGroup fixes a Group export's patients: the members, or those of
-// the patient parameter that are members. Requested patients who are not
-// members are reported in an error file, as Bulk Data 2.0 asks.
-func (h *Handler) resolveGroup(ctx context.Context, ex *Export) error {
-	members, err := h.d.Groups.GroupMembers(ctx, ex.GroupID)
-	if err != nil {
-		return err
-	}
-	if members == nil {
-		members = []int64{}
-	}
-	if ex.Patients == nil {
-		ex.Patients = members
-		return nil
-	}
-	var in []int64
-	var out []string
-	for _, p := range ex.Patients {
-		if slices.Contains(members, p) {
-			in = append(in, p)
-		} else {
-			out = append(out, "Patient/"+strconv.FormatInt(p, 10))
-		}
-	}
-	if in == nil {
-		in = []int64{}
-	}
-	ex.Patients = in
-	if len(out) == 0 {
-		return nil
-	}
-	oo := fhir.NewOperationOutcome("error", "not-found",
-		fmt.Sprintf("not members of Group/%s, so not exported: %s", ex.GroupID, strings.Join(out, ", ")), paramPatient)
-	line, err := json.Marshal(oo)
-	if err != nil {
-		return fmt.Errorf("encode error file: %w", err)
-	}
-	name := "OperationOutcome-patient.ndjson"
-	info, err := writeBlob(ctx, h.d.Blobs, prefix(ex.ID)+"/"+name, append(line, '\n'))
-	if err != nil {
-		return err
-	}
-	ex.Errors = append(ex.Errors, File{Type: "OperationOutcome", Name: name, Key: info.Key, Count: 1, Size: info.Size})
-	return nil
 }
 
 // requestURL is the kick-off URL under the public base (a POST's
@@ -372,58 +184,6 @@ func (h *Handler) requestURL(r *http.Request) string {
 		u += "?" + r.URL.RawQuery
 	}
 	return u
-}
-
-// newID returns a random (version 4) UUID.
-func newID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("bulk: random export id: %w", err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
-
-// validID keeps a path id to the UUID alphabet before it reaches the store
-// or a blob key.
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// lookup finds the export named in the path, as the actor may see it.
-func (h *Handler) lookup(r *http.Request) (*Export, error) {
-	a := actor.From(r.Context())
-	if err := requireClient(a); err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
-	if !validID(id) {
-		return nil, apperr.New(apperr.NotFound, "export not found")
-	}
-	ex, err := h.d.Store.GetExport(r.Context(), id)
-	if err != nil {
-		if apperr.Is(err, apperr.NotFound) {
-			return nil, apperr.New(apperr.NotFound, "export not found")
-		}
-		return nil, err
-	}
-	return ex, nil
-}
-
-// gone reports whether a client may no longer see ex: cancelled, or past
-// its expiry (the cleanup job may not have run yet).
-func (h *Handler) gone(ex *Export) bool {
-	return ex.Status == StatusCancelled || !ex.ExpiresAt.IsZero() && !h.cfg.Now().Before(ex.ExpiresAt)
 }
 
 // manifest is the completion body of Bulk Data 2.0.
@@ -442,13 +202,7 @@ type manifestFile struct {
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	ex, err := h.lookup(r)
-	if err == nil {
-		err = authorizeStatus(actor.From(r.Context()), ex)
-	}
-	if err == nil && h.gone(ex) {
-		err = apperr.New(apperr.NotFound, "export not found")
-	}
+	ex, err := h.svc.Status(r.Context(), r.PathValue("id"))
 	if err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return
@@ -512,100 +266,20 @@ func progressText(ex *Export) string {
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ex, err := h.lookup(r)
-	if err == nil {
-		err = authorizeStatus(actor.From(ctx), ex)
-	}
-	if err == nil && h.gone(ex) {
-		err = apperr.New(apperr.NotFound, "export not found")
-	}
-	if err != nil {
+	if err := h.svc.Cancel(r.Context(), r.PathValue("id")); err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return
-	}
-	// A running job checkpoints concurrently; on a version clash, read the
-	// export again and retry.
-	for range 5 {
-		err = h.d.Tx.InTx(ctx, func(ctx context.Context) error {
-			now := h.cfg.Now()
-			ex.Status, ex.CompletedAt, ex.ExpiresAt = StatusCancelled, now, now
-			if err := h.d.Store.UpdateExport(ctx, ex); err != nil {
-				return err
-			}
-			return h.d.Audit.Record(ctx, audit.Export, 0, fmt.Sprintf("bulk export %s cancelled", ex.ID))
-		})
-		if !apperr.Is(err, apperr.Conflict) {
-			break
-		}
-		if ex, err = h.d.Store.GetExport(ctx, ex.ID); err != nil {
-			break
-		}
-		if h.gone(ex) {
-			err = apperr.New(apperr.NotFound, "export not found")
-			break
-		}
-	}
-	if err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	// Files go now; a job still running removes what it writes after this
-	// once it sees the cancel, and the cleanup job removes the row.
-	if err := h.d.Blobs.DeletePrefix(ctx, prefix(ex.ID)); err != nil {
-		h.log.ErrorContext(ctx, "delete files of a cancelled export", slog.String("export", ex.ID), slog.Any("err", err))
 	}
 	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", "the export has been cancelled and its files deleted"))
 }
 
 func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	a := actor.From(ctx)
-	ex, err := h.lookup(r)
-	if err == nil {
-		err = authorizeOwner(a, ex)
-	}
-	if err == nil && (h.gone(ex) || ex.Status != StatusCompleted) {
-		err = apperr.New(apperr.NotFound, "file not found")
-	}
-	var f *File
-	isError := false
-	if err == nil {
-		name := r.PathValue("name")
-		for li, list := range [][]File{ex.Output, ex.Errors} {
-			for i := range list {
-				if list[i].Name == name {
-					f, isError = &list[i], li == 1
-				}
-			}
-		}
-		if f == nil {
-			err = apperr.New(apperr.NotFound, "file not found")
-		}
-	}
-	if err == nil {
-		err = authorizeFile(a, ex, f, isError)
-	}
+	rc, info, err := h.svc.OpenFile(r.Context(), r.PathValue("id"), r.PathValue("name"))
 	if err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
-	rc, info, err := h.d.Blobs.Open(ctx, f.Key)
-	if err != nil {
-		if apperr.Is(err, apperr.NotFound) {
-			err = apperr.New(apperr.NotFound, "file not found")
-		}
 		rest.WriteError(w, r, h.log, err)
 		return
 	}
 	defer rc.Close()
-	// The download is a read of patient data: it is audited before a byte
-	// is sent, and refused if the audit cannot be written.
-	if err := h.d.Audit.Record(ctx, audit.Access, 0,
-		fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)); err != nil {
-		rest.WriteError(w, r, h.log, err)
-		return
-	}
 	w.Header().Set("Content-Type", OutputFormat)
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", info.ModTime, rc)
