@@ -20,6 +20,7 @@ import (
 	"ward/internal/blob"
 	"ward/internal/bulk"
 	"ward/internal/fhir"
+	"ward/internal/fhir/rest"
 	"ward/internal/jobs"
 	"ward/internal/sqlstore"
 	"ward/internal/store"
@@ -133,7 +134,7 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}
-	h, err := bulk.NewHandler(svc, bulk.HandlerConfig{BaseURL: e.srv.URL + "/fhir", RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
+	h, err := rest.NewBulkHandler(svc, rest.BulkConfig{BaseURL: e.srv.URL + "/fhir", RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("handler: %v", err)
 	}

@@ -24,7 +24,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 	if err != nil {
 		return err
 	}
-	exports, err := bulk.NewHandler(exportSvc, bulk.HandlerConfig{BaseURL: base, MaxBody: cfg.MaxBodyBytes,
+	exports, err := rest.NewBulkHandler(exportSvc, rest.BulkConfig{BaseURL: base, MaxBody: cfg.MaxBodyBytes,
 		Now: s.o.now, Logger: s.o.logger})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package bulk
+package rest
 
 import (
 	"encoding/json"
@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"ward/internal/apperr"
+	"ward/internal/bulk"
 	"ward/internal/fhir"
-	"ward/internal/fhir/rest"
 )
 
-// HandlerConfig tunes the Handler. Zero fields take the defaults.
-type HandlerConfig struct {
+// BulkConfig tunes the BulkHandler. Zero fields take the defaults.
+type BulkConfig struct {
 	// BaseURL is the public FHIR base ("https://ward.example/fhir"), for
 	// the status and file URLs. Required.
 	BaseURL string
@@ -34,16 +34,16 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 }
 
-// Handler serves the Bulk Data endpoints under /fhir: the protocol of
-// the export Service, which decides and writes.
-type Handler struct {
-	svc *Service
-	cfg HandlerConfig
+// BulkHandler serves the Bulk Data endpoints under /fhir: the protocol of
+// the export bulk.Service, which decides and writes.
+type BulkHandler struct {
+	svc *bulk.Service
+	cfg BulkConfig
 	log *slog.Logger
 }
 
-// NewHandler wires a Handler.
-func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
+// NewBulkHandler wires a BulkHandler.
+func NewBulkHandler(svc *bulk.Service, cfg BulkConfig) (*BulkHandler, error) {
 	if svc == nil {
 		return nil, errors.New("bulk: the handler needs the export service")
 	}
@@ -64,16 +64,16 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{svc: svc, cfg: cfg, log: cfg.Logger.With(slog.String("component", "bulk"))}, nil
+	return &BulkHandler{svc: svc, cfg: cfg, log: cfg.Logger.With(slog.String("component", "bulk"))}, nil
 }
 
 // Mount registers the endpoints, each with its exact method and path.
-func (h *Handler) Mount(mux *http.ServeMux) {
+func (h *BulkHandler) Mount(mux *http.ServeMux) {
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		mux.HandleFunc(m+" /fhir/$export", func(w http.ResponseWriter, r *http.Request) { h.kickOff(w, r, LevelSystem, "") })
-		mux.HandleFunc(m+" /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) { h.kickOff(w, r, LevelPatient, "") })
+		mux.HandleFunc(m+" /fhir/$export", func(w http.ResponseWriter, r *http.Request) { h.kickOff(w, r, bulk.LevelSystem, "") })
+		mux.HandleFunc(m+" /fhir/Patient/$export", func(w http.ResponseWriter, r *http.Request) { h.kickOff(w, r, bulk.LevelPatient, "") })
 		mux.HandleFunc(m+" /fhir/Group/{id}/$export", func(w http.ResponseWriter, r *http.Request) {
-			h.kickOff(w, r, LevelGroup, r.PathValue("id"))
+			h.kickOff(w, r, bulk.LevelGroup, r.PathValue("id"))
 		})
 	}
 	mux.HandleFunc("GET /fhir/$bulkdata-status/{id}", h.status)
@@ -81,9 +81,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/$bulkdata-file/{id}/{name}", h.file)
 }
 
-func (h *Handler) statusURL(id string) string { return h.cfg.BaseURL + "/$bulkdata-status/" + id }
+func (h *BulkHandler) statusURL(id string) string { return h.cfg.BaseURL + "/$bulkdata-status/" + id }
 
-func (h *Handler) fileURL(id, name string) string {
+func (h *BulkHandler) fileURL(id, name string) string {
 	return h.cfg.BaseURL + "/$bulkdata-file/" + id + "/" + name
 }
 
@@ -115,7 +115,7 @@ func acceptsFHIRJSON(r *http.Request) bool {
 	for _, line := range vals {
 		for _, part := range strings.Split(line, ",") {
 			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err == nil && mt == rest.ContentType {
+			if err == nil && mt == ContentType {
 				return true
 			}
 		}
@@ -123,45 +123,45 @@ func acceptsFHIRJSON(r *http.Request) bool {
 	return false
 }
 
-func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, groupID string) {
+func (h *BulkHandler) kickOff(w http.ResponseWriter, r *http.Request, level bulk.Level, groupID string) {
 	ctx := r.Context()
 	if err := h.svc.MayKickOff(ctx, level); err != nil {
-		rest.WriteError(w, r, h.log, err)
+		WriteError(w, r, h.log, err)
 		return
 	}
 	async, lenient := preferences(r)
 	if !async {
-		rest.WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a bulk export kick-off needs the header Prefer: respond-async"))
+		WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a bulk export kick-off needs the header Prefer: respond-async"))
 		return
 	}
 	if !acceptsFHIRJSON(r) {
-		rest.WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a bulk export kick-off answers only %s; set Accept to it", rest.ContentType))
+		WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a bulk export kick-off answers only %s; set Accept to it", ContentType))
 		return
 	}
 	values, patients := r.URL.Query(), []string(nil)
 	if r.Method == http.MethodPost {
 		if r.URL.RawQuery != "" {
-			rest.WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a POST kick-off takes its parameters in the Parameters body, not the URL"))
+			WriteError(w, r, h.log, apperr.New(apperr.Invalid, "a POST kick-off takes its parameters in the Parameters body, not the URL"))
 			return
 		}
-		body, err := rest.ReadBody(r, h.cfg.MaxBody)
+		body, err := ReadBody(r, h.cfg.MaxBody)
 		if err != nil {
-			rest.WriteError(w, r, h.log, err)
+			WriteError(w, r, h.log, err)
 			return
 		}
-		if values, patients, err = DecodeParameters(body); err != nil {
-			rest.WriteError(w, r, h.log, err)
+		if values, patients, err = bulk.DecodeParameters(body); err != nil {
+			WriteError(w, r, h.log, err)
 			return
 		}
 	}
-	ex, ignored, err := h.svc.KickOff(ctx, KickOff{
+	ex, ignored, err := h.svc.KickOff(ctx, bulk.KickOff{
 		Level: level, GroupID: groupID, Values: values, Patients: patients, Lenient: lenient, RequestURL: h.requestURL(r),
 	})
 	if err != nil {
 		if apperr.Is(err, apperr.RateLimited) {
 			w.Header().Set("Retry-After", h.retryAfter())
 		}
-		rest.WriteError(w, r, h.log, err)
+		WriteError(w, r, h.log, err)
 		return
 	}
 	w.Header().Set("Content-Location", h.statusURL(ex.ID))
@@ -173,12 +173,12 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 		}
 		msg += "; ignored parameters (also in the manifest's error file): " + strings.Join(names, ", ")
 	}
-	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", msg))
+	WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", msg))
 }
 
 // requestURL is the kick-off URL under the public base (a POST's
 // parameters are in its body, so it has none).
-func (h *Handler) requestURL(r *http.Request) string {
+func (h *BulkHandler) requestURL(r *http.Request) string {
 	u := h.cfg.BaseURL + strings.TrimPrefix(r.URL.Path, "/fhir")
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
@@ -201,21 +201,21 @@ type manifestFile struct {
 	Count int64  `json:"count"`
 }
 
-func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+func (h *BulkHandler) status(w http.ResponseWriter, r *http.Request) {
 	ex, err := h.svc.Status(r.Context(), r.PathValue("id"))
 	if err != nil {
-		rest.WriteError(w, r, h.log, err)
+		WriteError(w, r, h.log, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	switch ex.Status {
-	case StatusAccepted, StatusInProgress:
+	case bulk.StatusAccepted, bulk.StatusInProgress:
 		w.Header().Set("X-Progress", progressText(ex))
 		w.Header().Set("Retry-After", strconv.Itoa(int(h.pollAfter(ex)/time.Second)))
 		w.WriteHeader(http.StatusAccepted)
-	case StatusFailed:
-		rest.WriteOutcome(w, http.StatusInternalServerError, fhir.NewOperationOutcome("error", "exception", ex.Failure))
-	case StatusCompleted:
+	case bulk.StatusFailed:
+		WriteOutcome(w, http.StatusInternalServerError, fhir.NewOperationOutcome("error", "exception", ex.Failure))
+	case bulk.StatusCompleted:
 		m := manifest{
 			TransactionTime:     ex.TransactionTime.UTC().Format(time.RFC3339Nano),
 			Request:             ex.RequestURL,
@@ -231,7 +231,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		}
 		body, err := json.Marshal(m)
 		if err != nil {
-			rest.WriteError(w, r, h.log, fmt.Errorf("encode manifest: %w", err))
+			WriteError(w, r, h.log, fmt.Errorf("encode manifest: %w", err))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -243,8 +243,8 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 
 // progressText is the X-Progress header: short, and only about this
 // export.
-func progressText(ex *Export) string {
-	if ex.Status == StatusAccepted {
+func progressText(ex *bulk.Export) string {
+	if ex.Status == bulk.StatusAccepted {
 		return "accepted, waiting to start"
 	}
 	var lines int64
@@ -265,28 +265,28 @@ func progressText(ex *Export) string {
 	return s
 }
 
-func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+func (h *BulkHandler) cancel(w http.ResponseWriter, r *http.Request) {
 	if err := h.svc.Cancel(r.Context(), r.PathValue("id")); err != nil {
-		rest.WriteError(w, r, h.log, err)
+		WriteError(w, r, h.log, err)
 		return
 	}
-	rest.WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", "the export has been cancelled and its files deleted"))
+	WriteOutcome(w, http.StatusAccepted, fhir.NewOperationOutcome("information", "informational", "the export has been cancelled and its files deleted"))
 }
 
-func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
+func (h *BulkHandler) file(w http.ResponseWriter, r *http.Request) {
 	rc, info, err := h.svc.OpenFile(r.Context(), r.PathValue("id"), r.PathValue("name"))
 	if err != nil {
-		rest.WriteError(w, r, h.log, err)
+		WriteError(w, r, h.log, err)
 		return
 	}
 	defer rc.Close()
-	w.Header().Set("Content-Type", OutputFormat)
+	w.Header().Set("Content-Type", bulk.OutputFormat)
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", info.ModTime, rc)
 }
 
 // retryAfter is RetryAfter in whole seconds, at least one.
-func (h *Handler) retryAfter() string {
+func (h *BulkHandler) retryAfter() string {
 	return strconv.Itoa(max(1, int(h.cfg.RetryAfter.Seconds())))
 }
 
@@ -295,7 +295,7 @@ func (h *Handler) retryAfter() string {
 // RetryAfter. A small export is followed within a second or two of its end,
 // and a long one is polled about as often as it has been running, so the
 // polls of any export stay logarithmic in its length until the cap.
-func (h *Handler) pollAfter(ex *Export) time.Duration {
+func (h *BulkHandler) pollAfter(ex *bulk.Export) time.Duration {
 	elapsed := h.cfg.Now().Sub(ex.CreatedAt)
 	d := time.Second
 	for d*2 <= elapsed && d*2 <= h.cfg.RetryAfter {
