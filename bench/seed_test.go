@@ -12,7 +12,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/clinical"
 	"ward/internal/directory"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 )
 
 // The seeded population. Names, birth dates and observation codes cycle

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

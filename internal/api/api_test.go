@@ -18,7 +18,7 @@ import (
 	"ward/internal/api"
 	"ward/internal/audit"
 	"ward/internal/directory"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

@@ -17,7 +17,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/secrets"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

@@ -14,7 +14,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

@@ -107,7 +107,7 @@ type Filter struct {
 	From, To  time.Time // inclusive from, exclusive to
 }
 
-// Store persists the chain. Contract (checked by internal/store/storetest):
+// Store persists the chain. Contract (checked by internal/sqlstore/storetest):
 // Append assigns ID = last ID + 1, PrevHash = last Hash and Hash, serialised
 // against concurrent appenders (so the chain never forks), inside the
 // transaction in ctx; Head returns the last event's ID and Hash (0, "" for an

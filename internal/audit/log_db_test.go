@@ -10,8 +10,8 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/audit"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -1,7 +1,10 @@
 // Package bulk is FHIR Bulk Data Access 2.0 export
-// (https://hl7.org/fhir/uv/bulkdata/): the $export kick-off at the system,
-// Patient and Group levels, the $bulkdata-status polling, cancelling and
-// completion manifest, and the download of the NDJSON files.
+// (https://hl7.org/fhir/uv/bulkdata/) as a feature: the Export, its Store,
+// the Service behind the $export kick-off at the system, Patient and Group
+// levels, the $bulkdata-status polling and cancelling, and the download of
+// the NDJSON files, and the River jobs that write and expire them. The HTTP
+// protocol is internal/fhir/rest (bulk.go); bulk/bulksource implements
+// Source and Groups over the stores.
 //
 // An export is a row (Store) and a River job (kind "bulk_export") inserted
 // in the kick-off transaction with its audit event. The job streams every

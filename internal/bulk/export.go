@@ -117,7 +117,7 @@ type File struct {
 	Size  int64  `json:"size"`
 }
 
-// Store keeps exports. Contract (checked by internal/store/storetest):
+// Store keeps exports. Contract (checked by internal/sqlstore/storetest):
 //
 //   - CreateExport stores e with Version 1 (it sets e.Version); a duplicate
 //     ID is apperr.Conflict. Every field round-trips, times at microsecond

@@ -54,7 +54,7 @@ func FuzzDecodeParameters(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		vals, patients, err := decodeParameters(body)
+		vals, patients, err := DecodeParameters(body)
 		if err != nil {
 			if !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("error of kind %v: %v", apperr.KindOf(err), err)

@@ -20,9 +20,10 @@ import (
 	"ward/internal/blob"
 	"ward/internal/bulk"
 	"ward/internal/fhir"
+	"ward/internal/fhir/rest"
 	"ward/internal/jobs"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 
@@ -127,9 +128,13 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.srv.Close)
-	h, err := bulk.NewHandler(bulk.HandlerDeps{
+	svc, err := bulk.NewService(bulk.Deps{
 		Store: e.db, Tx: e.db, Blobs: e.blobs, Source: e.src, Groups: e.groups, Audit: e.audit, Jobs: e.runner, Engine: e.engine,
-	}, bulk.HandlerConfig{BaseURL: e.srv.URL + "/fhir", MaxPerClient: o.maxPerClient, RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
+	}, bulk.Config{BaseURL: e.srv.URL + "/fhir", MaxPerClient: o.maxPerClient, Now: e.clock.Now, Logger: logger})
+	if err != nil {
+		t.Fatalf("service: %v", err)
+	}
+	h, err := rest.NewBulkHandler(svc, rest.BulkConfig{BaseURL: e.srv.URL + "/fhir", RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("handler: %v", err)
 	}

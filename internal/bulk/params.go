@@ -278,9 +278,9 @@ type parameter struct {
 	ValueReference *fhir.Reference `json:"valueReference,omitempty"`
 }
 
-// decodeParameters reads a POST body into the values and patient
-// references parseRequest takes.
-func decodeParameters(body []byte) (url.Values, []string, error) {
+// DecodeParameters reads a POST kick-off's Parameters body into the
+// values and patient references KickOff takes.
+func DecodeParameters(body []byte) (url.Values, []string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var p parameters

@@ -174,7 +174,7 @@ type Filter struct {
 	OwnerID int64
 }
 
-// Store persists clients. Contract (checked by internal/store/storetest):
+// Store persists clients. Contract (checked by internal/sqlstore/storetest):
 //
 //   - CreateClient inserts c with Version 1 and its CreatedAt/UpdatedAt as
 //     given; a duplicate ID is Conflict, an unknown OwnerID or Intervention

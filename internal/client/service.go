@@ -60,7 +60,7 @@ type Service struct {
 
 // TokenRevoker ends every grant (codes, access and refresh tokens) of a
 // client in the caller's transaction and returns how many it ended.
-// Implemented by the token store (internal/store/sql).
+// Implemented by the token store (internal/sqlstore).
 type TokenRevoker interface {
 	RevokeClientTokens(ctx context.Context, clientID string) (int, error)
 }

@@ -17,8 +17,8 @@ import (
 	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/secrets"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -14,7 +14,7 @@ import (
 
 // memStore is an in-memory clinical.Store following the contract closely
 // enough for the Service's tests (the real contract is checked by
-// internal/store/storetest).
+// internal/sqlstore/storetest).
 type memStore struct {
 	obs  map[int64]clinical.Observation
 	proc map[int64]clinical.Procedure

@@ -9,7 +9,7 @@ import (
 
 // Store persists observations and procedures. Every method joins the
 // transaction carried in ctx, if any (see store.Transactor). Contract for
-// every implementation, checked by internal/store/storetest:
+// every implementation, checked by internal/sqlstore/storetest:
 //
 //   - Times come back in UTC with microsecond precision; UpdatedAt is set
 //     by the store on every write.

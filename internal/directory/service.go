@@ -47,7 +47,7 @@ type Service struct {
 // Revoker ends the access a person holds outside the directory, inside the
 // caller's transaction, so that a change which takes access away and the
 // end of the tokens and sessions that carried it commit together or not at
-// all. Implemented by the token and session stores (internal/store/sql);
+// all. Implemented by the token and session stores (internal/sqlstore);
 // the directory does not know OAuth.
 //
 //   - RevokeUserTokens ends every OAuth grant (codes, access and refresh

@@ -14,8 +14,8 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -9,7 +9,7 @@ import (
 
 // Store persists the directory. Every method joins the transaction carried in
 // ctx, if any (see store.Transactor). Contract for every implementation, checked
-// by internal/store/storetest:
+// by internal/sqlstore/storetest:
 //
 //   - Lookups of a missing row return an apperr NotFound error.
 //   - Unique violations (live user email, organization identifier, a unique

@@ -20,8 +20,8 @@ import (
 	"ward/internal/blob"
 	"ward/internal/directory"
 	"ward/internal/document"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -46,7 +46,7 @@ type Filter struct {
 
 // Store persists documents. Every method joins the transaction carried in
 // ctx, if any (see store.Transactor). Contract for every implementation,
-// checked by internal/store/storetest:
+// checked by internal/sqlstore/storetest:
 //
 //   - Times come back in UTC with microsecond precision; UpdatedAt is set
 //     by the store on every write.

@@ -16,7 +16,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/jobs"
 	"ward/internal/oauth/keys"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

@@ -27,7 +27,7 @@ import (
 // ScopeAPI, a grant of its own), so bearer authentication, introspection,
 // revocation and the token tools treat it like any other. It is issued on
 // ward's built-in client ServiceAccountClientID, which Migrate registers
-// (internal/store/sql): confidential, with no grant types, no secret and no
+// (internal/sqlstore): confidential, with no grant types, no secret and no
 // keys, it can never authenticate or obtain a token through an endpoint;
 // only CreateServiceAccount issues on it. Disabling that client (ward
 // client disable ward-service-accounts, or POST

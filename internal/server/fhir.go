@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"ward/internal/bulk"
+	"ward/internal/bulk/bulksource"
 	"ward/internal/fhir"
-	"ward/internal/fhir/bulksource"
 	"ward/internal/fhir/policy"
 	"ward/internal/fhir/rest"
 	"ward/internal/httpauth"
@@ -17,10 +17,14 @@ import (
 func (s *Server) mountFHIR(mux *http.ServeMux) error {
 	svc, cfg := s.svc, s.cfg
 	base := cfg.PublicIssuer() + "/fhir"
-	exports, err := bulk.NewHandler(bulk.HandlerDeps{
+	exportSvc, err := bulk.NewService(bulk.Deps{
 		Store: svc.DB, Tx: svc.DB, Blobs: svc.Blobs, Source: svc.ExportSource,
 		Groups: bulksource.Groups{Dir: svc.Directory}, Audit: svc.Audit, Jobs: s.jobs, Engine: svc.Export,
-	}, bulk.HandlerConfig{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, MaxBody: cfg.MaxBodyBytes,
+	}, bulk.Config{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, Now: s.o.now, Logger: s.o.logger})
+	if err != nil {
+		return err
+	}
+	exports, err := rest.NewBulkHandler(exportSvc, rest.BulkConfig{BaseURL: base, MaxBody: cfg.MaxBodyBytes,
 		Now: s.o.now, Logger: s.o.logger})
 	if err != nil {
 		return err

@@ -158,7 +158,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /.well-known/jwks.json", svc.Keys.JWKSHandler(o.logger))
+	mux.Handle("GET /.well-known/jwks.json", oauth.JWKSHandler(svc.Keys, o.logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelError)}))
 	mux.Handle("POST /api/ping", httpauth.PingHandler{
 		Sessions: svc.Sessions,

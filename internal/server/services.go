@@ -11,12 +11,12 @@ import (
 	"ward/internal/audit"
 	"ward/internal/blob"
 	"ward/internal/bulk"
+	"ward/internal/bulk/bulksource"
 	"ward/internal/client"
 	"ward/internal/clinical"
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
-	"ward/internal/fhir/bulksource"
 	"ward/internal/httpauth"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
@@ -24,7 +24,7 @@ import (
 	"ward/internal/outbound"
 	"ward/internal/secrets"
 	"ward/internal/session"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 )
 
 // Services are ward's domain services wired on one database: what the HTTP

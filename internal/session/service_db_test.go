@@ -12,8 +12,8 @@ import (
 	"ward/internal/directory"
 	"ward/internal/secrets"
 	"ward/internal/session"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for the admin connection
 
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 )
 
 // EnvPostgres names the admin URL of a PostgreSQL server the tests may create

@@ -24,9 +24,10 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 )
 
@@ -546,7 +547,7 @@ func TestJWKSEndpoint(t *testing.T) {
 	if _, err := m.Rotate(ctxSystem(t), time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	h := m.JWKSHandler(nil)
+	h := oauth.JWKSHandler(m, nil)
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
@@ -600,7 +601,7 @@ func TestJWKSEndpoint(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	rec = httptest.NewRecorder()
-	bm.JWKSHandler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	oauth.JWKSHandler(bm, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "sql") {
 		t.Fatalf("broken database: status %d body %q, want a bare 500", rec.Code, rec.Body.String())
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Store persists signing keys. Contract (checked by internal/store/storetest
+// Store persists signing keys. Contract (checked by internal/sqlstore/storetest
 // on every backend):
 //
 //   - Times are stored at microsecond precision and returned in UTC; a zero

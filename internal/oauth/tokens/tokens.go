@@ -2,7 +2,7 @@
 // authorization codes, access and refresh tokens, PKCE and OpenID Connect
 // request state, used client-assertion ids, and the consents people gave
 // to clients. It holds plain types and the Store contract; the protocol
-// (fosite) lives in internal/oauth and the SQL in internal/store/sql.
+// (fosite) lives in internal/oauth and the SQL in internal/sqlstore.
 //
 // A credential is never stored: only its signature (the HMAC part of an
 // opaque token, the keyed hash of a service token) or, for a JWT access
@@ -124,7 +124,7 @@ type Consent struct {
 }
 
 // Store persists tokens, client-assertion ids and consents. Contract
-// (checked by internal/store/storetest on SQLite and PostgreSQL); every
+// (checked by internal/sqlstore/storetest on SQLite and PostgreSQL); every
 // method joins the transaction carried in ctx:
 //
 //   - CreateToken inserts t (every field but ID, which it sets). A second

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"ward/internal/oauth/tokens"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

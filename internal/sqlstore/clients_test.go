@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"ward/internal/client"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

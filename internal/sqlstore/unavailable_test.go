@@ -11,7 +11,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

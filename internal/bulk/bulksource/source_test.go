@@ -11,11 +11,11 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/bulk"
+	"ward/internal/bulk/bulksource"
 	"ward/internal/clinical"
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
-	"ward/internal/fhir/bulksource"
 	"ward/internal/fhir/search"
 	"ward/internal/server"
 	"ward/internal/testutil"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"ward/internal/store/storetest"
+	"ward/internal/sqlstore/storetest"
 	"ward/internal/testutil"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"ward/internal/client"
 	"ward/internal/oauth/tokens"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"ward/internal/directory"
-	sqlstore "ward/internal/store/sql"
+	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 	"ward/internal/timerange"
 )

@@ -1,9 +1,11 @@
-package keys
+package oauth
 
 import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+
+	"ward/internal/oauth/keys"
 )
 
 // JWKSMaxAge is how long verifiers may cache the JWKS. It is short because
@@ -11,10 +13,12 @@ import (
 // kid refetch anyway, and retired keys stay published far longer than this.
 const JWKSMaxAge = "max-age=60"
 
-// JWKSHandler serves the public JWKS (RFC 7517) for
+// JWKSHandler serves m's public JWKS (RFC 7517) for
 // GET /.well-known/jwks.json. A failure to read the keys is logged and
 // answered with a bare 500: the endpoint is public and says nothing more.
-func (m *Manager) JWKSHandler(logger *slog.Logger) http.Handler {
+// It lives here, at the OAuth edge, rather than in keys, so that keys (and
+// the SQL adapter implementing keys.Store) stays free of net/http.
+func JWKSHandler(m *keys.Manager, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

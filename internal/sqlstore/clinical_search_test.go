@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"ward/internal/clinical"
+	"ward/internal/sqlstore"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
 	"ward/internal/testutil"
 	"ward/internal/timerange"
 )

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every storage backend runs:
 // each behaviour written on the directory, audit, session, client, key and
-// token Store interfaces is one case here. internal/store/sql runs it on
+// token Store interfaces is one case here. internal/sqlstore runs it on
 // SQLite and on PostgreSQL. Fixtures set every field to a non-zero value so that a column
 // a backend forgets to write or read is caught.
 package storetest

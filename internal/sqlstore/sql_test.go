@@ -9,9 +9,9 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/sqlstore"
+	"ward/internal/sqlstore/storetest"
 	"ward/internal/store"
-	sqlstore "ward/internal/store/sql"
-	"ward/internal/store/storetest"
 	"ward/internal/testutil"
 )
 
