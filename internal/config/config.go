@@ -180,8 +180,11 @@ const envPrefix = "WARD_"
 // such variables configure tests, not ward, and are ignored here.
 const testEnvPrefix = "WARD_TEST_"
 
-// ignoredEnv are further test-harness variables outside testEnvPrefix.
-var ignoredEnv = map[string]bool{"WARD_BROWSER_TESTS": true}
+// ignoredEnv are variables ward reads nowhere but leaves alone: a test
+// switch outside testEnvPrefix, and WARD_URL, the base URL the quickstart
+// and scripts keep for curl (an exported WARD_URL must not make every
+// command fail as an unknown setting).
+var ignoredEnv = map[string]bool{"WARD_BROWSER_TESTS": true, "WARD_URL": true}
 
 // setter parses one variable's value into c.
 type setter func(c *Config, v string) error

@@ -86,7 +86,7 @@ func TestFromEnv(t *testing.T) {
 		},
 		{
 			name: "other and test variables are ignored",
-			env:  []string{"HOME=/root", "WARD_TEST_POSTGRES_URL=postgres://x", "WARD_BROWSER_TESTS=1", "NOT_WARD_X=1"},
+			env:  []string{"HOME=/root", "WARD_TEST_POSTGRES_URL=postgres://x", "WARD_BROWSER_TESTS=1", "WARD_URL=http://127.0.0.1:8080", "NOT_WARD_X=1"},
 			check: func(t *testing.T, c Config) {
 				if c != Default() {
 					t.Errorf("got %+v, want the defaults", c)
