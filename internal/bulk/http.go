@@ -33,12 +33,6 @@ type JobInserter interface {
 	InsertTx(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
-// Auditor records an audit event in the caller's transaction; *audit.Log
-// satisfies it.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // HandlerDeps are the Handler's collaborators; every one is required.
 type HandlerDeps struct {
 	Store  Store
@@ -46,7 +40,7 @@ type HandlerDeps struct {
 	Blobs  blob.Store
 	Source Source
 	Groups Groups
-	Audit  Auditor
+	Audit  audit.Recorder
 	Jobs   JobInserter
 	Engine *Engine
 }
@@ -265,7 +259,8 @@ func (h *Handler) kickOff(w http.ResponseWriter, r *http.Request, level Level, g
 		if level == LevelGroup {
 			comment += ", group " + groupID
 		}
-		if err := h.d.Audit.Record(ctx, audit.Export, 0, comment); err != nil {
+		if err := h.d.Audit.Record(ctx, audit.Change{Type: audit.ExportKickedOff, Subject: audit.Ref("Export", ex.ID),
+			Fields: map[string]any{"level": level, "types": types, "group": groupID}, Comment: comment}); err != nil {
 			return err
 		}
 		_, err = h.d.Jobs.InsertTx(ctx, exportArgs{ExportID: ex.ID}, h.d.Engine.insertOpts())
@@ -533,7 +528,8 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 			if err := h.d.Store.UpdateExport(ctx, ex); err != nil {
 				return err
 			}
-			return h.d.Audit.Record(ctx, audit.Export, 0, fmt.Sprintf("bulk export %s cancelled", ex.ID))
+			return h.d.Audit.Record(ctx, audit.Change{Type: audit.ExportCancelled, Subject: audit.Ref("Export", ex.ID),
+				Comment: fmt.Sprintf("bulk export %s cancelled", ex.ID)})
 		})
 		if !apperr.Is(err, apperr.Conflict) {
 			break
@@ -601,8 +597,9 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request) {
 	defer rc.Close()
 	// The download is a read of patient data: it is audited before a byte
 	// is sent, and refused if the audit cannot be written.
-	if err := h.d.Audit.Record(ctx, audit.Access, 0,
-		fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)); err != nil {
+	if err := h.d.Audit.Record(ctx, audit.Change{Type: audit.ExportDownloaded, Subject: audit.Ref("Export", ex.ID),
+		Fields:  map[string]any{"file": f.Name, "count": f.Count, "type": f.Type},
+		Comment: fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)}); err != nil {
 		rest.WriteError(w, r, h.log, err)
 		return
 	}
