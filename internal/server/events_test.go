@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"ward/internal/audit"
 	"ward/internal/client"
 	"ward/internal/clinical"
+	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/testutil"
@@ -383,4 +386,42 @@ func hasWritePrefix(name string) bool {
 		}
 	}
 	return false
+}
+
+// TestEventsNameTheSourceAddress: an event recorded while serving a request
+// carries the client address as the sign-in throttle reads it: the peer's,
+// or with WARD_TRUSTED_PROXIES the forwarded one, never one a client made up.
+func TestEventsNameTheSourceAddress(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		srv := newServer(t, dbURL, func(c *config.Config) { c.TrustedProxies = "10.0.0.0/8" })
+		svc := srv.Services()
+		for _, tt := range []struct{ peer, forwarded, want string }{
+			{"10.1.2.3:4000", "198.51.100.7", "198.51.100.7"}, // through the trusted proxy
+			{"192.0.2.50:4000", "198.51.100.7", "192.0.2.50"}, // a client naming itself: ignored
+		} {
+			headID, _, err := svc.DB.AuditHead(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+			req.RemoteAddr = tt.peer
+			req.Header.Set("X-Forwarded-For", tt.forwarded)
+			req.Header.Set("Authorization", "Bearer ward_at_forged")
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("forged token: %d", rec.Code)
+			}
+			var got []audit.Event
+			if err := svc.DB.ScanAudit(context.Background(), headID, func(e audit.Event) error {
+				got = append(got, e)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Type != audit.RequestRefused || got[0].SourceIP != tt.want {
+				t.Fatalf("peer %s forwarding %s: events %+v, want one request.refused from %s", tt.peer, tt.forwarded, got, tt.want)
+			}
+		}
+	})
 }
