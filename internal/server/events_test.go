@@ -18,6 +18,7 @@ import (
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
+	"ward/internal/oauth"
 	"ward/internal/testutil"
 )
 
@@ -34,6 +35,8 @@ var notAuditedWrites = map[string]string{
 	"client.Service.RevokeWith":            "wiring at start-up, not a change",
 	"document.Service.RemovePurgedContent": "removes blobs after directory.PurgeUser, which records user.purged",
 	"session.Service.PurgeExpired":         "housekeeping of expired sessions, no one's change",
+	"oauth.Provider.PurgeExpiredTokens":    "housekeeping of expired tokens, no one's change",
+	"keys.Manager.PruneRetired":            "records signing_key.deleted per key past its publish window; none is due in a fresh database",
 }
 
 // TestEveryWriteRecordsAnEvent runs every write method of the domain
@@ -53,6 +56,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			clientID, token                                    string
 			secrets                                            = []string{"a long enough passphrase 1"}
 			obsVersion, procVersion, docVersion                int64
+			serviceUser, serviceTokenID                        int64
 		)
 		at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 		cases := []struct {
@@ -288,6 +292,51 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			{"session.Service.Unlock", audit.SigninUnlocked, func(ctx context.Context) error {
 				return svc.Sessions.Unlock(ctx, patient)
 			}},
+			{"oauth.Provider.CreateServiceAccount", audit.ServiceTokenIssued, func(ctx context.Context) error {
+				sa, err := svc.OAuth.CreateServiceAccount(ctx, staff)
+				if err == nil {
+					serviceUser, serviceTokenID, secrets = sa.User.ID, sa.Info.ID, append(secrets, sa.Token)
+				}
+				return err
+			}},
+			{"oauth.Provider.RevokeTokenByID", audit.TokenRevoked, func(ctx context.Context) error {
+				_, err := svc.OAuth.RevokeTokenByID(ctx, oauth.ServiceAccountClientID, serviceTokenID)
+				return err
+			}},
+			{"oauth.Provider.RevokeToken", audit.TokenRevoked, func(ctx context.Context) error {
+				sa, err := svc.OAuth.CreateServiceAccount(ctx, staff)
+				if err != nil {
+					return err
+				}
+				secrets = append(secrets, sa.Token)
+				_, err = svc.OAuth.RevokeToken(ctx, sa.Token)
+				return err
+			}},
+			{"oauth.Provider.RevokeClientUser", audit.AuthorizationRevoked, func(ctx context.Context) error {
+				if _, err := svc.OAuth.CreateServiceAccount(ctx, staff); err != nil {
+					return err
+				}
+				_, err := svc.OAuth.RevokeClientUser(ctx, oauth.ServiceAccountClientID, serviceUser)
+				return err
+			}},
+			{"oauth.Provider.WithdrawConsent", audit.AuthorizationRevoked, func(ctx context.Context) error {
+				if _, err := svc.OAuth.CreateServiceAccount(ctx, staff); err != nil {
+					return err
+				}
+				_, err := svc.OAuth.WithdrawConsent(ctx, serviceUser, oauth.ServiceAccountClientID)
+				return err
+			}},
+			{"keys.Manager.Rotate", audit.SigningKeyRotated, func(ctx context.Context) error {
+				_, err := svc.Keys.Rotate(ctx, time.Hour)
+				return err
+			}},
+			{"keys.Manager.RotateIfOlder", audit.SigningKeyRotated, func(ctx context.Context) error {
+				rotated, err := svc.Keys.RotateIfOlder(ctx, time.Nanosecond, time.Hour)
+				if err == nil && !rotated {
+					return errors.New("keys older than a nanosecond were not rotated")
+				}
+				return err
+			}},
 			{"directory.Service.DeleteUser", audit.UserDeleted, func(ctx context.Context) error {
 				return dir.DeleteUser(ctx, other)
 			}},
@@ -363,7 +412,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			t.Fatalf("collected %d secrets to look for, want the password, its hash, a token and two client secrets with hashes", len(secrets))
 		}
 
-		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions} {
+		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions, svc.OAuth, svc.Keys} {
 			typ := reflect.TypeOf(v)
 			name := strings.TrimPrefix(typ.String(), "*")
 			for i := range typ.NumMethod() {
