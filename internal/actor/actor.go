@@ -38,3 +38,19 @@ func From(ctx context.Context) Actor {
 
 // System returns ctx acting as ward itself.
 func System(ctx context.Context) context.Context { return With(ctx, Actor{System: true}) }
+
+type addrKey struct{}
+
+// WithAddr returns ctx carrying the address the request came from (the
+// client address as httpauth.ClientIP reads it, trusted proxies honoured),
+// kept apart from the Actor so authenticating a request, which replaces
+// the actor, keeps it. The audit trail stamps it on every event.
+func WithAddr(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addrKey{}, addr)
+}
+
+// Addr returns the request address in ctx, "" for none (a job, the CLI).
+func Addr(ctx context.Context) string {
+	a, _ := ctx.Value(addrKey{}).(string)
+	return a
+}

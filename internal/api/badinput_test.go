@@ -71,6 +71,7 @@ func TestBadInput(t *testing.T) {
 			{"consent without organization", "DELETE", "/api/user/" + pat + "/consent", nil, 400, "organization_id"},
 			{"consent for unknown organization", "POST", "/api/user/" + pat + "/consent", `{"organization_id":987654,"agreement_url":"https://example.org/a"}`, 400, "organization"},
 			{"unknown audit context", "GET", "/api/auditlog?context=gossip", nil, 400, "gossip"},
+			{"unknown audit event type", "GET", "/api/auditlog?type=user.gossiped", nil, 400, "user.gossiped"},
 			{"bad audit time", "GET", "/api/auditlog?from=last+week", nil, 400, "from"},
 			{"bad cursor", "GET", "/api/user?cursor=!!!", nil, 400, "cursor"},
 			{"merge into itself", "POST", "/api/user/" + pat + "/merge", `{"from":` + pat + `}`, 400, "itself"},

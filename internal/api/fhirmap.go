@@ -131,6 +131,9 @@ func (s *server) auditNextURL(path string, user, subject int64, q auditQuery, ne
 	if q.Context != "" {
 		v.Set("context", q.Context)
 	}
+	if q.Type != "" {
+		v.Set("type", q.Type)
+	}
 	if !q.From.IsZero() {
 		v.Set("from", q.From.Format(time.RFC3339Nano))
 	}

@@ -203,6 +203,29 @@ func TestScenario(t *testing.T) {
 				t.Errorf("filtered event %+v", ev)
 			}
 		}
+		// The typed view of the same events: type, subject and payload.
+		var typed struct {
+			Events []struct {
+				SubjectID int64          `json:"subject_id"`
+				Type      string         `json:"type"`
+				Subject   string         `json:"subject"`
+				Payload   map[string]any `json:"payload"`
+			} `json:"events"`
+		}
+		e.must(e.do("GET", fmt.Sprintf("/api/auditlog?subject=%d&type=consent.created", w.patient), e.adminID, nil), http.StatusOK, &typed)
+		if len(typed.Events) == 0 {
+			t.Errorf("admin sees no consent.created event about the patient")
+		}
+		for _, ev := range typed.Events {
+			if ev.Type != "consent.created" || ev.SubjectID != w.patient || len(ev.Subject) < 9 || ev.Subject[:8] != "Consent/" ||
+				ev.Payload["organization"] == nil || ev.Payload["status"] == nil {
+				t.Errorf("typed event %+v", ev)
+			}
+		}
+		e.must(e.do("GET", "/api/auditlog?type=consent.created", w.stranger, nil), http.StatusOK, &typed)
+		for _, ev := range typed.Events {
+			t.Errorf("the stranger sees another's consent event %+v", ev)
+		}
 		e.must(e.do("GET", "/api/auditlog", w.stranger, nil), http.StatusOK, &events)
 		if len(events.Events) == 0 {
 			t.Errorf("the stranger sees no events, want their account creation")

@@ -68,12 +68,35 @@ type Event struct {
 	Context   Context
 	Comment   string
 	Version   string // ward version that wrote it
-	PrevHash  string // hex SHA-256 of the previous event, "" for the first
-	Hash      string // hex SHA-256 over the fields above
+	// Type is the typed event (see events.go); "" only for events written
+	// before types existed (migration 00017), which hash by the v1 formula.
+	Type EventType
+	// Subject is the reference of what changed, "<Kind>/<id>" (see Ref);
+	// SubjectID stays the user the event is about (their compartment).
+	Subject string
+	// Payload is a small JSON object of the changed fields that are safe to
+	// show (never a secret, hash or token); "" for none.
+	Payload string
+	// SourceIP is the address the request came from (see actor.Addr),
+	// "" for a job or the CLI.
+	SourceIP string
+	PrevHash string // hex SHA-256 of the previous event, "" for the first
+	Hash     string // hex SHA-256 over the fields above
+}
+
+// typed reports whether e carries any typed field, and so hashes by the v2
+// formula. A v2 row stripped of all of them hashes differently under v1,
+// so blanking the typed fields of a new row is detected like any edit.
+func (e *Event) typed() bool {
+	return e.Type != "" || e.Subject != "" || e.Payload != "" || e.SourceIP != ""
 }
 
 // ComputeHash returns the chain hash of e (which must have PrevHash set).
-// Fields are length-prefixed so no two different events hash alike.
+// Fields are length-prefixed so no two different events hash alike. An
+// event without typed fields (every row written before migration 00017)
+// hashes by the original (v1) formula, so old chains keep verifying; a
+// typed event (v2) hashes a version marker and its typed fields after the
+// v1 fields.
 func ComputeHash(e *Event) string {
 	h := sha256.New()
 	var buf [8]byte
@@ -94,6 +117,13 @@ func ComputeHash(e *Event) string {
 	putStr(e.Comment)
 	putStr(e.Version)
 	putStr(e.PrevHash)
+	if e.typed() {
+		putStr("v2")
+		putStr(string(e.Type))
+		putStr(e.Subject)
+		putStr(e.Payload)
+		putStr(e.SourceIP)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -104,7 +134,9 @@ type Filter struct {
 	// Involving matches events where the user is either actor or subject.
 	Involving int64
 	Context   Context
-	From, To  time.Time // inclusive from, exclusive to
+	// Type matches events of this type exactly.
+	Type     EventType
+	From, To time.Time // inclusive from, exclusive to
 }
 
 // Store persists the chain. Contract (checked by internal/sqlstore/storetest):

@@ -79,7 +79,7 @@ func TestCheckpointIntactChainDB(t *testing.T) {
 		cpr := audit.NewCheckpointer(db, key, path, nil, func() time.Time { return checkpointTime })
 		for i, want := range []int64{3, 0, 4} {
 			if i == 2 {
-				if err := l.Record(actor.System(ctx), audit.User, 1, "one more"); err != nil {
+				if err := l.Record(actor.System(ctx), audit.Change{Type: audit.UserUpdated, SubjectID: 1, Comment: "one more"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -88,7 +88,7 @@ func TestCheckpointIntactChainDB(t *testing.T) {
 				t.Fatalf("checkpoint %d = %+v, %v; want seq %d (0: none, the head did not move)", i, cp, err, want)
 			}
 		}
-		if err := l.Record(actor.System(ctx), audit.User, 1, "after the checkpoint"); err != nil {
+		if err := l.Record(actor.System(ctx), audit.Change{Type: audit.UserUpdated, SubjectID: 1, Comment: "after the checkpoint"}); err != nil {
 			t.Fatal(err)
 		}
 		cp, err := audit.LatestCheckpoint(path, key)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,29 +36,54 @@ func NewLog(st Store, tx store.Transactor, now func() time.Time, version string)
 	return &Log{st: st, tx: tx, now: now, version: version}
 }
 
-// Record appends an event of context c about subjectID (0 for none), acted
-// by the actor in ctx. It joins the transaction in ctx, so the event commits
-// or rolls back with the change it describes; without one it runs in its
-// own. The comment must never carry a secret (password, token).
-func (l *Log) Record(ctx context.Context, c Context, subjectID int64, comment string) error {
-	e, err := l.event(Entry{Actor: actor.From(ctx), Context: c, SubjectID: subjectID, Comment: comment})
+// Recorder records typed change events in the caller's transaction. It is
+// the one contract every service records through (*Log implements it):
+// Record joins the transaction in ctx, so the event commits or rolls back
+// with the change it describes; RecordEach writes a batch, each entry with
+// its own actor.
+type Recorder interface {
+	Record(ctx context.Context, c Change) error
+	RecordEach(ctx context.Context, entries []Entry) error
+}
+
+var _ Recorder = (*Log)(nil)
+
+// Change is one typed event: what happened (Type, from the registry in
+// events.go), to what (Subject, a reference such as "Observation/9"),
+// about which user (SubjectID, 0 for none: whose compartment and history
+// the event belongs to), the safe changed fields (Fields, shown as JSON:
+// never a secret, password hash or token) and today's human-readable
+// Comment. Its audit context follows from the type.
+type Change struct {
+	Type      EventType
+	Subject   string
+	SubjectID int64
+	Fields    map[string]any
+	Comment   string
+}
+
+// Entry is one event for RecordEach: a Change with its actor given
+// explicitly rather than read from a context. SourceIP, when "", is the
+// address in RecordEach's ctx.
+type Entry struct {
+	Actor    actor.Actor
+	SourceIP string
+	Change
+}
+
+// Record appends c, acted by the actor in ctx from the address in ctx. It
+// joins the transaction in ctx (without one it runs in its own). An
+// unregistered type is refused.
+func (l *Log) Record(ctx context.Context, c Change) error {
+	e, err := l.event(Entry{Actor: actor.From(ctx), SourceIP: actor.Addr(ctx), Change: c})
 	if err != nil {
 		return err
 	}
 	err = l.tx.InTx(ctx, func(ctx context.Context) error { return l.st.AppendAudit(ctx, e) })
 	if err != nil {
-		return fmt.Errorf("record audit event (%s): %w", c, err)
+		return fmt.Errorf("record audit event (%s): %w", c.Type, err)
 	}
 	return nil
-}
-
-// Entry is one event for RecordEach: Record's arguments, with the actor
-// given explicitly rather than read from a context.
-type Entry struct {
-	Actor     actor.Actor
-	Context   Context
-	SubjectID int64
-	Comment   string
 }
 
 // RecordEach appends entries in order, in the transaction in ctx (or one of
@@ -66,6 +92,9 @@ type Entry struct {
 func (l *Log) RecordEach(ctx context.Context, entries []Entry) error {
 	es := make([]*Event, len(entries))
 	for i, en := range entries {
+		if en.SourceIP == "" {
+			en.SourceIP = actor.Addr(ctx)
+		}
 		e, err := l.event(en)
 		if err != nil {
 			return err
@@ -78,12 +107,53 @@ func (l *Log) RecordEach(ctx context.Context, entries []Entry) error {
 	return nil
 }
 
+// MaxPayloadBytes bounds an event's JSON payload; a larger one is replaced
+// by {"truncated":true} (cutting JSON would not leave JSON).
+const MaxPayloadBytes = 2048
+
+// MaxSubjectBytes bounds the subject reference and the source address.
+const MaxSubjectBytes = 256
+
+// forbiddenField is part of a field name that must never be in a payload:
+// the guard behind "never a secret" for whatever a call site passes.
+var forbiddenField = []string{"password", "secret", "hash", "token", "private", "credential", "jwt", "assertion"}
+
+// payload encodes fields as a JSON object with sorted keys ("" for none),
+// refusing a field whose name says it holds a secret.
+func payload(fields map[string]any) (string, error) {
+	if len(fields) == 0 {
+		return "", nil
+	}
+	for k := range fields {
+		lk := strings.ToLower(k)
+		for _, f := range forbiddenField {
+			if strings.Contains(lk, f) {
+				return "", apperr.New(apperr.Invalid, "audit payload field %q may hold a secret", k)
+			}
+		}
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return "", fmt.Errorf("encode audit payload: %w", err)
+	}
+	s := cleanText(string(b), 1<<20)
+	if len(s) > MaxPayloadBytes || !json.Valid([]byte(s)) {
+		return `{"truncated":true}`, nil
+	}
+	return s, nil
+}
+
 func (l *Log) event(en Entry) (*Event, error) {
-	if !ValidContext(en.Context) {
-		return nil, apperr.New(apperr.Invalid, "unknown audit context %q", string(en.Context))
+	c, ok := registry[en.Type]
+	if !ok {
+		return nil, apperr.New(apperr.Invalid, "unregistered audit event type %q", string(en.Type))
 	}
 	if en.SubjectID < 0 {
 		return nil, apperr.New(apperr.Invalid, "audit subject id must not be negative")
+	}
+	p, err := payload(en.Fields)
+	if err != nil {
+		return nil, err
 	}
 	return &Event{
 		// UTC at the precision both databases store, so the hash computed
@@ -92,9 +162,13 @@ func (l *Log) event(en Entry) (*Event, error) {
 		UserID:    en.Actor.UserID,
 		SubjectID: en.SubjectID,
 		ClientID:  cleanText(en.Actor.ClientID, MaxCommentBytes),
-		Context:   en.Context,
+		Context:   c.context,
 		Comment:   cleanText(en.Comment, MaxCommentBytes),
 		Version:   l.version,
+		Type:      en.Type,
+		Subject:   cleanText(en.Subject, MaxSubjectBytes),
+		Payload:   p,
+		SourceIP:  cleanText(en.SourceIP, MaxSubjectBytes),
 	}, nil
 }
 
@@ -120,6 +194,9 @@ func cleanText(s string, max int) string {
 func (l *Log) List(ctx context.Context, f Filter, p store.Page) ([]Event, string, error) {
 	if f.Context != "" && !ValidContext(f.Context) {
 		return nil, "", apperr.New(apperr.Invalid, "unknown audit context %q", string(f.Context))
+	}
+	if f.Type != "" && !Registered(f.Type) {
+		return nil, "", apperr.New(apperr.Invalid, "unknown audit event type %q", string(f.Type))
 	}
 	if f.UserID < 0 || f.SubjectID < 0 || f.Involving < 0 {
 		return nil, "", apperr.New(apperr.Invalid, "user ids must not be negative")

@@ -24,7 +24,7 @@ func newChain(t *testing.T, url string, n int) (*sqlstore.DB, *audit.Log) {
 	l := audit.NewLog(db, db, func() time.Time { now = now.Add(time.Second); return now }, "test")
 	ctx := actor.With(t.Context(), actor.Actor{UserID: 9, ClientID: "cli"})
 	for i := range n {
-		if err := l.Record(ctx, audit.User, int64(i+1), fmt.Sprintf("change %d", i+1)); err != nil {
+		if err := l.Record(ctx, audit.Change{Type: audit.UserUpdated, SubjectID: int64(i + 1), Comment: fmt.Sprintf("change %d", i+1)}); err != nil {
 			t.Fatalf("record %d: %v", i+1, err)
 		}
 	}
@@ -37,7 +37,7 @@ func TestRecordJoinsTransactionDB(t *testing.T) {
 		ctx := t.Context()
 		boom := errors.New("boom")
 		err := db.InTx(ctx, func(ctx context.Context) error {
-			if err := l.Record(ctx, audit.Role, 1, "rolled back"); err != nil {
+			if err := l.Record(ctx, audit.Change{Type: audit.RoleGranted, SubjectID: 1, Comment: "rolled back"}); err != nil {
 				return err
 			}
 			return boom
@@ -52,7 +52,7 @@ func TestRecordJoinsTransactionDB(t *testing.T) {
 		if len(evs) != 2 {
 			t.Fatalf("%d events after a rolled-back record, want 2", len(evs))
 		}
-		if err := l.Record(ctx, audit.Role, 1, "committed \x00 with NUL and \xff"); err != nil {
+		if err := l.Record(ctx, audit.Change{Type: audit.RoleGranted, SubjectID: 1, Comment: "committed \x00 with NUL and \xff"}); err != nil {
 			t.Fatalf("record after rollback: %v", err)
 		}
 		if b, err := l.Verify(ctx); err != nil || b != nil {

@@ -58,7 +58,7 @@ func (s *fakeStore) AppendAudits(ctx context.Context, es []*Event) error {
 func (s *fakeStore) ListAudit(_ context.Context, f Filter, p store.Page) ([]Event, string, error) {
 	var out []Event
 	for _, e := range s.events {
-		if f.Context == "" || e.Context == f.Context {
+		if (f.Context == "" || e.Context == f.Context) && (f.Type == "" || e.Type == f.Type) {
 			out = append(out, e)
 		}
 	}
@@ -92,12 +92,15 @@ func TestRecordBuildsEventFromActor(t *testing.T) {
 	st := &fakeStore{}
 	l, tx := newTestLog(st)
 	ctx := actor.With(t.Context(), actor.Actor{UserID: 7, ClientID: "app-1"})
-	if err := l.Record(ctx, User, 42, "changed email"); err != nil {
+	ctx = actor.WithAddr(ctx, "192.0.2.7")
+	if err := l.Record(ctx, Change{Type: UserUpdated, Subject: "Patient/42", SubjectID: 42,
+		Fields: map[string]any{"changed": []string{"email"}}, Comment: "changed email"}); err != nil {
 		t.Fatalf("record: %v", err)
 	}
 	want := Event{
 		ID: 1, Timestamp: time.Date(2025, 3, 4, 4, 6, 7, 891234000, time.UTC), UserID: 7, SubjectID: 42,
 		ClientID: "app-1", Context: User, Comment: "changed email", Version: "9.9.9",
+		Type: UserUpdated, Subject: "Patient/42", Payload: `{"changed":["email"]}`, SourceIP: "192.0.2.7",
 	}
 	want.Hash = ComputeHash(&want)
 	got := st.events[0]
@@ -109,7 +112,7 @@ func TestRecordBuildsEventFromActor(t *testing.T) {
 	}
 
 	// Inside a caller's transaction, Record joins it instead of starting one.
-	err := tx.InTx(t.Context(), func(ctx context.Context) error { return l.Record(ctx, Login, 0, "x") })
+	err := tx.InTx(t.Context(), func(ctx context.Context) error { return l.Record(ctx, Change{Type: SigninFailed, Comment: "x"}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,20 +127,26 @@ func TestRecordBuildsEventFromActor(t *testing.T) {
 func TestRecordRejectsInvalidInput(t *testing.T) {
 	tests := []struct {
 		name    string
-		c       Context
+		c       EventType
 		subject int64
+		fields  map[string]any
 		ok      bool
 	}{
-		{"valid context", Role, 1, true},
-		{"unknown context", Context("bogus"), 1, false},
-		{"empty context", Context(""), 1, false},
-		{"negative subject", Role, -1, false},
+		{"registered type", RoleGranted, 1, nil, true},
+		{"unregistered type", EventType("bogus.happened"), 1, nil, false},
+		{"empty type", EventType(""), 1, nil, false},
+		{"negative subject", RoleGranted, -1, nil, false},
+		{"safe fields", UserUpdated, 1, map[string]any{"changed": []string{"email"}}, true},
+		{"a password field", UserUpdated, 1, map[string]any{"password": "x"}, false},
+		{"a client secret field", ClientUpdated, 1, map[string]any{"client_secret": "x"}, false},
+		{"a token field", TokenIssued, 1, map[string]any{"access_token": "x"}, false},
+		{"a hash field", UserUpdated, 1, map[string]any{"PasswordHash": "x"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &fakeStore{}
 			l, _ := newTestLog(st)
-			err := l.Record(t.Context(), tt.c, tt.subject, "c")
+			err := l.Record(t.Context(), Change{Type: tt.c, SubjectID: tt.subject, Fields: tt.fields, Comment: "c"})
 			if tt.ok {
 				if err != nil || len(st.events) != 1 {
 					t.Fatalf("record = %v with %d events; want success", err, len(st.events))
@@ -175,8 +184,8 @@ func TestListValidatesFilter(t *testing.T) {
 	st := &fakeStore{}
 	l, _ := newTestLog(st)
 	ctx := t.Context()
-	for _, c := range []Context{Login, User, Login} {
-		if err := l.Record(ctx, c, 0, ""); err != nil {
+	for _, c := range []EventType{SigninSucceeded, UserUpdated, SigninFailed} {
+		if err := l.Record(ctx, Change{Type: c}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -188,6 +197,8 @@ func TestListValidatesFilter(t *testing.T) {
 	}{
 		{"all", Filter{}, 3, true},
 		{"by context", Filter{Context: Login}, 2, true},
+		{"by type", Filter{Type: UserUpdated}, 1, true},
+		{"unknown type", Filter{Type: "user.nope"}, 0, false},
 		{"unknown context", Filter{Context: "nope"}, 0, false},
 		{"negative user", Filter{UserID: -1}, 0, false},
 		{"from after to", Filter{From: t0, To: t0.Add(-time.Second)}, 0, false},
@@ -214,7 +225,7 @@ func chain(t *testing.T, n int) *fakeStore {
 	l, _ := newTestLog(st)
 	ctx := actor.With(t.Context(), actor.Actor{UserID: 3})
 	for i := range n {
-		if err := l.Record(ctx, Account, int64(i+100), fmt.Sprintf("change %d", i+1)); err != nil {
+		if err := l.Record(ctx, Change{Type: UserCreated, SubjectID: int64(i + 100), Comment: fmt.Sprintf("change %d", i+1)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -353,7 +364,7 @@ func TestGetFindsOneEvent(t *testing.T) {
 	l, _ := newTestLog(&fakeStore{})
 	ctx := actor.With(context.Background(), actor.Actor{UserID: 4})
 	for i := range 3 {
-		if err := l.Record(ctx, User, int64(10+i), "event"); err != nil {
+		if err := l.Record(ctx, Change{Type: UserUpdated, SubjectID: int64(10 + i), Comment: "event"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -31,12 +31,6 @@ type JobInserter interface {
 	InsertTx(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
-// Auditor records an audit event in the caller's transaction; *audit.Log
-// satisfies it.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // Deps are the Service's collaborators; every one is required.
 type Deps struct {
 	Store  Store
@@ -44,7 +38,7 @@ type Deps struct {
 	Blobs  blob.Store
 	Source Source
 	Groups Groups
-	Audit  Auditor
+	Audit  audit.Recorder
 	Jobs   JobInserter
 	Engine *Engine
 }
@@ -182,7 +176,8 @@ func (s *Service) KickOff(ctx context.Context, k KickOff) (*Export, []Ignored, e
 		if level == LevelGroup {
 			comment += ", group " + groupID
 		}
-		if err := s.d.Audit.Record(ctx, audit.Export, 0, comment); err != nil {
+		if err := s.d.Audit.Record(ctx, audit.Change{Type: audit.ExportKickedOff, Subject: audit.Ref("Export", ex.ID),
+			Fields: map[string]any{"level": level, "types": types, "group": groupID}, Comment: comment}); err != nil {
 			return err
 		}
 		_, err = s.d.Jobs.InsertTx(ctx, exportArgs{ExportID: ex.ID}, s.d.Engine.insertOpts())
@@ -367,7 +362,8 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 			if err := s.d.Store.UpdateExport(ctx, ex); err != nil {
 				return err
 			}
-			return s.d.Audit.Record(ctx, audit.Export, 0, fmt.Sprintf("bulk export %s cancelled", ex.ID))
+			return s.d.Audit.Record(ctx, audit.Change{Type: audit.ExportCancelled, Subject: audit.Ref("Export", ex.ID),
+				Comment: fmt.Sprintf("bulk export %s cancelled", ex.ID)})
 		})
 		if !apperr.Is(err, apperr.Conflict) {
 			break
@@ -431,8 +427,9 @@ func (s *Service) OpenFile(ctx context.Context, id, name string) (io.ReadSeekClo
 		}
 		return nil, blob.Info{}, err
 	}
-	if err := s.d.Audit.Record(ctx, audit.Access, 0,
-		fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)); err != nil {
+	if err := s.d.Audit.Record(ctx, audit.Change{Type: audit.ExportDownloaded, Subject: audit.Ref("Export", ex.ID),
+		Fields:  map[string]any{"file": f.Name, "count": f.Count, "type": f.Type},
+		Comment: fmt.Sprintf("bulk export %s: file %s downloaded (%d %s resources)", ex.ID, f.Name, f.Count, f.Type)}); err != nil {
 		rc.Close()
 		return nil, blob.Info{}, err
 	}

@@ -26,11 +26,6 @@ const (
 	maxClientIDLen = 128
 )
 
-// Auditor records audit events inside the caller's transaction.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // Roles reads a user's roles, subject to the caller's permission to view
 // that user (as directory.Service.UserRoles does): the Service asks only
 // about the acting user (always allowed) and, for an administrator, about a
@@ -47,7 +42,7 @@ type Service struct {
 	store Store
 	tx    store.Transactor
 	roles Roles
-	audit Auditor
+	audit audit.Recorder
 	key   secrets.HMACKey
 	now   func() time.Time
 	// changed is told the id of every client a write changed, after it
@@ -82,7 +77,7 @@ func (s *Service) notify(id string) {
 // NewService wires a Service. key signs client secrets; derive it from the
 // master key with secrets.DeriveHMACKey(master, secrets.PurposeClientSecret).
 // now may be nil (time.Now).
-func NewService(st Store, tx store.Transactor, roles Roles, a Auditor, key secrets.HMACKey, now func() time.Time) (*Service, error) {
+func NewService(st Store, tx store.Transactor, roles Roles, a audit.Recorder, key secrets.HMACKey, now func() time.Time) (*Service, error) {
 	if st == nil || tx == nil || roles == nil || a == nil {
 		return nil, errors.New("client service: store, transactor, roles and auditor are required")
 	}
@@ -153,9 +148,15 @@ func (c caller) mayManage(cl *Client) bool {
 
 func (c caller) mayRegister() bool { return c.admin || c.developer }
 
-func (s *Service) record(ctx context.Context, c *Client, format string, args ...any) error {
+// record writes one typed audit event about client c (filed under its
+// owner) in the transaction in ctx. Its payload is c's public settings:
+// never the secret or its hash.
+func (s *Service) record(ctx context.Context, t audit.EventType, c *Client, format string, args ...any) error {
 	comment := fmt.Sprintf("client %s: ", c.ID) + fmt.Sprintf(format, args...)
-	if err := s.audit.Record(ctx, audit.Intervention, c.OwnerID, comment); err != nil {
+	fields := map[string]any{"name": c.Name, "status": c.Status, "grant_types": c.GrantTypes,
+		"auth_method": c.AuthMethod, "format": c.TokenFormat, "owner": c.OwnerID}
+	if err := s.audit.Record(ctx, audit.Change{Type: t, Subject: audit.Ref("Client", c.ID), SubjectID: c.OwnerID,
+		Fields: fields, Comment: comment}); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -236,7 +237,7 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 		if err := s.store.CreateClient(ctx, c); err != nil {
 			return storeErr(err, c.Settings)
 		}
-		return s.record(ctx, c, "registered %q (%s, grants %v, auth %s, tokens %s)%s, %s",
+		return s.record(ctx, audit.ClientCreated, c, "registered %q (%s, grants %v, auth %s, tokens %s)%s, %s",
 			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, resourceServerNote(c), c.Status)
 	})
 	if err != nil {
@@ -389,7 +390,7 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if secret != "" {
 			note += "; new secret issued"
 		}
-		return s.record(ctx, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s%s",
+		return s.record(ctx, audit.ClientUpdated, c, "settings changed (%s, grants %v, auth %s, tokens %s)%s%s",
 			kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, resourceServerNote(c), note)
 	})
 	if err != nil {
@@ -429,7 +430,7 @@ func (s *Service) Approve(ctx context.Context, id string) (*Client, error) {
 			return err
 		}
 		changed = true
-		return s.record(ctx, c, "approved (%s -> %s)", prev, c.Status)
+		return s.record(ctx, audit.ClientApproved, c, "approved (%s -> %s)", prev, c.Status)
 	})
 	if err != nil {
 		return nil, err
@@ -494,9 +495,9 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 					return fmt.Errorf("revoke tokens of client %s: %w", c.ID, err)
 				}
 			}
-			return s.record(ctx, c, "disabled; %d tokens revoked", n)
+			return s.record(ctx, audit.ClientDisabled, c, "disabled; %d tokens revoked", n)
 		}
-		return s.record(ctx, c, "enabled%s", note)
+		return s.record(ctx, audit.ClientEnabled, c, "enabled%s", note)
 	})
 	if err != nil {
 		return nil, err
@@ -532,7 +533,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (*Client, string,
 			return err
 		}
 		out = c
-		return s.record(ctx, c, "secret rotated")
+		return s.record(ctx, audit.ClientSecretRotated, c, "secret rotated")
 	})
 	if err != nil {
 		return nil, "", err

@@ -35,11 +35,18 @@ type failingAuditor struct {
 	fail  bool
 }
 
-func (a *failingAuditor) Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error {
+func (a *failingAuditor) Record(ctx context.Context, c audit.Change) error {
 	if a.fail {
 		return errors.New("audit store unavailable")
 	}
-	return a.inner.Record(ctx, c, subjectID, comment)
+	return a.inner.Record(ctx, c)
+}
+
+func (a *failingAuditor) RecordEach(ctx context.Context, es []audit.Entry) error {
+	if a.fail {
+		return errors.New("audit store unavailable")
+	}
+	return a.inner.RecordEach(ctx, es)
 }
 
 // env is a client service on a real database with a cast of users.

@@ -2,6 +2,7 @@ package clinical_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -204,12 +205,16 @@ type memAudit struct {
 	fail   error
 }
 
-func (a *memAudit) Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error {
+func (a *memAudit) Record(ctx context.Context, ch audit.Change) error {
 	if a.fail != nil {
 		return a.fail
 	}
-	a.events = append(a.events, event{c, subjectID, comment, ctx.Value(inTxKey{}) != nil})
+	a.events = append(a.events, event{audit.ContextOf(ch.Type), ch.SubjectID, ch.Comment, ctx.Value(inTxKey{}) != nil})
 	return nil
+}
+
+func (a *memAudit) RecordEach(context.Context, []audit.Entry) error {
+	return errors.New("unexpected RecordEach")
 }
 
 // The searches keep what Filter.MatchesObservation/MatchesProcedure keep;

@@ -23,12 +23,6 @@ type Permissions interface {
 	CheckRole(ctx context.Context, perm directory.Permission, targetID int64) error
 }
 
-// Auditor records audit events inside the caller's transaction
-// (satisfied by *audit.Log).
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // Service is the clinical record's use cases. Every read requires View on
 // the patient and every write Edit; each write and its audit event (about
 // the patient) commit in one transaction.
@@ -36,20 +30,24 @@ type Service struct {
 	store Store
 	tx    store.Transactor
 	perm  Permissions
-	audit Auditor
+	audit audit.Recorder
 	now   func() time.Time
 }
 
 // NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, tx store.Transactor, perm Permissions, a Auditor, now func() time.Time) *Service {
+func NewService(st Store, tx store.Transactor, perm Permissions, a audit.Recorder, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	return &Service{store: st, tx: tx, perm: perm, audit: a, now: now}
 }
 
-func (s *Service) record(ctx context.Context, c audit.Context, patientID int64, format string, args ...any) error {
-	if err := s.audit.Record(ctx, c, patientID, fmt.Sprintf(format, args...)); err != nil {
+// record writes one typed audit event about a record of patientID (in
+// the patient's trail) in the transaction in ctx.
+func (s *Service) record(ctx context.Context, t audit.EventType, subject string, patientID int64, fields map[string]any,
+	format string, args ...any) error {
+	if err := s.audit.Record(ctx, audit.Change{Type: t, Subject: subject, SubjectID: patientID, Fields: fields,
+		Comment: fmt.Sprintf(format, args...)}); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -104,7 +102,8 @@ func (s *Service) CreateObservation(ctx context.Context, o Observation) (*Observ
 		if err := s.store.CreateObservation(ctx, &o); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Observation, o.PatientID, "created observation %d (%s, status %s) for patient %d",
+		return s.record(ctx, audit.ObservationCreated, audit.Ref("Observation", o.ID), o.PatientID,
+			map[string]any{"code": o.Code[0].Code, "status": o.Status, "version": o.Version}, "created observation %d (%s, status %s) for patient %d",
 			o.ID, o.Code[0].Code, o.Status, o.PatientID)
 	})
 	if err != nil {
@@ -161,7 +160,8 @@ func (s *Service) UpdateObservation(ctx context.Context, o Observation) (*Observ
 		if err := s.store.UpdateObservation(ctx, &o); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Observation, o.PatientID, "updated observation %d to version %d: %s",
+		return s.record(ctx, audit.ObservationUpdated, audit.Ref("Observation", o.ID), o.PatientID,
+			map[string]any{"changed": what, "version": o.Version}, "updated observation %d to version %d: %s",
 			o.ID, o.Version, what)
 	})
 	if err != nil {
@@ -190,7 +190,8 @@ func (s *Service) DeleteObservation(ctx context.Context, id, version int64) erro
 		if err := s.store.DeleteObservation(ctx, id, version, s.now()); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Observation, o.PatientID, "deleted observation %d (version %d)", id, version)
+		return s.record(ctx, audit.ObservationDeleted, audit.Ref("Observation", id), o.PatientID,
+			map[string]any{"version": version}, "deleted observation %d (version %d)", id, version)
 	})
 }
 
@@ -227,7 +228,8 @@ func (s *Service) CreateProcedure(ctx context.Context, p Procedure) (*Procedure,
 		if err := s.store.CreateProcedure(ctx, &p); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Procedure, p.PatientID, "created procedure %d (%s, status %s) for patient %d",
+		return s.record(ctx, audit.ProcedureCreated, audit.Ref("Procedure", p.ID), p.PatientID,
+			map[string]any{"code": p.Code[0].Code, "status": p.Status, "version": p.Version}, "created procedure %d (%s, status %s) for patient %d",
 			p.ID, p.Code[0].Code, p.Status, p.PatientID)
 	})
 	if err != nil {
@@ -282,7 +284,8 @@ func (s *Service) UpdateProcedure(ctx context.Context, p Procedure) (*Procedure,
 		if err := s.store.UpdateProcedure(ctx, &p); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Procedure, p.PatientID, "updated procedure %d to version %d: %s",
+		return s.record(ctx, audit.ProcedureUpdated, audit.Ref("Procedure", p.ID), p.PatientID,
+			map[string]any{"changed": what, "version": p.Version}, "updated procedure %d to version %d: %s",
 			p.ID, p.Version, what)
 	})
 	if err != nil {
@@ -311,7 +314,8 @@ func (s *Service) DeleteProcedure(ctx context.Context, id, version int64) error 
 		if err := s.store.DeleteProcedure(ctx, id, version, s.now()); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Procedure, p.PatientID, "deleted procedure %d (version %d)", id, version)
+		return s.record(ctx, audit.ProcedureDeleted, audit.Ref("Procedure", id), p.PatientID,
+			map[string]any{"version": version}, "deleted procedure %d (version %d)", id, version)
 	})
 }
 

@@ -8,11 +8,6 @@ import (
 	"ward/internal/audit"
 )
 
-// Auditor records audit events inside the caller's transaction.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // PasswordHasher hashes and checks people's passwords (argon2id).
 type PasswordHasher interface {
 	Hash(password string) (string, error)
@@ -32,7 +27,7 @@ const (
 // writes and their audit event in one transaction, and returns apperr errors.
 type Service struct {
 	store  Store
-	audit  Auditor
+	audit  audit.Recorder
 	hasher PasswordHasher
 	now    func() time.Time
 	tree   *treeCache
@@ -113,7 +108,7 @@ func (s *Service) OnPurged(fn func(ctx context.Context, userID int64) error) {
 }
 
 // NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, a Auditor, h PasswordHasher, now func() time.Time) *Service {
+func NewService(st Store, a audit.Recorder, h PasswordHasher, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}

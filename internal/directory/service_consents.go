@@ -92,7 +92,9 @@ func (s *Service) AddConsent(ctx context.Context, c *Consent) (*Consent, error) 
 		if err := s.store.CreateConsent(ctx, &n); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ConsentCtx, n.UserID, "consent %d of user %d with organization %d: %s, expires %s",
+		return s.record(ctx, audit.Change{Type: audit.ConsentCreated, Subject: audit.Ref("Consent", n.ID), SubjectID: n.UserID,
+			Fields: map[string]any{"organization": n.OrganizationID, "status": n.Status, "expires": n.ExpiresAt.UTC().Format("2006-01-02")}},
+			"consent %d of user %d with organization %d: %s, expires %s",
 			n.ID, n.UserID, n.OrganizationID, n.Status, n.ExpiresAt.UTC().Format("2006-01-02"))
 	})
 	if err != nil {
@@ -187,7 +189,8 @@ func (s *Service) DeleteConsent(ctx context.Context, userID, orgID int64) error 
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ConsentCtx, userID, "deleted consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
+		return s.record(ctx, audit.Change{Type: audit.ConsentDeleted, Subject: audit.Ref("Consent", c.ID), SubjectID: userID,
+			Fields: map[string]any{"organization": orgID, "launches_revoked": n}}, "deleted consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
 	})
 }
 
@@ -220,7 +223,8 @@ func (s *Service) WithdrawConsent(ctx context.Context, userID, orgID int64) (*Co
 			return err
 		}
 		out = c
-		return s.record(ctx, audit.ConsentCtx, userID, "withdrew consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
+		return s.record(ctx, audit.Change{Type: audit.ConsentWithdrawn, Subject: audit.Ref("Consent", c.ID), SubjectID: userID,
+			Fields: map[string]any{"organization": orgID, "launches_revoked": n}}, "withdrew consent %d of user %d with organization %d; %d launch tokens of others revoked", c.ID, userID, orgID, n)
 	})
 	if err != nil {
 		return nil, err
@@ -275,7 +279,8 @@ func (s *Service) AcceptToU(ctx context.Context, t *ToU) (*ToU, error) {
 		if err := s.store.AddToU(ctx, &n); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ToU, n.UserID, "user %d accepted %s terms %s", n.UserID, n.Type, n.URL)
+		return s.record(ctx, audit.Change{Type: audit.TermsAccepted, Subject: audit.UserRef(n.UserID), SubjectID: n.UserID,
+			Fields: map[string]any{"type": n.Type, "url": n.URL}}, "user %d accepted %s terms %s", n.UserID, n.Type, n.URL)
 	})
 	if err != nil {
 		return nil, err

@@ -48,7 +48,8 @@ func (s *Service) AddUserIdentifier(ctx context.Context, id int64, ident Identif
 		if err := s.store.AddUserIdentifier(ctx, id, ident, IdentifierSystemUnique(ident.System)); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.User, id, "added identifier %s|%s to user %d", ident.System, ident.Value, id); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.IdentifierAdded, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"system": ident.System, "value": ident.Value}}, "added identifier %s|%s to user %d", ident.System, ident.Value, id); err != nil {
 			return err
 		}
 		out, err = s.store.UserIdentifiers(ctx, id)
@@ -115,7 +116,8 @@ func (s *Service) SetRelationships(ctx context.Context, id int64, rels []UserRel
 		if err := s.store.SetRelationships(ctx, id, rels); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.Relationship, id, "relationships of user %d set to %s", id, describeRelationships(rels)); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.RelationshipsSet, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"relationships": describeRelationships(rels)}}, "relationships of user %d set to %s", id, describeRelationships(rels)); err != nil {
 			return err
 		}
 		var err error
@@ -166,7 +168,8 @@ func (s *Service) CreateGroup(ctx context.Context, g *Group) (*Group, error) {
 		if err := s.store.CreateGroup(ctx, &c); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Group, 0, "created group %d (%s)", c.ID, c.Name)
+		return s.record(ctx, audit.Change{Type: audit.GroupCreated, Subject: audit.Ref("Group", c.ID),
+			Fields: map[string]any{"name": c.Name}}, "created group %d (%s)", c.ID, c.Name)
 	})
 	if err != nil {
 		return nil, err
@@ -216,7 +219,8 @@ func (s *Service) SetUserGroups(ctx context.Context, id int64, names []string) (
 		}
 		sorted := slices.Clone(names)
 		slices.Sort(sorted)
-		if err := s.record(ctx, audit.Group, id, "groups of user %d set to [%s]", id, strings.Join(slices.Compact(sorted), ", ")); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.UserGroupsSet, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"groups": slices.Compact(sorted)}}, "groups of user %d set to [%s]", id, strings.Join(slices.Compact(sorted), ", ")); err != nil {
 			return err
 		}
 		out, err = s.store.UserGroups(ctx, id)
@@ -254,7 +258,8 @@ func (s *Service) SetUserProfiles(ctx context.Context, id int64, ps []Profile) (
 		if err := s.store.SetUserProfiles(ctx, id, ps); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.User, id, "profiles of user %d set (%d profiles)", id, len(ps)); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.UserProfilesSet, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"profiles": len(ps)}}, "profiles of user %d set (%d profiles)", id, len(ps)); err != nil {
 			return err
 		}
 		var err error

@@ -45,7 +45,8 @@ func (s *Service) CreateOrganization(ctx context.Context, o *Organization) (*Org
 		if err := s.store.CreateOrganization(ctx, c); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Organization, 0, "created organization %d (%s) part of %d", c.ID, c.Name, c.PartOfID)
+		return s.record(ctx, audit.Change{Type: audit.OrganizationCreated, Subject: audit.Ref("Organization", c.ID),
+			Fields: map[string]any{"name": c.Name, "part_of": c.PartOfID}}, "created organization %d (%s) part of %d", c.ID, c.Name, c.PartOfID)
 	})
 	if err != nil {
 		return nil, err
@@ -138,7 +139,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, o *Organization) (*Org
 		if err := s.store.UpdateOrganization(ctx, c); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Organization, 0, "updated organization %d (%s) part of %d", c.ID, c.Name, c.PartOfID)
+		return s.record(ctx, audit.Change{Type: audit.OrganizationUpdated, Subject: audit.Ref("Organization", c.ID),
+			Fields: map[string]any{"name": c.Name, "part_of": c.PartOfID}}, "updated organization %d (%s) part of %d", c.ID, c.Name, c.PartOfID)
 	})
 	if err != nil {
 		return nil, err
@@ -185,7 +187,8 @@ func (s *Service) DeleteOrganization(ctx context.Context, id int64) error {
 		if err := s.store.DeleteOrganization(ctx, id); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Organization, 0, "deleted organization %d (%s)", id, o.Name)
+		return s.record(ctx, audit.Change{Type: audit.OrganizationDeleted, Subject: audit.Ref("Organization", id),
+			Fields: map[string]any{"name": o.Name}}, "deleted organization %d (%s)", id, o.Name)
 	})
 }
 
@@ -292,7 +295,8 @@ func (s *Service) SetUserOrganizations(ctx context.Context, id int64, orgIDs []i
 		if err := s.store.SetUserOrganizations(ctx, id, orgIDs); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Organization, id, "organizations of user %d: added %v, removed %v", id, added, removed)
+		return s.record(ctx, audit.Change{Type: audit.UserOrgsChanged, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"added": added, "removed": removed}}, "organizations of user %d: added %v, removed %v", id, added, removed)
 	})
 	if err != nil {
 		return nil, err
@@ -334,7 +338,8 @@ func (s *Service) AddUserOrganizations(ctx context.Context, id int64, orgIDs []i
 			return err
 		}
 		if len(added) > 0 {
-			if err := s.record(ctx, audit.Organization, id, "organizations of user %d: added %v", id, added); err != nil {
+			if err := s.record(ctx, audit.Change{Type: audit.UserOrgsChanged, Subject: audit.UserRef(id), SubjectID: id,
+				Fields: map[string]any{"added": added}}, "organizations of user %d: added %v", id, added); err != nil {
 				return err
 			}
 		}

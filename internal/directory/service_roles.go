@@ -170,7 +170,15 @@ func (s *Service) changeRoles(ctx context.Context, id int64, names []string,
 			}
 			note = "; their tokens and sessions revoked"
 		}
-		return s.record(ctx, audit.Role, id, "roles of user %d: added [%s], removed [%s]%s",
+		typ := audit.RoleChanged
+		switch {
+		case len(removed) == 0:
+			typ = audit.RoleGranted
+		case len(added) == 0:
+			typ = audit.RoleRevoked
+		}
+		return s.record(ctx, audit.Change{Type: typ, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"added": added, "removed": removed}}, "roles of user %d: added [%s], removed [%s]%s",
 			id, strings.Join(added, ", "), strings.Join(removed, ", "), note)
 	})
 	if err != nil {

@@ -30,7 +30,11 @@ func (fakeHasher) Hash(pw string) (string, error) {
 // failingAuditor fails every Record, to prove a change rolls back with it.
 type failingAuditor struct{}
 
-func (failingAuditor) Record(context.Context, audit.Context, int64, string) error {
+func (failingAuditor) Record(context.Context, audit.Change) error {
+	return errors.New("audit store unavailable")
+}
+
+func (failingAuditor) RecordEach(context.Context, []audit.Entry) error {
 	return errors.New("audit store unavailable")
 }
 

@@ -12,9 +12,11 @@ import (
 	"ward/internal/store"
 )
 
-// record writes one audit event inside the transaction carried by ctx.
-func (s *Service) record(ctx context.Context, c audit.Context, subjectID int64, format string, args ...any) error {
-	if err := s.audit.Record(ctx, c, subjectID, fmt.Sprintf(format, args...)); err != nil {
+// record writes one typed audit event inside the transaction carried by
+// ctx; its comment is format and args.
+func (s *Service) record(ctx context.Context, c audit.Change, format string, args ...any) error {
+	c.Comment = fmt.Sprintf(format, args...)
+	if err := s.audit.Record(ctx, c); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -83,11 +85,14 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 				return err
 			}
 		}
+		created := audit.Change{Type: audit.UserCreated, Subject: audit.UserRef(u.ID), SubjectID: u.ID,
+			Fields: map[string]any{"roles": roles, "organizations": orgIDs}}
 		if len(idents) > 0 {
-			return s.record(ctx, audit.Account, u.ID, "created account %d with roles [%s], organizations %v and identifiers [%s]",
+			created.Fields["identifiers"] = identifierList(idents)
+			return s.record(ctx, created, "created account %d with roles [%s], organizations %v and identifiers [%s]",
 				u.ID, strings.Join(roles, ", "), orgIDs, identifierList(idents))
 		}
-		return s.record(ctx, audit.Account, u.ID, "created account %d with roles [%s] and organizations %v",
+		return s.record(ctx, created, "created account %d with roles [%s] and organizations %v",
 			u.ID, strings.Join(roles, ", "), orgIDs)
 	})
 	if err != nil {
@@ -265,7 +270,8 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, fn func(*User) error
 			return err
 		}
 		out = next
-		return s.record(ctx, audit.User, id, "updated user %d: %s", id, strings.Join(changed, ", "))
+		return s.record(ctx, audit.Change{Type: audit.UserUpdated, Subject: audit.UserRef(id), SubjectID: id,
+			Fields: map[string]any{"changed": changed}}, "updated user %d: %s", id, strings.Join(changed, ", "))
 	})
 	if err != nil {
 		return nil, err
@@ -332,7 +338,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 		if err := s.revokeUser(ctx, id); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Account, id, "marked user %d deleted; their tokens and sessions revoked", id)
+		return s.record(ctx, audit.Change{Type: audit.UserDeleted, Subject: audit.UserRef(id), SubjectID: id}, "marked user %d deleted; their tokens and sessions revoked", id)
 	})
 }
 
@@ -357,7 +363,7 @@ func (s *Service) ReactivateUser(ctx context.Context, id int64) (*User, error) {
 		if err := s.store.SetUserDeleted(ctx, id, nil); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.Account, id, "reactivated user %d", id); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.UserReactivated, Subject: audit.UserRef(id), SubjectID: id}, "reactivated user %d", id); err != nil {
 			return err
 		}
 		out, err = s.store.GetUser(ctx, id)
@@ -387,7 +393,7 @@ func (s *Service) PurgeUser(ctx context.Context, id int64) error {
 		}
 		// Audit first: the event names the user while the row still exists,
 		// and survives the purge.
-		if err := s.record(ctx, audit.Account, id, "permanently deleted user %d (%s)", id, u.Email); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.UserPurged, Subject: audit.UserRef(id), SubjectID: id}, "permanently deleted user %d (%s)", id, u.Email); err != nil {
 			return err
 		}
 		return s.store.PurgeUser(ctx, id)
@@ -453,10 +459,12 @@ func (s *Service) MergeUsers(ctx context.Context, fromID, toID int64) error {
 		if err := s.revokeUser(ctx, fromID); err != nil {
 			return err
 		}
-		if err := s.record(ctx, audit.Account, fromID, "merged user %d into user %d and marked it deleted; its tokens and sessions revoked", fromID, toID); err != nil {
+		if err := s.record(ctx, audit.Change{Type: audit.UserMerged, Subject: audit.UserRef(fromID), SubjectID: fromID,
+			Fields: map[string]any{"from": fromID, "into": toID}}, "merged user %d into user %d and marked it deleted; its tokens and sessions revoked", fromID, toID); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Account, toID, "merged user %d into user %d", fromID, toID)
+		return s.record(ctx, audit.Change{Type: audit.UserMerged, Subject: audit.UserRef(toID), SubjectID: toID,
+			Fields: map[string]any{"from": fromID, "into": toID}}, "merged user %d into user %d", fromID, toID)
 	})
 }
 
@@ -494,7 +502,7 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 		if err := s.store.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.Account, id, "password changed for user %d", id)
+		return s.record(ctx, audit.Change{Type: audit.UserPasswordChanged, Subject: audit.UserRef(id), SubjectID: id}, "password changed for user %d", id)
 	})
 }
 

@@ -32,12 +32,6 @@ type Permissions interface {
 	CheckRole(ctx context.Context, perm directory.Permission, targetID int64) error
 }
 
-// Auditor records audit events inside the caller's transaction
-// (satisfied by *audit.Log).
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // Size defaults and limits.
 const (
 	// DefaultMaxSize is the largest content accepted unless configured.
@@ -80,7 +74,7 @@ type Service struct {
 	store     Store
 	tx        store.Transactor
 	perm      Permissions
-	audit     Auditor
+	audit     audit.Recorder
 	blobs     blob.Store
 	maxSize   int64
 	inlineMax int64
@@ -88,7 +82,7 @@ type Service struct {
 }
 
 // NewService wires a Service.
-func NewService(st Store, tx store.Transactor, perm Permissions, a Auditor, blobs blob.Store, o Options) (*Service, error) {
+func NewService(st Store, tx store.Transactor, perm Permissions, a audit.Recorder, blobs blob.Store, o Options) (*Service, error) {
 	s := &Service{store: st, tx: tx, perm: perm, audit: a, blobs: blobs,
 		maxSize: o.MaxSize, inlineMax: o.InlineMax, now: o.Now}
 	if s.maxSize == 0 {
@@ -115,10 +109,12 @@ func NewService(st Store, tx store.Transactor, perm Permissions, a Auditor, blob
 // limit a request body before decoding it.
 func (s *Service) MaxSize() int64 { return s.maxSize }
 
-func (s *Service) record(ctx context.Context, patientID int64, format string, args ...any) error {
-	// audit has no document context yet; "other" with a comment naming
-	// the document keeps the event in the patient's trail.
-	if err := s.audit.Record(ctx, audit.Document, patientID, fmt.Sprintf(format, args...)); err != nil {
+// record writes one typed audit event about document id of patientID (in
+// the patient's trail) in the transaction in ctx.
+func (s *Service) record(ctx context.Context, t audit.EventType, id, patientID int64, fields map[string]any,
+	format string, args ...any) error {
+	if err := s.audit.Record(ctx, audit.Change{Type: t, Subject: audit.Ref("DocumentReference", id), SubjectID: patientID,
+		Fields: fields, Comment: fmt.Sprintf(format, args...)}); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -184,7 +180,8 @@ func (s *Service) Create(ctx context.Context, d *Document, content io.Reader) (*
 		if !n.Inline() {
 			where = "blob " + n.BlobKey
 		}
-		return s.record(ctx, n.PatientID, "created document %d (%s, %d bytes, %s) for patient %d",
+		return s.record(ctx, audit.DocumentCreated, n.ID, n.PatientID,
+			map[string]any{"content_type": n.ContentType, "size": n.Size, "version": n.Version}, "created document %d (%s, %d bytes, %s) for patient %d",
 			n.ID, n.ContentType, n.Size, where, n.PatientID)
 	})
 	if err != nil {
@@ -387,7 +384,8 @@ func (s *Service) Update(ctx context.Context, d *Document) (*Document, error) {
 		if err := s.store.UpdateDocument(ctx, &n); err != nil {
 			return err
 		}
-		return s.record(ctx, n.PatientID, "updated document %d to version %d: %s", n.ID, n.Version, what)
+		return s.record(ctx, audit.DocumentUpdated, n.ID, n.PatientID,
+			map[string]any{"changed": what, "version": n.Version}, "updated document %d to version %d: %s", n.ID, n.Version, what)
 	})
 	if err != nil {
 		return nil, err
@@ -415,7 +413,8 @@ func (s *Service) Delete(ctx context.Context, id, version int64) error {
 		if err := s.store.DeleteDocument(ctx, id, version, s.now()); err != nil {
 			return err
 		}
-		return s.record(ctx, d.PatientID, "deleted document %d (version %d)", id, version)
+		return s.record(ctx, audit.DocumentDeleted, id, d.PatientID,
+			map[string]any{"version": version}, "deleted document %d (version %d)", id, version)
 	})
 }
 

@@ -51,15 +51,19 @@ type memAudit struct {
 	fail   error
 }
 
-func (a *memAudit) Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error {
+func (a *memAudit) Record(ctx context.Context, ch audit.Change) error {
 	if a.fail != nil {
 		return a.fail
 	}
-	if c != audit.Document {
+	if c := audit.ContextOf(ch.Type); c != audit.Document {
 		return errors.New("unexpected audit context " + string(c))
 	}
-	a.events = append(a.events, event{subjectID, comment, a.db.Tx(ctx) != nil})
+	a.events = append(a.events, event{ch.SubjectID, ch.Comment, a.db.Tx(ctx) != nil})
 	return nil
+}
+
+func (a *memAudit) RecordEach(context.Context, []audit.Entry) error {
+	return errors.New("unexpected RecordEach")
 }
 
 type world struct {

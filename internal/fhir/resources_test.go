@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,65 @@ func TestFromAuditEvent(t *testing.T) {
 			}
 			if a.Source.Site != "https://ward.test/fhir" || a.Source.Observer.Display != "ward" {
 				t.Errorf("source = %+v", a.Source)
+			}
+		})
+	}
+}
+
+// A typed event codes its type as a second subtype and its action, names
+// what changed as a second entity, carries its payload as a detail and the
+// source address as the requesting agent's network.
+func TestFromTypedAuditEvent(t *testing.T) {
+	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	tests := []struct {
+		name       string
+		ev         audit.Event
+		wantType   string
+		wantAction string
+		wantWhat   *Reference // the second entity's, nil for none
+		wantName   string
+	}{
+		{"observation", audit.Event{ID: 1, Timestamp: at, UserID: 2, ClientID: "app", SubjectID: 3, Context: audit.Observation,
+			Type: audit.ObservationDeleted, Subject: "Observation/9", Payload: `{"version":2}`, SourceIP: "192.0.2.1"},
+			"rest", "D", &Reference{Reference: "https://ward.test/fhir/Observation/9"}, "Observation/9"},
+		{"consent as ward serves it", audit.Event{ID: 2, Timestamp: at, UserID: 3, SubjectID: 3, Context: audit.ConsentCtx,
+			Type: audit.ConsentCreated, Subject: "Consent/4", SourceIP: "192.0.2.1"},
+			"rest", "C", &Reference{Reference: "https://ward.test/fhir/Consent/3-4"}, "Consent/4"},
+		{"client, not a FHIR resource", audit.Event{ID: 3, Timestamp: at, UserID: 2, Context: audit.Intervention,
+			Type: audit.ClientUpdated, Subject: "Client/abc", SourceIP: "192.0.2.1"}, "rest", "U", nil, "Client/abc"},
+		{"sign-in about the patient already named", audit.Event{ID: 4, Timestamp: at, UserID: 3, SubjectID: 3, Context: audit.Login,
+			Type: audit.SigninSucceeded, Subject: "Patient/3", SourceIP: "192.0.2.1"}, "110114", "E", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := FromAuditEvent(tt.ev, "https://ward.test/fhir")
+			if a.Type.Code != tt.wantType || a.Action != tt.wantAction {
+				t.Errorf("type %q action %q, want %q %q", a.Type.Code, a.Action, tt.wantType, tt.wantAction)
+			}
+			want := []Coding{{System: SystemAuditContext, Code: string(tt.ev.Context)}, {System: SystemWardEventType, Code: string(tt.ev.Type)}}
+			if !reflect.DeepEqual(a.Subtype, want) {
+				t.Errorf("subtype %+v, want %+v", a.Subtype, want)
+			}
+			if n := a.Agent[0].Network; n == nil || n.Address != tt.ev.SourceIP || n.Type != "2" {
+				t.Errorf("first agent's network %+v, want %s", n, tt.ev.SourceIP)
+			}
+			if tt.ev.ClientID != "" && (len(a.Agent) != 2 || a.Agent[1].AltID != tt.ev.ClientID) {
+				t.Errorf("agents %+v, want the client second", a.Agent)
+			}
+			if tt.ev.Payload != "" && !slices.Contains(a.Entity[0].Detail, AuditEventEntityDetail{Type: "payload", ValueString: tt.ev.Payload}) {
+				t.Errorf("entity details %+v lack the payload", a.Entity[0].Detail)
+			}
+			if tt.wantName == "" {
+				if len(a.Entity) != 1 {
+					t.Errorf("entities %+v, want only the patient", a.Entity)
+				}
+				return
+			}
+			// The subject's entity comes last (first when the event has no
+			// patient, comment or hash).
+			last := a.Entity[len(a.Entity)-1]
+			if last.Name != tt.wantName || !reflect.DeepEqual(last.What, tt.wantWhat) {
+				t.Errorf("entities %+v, want the last named %s with what %+v", a.Entity, tt.wantName, tt.wantWhat)
 			}
 		})
 	}

@@ -59,6 +59,15 @@ func TestEmittedResourcesAreValidR4(t *testing.T) {
 		"audit, user and subject": fhir.FromAuditEvent(audit.Event{ID: 1, Timestamp: at, UserID: 2, SubjectID: 3, Context: audit.User, Comment: "updated demographics", Hash: "ab", PrevHash: "cd"}, "https://ward.test/fhir"),
 		"audit, client at login":  fhir.FromAuditEvent(audit.Event{ID: 2, Timestamp: at, UserID: 2, ClientID: "app", Context: audit.Login}, ""),
 		"audit, system":           fhir.FromAuditEvent(audit.Event{ID: 3, Timestamp: at, Context: audit.Other}, ""),
+		"audit, typed observation": fhir.FromAuditEvent(audit.Event{ID: 4, Timestamp: at, UserID: 2, ClientID: "app", SubjectID: 3,
+			Context: audit.Observation, Type: audit.ObservationUpdated, Subject: "Observation/9", Payload: `{"changed":["status"]}`,
+			SourceIP: "2001:db8::1", Comment: "updated observation 9", Hash: "ab", PrevHash: "cd"}, "https://ward.test/fhir"),
+		"audit, typed client": fhir.FromAuditEvent(audit.Event{ID: 5, Timestamp: at, UserID: 2, Context: audit.Intervention,
+			Type: audit.ClientSecretRotated, Subject: "Client/abc", SourceIP: "192.0.2.1"}, ""),
+		"audit, typed consent": fhir.FromAuditEvent(audit.Event{ID: 6, Timestamp: at, UserID: 2, SubjectID: 3, Context: audit.ConsentCtx,
+			Type: audit.ConsentWithdrawn, Subject: "Consent/4"}, ""),
+		"audit, typed sign-in": fhir.FromAuditEvent(audit.Event{ID: 7, Timestamp: at, UserID: 3, SubjectID: 3, Context: audit.Login,
+			Type: audit.SigninSucceeded, Subject: "Patient/3", SourceIP: "192.0.2.1"}, ""),
 	}
 	for _, k := range []apperr.Kind{apperr.Invalid, apperr.NotFound, apperr.Forbidden, apperr.Conflict, apperr.Unauthenticated, apperr.TooLarge, apperr.RateLimited} {
 		resources["outcome "+k.String()] = fhir.OutcomeFromError(apperr.New(k, "message"))

@@ -384,13 +384,15 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 			if err := p.d.Tokens.SaveConsent(ctx, c); err != nil {
 				return err
 			}
-			if err := p.d.Audit.Record(ctx, audit.ConsentCtx, sess.UserID, fmt.Sprintf(
-				"consent given to client %s for %q", fc.GetID(), strings.Join(c.Scopes, " "))); err != nil {
+			if err := p.d.Audit.Record(ctx, audit.Change{Type: audit.AuthorizationSaved, Subject: audit.Ref("Client", fc.GetID()),
+				SubjectID: sess.UserID, Fields: map[string]any{"scope": strings.Join(c.Scopes, " ")},
+				Comment: fmt.Sprintf("consent given to client %s for %q", fc.GetID(), strings.Join(c.Scopes, " "))}); err != nil {
 				return err
 			}
 		}
-		return p.d.Audit.Record(ctx, audit.Authentication, sess.UserID, fmt.Sprintf(
-			"authorization code issued to client %s (scope %q)", fc.GetID(), strings.Join(ar.GetGrantedScopes(), " ")))
+		return p.d.Audit.Record(ctx, audit.Change{Type: audit.CodeIssued, Subject: audit.Ref("Client", fc.GetID()),
+			SubjectID: sess.UserID, Fields: map[string]any{"scope": strings.Join(ar.GetGrantedScopes(), " ")},
+			Comment: fmt.Sprintf("authorization code issued to client %s (scope %q)", fc.GetID(), strings.Join(ar.GetGrantedScopes(), " "))})
 	})
 	if err != nil {
 		p.auditFailure(ctx, "authorization request", fc.GetID(), err)
@@ -405,7 +407,8 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, d Authorize
 
 func (p *Provider) recordAuthorize(ctx context.Context, userID int64, clientID, comment string) {
 	actx := actor.With(ctx, actor.Actor{UserID: userID, ClientID: clientID})
-	if err := p.d.Audit.Record(actx, audit.ConsentCtx, userID, comment); err != nil {
+	if err := p.d.Audit.Record(actx, audit.Change{Type: audit.AuthorizationRefused, Subject: audit.Ref("Client", clientID),
+		SubjectID: userID, Comment: comment}); err != nil {
 		p.log.ErrorContext(ctx, "oauth: audit consent", "err", err)
 	}
 }

@@ -74,11 +74,14 @@ func (p *Provider) auditFailure(ctx context.Context, what, clientID string, err 
 	if h := rfc.HintField; h != "" {
 		comment += " (" + h + ")"
 	}
+	subject := ""
 	if clientID != "" {
 		comment += "; client " + truncate(clientID, 128)
+		subject = audit.Ref("Client", truncate(clientID, 128))
 	}
 	ctx = actor.System(ctx)
-	if aerr := p.d.Audit.Record(ctx, audit.Authentication, 0, comment); aerr != nil {
+	if aerr := p.d.Audit.Record(ctx, audit.Change{Type: audit.RequestRefused, Subject: subject,
+		Fields: map[string]any{"request": what, "error": rfc.ErrorField}, Comment: comment}); aerr != nil {
 		p.log.ErrorContext(ctx, "oauth: audit refused request", "err", aerr)
 	}
 }
@@ -199,6 +202,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	comment := fmt.Sprintf("token %s to client %s (grant %s, scope %q)", verb, s.ClientID, grant,
 		strings.Join(scopes, " "))
+	issued := audit.Change{Type: audit.TokenIssued, Subject: audit.Ref("Client", s.ClientID), SubjectID: s.UserID,
+		Fields:  map[string]any{"grant": grant, "scope": strings.Join(scopes, " "), "refreshed": grant == "refresh_token"},
+		Comment: comment}
 	if grant == "client_credentials" {
 		// A time-ordered request id keeps the request index's inserts at
 		// its end instead of on a random page each.
@@ -209,8 +215,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		// event are written with those of concurrent requests.
 		w := &deferredWrites{}
 		if resp, err = p.fosite.NewAccessResponse(withDeferredWrites(actx, w), ar); err == nil {
-			err = p.issue.write(ctx, w.rows, audit.Entry{Actor: actor.From(actx), Context: audit.Authentication,
-				SubjectID: s.UserID, Comment: comment})
+			err = p.issue.write(ctx, w.rows, audit.Entry{Actor: actor.From(actx), SourceIP: actor.Addr(ctx), Change: issued})
 		}
 	} else {
 		err = p.d.Tx.InTx(actx, func(ctx context.Context) error {
@@ -218,7 +223,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			if resp, err = p.fosite.NewAccessResponse(ctx, ar); err != nil {
 				return err
 			}
-			return p.d.Audit.Record(ctx, audit.Authentication, s.UserID, comment)
+			return p.d.Audit.Record(ctx, issued)
 		})
 	}
 	if err != nil {
@@ -433,7 +438,8 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		if id == "" {
 			id = r.PostForm.Get("client_id")
 		}
-		return p.d.Audit.Record(tctx, audit.Authentication, 0, "token revoked by client "+truncate(id, 128))
+		return p.d.Audit.Record(tctx, audit.Change{Type: audit.TokenRevoked, Subject: audit.Ref("Client", truncate(id, 128)),
+			Comment: "token revoked by client " + truncate(id, 128)})
 	})
 	if err == nil && txErr != nil {
 		err = fosite.ErrServerError.WithWrap(txErr)

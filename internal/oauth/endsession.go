@@ -117,8 +117,10 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request, d Authoriz
 			how = "confirmed by the person"
 		}
 		actx := actor.With(ctx, actor.Actor{ClientID: clientID})
-		if err := p.d.Audit.Record(actx, audit.Login, 0, fmt.Sprintf("signed out of ward at the request of client %s (subject %s; %s)",
-			truncate(clientID, 128), truncate(sub, 64), how)); err != nil {
+		if err := p.d.Audit.Record(actx, audit.Change{Type: audit.Signout, Subject: audit.Ref("Client", truncate(clientID, 128)),
+			Fields: map[string]any{"confirmed": confirmed},
+			Comment: fmt.Sprintf("signed out of ward at the request of client %s (subject %s; %s)",
+				truncate(clientID, 128), truncate(sub, 64), how)}); err != nil {
 			p.log.ErrorContext(ctx, "oauth: audit end session", "err", err)
 		}
 	}

@@ -44,7 +44,7 @@ type batchAudit struct {
 	entries []audit.Entry
 }
 
-func (a *batchAudit) Record(context.Context, audit.Context, int64, string) error { return nil }
+func (a *batchAudit) Record(context.Context, audit.Change) error { return nil }
 func (a *batchAudit) RecordEach(_ context.Context, es []audit.Entry) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -71,7 +71,7 @@ func TestIssueBatcherIsolatesAFailingRequest(t *testing.T) {
 				sig = "bad"
 			}
 			errs[i] = b.write(context.Background(), []*tokens.Token{{Signature: sig}},
-				audit.Entry{Context: audit.Authentication, Comment: sig})
+				audit.Entry{Change: audit.Change{Type: audit.TokenIssued, Comment: sig}})
 		}()
 	}
 	wg.Wait()

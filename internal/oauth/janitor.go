@@ -86,7 +86,8 @@ func (p *Provider) AlertExpiringServiceTokens(ctx context.Context, window time.D
 				subject = t.UserID
 			}
 			sent = true
-			return p.auditTool(ctx, audit.Authentication, subject,
+			return p.auditTool(ctx, audit.Change{Type: audit.TokenExpiring, Subject: audit.Ref("Token", t.ID), SubjectID: subject,
+				Fields: map[string]any{"service_account": t.UserID, "sponsor": sponsorID, "expires": t.ExpiresAt.UTC().Format(time.RFC3339)}},
 				"service token %d of service account %d (sponsor %d) expires %s: issue a new one before then",
 				t.ID, t.UserID, sponsorID, t.ExpiresAt.UTC().Format(time.RFC3339))
 		})

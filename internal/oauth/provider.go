@@ -84,13 +84,6 @@ func DefaultConfig(issuer string) Config {
 // FHIRBase is the audience of every access token: ward's FHIR endpoint.
 func (c Config) FHIRBase() string { return c.Issuer + "/fhir" }
 
-// Auditor records audit events in the caller's transaction: one, with the
-// actor in ctx, or several, each with its own actor.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-	RecordEach(ctx context.Context, entries []audit.Entry) error
-}
-
 // Directory is what the authorization server reads about people: their
 // roles (fhirUser, the patient picker), their profile (userinfo), and the
 // patients a staff member may launch with.
@@ -107,7 +100,7 @@ type Deps struct {
 	Tx        store.Transactor
 	Clients   Clients
 	Keys      KeySource
-	Audit     Auditor
+	Audit     audit.Recorder
 	Directory Directory
 	// MasterKey derives the global HMAC secret of opaque tokens.
 	MasterKey []byte

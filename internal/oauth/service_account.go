@@ -155,7 +155,9 @@ func (p *Provider) CreateServiceAccount(ctx context.Context, sponsorID int64) (*
 		if out.Token, out.Info, err = p.issueServiceToken(ctx, fc, u.ID); err != nil {
 			return err
 		}
-		return p.auditTool(ctx, audit.Authentication, u.ID,
+		return p.auditTool(ctx, audit.Change{Type: audit.ServiceTokenIssued, Subject: audit.Ref("Token", out.Info.ID), SubjectID: u.ID,
+			Fields: map[string]any{"service_account": u.ID, "sponsor": sponsorID, "expires": out.Info.ExpiresAt.UTC().Format(time.RFC3339),
+				"revoked": out.Revoked, "created": out.Created}},
 			"service token %d issued to service account %d (sponsor %d), expires %s; %d earlier token(s) revoked",
 			out.Info.ID, u.ID, sponsorID, out.Info.ExpiresAt.UTC().Format(time.RFC3339), out.Revoked)
 	})

@@ -232,7 +232,8 @@ func (p *Provider) revokeGrantOf(ctx context.Context, clientID string, id int64,
 		if !t.Active {
 			state = "revoked again (it was inactive)"
 		}
-		return p.auditTool(ctx, audit.Authentication, t.UserID, "%s %s token %d of client %s %s, with its grant",
+		return p.auditTool(ctx, audit.Change{Type: audit.TokenRevoked, Subject: audit.Ref("Token", t.ID), SubjectID: t.UserID,
+			Fields: map[string]any{"client": t.ClientID, "kind": t.Kind, "was_active": t.Active}}, "%s %s token %d of client %s %s, with its grant",
 			how, t.Kind, t.ID, t.ClientID, state)
 	})
 	if err != nil {
@@ -246,9 +247,11 @@ func (p *Provider) revokeGrantOf(ctx context.Context, clientID string, id int64,
 	return p.tokenView(was, p.now(), c)
 }
 
-// auditTool writes one audit event in the transaction carried by ctx.
-func (p *Provider) auditTool(ctx context.Context, c audit.Context, subjectID int64, format string, args ...any) error {
-	if err := p.d.Audit.Record(ctx, c, subjectID, fmt.Sprintf(format, args...)); err != nil {
+// auditTool writes one typed audit event in the transaction carried by
+// ctx; its comment is format and args.
+func (p *Provider) auditTool(ctx context.Context, c audit.Change, format string, args ...any) error {
+	c.Comment = fmt.Sprintf(format, args...)
+	if err := p.d.Audit.Record(ctx, c); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -303,7 +306,8 @@ func (p *Provider) withdrawGrants(ctx context.Context, clientID string, userID i
 		if out.Tokens == 0 && out.Consents == 0 {
 			return apperr.New(apperr.NotFound, "user %d holds no live token or consent of client %s", userID, clientID)
 		}
-		return p.auditTool(ctx, audit.ConsentCtx, userID,
+		return p.auditTool(ctx, audit.Change{Type: audit.AuthorizationRevoked, Subject: audit.Ref("Client", clientID), SubjectID: userID,
+			Fields: map[string]any{"revoked": out.Tokens, "consents_withdrawn": out.Consents}},
 			"authorization of client %s by user %d %s: %d token(s) revoked, %d consent(s) withdrawn",
 			clientID, userID, verb, out.Tokens, out.Consents)
 	})

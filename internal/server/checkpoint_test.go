@@ -46,7 +46,7 @@ func TestAuditCheckpoints(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 
-		if err := svc.Audit.Record(actor.System(context.Background()), audit.Other, 0, "the last event before shutdown"); err != nil {
+		if err := svc.Audit.Record(actor.System(context.Background()), audit.Change{Type: audit.SigningKeyCreated, SubjectID: 0, Comment: "the last event before shutdown"}); err != nil {
 			t.Fatal(err)
 		}
 		head, hash, err := svc.DB.AuditHead(context.Background())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"ward/internal/actor"
 	"ward/internal/httpauth"
 )
 
@@ -292,5 +293,18 @@ func capturePattern(mux *http.ServeMux) http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
+	})
+}
+
+// sourceAddr puts the request's client address (trusted proxies honoured,
+// as the sign-in throttle reads it) in the context, so every audit event
+// the request records names where it came from.
+func (s *Server) sourceAddr(next http.Handler) http.Handler {
+	clientIP := s.svc.ClientIP
+	if clientIP == nil {
+		clientIP = func(r *http.Request) string { return httpauth.ClientIP(r, nil) }
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(actor.WithAddr(r.Context(), clientIP(r))))
 	})
 }

@@ -189,7 +189,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	auth.WriteErrorsWith(writeAuthError)
 	auth.OnRefused(func(r *http.Request, status int, reason string) {
 		comment := fmt.Sprintf("request refused (%d): %s; %s %s", status, reason, r.Method, r.URL.Path)
-		if err := svc.Audit.Record(actor.System(r.Context()), audit.Authentication, 0, comment); err != nil {
+		if err := svc.Audit.Record(actor.System(r.Context()), audit.Change{Type: audit.RequestRefused,
+			Fields: map[string]any{"status": status, "path": r.URL.Path}, Comment: comment}); err != nil {
 			o.logger.ErrorContext(r.Context(), "audit refused credential", "err", err)
 		}
 	})
@@ -210,6 +211,7 @@ func (s *Server) chain(h http.Handler) http.Handler {
 	h = s.readDeadline(h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
+	h = s.sourceAddr(h)
 	return s.observe(h)
 }
 

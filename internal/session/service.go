@@ -34,11 +34,6 @@ type PasswordVerifier interface {
 	Hash(password string) (string, error)
 }
 
-// Auditor records audit events inside the caller's transaction.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // UnlockAuthorizer decides who may unlock whose account, and returns the
 // account (directory.Service.AuthorizeUnlock).
 type UnlockAuthorizer interface {
@@ -95,7 +90,7 @@ type Service struct {
 	st    Store
 	users UserLookup
 	pw    PasswordVerifier
-	aud   Auditor
+	aud   audit.Recorder
 	tx    store.Transactor
 	cfg   Config
 	now   func() time.Time
@@ -107,7 +102,7 @@ type Service struct {
 }
 
 // NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, users UserLookup, pw PasswordVerifier, aud Auditor, tx store.Transactor, cfg Config, now func() time.Time) *Service {
+func NewService(st Store, users UserLookup, pw PasswordVerifier, aud audit.Recorder, tx store.Transactor, cfg Config, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -265,8 +260,18 @@ func (s *Service) refuse(ctx context.Context, subjectID int64, why string, c *Co
 	return apperr.New(apperr.Unauthenticated, BadCredentials)
 }
 
+// userRef is the subject of a sign-in event: the user, or none when the
+// email names nobody.
+func userRef(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return audit.UserRef(id)
+}
+
 func (s *Service) auditFailure(ctx context.Context, subjectID int64, why string) error {
-	if err := s.aud.Record(ctx, audit.Login, subjectID, "login failed: "+why); err != nil {
+	if err := s.aud.Record(ctx, audit.Change{Type: audit.SigninFailed, Subject: userRef(subjectID), SubjectID: subjectID,
+		Comment: "login failed: " + why}); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	return nil
@@ -279,8 +284,9 @@ func (s *Service) refuseLocked(ctx context.Context, subjectID int64, key string)
 	if err != nil {
 		return fmt.Errorf("login: read lockout: %w", err)
 	}
-	if err := s.aud.Record(ctx, audit.Login, subjectID,
-		"login refused: locked until "+c.Stamp.Add(s.cfg.LockoutPeriod).UTC().Format(time.RFC3339)); err != nil {
+	until := c.Stamp.Add(s.cfg.LockoutPeriod).UTC().Format(time.RFC3339)
+	if err := s.aud.Record(ctx, audit.Change{Type: audit.SigninLocked, Subject: userRef(subjectID), SubjectID: subjectID,
+		Fields: map[string]any{"locked_until": until}, Comment: "login refused: locked until " + until}); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
 	return apperr.New(apperr.Unauthenticated, BadCredentials)
@@ -306,7 +312,8 @@ func (s *Service) start(ctx context.Context, userID int64, key string) (string, 
 		}
 		// The person is now the actor of their own sign-in.
 		actx := actor.With(ctx, actor.Actor{UserID: userID, ClientID: actor.From(ctx).ClientID})
-		if err := s.aud.Record(actx, audit.Login, userID, "login succeeded"); err != nil {
+		if err := s.aud.Record(actx, audit.Change{Type: audit.SigninSucceeded, Subject: audit.UserRef(userID), SubjectID: userID,
+			Comment: "login succeeded"}); err != nil {
 			return fmt.Errorf("login: %w", err)
 		}
 		return nil
@@ -346,7 +353,8 @@ func (s *Service) Unlock(ctx context.Context, userID int64) error {
 		if err := s.st.ClearCounter(ctx, s.accountKey(u.Email)); err != nil {
 			return fmt.Errorf("unlock user %d: %w", userID, err)
 		}
-		if err := s.aud.Record(ctx, audit.Login, userID, fmt.Sprintf("sign-in lockout of user %d cleared", userID)); err != nil {
+		if err := s.aud.Record(ctx, audit.Change{Type: audit.SigninUnlocked, Subject: audit.UserRef(userID), SubjectID: userID,
+			Comment: fmt.Sprintf("sign-in lockout of user %d cleared", userID)}); err != nil {
 			return fmt.Errorf("unlock user %d: %w", userID, err)
 		}
 		return nil
@@ -437,7 +445,8 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 			return fmt.Errorf("logout: %w", err)
 		}
 		actx := actor.With(ctx, actor.Actor{UserID: sess.UserID, ClientID: actor.From(ctx).ClientID})
-		if err := s.aud.Record(actx, audit.Login, sess.UserID, "logout"); err != nil {
+		if err := s.aud.Record(actx, audit.Change{Type: audit.Signout, Subject: audit.UserRef(sess.UserID), SubjectID: sess.UserID,
+			Comment: "logout"}); err != nil {
 			return fmt.Errorf("logout: %w", err)
 		}
 		return nil

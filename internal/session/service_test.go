@@ -175,9 +175,13 @@ type record struct {
 
 type fakeAuditor struct{ records []record }
 
-func (f *fakeAuditor) Record(ctx context.Context, c audit.Context, subject int64, comment string) error {
-	f.records = append(f.records, record{actor.From(ctx), ctx.Value(txKey{}) != nil, c, subject, comment})
+func (f *fakeAuditor) Record(ctx context.Context, c audit.Change) error {
+	f.records = append(f.records, record{actor.From(ctx), ctx.Value(txKey{}) != nil, audit.ContextOf(c.Type), c.SubjectID, c.Comment})
 	return nil
+}
+
+func (f *fakeAuditor) RecordEach(context.Context, []audit.Entry) error {
+	return errors.New("unexpected RecordEach")
 }
 
 type txKey struct{}

@@ -9,18 +9,20 @@ import (
 	"ward/internal/store"
 )
 
-const auditColumns = `id, ts, user_id, subject_id, client_id, context, comment, version, prev_hash, hash`
+const auditColumns = `id, ts, user_id, subject_id, client_id, context, comment, version, prev_hash, hash, ` +
+	`event_type, subject, payload, source_ip`
 
 func scanEvent(s scanner) (audit.Event, error) {
 	var e audit.Event
 	var ts int64
-	var c string
+	var c, typ string
 	if err := s.Scan(&e.ID, &ts, &e.UserID, &e.SubjectID, &e.ClientID, &c, &e.Comment, &e.Version,
-		&e.PrevHash, &e.Hash); err != nil {
+		&e.PrevHash, &e.Hash, &typ, &e.Subject, &e.Payload, &e.SourceIP); err != nil {
 		return e, err
 	}
 	e.Timestamp = fromMicro(ts)
 	e.Context = audit.Context(c)
+	e.Type = audit.EventType(typ)
 	return e, nil
 }
 
@@ -93,14 +95,15 @@ func (d *DB) AppendAudits(ctx context.Context, es []*audit.Event) error {
 func (d *DB) insertAudits(ctx context.Context, x q, evs []audit.Event) error {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO audit_events (` + auditColumns + `) VALUES `)
-	args := make([]any, 0, 10*len(evs))
+	args := make([]any, 0, 14*len(evs))
 	for i, ev := range evs {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, ev.ID, toMicro(ev.Timestamp), ev.UserID, ev.SubjectID, ev.ClientID,
-			string(ev.Context), ev.Comment, ev.Version, ev.PrevHash, ev.Hash)
+			string(ev.Context), ev.Comment, ev.Version, ev.PrevHash, ev.Hash,
+			string(ev.Type), ev.Subject, ev.Payload, ev.SourceIP)
 	}
 	if _, err := x.exec(ctx, b.String(), args...); err != nil {
 		return classify(err, "append audit")
@@ -136,6 +139,9 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	if f.Context != "" {
 		conds, args = append(conds, "context = ?"), append(args, string(f.Context))
+	}
+	if f.Type != "" {
+		conds, args = append(conds, "event_type = ?"), append(args, string(f.Type))
 	}
 	if !f.From.IsZero() {
 		conds, args = append(conds, "ts >= ?"), append(args, toMicro(f.From))

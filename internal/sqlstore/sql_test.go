@@ -2,12 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"ward/internal/actor"
 	"ward/internal/apperr"
+	"ward/internal/audit"
 	"ward/internal/directory"
 	"ward/internal/sqlstore"
 	"ward/internal/sqlstore/storetest"
@@ -201,4 +205,84 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 			t.Errorf("%s has mode %v, want no group or other access", name, mode)
 		}
 	}
+}
+
+// TestAuditChainAcrossTypedEventsMigration: events written before migration
+// 00017 (no typed fields, v1 hash) and typed events after it form one chain
+// that verifies; editing a typed field of a new row is caught.
+func TestAuditChainAcrossTypedEventsMigration(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db, err := sqlstore.Open(ctx, url, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		if err := sqlstore.MigrateTo(ctx, db, 15); err != nil {
+			t.Fatalf("migrate to 15: %v", err)
+		}
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := db.Writer().ExecContext(ctx, sqlstore.Rebind(db, q), args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		// Two rows as the previous release wrote them.
+		at := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+		prev := ""
+		for i := int64(1); i <= 2; i++ {
+			e := audit.Event{ID: i, Timestamp: at.Add(time.Duration(i) * time.Second), UserID: 1, SubjectID: i,
+				Context: audit.User, Comment: fmt.Sprintf("old change %d", i), Version: "0.9", PrevHash: prev}
+			e.Hash = audit.ComputeHash(&e)
+			exec(`INSERT INTO audit_events (id, ts, user_id, subject_id, client_id, context, comment, version, prev_hash, hash)
+				VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)`, e.ID, e.Timestamp.UnixMicro(), e.UserID, e.SubjectID,
+				string(e.Context), e.Comment, e.Version, e.PrevHash, e.Hash)
+			exec(`UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1`, e.ID, e.Hash)
+			prev = e.Hash
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		l := audit.NewLog(db, db, nil, "1.0")
+		rctx := actor.WithAddr(actor.With(ctx, actor.Actor{UserID: 1, ClientID: "app"}), "192.0.2.4")
+		for i := range 2 {
+			if err := l.Record(rctx, audit.Change{Type: audit.UserUpdated, Subject: "Patient/2", SubjectID: 2,
+				Fields: map[string]any{"changed": []string{"email"}}, Comment: fmt.Sprintf("new change %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b, err := l.Verify(ctx); err != nil || b != nil {
+			t.Fatalf("verify across the migration: %v, %v", b, err)
+		}
+		e3, err := l.Get(ctx, 3)
+		if err != nil || e3.Type != audit.UserUpdated || e3.SourceIP != "192.0.2.4" || e3.Payload != `{"changed":["email"]}` {
+			t.Fatalf("event 3 = %+v, %v", e3, err)
+		}
+		for _, tamper := range []string{
+			`UPDATE audit_events SET payload = '{"changed":["name"]}' WHERE id = 3`,
+			`UPDATE audit_events SET event_type = '', subject = '', payload = '', source_ip = '' WHERE id = 3`,
+			`UPDATE audit_events SET source_ip = '203.0.113.1' WHERE id = 3`,
+		} {
+			tx, err := db.Writer().BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, tamper); err != nil {
+				t.Fatalf("%s: %v", tamper, err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			b, err := l.Verify(ctx)
+			if err != nil || b == nil || b.ID != 3 {
+				t.Fatalf("after %s: verify = %v, %v; want event 3 reported", tamper, b, err)
+			}
+			// Put the row back for the next edit.
+			exec(`UPDATE audit_events SET event_type = ?, subject = ?, payload = ?, source_ip = ? WHERE id = 3`,
+				string(e3.Type), e3.Subject, e3.Payload, e3.SourceIP)
+			if b, err := l.Verify(ctx); err != nil || b != nil {
+				t.Fatalf("restored row: %v, %v", b, err)
+			}
+		}
+	})
 }

@@ -66,6 +66,26 @@ func (h *Handler) searchAuditEvents(ctx context.Context, g policy.Grant, q searc
 			if err := narrowWindow(&f, c.Dates[0].Bound()); err != nil {
 				return nil, err
 			}
+		case "subtype":
+			// A subtype is ward's typed event (fhir.SystemWardEventType)
+			// or its audit context (fhir.SystemAuditContext); one value,
+			// as the trail is filtered by one of each at a time.
+			if len(c.Tokens) != 1 {
+				return nil, apperr.New(apperr.Invalid, "AuditEvent subtype takes one value")
+			}
+			t := c.Tokens[0]
+			anySystem := t.Match == search.TokenCode
+			switch {
+			case (anySystem || t.System == fhir.SystemWardEventType) && audit.Registered(audit.EventType(t.Code)) &&
+				(f.Type == "" || f.Type == audit.EventType(t.Code)):
+				f.Type = audit.EventType(t.Code)
+			case (anySystem || t.System == fhir.SystemAuditContext) && audit.ValidContext(audit.Context(t.Code)) &&
+				(f.Context == "" || f.Context == audit.Context(t.Code)):
+				f.Context = audit.Context(t.Code)
+			default:
+				// No event carries that coding.
+				return &page{}, nil
+			}
 		case "_id":
 			for _, t := range c.Tokens {
 				if id, err := parseID("AuditEvent", t.Code); err == nil {
@@ -120,7 +140,8 @@ func (h *Handler) auditByID(ctx context.Context, f audit.Filter, ids []int64) (*
 		if err != nil {
 			return nil, err
 		}
-		if f.SubjectID != 0 && e.SubjectID != f.SubjectID || !f.From.IsZero() && e.Timestamp.Before(f.From) ||
+		if f.SubjectID != 0 && e.SubjectID != f.SubjectID || f.Type != "" && e.Type != f.Type ||
+			f.Context != "" && e.Context != f.Context || !f.From.IsZero() && e.Timestamp.Before(f.From) ||
 			!f.To.IsZero() && !e.Timestamp.Before(f.To) {
 			continue
 		}

@@ -114,7 +114,8 @@ func groupNotFound(err error) error {
 // auditGroup records a read of a Group's membership, which says which
 // patients belong to an organization or a practitioner.
 func (h *Handler) auditGroup(ctx context.Context, what string) error {
-	return h.d.Audit.RecordEach(ctx, []audit.Entry{{Actor: actor.From(ctx), Context: audit.Access, Comment: "FHIR " + what}})
+	return h.d.Audit.RecordEach(ctx, []audit.Entry{{Actor: actor.From(ctx),
+		Change: audit.Change{Type: audit.RecordRead, Comment: "FHIR " + what}}})
 }
 
 // searchGroups lists Groups; _id, name and type filter the page. Entries

@@ -19,11 +19,6 @@ import (
 	"ward/internal/fhir/search"
 )
 
-// Auditor records reads of patient data, one event per patient.
-type Auditor interface {
-	RecordEach(ctx context.Context, entries []audit.Entry) error
-}
-
 // Deps is what the FHIR interface runs on.
 type Deps struct {
 	// Base is the FHIR base URL ({issuer}/fhir): fullUrls, paging links
@@ -33,7 +28,7 @@ type Deps struct {
 	Directory Directory
 	Clinical  Clinical
 	Documents Documents
-	Audit     Auditor
+	Audit     audit.Recorder
 	Trail     AuditTrail
 	Groups    Groups
 	Consents  Consents
@@ -260,7 +255,8 @@ func (h *Handler) auditRead(ctx context.Context, what string, patients []int64) 
 			continue
 		}
 		seen[p] = true
-		entries = append(entries, audit.Entry{Actor: a, Context: audit.Access, SubjectID: p, Comment: "FHIR " + what})
+		entries = append(entries, audit.Entry{Actor: a, Change: audit.Change{Type: audit.RecordRead,
+			Subject: audit.UserRef(p), SubjectID: p, Comment: "FHIR " + what}})
 	}
 	return h.d.Audit.RecordEach(ctx, entries)
 }

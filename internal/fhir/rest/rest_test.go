@@ -680,6 +680,32 @@ func (w *world) testAudit(t *testing.T) {
 		t.Error("the patient's own audit events are not listed")
 	}
 	w.get(w.patientApp("patient/AuditEvent.rs"), fmt.Sprintf("/fhir/AuditEvent/%d", e.ID), http.StatusOK)
+	if e.Type != audit.RecordRead || e.Subject != "Patient/"+id(w.p1.ID) {
+		t.Errorf("access event type %q subject %q, want record.read about the patient", e.Type, e.Subject)
+	}
+	// subtype filters by the typed event, with or without ward's system.
+	for _, q := range []string{"record.read", url.QueryEscape(fhir.SystemWardEventType + "|record.read"), "access"} {
+		_, ids, _ = w.bundle(w.patientApp("patient/AuditEvent.rs"), "/fhir/AuditEvent?patient="+id(w.p1.ID)+"&subtype="+q)
+		// The search is itself a read, recorded as one: take the trail after it.
+		reads := map[string]bool{}
+		for _, ev := range w.accessEvents(t, w.p1.ID) {
+			reads[id(ev.ID)] = ev.Type == audit.RecordRead
+		}
+		if len(ids) == 0 {
+			t.Errorf("subtype=%s lists nothing", q)
+		}
+		for _, i := range ids {
+			if !reads[i] {
+				t.Errorf("subtype=%s lists AuditEvent/%s, not a read of the patient's data", q, i)
+			}
+		}
+	}
+	for _, q := range []string{"user.gossiped", url.QueryEscape("http://example.org|record.read")} {
+		if _, ids, _ = w.bundle(w.patientApp("patient/AuditEvent.rs"), "/fhir/AuditEvent?patient="+id(w.p1.ID)+"&subtype="+q); len(ids) != 0 {
+			t.Errorf("subtype=%s lists %v, want nothing", q, ids)
+		}
+	}
+	w.get(w.patientApp("patient/AuditEvent.rs"), "/fhir/AuditEvent?patient="+id(w.p1.ID)+"&subtype=record.read,access", http.StatusBadRequest)
 	otherEvents := w.accessEvents(t, w.p2.ID)
 	if len(otherEvents) > 0 {
 		w.get(w.patientApp("patient/AuditEvent.rs"), fmt.Sprintf("/fhir/AuditEvent/%d", otherEvents[0].ID), http.StatusNotFound)

@@ -102,6 +102,7 @@ var typeParams = map[string][]Param{
 	"AuditEvent": {
 		{Code: "patient", Kind: KindReference, Targets: patientOnly},
 		{Code: "date", Kind: KindDate},
+		{Code: "subtype", Kind: KindToken},
 	},
 	"DocumentReference": {
 		{Code: "patient", Kind: KindReference, Targets: patientOnly},

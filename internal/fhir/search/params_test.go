@@ -118,7 +118,7 @@ func TestRequiredParams(t *testing.T) {
 		"Practitioner":      {"identifier", "name"},
 		"Consent":           {"patient"},
 		"DocumentReference": {"patient", "subject", "type", "date"},
-		"AuditEvent":        {"patient", "date"},
+		"AuditEvent":        {"patient", "date", "subtype"},
 	}
 	for typ, codes := range want {
 		for _, c := range append([]string{"_id", "_lastUpdated"}, codes...) {

@@ -38,19 +38,13 @@ func RetireTime(rotatedAt time.Time, maxTokenLifetime time.Duration) time.Time {
 	return rotatedAt.Add(maxTokenLifetime + RetireMargin)
 }
 
-// Auditor records audit events; *audit.Log satisfies it. Record joins the
-// transaction in ctx.
-type Auditor interface {
-	Record(ctx context.Context, c audit.Context, subjectID int64, comment string) error
-}
-
 // Manager creates, caches, rotates and prunes signing keys. It is safe for
 // concurrent use, and several Managers (replicas) may share one database.
 type Manager struct {
 	st   Store
 	tx   store.Transactor
 	aead AEAD
-	aud  Auditor
+	aud  audit.Recorder
 	now  func() time.Time
 
 	mu      sync.Mutex
@@ -62,7 +56,7 @@ type Manager struct {
 
 // NewManager wires a Manager. aead encrypts private keys before they reach
 // st (see NewMasterKeyAEAD); now may be nil (time.Now).
-func NewManager(st Store, tx store.Transactor, aead AEAD, aud Auditor, now func() time.Time) *Manager {
+func NewManager(st Store, tx store.Transactor, aead AEAD, aud audit.Recorder, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
@@ -113,8 +107,9 @@ func (m *Manager) EnsureActive(ctx context.Context) error {
 			// Signing keys belong to the server, not to a user, and the
 			// audit vocabulary (seed 001's contexts) has nothing closer
 			// than "other"; the comment names what happened.
-			if err := m.aud.Record(ctx, audit.Other, 0,
-				fmt.Sprintf("signing key created: kid %s alg %s (first key for %s)", sk.KID, sk.Alg, sk.Alg)); err != nil {
+			if err := m.aud.Record(ctx, audit.Change{Type: audit.SigningKeyCreated, Subject: audit.Ref("SigningKey", sk.KID),
+				Fields:  map[string]any{"kid": sk.KID, "alg": sk.Alg},
+				Comment: fmt.Sprintf("signing key created: kid %s alg %s (first key for %s)", sk.KID, sk.Alg, sk.Alg)}); err != nil {
 				return err
 			}
 		}
@@ -169,7 +164,8 @@ func (m *Manager) Rotate(ctx context.Context, maxTokenLifetime time.Duration) ([
 				comment += fmt.Sprintf("; kid %s retired, published until %s", old, retireAfter.Format(time.RFC3339))
 			}
 			// Context "other": see EnsureActive.
-			if err := m.aud.Record(ctx, audit.Other, 0, comment); err != nil {
+			if err := m.aud.Record(ctx, audit.Change{Type: audit.SigningKeyRotated, Subject: audit.Ref("SigningKey", sk.KID),
+				Fields: map[string]any{"kid": sk.KID, "alg": sk.Alg, "retired": old}, Comment: comment}); err != nil {
 				return err
 			}
 		}
@@ -226,7 +222,8 @@ func (m *Manager) PruneRetired(ctx context.Context) (int, error) {
 		n = len(kids)
 		for _, kid := range kids {
 			// Context "other": see EnsureActive.
-			if err := m.aud.Record(ctx, audit.Other, 0, "retired signing key deleted: kid "+kid); err != nil {
+			if err := m.aud.Record(ctx, audit.Change{Type: audit.SigningKeyDeleted, Subject: audit.Ref("SigningKey", kid),
+				Fields: map[string]any{"kid": kid}, Comment: "retired signing key deleted: kid " + kid}); err != nil {
 				return err
 			}
 		}

@@ -320,3 +320,48 @@ func testAuditBatch(t *testing.T, b Backend) {
 	}
 	mustEqual(t, checkChain(t, b), want, "chain after a rolled back batch")
 }
+
+// testAuditTyped: the typed fields (type, subject, payload, source IP)
+// round-trip, the hash covers them, an untyped event and typed ones share
+// one chain, and List filters by type.
+func testAuditTyped(t *testing.T, b Backend) {
+	ctx := t.Context()
+	old := audit.Event{Timestamp: base, UserID: 1, SubjectID: 2, Context: audit.Account, Comment: "before types"}
+	must(t, b.Audit.AppendAudit(ctx, &old), "append untyped")
+	typed := []*audit.Event{
+		{Timestamp: base.Add(time.Second), UserID: 1, SubjectID: 2, ClientID: "app", Context: audit.User,
+			Comment: "updated user 2: email", Type: audit.UserUpdated, Subject: "Patient/2",
+			Payload: `{"changed":["email"],"note":"ünïcode"}`, SourceIP: "2001:db8::1"},
+		{Timestamp: base.Add(2 * time.Second), Context: audit.Observation, Comment: "created observation 9",
+			Type: audit.ObservationCreated, Subject: "Observation/9", SubjectID: 2, SourceIP: "192.0.2.1"},
+	}
+	must(t, b.Audit.AppendAudits(ctx, typed), "append typed")
+	evs := checkChain(t, b)
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3", len(evs))
+	}
+	mustEqual(t, evs[1], *typed[0], "typed event read back")
+	mustEqual(t, evs[2], *typed[1], "second typed event read back")
+	if evs[0].Type != "" || evs[0].Subject != "" || evs[0].Payload != "" || evs[0].SourceIP != "" {
+		t.Fatalf("untyped event read back with typed fields: %+v", evs[0])
+	}
+	// The hash covers each typed field.
+	for name, edit := range map[string]func(*audit.Event){
+		"type":    func(e *audit.Event) { e.Type = audit.UserDeleted },
+		"subject": func(e *audit.Event) { e.Subject = "Patient/3" },
+		"payload": func(e *audit.Event) { e.Payload = `{"changed":["name"]}` },
+		"source":  func(e *audit.Event) { e.SourceIP = "203.0.113.9" },
+		"all":     func(e *audit.Event) { e.Type, e.Subject, e.Payload, e.SourceIP = "", "", "", "" },
+	} {
+		e := evs[1]
+		edit(&e)
+		if audit.ComputeHash(&e) == evs[1].Hash {
+			t.Errorf("editing the %s of a typed event leaves its hash unchanged", name)
+		}
+	}
+	got, _, err := b.Audit.ListAudit(ctx, audit.Filter{Type: audit.ObservationCreated}, store.Page{})
+	must(t, err, "list by type")
+	if len(got) != 1 || got[0].ID != 3 {
+		t.Fatalf("list by type: %+v, want event 3", got)
+	}
+}

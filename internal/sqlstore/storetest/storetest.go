@@ -86,6 +86,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"AuditList", testAuditList},
 		{"AuditConcurrentAppends", testAuditConcurrent},
 		{"AuditBatch", testAuditBatch},
+		{"AuditTyped", testAuditTyped},
 		{"Sessions", testSessions},
 		{"Lockout", testLockout},
 		{"ThrottleBucket", testThrottleBucket},
