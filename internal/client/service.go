@@ -348,6 +348,8 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if err := fn(&set); err != nil {
 			return err
 		}
+		// The IdP system kind is fixed at creation (CreateSystem).
+		set.IDPSystem, set.OrganizationID = c.IDPSystem, c.OrganizationID
 		if set.OwnerID != c.OwnerID {
 			if !who.admin {
 				return apperr.New(apperr.Forbidden, "only an administrator may change a client's owner")
