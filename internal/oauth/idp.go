@@ -73,8 +73,8 @@ func (p *Provider) IssueIDPToken(ctx context.Context, clientID string, userID in
 	if err != nil {
 		return "", nil, err
 	}
-	if err := p.auditTool(ctx, audit.Change{Type: audit.TokenIssued, Subject: audit.Ref("Client", clientID), SubjectID: userID,
-		Fields: map[string]any{"token": t.ID, "grant": "idp_signin", "scope": client.IDPScope,
+	if err := p.auditTool(ctx, audit.Change{Type: audit.TokenIssued, Subject: audit.Ref("Token", t.ID), SubjectID: userID,
+		Fields: map[string]any{"client": clientID, "grant": "idp_signin", "scope": client.IDPScope,
 			"expires": t.ExpiresAt.UTC().Format(time.RFC3339)}},
 		"IdP sign-in: access token %d of system client %s issued for user %d", t.ID, clientID, userID); err != nil {
 		return "", nil, err
