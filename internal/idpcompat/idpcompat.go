@@ -29,7 +29,6 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/client"
 	"ward/internal/directory"
-	"ward/internal/oauth"
 	"ward/internal/session"
 )
 
@@ -72,9 +71,9 @@ type Sessions interface {
 
 // Tokens issues, resolves and revokes the API's access tokens (oauth.Provider).
 type Tokens interface {
-	IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, *oauth.TokenInfo, error)
-	ResolveIDPToken(ctx context.Context, text string) (*oauth.TokenInfo, error)
-	SignOutIDPToken(ctx context.Context, text string) (*oauth.TokenInfo, error)
+	IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, error)
+	ResolveIDPToken(ctx context.Context, text string) (userID int64, err error)
+	SignOutIDPToken(ctx context.Context, text string) error
 }
 
 // Directory reads the person behind a token (directory.Service).
@@ -251,7 +250,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	var token string
 	_, err := h.d.Sessions.SignIn(ctx, email, password, func(ctx context.Context, userID int64, now time.Time) error {
 		var err error
-		token, _, err = h.d.Tokens.IssueIDPToken(ctx, c.ID, userID, now)
+		token, err = h.d.Tokens.IssueIDPToken(ctx, c.ID, userID, now)
 		return err
 	})
 	failed := apperr.Is(err, apperr.Unauthenticated) || apperr.Is(err, apperr.Invalid)
@@ -302,7 +301,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, err := h.d.Tokens.SignOutIDPToken(ctx, token)
+	err := h.d.Tokens.SignOutIDPToken(ctx, token)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, SignOutResponse{Error: false, Message: "Signed out"})
@@ -355,7 +354,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info, err := h.d.Tokens.ResolveIDPToken(ctx, token)
+	userID, err := h.d.Tokens.ResolveIDPToken(ctx, token)
 	if apperr.Is(err, apperr.NotFound) {
 		WriteError(w, http.StatusNotFound, msgTokenNotActive)
 		return
@@ -364,7 +363,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, fmt.Errorf("IdP token look-up: %w", err))
 		return
 	}
-	out, err := h.userInfo(ctx, c, info.UserID, token)
+	out, err := h.userInfo(ctx, c, userID, token)
 	if apperr.Is(err, apperr.NotFound) {
 		// The person was deleted between the token check and the read.
 		WriteError(w, http.StatusNotFound, msgTokenNotActive)

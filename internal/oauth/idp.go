@@ -30,7 +30,12 @@ const maxIDPToken = 4096
 // IssueIDPToken issues an access token of system client clientID for the
 // person userID, in the transaction carried by ctx (the sign-in's), with its
 // token.issued audit event. The client must be an enabled IdP system client.
-func (p *Provider) IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, *TokenInfo, error) {
+func (p *Provider) IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, error) {
+	token, _, err := p.issueIDPToken(ctx, clientID, userID, now)
+	return token, err
+}
+
+func (p *Provider) issueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, *TokenInfo, error) {
 	if p.cfg.IDPTokenLifetime <= 0 {
 		return "", nil, fmt.Errorf("oauth: IdP token lifetime %v is not positive", p.cfg.IDPTokenLifetime)
 	}
@@ -118,11 +123,11 @@ func (p *Provider) idpToken(ctx context.Context, text string) (*tokens.Token, er
 // client in ctx (actor.ClientID). A system may look up a token another
 // system issued (the seed's callers look up the tokens their users bring);
 // such a look-up is audited with the caller. Anything but a live IdP token
-// is NotFound.
-func (p *Provider) ResolveIDPToken(ctx context.Context, text string) (*TokenInfo, error) {
+// is NotFound. It returns the id of the person the token is for.
+func (p *Provider) ResolveIDPToken(ctx context.Context, text string) (int64, error) {
 	t, err := p.idpToken(ctx, text)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if caller := actor.From(ctx).ClientID; caller != t.ClientID {
 		err := p.d.Tx.InTx(ctx, func(ctx context.Context) error {
@@ -131,20 +136,21 @@ func (p *Provider) ResolveIDPToken(ctx context.Context, text string) (*TokenInfo
 				"system client %s looked up token %d issued to system client %s", caller, t.ID, t.ClientID)
 		})
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-	return p.info(t)
+	return t.UserID, nil
 }
 
 // SignOutIDPToken revokes the live IdP token behind text (with its grant)
 // for the system client in ctx, audited. A token already revoked, expired,
 // unknown or not an IdP token is NotFound: signing out twice is an error,
 // as the caller should know its user was already signed out.
-func (p *Provider) SignOutIDPToken(ctx context.Context, text string) (*TokenInfo, error) {
+func (p *Provider) SignOutIDPToken(ctx context.Context, text string) error {
 	t, err := p.idpToken(ctx, text)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return p.revokeGrantOf(ctx, t.ClientID, t.ID, "IdP sign-out:")
+	_, err = p.revokeGrantOf(ctx, t.ClientID, t.ID, "IdP sign-out:")
+	return err
 }
