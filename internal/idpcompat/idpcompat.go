@@ -78,9 +78,7 @@ type Tokens interface {
 
 // Directory reads the person behind a token (directory.Service).
 type Directory interface {
-	GetUser(ctx context.Context, id int64) (*directory.User, error)
-	UserGroups(ctx context.Context, id int64) ([]directory.Group, error)
-	UserProfiles(ctx context.Context, id int64) ([]directory.Profile, error)
+	IDCard(ctx context.Context, id int64) (*directory.IDCard, error)
 }
 
 // Throttle limits failed credential checks per client address
@@ -381,20 +379,13 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 // as ward itself, with the system client still named as the actor.
 func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, token string) (*UserInfo, error) {
 	ctx = actor.With(ctx, actor.Actor{System: true, ClientID: c.ID})
-	u, err := h.d.Directory.GetUser(ctx, userID)
+	card, err := h.d.Directory.IDCard(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
+	u, groups, profiles := card.User, card.Groups, card.Profiles
 	if u.Deleted() {
 		return nil, apperr.New(apperr.NotFound, "user %d is deleted", userID)
-	}
-	groups, err := h.d.Directory.UserGroups(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	profiles, err := h.d.Directory.UserProfiles(ctx, userID)
-	if err != nil {
-		return nil, err
 	}
 	last, err := h.d.Sessions.LastLogin(ctx, userID)
 	if err != nil {
