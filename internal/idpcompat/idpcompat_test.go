@@ -15,11 +15,13 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
+	"ward/internal/audit"
 	"ward/internal/client"
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/idpcompat"
 	"ward/internal/server"
+	"ward/internal/store"
 	"ward/internal/testutil"
 )
 
@@ -355,6 +357,17 @@ func TestRevokedSystemClient(t *testing.T) {
 		// Another system may look a token up (audited with the caller).
 		if status, info := f.call(t, "GET", tokenPath(tok), other.ID, otherToken, nil); status != 200 || info["id"] != float64(f.user.ID) {
 			t.Errorf("cross-system lookup = %d %v, want 200", status, info)
+		}
+		evs, _, err := svc.Audit.List(ctx, audit.Filter{Type: audit.IDPTokenLookedUp}, store.Page{Limit: 10})
+		if err != nil || len(evs) != 1 || !strings.Contains(evs[0].Comment, other.ID) || !strings.Contains(evs[0].Comment, f.clientID) {
+			t.Errorf("cross-system lookup audit = %+v, %v; want one event naming both systems", evs, err)
+		}
+		// A system looking up its own token is not such an event.
+		if status, _ := f.call(t, "GET", tokenPath(tok), f.clientID, f.token, nil); status != 200 {
+			t.Errorf("own lookup = %d", status)
+		}
+		if evs, _, _ := svc.Audit.List(ctx, audit.Filter{Type: audit.IDPTokenLookedUp}, store.Page{Limit: 10}); len(evs) != 1 {
+			t.Errorf("own lookup audited as a cross-system one: %d events", len(evs))
 		}
 		// Rotation: the old API token stops at once, the new one works,
 		// the people signed in stay signed in.
