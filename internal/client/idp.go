@@ -164,6 +164,13 @@ func (s *Service) RevokeSystem(ctx context.Context, id string) (*Client, error) 
 // IdP API request and returns the system client. An unknown, revoked or
 // ordinary client and a wrong token all get the same Unauthenticated error.
 func (s *Service) AuthenticateSystem(ctx context.Context, id, token string) (*Client, error) {
+	// Headers reach here unchecked by the server's text guard: an id no
+	// database could store (PostgreSQL refuses NUL and invalid UTF-8 in
+	// text) names no client.
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		_ = s.key.Verify(token, "")
+		return nil, errBadCredentials()
+	}
 	c, err := s.Authenticate(ctx, id, token)
 	if err != nil {
 		return nil, err

@@ -391,6 +391,12 @@ func TestRevokedSystemClient(t *testing.T) {
 		if status, _ := f.call(t, "GET", tokenPath(tok), other.ID, otherToken, nil); status != 404 {
 			t.Errorf("lookup of a revoked system's token = %d, want 404", status)
 		}
+		// Header values no database can store name no client: 401, not 500.
+		for _, id := range []string{"a\x00b", "\xff\xfe", strings.Repeat("x", 5000)} {
+			if status, _ := f.call(t, "GET", tokenPath(tok), id, "whatever", nil); status != 401 {
+				t.Errorf("client_id %q = %d, want 401", id, status)
+			}
+		}
 		// An ordinary OAuth client's credentials are not a system's.
 		oc, secret, err := svc.Clients.Create(ctx, client.Settings{Name: "app", GrantTypes: []string{client.GrantClientCredentials}, Scope: "system/*.rs"})
 		if err != nil {
