@@ -388,6 +388,9 @@ func TestRevokedSystemClient(t *testing.T) {
 		if status, _ := f.call(t, "GET", tokenPath(tok), f.clientID, newToken, nil); status != 401 {
 			t.Errorf("lookup by a revoked system = %d, want 401", status)
 		}
+		if _, err := svc.Clients.Enable(ctx, f.clientID); !apperr.Is(err, apperr.Conflict) {
+			t.Errorf("enable a revoked system client = %v, want Conflict (revocation is for good)", err)
+		}
 		if status, _ := f.call(t, "GET", tokenPath(tok), other.ID, otherToken, nil); status != 404 {
 			t.Errorf("lookup of a revoked system's token = %d, want 404", status)
 		}
