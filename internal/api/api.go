@@ -117,6 +117,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	s.registerAudit(api)
 	if d.Clients != nil {
 		s.registerClients(api)
+		s.registerIDPClients(api)
 	}
 	if d.Sessions != nil {
 		s.registerUnlock(api)

@@ -25,6 +25,7 @@ var (
 		"ward/internal/fhir/rest", // FHIR R4 REST and Bulk Data
 		"ward/internal/oauth",     // the authorization server (fosite); its key-set fetcher is outbound
 		"ward/internal/web",       // the sign-in and consent pages
+		"ward/internal/idpcompat", // the legacy IdP API of seed 003 (/api/1.0/sso)
 		"ward/internal/httpauth",  // session cookie or bearer token, for the edges above
 	}
 	// wiring builds everything and mounts the inbound edges.

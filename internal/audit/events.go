@@ -81,11 +81,15 @@ const (
 	AuthorizationRevoked EventType = "authorization.revoked"    // Client/{client_id}
 	RequestRefused       EventType = "request.refused"          // Client/{client_id} when named
 	ServiceTokenIssued   EventType = "service_account.token_issued"
-	SigninSucceeded      EventType = "signin.succeeded" // Patient/{id}
-	SigninFailed         EventType = "signin.failed"    // Patient/{id} when the email is known
-	SigninLocked         EventType = "signin.locked"    // Patient/{id}: refused while locked out
-	SigninUnlocked       EventType = "signin.unlocked"  // Patient/{id}
-	Signout              EventType = "signout"          // Patient/{id}, or Client/{client_id} (end session)
+	IDPClientCreated     EventType = "idp_client.created"  // Client/{client_id}
+	IDPClientRotated     EventType = "idp_client.rotated"  // Client/{client_id}
+	IDPClientRevoked     EventType = "idp_client.revoked"  // Client/{client_id}
+	IDPTokenLookedUp     EventType = "idp_token.looked_up" // Token/{id}: a system looked up another system's token
+	SigninSucceeded      EventType = "signin.succeeded"    // Patient/{id}
+	SigninFailed         EventType = "signin.failed"       // Patient/{id} when the email is known
+	SigninLocked         EventType = "signin.locked"       // Patient/{id}: refused while locked out
+	SigninUnlocked       EventType = "signin.unlocked"     // Patient/{id}
+	Signout              EventType = "signout"             // Patient/{id}, or Client/{client_id} (end session)
 	ExportKickedOff      EventType = "export.kicked_off"
 	ExportCompleted      EventType = "export.completed"
 	ExportFailed         EventType = "export.failed"
@@ -154,6 +158,10 @@ var registry = map[EventType]eventInfo{
 	AuthorizationRevoked: {ConsentCtx, ActionDelete},
 	RequestRefused:       {Authentication, ActionExecute},
 	ServiceTokenIssued:   {Authentication, ActionCreate},
+	IDPClientCreated:     {Intervention, ActionCreate},
+	IDPClientRotated:     {Intervention, ActionUpdate},
+	IDPClientRevoked:     {Intervention, ActionUpdate},
+	IDPTokenLookedUp:     {Access, ActionRead},
 	SigninSucceeded:      {Login, ActionExecute},
 	SigninFailed:         {Login, ActionExecute},
 	SigninLocked:         {Login, ActionExecute},

@@ -97,6 +97,15 @@ type Settings struct {
 	// one of IDTokenAlgs; "" (what clients registered before the setting
 	// existed hold) means RS256. See IDTokenSigningAlg.
 	IDTokenAlg string
+	// IDPSystem marks a system client of the legacy IdP API (seed 003,
+	// docs/idp-api.md): a trusted system that authenticates with its
+	// client_id and X-Auth-Token (its client secret) at /api/1.0/sso and
+	// has no grant type, so it can never use the token endpoint. Only
+	// CreateSystem sets it.
+	IDPSystem bool
+	// OrganizationID is the organization a system client registered as
+	// (0 for none).
+	OrganizationID int64
 }
 
 // IDTokenSigningAlg is the algorithm the client's ID tokens are signed
@@ -172,6 +181,8 @@ func usesSecret(method string) bool {
 // Filter selects clients for List. Zero fields do not filter.
 type Filter struct {
 	OwnerID int64
+	// IDPSystem keeps only the IdP API's system clients.
+	IDPSystem bool
 }
 
 // Store persists clients. Contract (checked by internal/sqlstore/storetest):

@@ -348,6 +348,8 @@ func (s *Service) Update(ctx context.Context, id string, fn func(*Settings) erro
 		if err := fn(&set); err != nil {
 			return err
 		}
+		// The IdP system kind is fixed at creation (CreateSystem).
+		set.IDPSystem, set.OrganizationID = c.IDPSystem, c.OrganizationID
 		if set.OwnerID != c.OwnerID {
 			if !who.admin {
 				return apperr.New(apperr.Forbidden, "only an administrator may change a client's owner")
@@ -473,6 +475,11 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*C
 			return nil
 		}
 		note := ""
+		if !disabled && c.IDPSystem {
+			// RevokeSystem is for good: a new system client gets a new
+			// id and token (ward idp-client create).
+			return apperr.New(apperr.Conflict, "client %s is a revoked IdP system client and stays revoked; register a new one", id)
+		}
 		if !disabled {
 			d := grantpolicy.Decide(who.policy, grantpolicy.Request{Action: grantpolicy.EnableClient, Client: c.Policy()})
 			if err := d.Err(); err != nil {

@@ -66,6 +66,11 @@ type Config struct {
 	// (WARD_SYSTEM_TOKEN_LIFETIME, default 5m): SMART Backend Services
 	// says they SHOULD NOT last more than 300 seconds.
 	SystemTokenLifetime time.Duration
+	// IDPTokenLifetime is how long an access token of the legacy IdP API
+	// (/api/1.0/sso/signin) lives (WARD_IDP_TOKEN_LIFETIME, default 12h:
+	// a working day's sign-in, like the browser session's absolute
+	// lifetime; the seed names none).
+	IDPTokenLifetime time.Duration
 	// ServiceTokenAlertWindow is how long before a service token expires
 	// the token janitor starts alerting its sponsor.
 	ServiceTokenAlertWindow time.Duration
@@ -154,6 +159,7 @@ func Default() Config {
 		RefreshTokenLifetime:    90 * 24 * time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
 		SystemTokenLifetime:     5 * time.Minute,
+		IDPTokenLifetime:        12 * time.Hour,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 		KeyRotationAge:          90 * 24 * time.Hour,
 		ExportFileLines:         100000,
@@ -220,6 +226,9 @@ var envVars = map[string]setter{
 	},
 	"WARD_SYSTEM_TOKEN_LIFETIME": func(c *Config, v string) error {
 		return parseDuration(v, &c.SystemTokenLifetime)
+	},
+	"WARD_IDP_TOKEN_LIFETIME": func(c *Config, v string) error {
+		return parseDuration(v, &c.IDPTokenLifetime)
 	},
 	"WARD_SERVICE_TOKEN_ALERT_WINDOW": func(c *Config, v string) error {
 		return parseDuration(v, &c.ServiceTokenAlertWindow)
@@ -504,7 +513,7 @@ func (c Config) Validate() error {
 		v    time.Duration
 	}{{"access token lifetime", c.AccessTokenLifetime}, {"refresh token lifetime", c.RefreshTokenLifetime},
 		{"service token lifetime", c.ServiceTokenLifetime}, {"service token alert window", c.ServiceTokenAlertWindow},
-		{"system token lifetime", c.SystemTokenLifetime}} {
+		{"system token lifetime", c.SystemTokenLifetime}, {"IdP token lifetime", c.IDPTokenLifetime}} {
 		if d.v <= 0 {
 			bad("%s: must be positive, got %s", d.name, d.v)
 		}

@@ -59,6 +59,7 @@ func TestFromEnv(t *testing.T) {
 				"WARD_TRUSTED_PROXIES=10.0.0.0/8, 192.0.2.1,2001:db8::/32",
 				"WARD_OUTBOUND_ALLOW_PRIVATE=1",
 				"WARD_SYSTEM_TOKEN_LIFETIME=2m",
+				"WARD_IDP_TOKEN_LIFETIME=3h",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -79,6 +80,7 @@ func TestFromEnv(t *testing.T) {
 				}
 				want.OutboundAllowPrivate = true
 				want.SystemTokenLifetime = 2 * time.Minute
+				want.IDPTokenLifetime = 3 * time.Hour
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -157,6 +159,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"blob dir"}},
 		{"document limit", func(c *Config) { c.DocumentMaxBytes = 0 }, []string{"document max bytes"}},
 		{"system token lifetime", func(c *Config) { c.SystemTokenLifetime = 0 }, []string{"system token lifetime"}},
+		{"IdP token lifetime", func(c *Config) { c.IDPTokenLifetime = 0 }, []string{"IdP token lifetime"}},
 		{"slice outlives rescue", func(c *Config) { c.ExportSlice, c.JobRescueAfter = time.Hour, time.Hour }, []string{"export slice"}},
 		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
 		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},

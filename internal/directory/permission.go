@@ -17,6 +17,11 @@ type Party struct {
 	Roles    []string
 	Orgs     []int64
 	Consents []Consent
+	// Catchments are geographic codes (seed 003). For an actor, those of
+	// their provider and admin profiles (ActorCatchments): when there are
+	// any, they limit the patients the actor may act on. For a target, those
+	// of every profile they hold (TargetCatchments): where they are.
+	Catchments []string
 }
 
 // HasRole reports whether the party holds any of names.
@@ -59,13 +64,66 @@ const (
 	RuleStaffAdmin        = "5: staff_admin over staff in their branch"
 	RuleInterventionStaff = "6: intervention_staff sharing an intervention"
 	RuleDenied            = "7: no rule grants"
+	RuleCatchment         = "catchment: patient outside the actor's provider and admin catchments"
 )
+
+// ActorCatchments are the catchments that limit whom a person may act on:
+// those of their provider and admin profiles (seed 003). None means no
+// catchment limit.
+func ActorCatchments(ps []Profile) []string {
+	var out []string
+	for _, p := range ps {
+		if p.Type == ProfileProvider || p.Type == ProfileAdmin {
+			out = append(out, p.Catchment...)
+		}
+	}
+	return out
+}
+
+// TargetCatchments are where a person is: the catchments of every profile
+// they hold.
+func TargetCatchments(ps []Profile) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Catchment...)
+	}
+	return out
+}
+
+// withinCatchment is the catchment limit: an actor with catchments may act
+// on a patient only when one of them covers one of the patient's codes
+// (hierarchically, CatchmentCovers: "3026" covers "302618"). A patient
+// with no catchment at all is outside every catchment.
+func withinCatchment(actor, target []string) bool {
+	for _, a := range actor {
+		for _, t := range target {
+			if CatchmentCovers(a, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Decide is check_role over loaded facts: the ordered rules of RULES.md,
 // first match wins. Rule 1 (the target exists) is the loader's job. A
 // soft-deleted target is visible to admins only, as in the reference's
 // get_user_or_abort, which runs before check_role there.
+//
+// A grant by any rule but self is then limited by the actor's catchments
+// (seed 003): an actor holding provider or admin profiles with catchments
+// may act on a patient only within them. An actor with no such catchment
+// is decided exactly as before catchments existed.
 func Decide(perm Permission, f Facts) Decision {
+	d := decide(perm, f)
+	if d.Allowed && d.Rule != RuleSelf && len(f.Actor.Catchments) > 0 && f.Target.HasRole(RolePatient) &&
+		!withinCatchment(f.Actor.Catchments, f.Target.Catchments) {
+		return Decision{false, RuleCatchment}
+	}
+	return d
+}
+
+func decide(perm Permission, f Facts) Decision {
 	a, t := &f.Actor, &f.Target
 	if t.Deleted && !a.HasRole(RoleAdmin) {
 		return Decision{false, RuleDeleted}
@@ -189,6 +247,11 @@ func (r *request) actorParty(ctx context.Context) (*Party, error) {
 		if p.Orgs, err = r.s.store.UserOrganizations(ctx, u.ID); err != nil {
 			return nil, err
 		}
+		profiles, err := r.s.store.UserProfiles(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		p.Catchments = ActorCatchments(profiles)
 	}
 	r.party = p
 	return p, nil
@@ -292,6 +355,22 @@ func (r *request) decideWith(ctx context.Context, perm Permission, target *User,
 	}
 	live := target.Active() || allowDeleted
 	f := Facts{Actor: *a, Target: Party{ID: target.ID, Deleted: !live}, Now: r.s.now()}
+	st := r.s.store
+	// A catchment-limited actor needs to know whether the target is a
+	// patient and where they are, whichever rule grants.
+	scoped := len(a.Catchments) > 0 && live && a.ID != target.ID
+	if scoped {
+		if f.Target.Roles, err = st.UserRoles(ctx, target.ID); err != nil {
+			return Decision{}, err
+		}
+		if f.Target.HasRole(RolePatient) {
+			profiles, err := st.UserProfiles(ctx, target.ID)
+			if err != nil {
+				return Decision{}, err
+			}
+			f.Target.Catchments = TargetCatchments(profiles)
+		}
+	}
 	// Deleted targets, self, admin and service are decided by the first
 	// rules, which need nothing about the target beyond what is loaded.
 	if !live || a.ID == target.ID || a.HasRole(RoleAdmin, RoleService) {
@@ -300,9 +379,10 @@ func (r *request) decideWith(ctx context.Context, perm Permission, target *User,
 	if !a.HasRole(RoleStaff, RoleStaffAdmin, RoleClinician, RoleInterventionStaff) {
 		return Decide(perm, f), nil // nothing else can grant: skip the loads
 	}
-	st := r.s.store
-	if f.Target.Roles, err = st.UserRoles(ctx, target.ID); err != nil {
-		return Decision{}, err
+	if !scoped {
+		if f.Target.Roles, err = st.UserRoles(ctx, target.ID); err != nil {
+			return Decision{}, err
+		}
 	}
 	if f.Target.Orgs, err = st.UserOrganizations(ctx, target.ID); err != nil {
 		return Decision{}, err

@@ -168,3 +168,33 @@ func TestGrantableRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideCatchment is the catchment limit as a table: allowed and
+// denied beside each other.
+func TestDecideCatchment(t *testing.T) {
+	admin := Party{ID: 1, Roles: []string{RoleAdmin}}
+	scopedAdmin := Party{ID: 2, Roles: []string{RoleAdmin}, Catchments: []string{"3026"}}
+	patientIn := Party{ID: 10, Roles: []string{RolePatient}, Catchments: []string{"302618"}}
+	patientOut := Party{ID: 11, Roles: []string{RolePatient}, Catchments: []string{"302714"}}
+	patientNone := Party{ID: 12, Roles: []string{RolePatient}}
+	staffer := Party{ID: 13, Roles: []string{RoleStaff}}
+	for _, tc := range []struct {
+		name          string
+		actor, target Party
+		want          bool
+		rule          string
+	}{
+		{"scoped admin, patient within", scopedAdmin, patientIn, true, RuleAdmin},
+		{"scoped admin, patient outside", scopedAdmin, patientOut, false, RuleCatchment},
+		{"scoped admin, patient without catchment", scopedAdmin, patientNone, false, RuleCatchment},
+		{"scoped admin, non-patient", scopedAdmin, staffer, true, RuleAdmin},
+		{"unscoped admin, patient outside", admin, patientOut, true, RuleAdmin},
+		{"scoped self", Party{ID: 10, Roles: []string{RolePatient}, Catchments: []string{"99"}}, patientIn, true, RuleSelf},
+		{"scope grants nothing by itself", Party{ID: 3, Catchments: []string{"3026"}}, patientIn, false, RuleDenied},
+	} {
+		d := Decide(View, Facts{Actor: tc.actor, Target: tc.target})
+		if d.Allowed != tc.want || d.Rule != tc.rule {
+			t.Errorf("%s: %+v, want allowed=%v rule %q", tc.name, d, tc.want, tc.rule)
+		}
+	}
+}

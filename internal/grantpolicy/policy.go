@@ -59,6 +59,10 @@ const (
 	UseClient
 	// EnableClient lets the disabled Request.Client obtain tokens again.
 	EnableClient
+	// ManageIDPClient creates, rotates or revokes a system client of the
+	// legacy IdP API (seed 003), which signs in anyone whose password it is
+	// handed and looks up any token it is handed.
+	ManageIDPClient
 )
 
 func (a Action) String() string {
@@ -77,6 +81,8 @@ func (a Action) String() string {
 		return "use a client"
 	case EnableClient:
 		return "enable a client"
+	case ManageIDPClient:
+		return "manage an IdP system client"
 	}
 	return "unknown action"
 }
@@ -178,6 +184,13 @@ func Decide(c Caller, r Request) Decision {
 		return decideUse(c, r)
 	case EnableClient:
 		return decideEnable(c, r)
+	case ManageIDPClient:
+		// A system client signs people in and reads their groups and
+		// profiles: power only an administrator holds.
+		if !c.Admin() {
+			return deny("only an administrator may manage an IdP system client")
+		}
+		return allow("administrator")
 	}
 	return deny("unknown request %d", int(r.Action))
 }

@@ -62,6 +62,8 @@ type Config struct {
 	// scope (SMART Backend Services: SHOULD NOT exceed 300 seconds); the
 	// shorter of it and AccessTokenLifetime applies.
 	SystemTokenLifetime time.Duration
+	// IDPTokenLifetime is how long the legacy IdP API's tokens live.
+	IDPTokenLifetime time.Duration
 	// ServiceTokenAlertWindow: a service token expiring within it makes
 	// the token janitor alert the service account's sponsor.
 	ServiceTokenAlertWindow time.Duration
@@ -77,6 +79,7 @@ func DefaultConfig(issuer string) Config {
 		IDTokenLifetime:         time.Hour,
 		ServiceTokenLifetime:    365 * 24 * time.Hour,
 		SystemTokenLifetime:     5 * time.Minute,
+		IDPTokenLifetime:        12 * time.Hour,
 		ServiceTokenAlertWindow: 6 * 7 * 24 * time.Hour,
 	}
 }

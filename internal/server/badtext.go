@@ -15,6 +15,7 @@ import (
 	"ward/internal/fhir"
 	"ward/internal/fhir/rest"
 	"ward/internal/httpauth"
+	"ward/internal/idpcompat"
 	"ward/internal/oauth"
 )
 
@@ -247,6 +248,8 @@ func (s *Server) refuseInput(w http.ResponseWriter, r *http.Request, status int,
 			code = "too-costly"
 		}
 		rest.WriteOutcome(w, status, fhir.NewOperationOutcome("error", code, detail))
+	case strings.HasPrefix(path, idpcompat.Prefix):
+		idpcompat.WriteError(w, status, detail)
 	case strings.HasPrefix(path, "/api/"):
 		httpauth.WriteProblem(w, status, detail)
 	case path == oauth.PathAuthorize || path == oauth.PathEndSession:

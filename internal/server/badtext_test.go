@@ -163,6 +163,15 @@ func judge(req *http.Request, rec *httptest.ResponseRecorder) string {
 		if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || oo.ResourceType != "OperationOutcome" {
 			return fmt.Sprintf("%d is not an OperationOutcome (%s): %s", rec.Code, ct, body)
 		}
+	case strings.HasPrefix(path, "/api/1.0/sso/"):
+		// The legacy IdP API answers in seed 003's shape.
+		var e struct {
+			Error bool
+			Code  int
+		}
+		if ct != "application/json" || json.Unmarshal(rec.Body.Bytes(), &e) != nil || !e.Error || e.Code != rec.Code {
+			return fmt.Sprintf("%d is not the IdP API's error (%s): %s", rec.Code, ct, body)
+		}
 	case strings.HasPrefix(path, "/api/"):
 		var p httpauth.Problem
 		if ct != "application/problem+json" || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Status != rec.Code {

@@ -53,7 +53,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 
 		var (
 			patient, other, staff, orgID, obsID, procID, docID int64
-			clientID, token                                    string
+			clientID, token, idpClientID                       string
 			secrets                                            = []string{"a long enough passphrase 1"}
 			obsVersion, procVersion, docVersion                int64
 			serviceUser, serviceTokenID                        int64
@@ -261,6 +261,24 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				if err == nil {
 					secrets = append(secrets, secret, c.SecretHash)
 				}
+				return err
+			}},
+			{"client.Service.CreateSystem", audit.IDPClientCreated, func(ctx context.Context) error {
+				c, token, err := svc.Clients.CreateSystem(ctx, "SHR @ DGHS MIS", 0)
+				if err == nil {
+					idpClientID, secrets = c.ID, append(secrets, token, c.SecretHash)
+				}
+				return err
+			}},
+			{"client.Service.RotateSystem", audit.IDPClientRotated, func(ctx context.Context) error {
+				c, token, err := svc.Clients.RotateSystem(ctx, idpClientID)
+				if err == nil {
+					secrets = append(secrets, token, c.SecretHash)
+				}
+				return err
+			}},
+			{"client.Service.RevokeSystem", audit.IDPClientRevoked, func(ctx context.Context) error {
+				_, err := svc.Clients.RevokeSystem(ctx, idpClientID)
 				return err
 			}},
 			{"client.Service.Approve", audit.ClientApproved, func(ctx context.Context) error {

@@ -25,6 +25,7 @@ import (
 	"ward/internal/audit"
 	"ward/internal/config"
 	"ward/internal/httpauth"
+	"ward/internal/idpcompat"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/web"
@@ -176,6 +177,14 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:    o.logger,
 	})
 	pages.Mount(mux)
+	// The legacy IdP API (seed 003): system clients sign people in and
+	// look up their tokens.
+	idp, err := idpcompat.New(idpcompat.Deps{Clients: svc.Clients, Sessions: svc.Sessions, Tokens: svc.OAuth,
+		Directory: svc.Directory, Throttle: svc.Throttle, ClientIP: svc.ClientIP, Logger: o.logger})
+	if err != nil {
+		return nil, err
+	}
+	idp.Mount(mux)
 	if err := s.mountFHIR(mux); err != nil {
 		return nil, err
 	}

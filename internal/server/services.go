@@ -168,6 +168,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	ocfg.RefreshTokenLifetime = cfg.RefreshTokenLifetime
 	ocfg.ServiceTokenLifetime = cfg.ServiceTokenLifetime
 	ocfg.SystemTokenLifetime = cfg.SystemTokenLifetime
+	ocfg.IDPTokenLifetime = cfg.IDPTokenLifetime
 	ocfg.ServiceTokenAlertWindow = cfg.ServiceTokenAlertWindow
 	provider, err := oauth.New(ocfg, oauth.Deps{
 		Tokens: db, Tx: db, Clients: clients, Keys: signingKeys, Audit: auditLog, Directory: dir,

@@ -170,13 +170,51 @@ func lookupable(email string) bool {
 // without any (a locked account cannot be used to burn CPU). Every attempt
 // is audited (context login), never with the password.
 func (s *Service) Login(ctx context.Context, email, password string) (string, *Session, error) {
+	var token string
+	var sess *Session
+	_, err := s.signIn(ctx, email, password, func(ctx context.Context, userID int64, now time.Time) error {
+		var err error
+		token, err = secrets.RandomToken(TokenBytes)
+		if err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
+		sess = &Session{TokenHash: secrets.SHA256Hex(token), UserID: userID, CreatedAt: now, LastSeen: now, AuthTime: now}
+		if err := s.st.CreateSession(ctx, sess); err != nil {
+			return fmt.Errorf("login: create session: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// Issuer hands a person who just proved their password what they signed in
+// for (a browser session, an IdP API token). It runs inside the sign-in's
+// transaction, with the sign-in's time, so its rows commit with the cleared
+// lockout counter and the audit event or not at all.
+type Issuer func(ctx context.Context, userID int64, now time.Time) error
+
+// SignIn is Login for another edge than the browser form (the legacy IdP
+// API): the same lockout reservation, the same answers and argon2 work for
+// unknown emails, the same audit and last-login record; on success issue
+// runs in the sign-in's transaction, and the person's id is returned.
+func (s *Service) SignIn(ctx context.Context, email, password string, issue Issuer) (int64, error) {
+	if issue == nil {
+		return 0, fmt.Errorf("sign in: no issuer")
+	}
+	return s.signIn(ctx, email, password, issue)
+}
+
+func (s *Service) signIn(ctx context.Context, email, password string, issue Issuer) (int64, error) {
 	email = strings.TrimSpace(email)
 	var u *directory.User
 	if lookupable(email) {
 		var err error
 		u, err = s.users.GetUserByEmail(ctx, email)
 		if err != nil && !apperr.Is(err, apperr.NotFound) {
-			return "", nil, fmt.Errorf("login: look up user: %w", err)
+			return 0, fmt.Errorf("login: look up user: %w", err)
 		}
 	}
 	var subject int64
@@ -186,10 +224,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, *S
 	key := s.accountKey(email)
 	c, err := s.reserve(ctx, key)
 	if err != nil {
-		return "", nil, err
+		return 0, err
 	}
 	if c == nil {
-		return "", nil, s.refuseLocked(ctx, subject, key)
+		return 0, s.refuseLocked(ctx, subject, key)
 	}
 	if u == nil || !u.Active() || u.PasswordHash == "" {
 		why := "unknown email"
@@ -200,21 +238,21 @@ func (s *Service) Login(ctx context.Context, email, password string) (string, *S
 			}
 		}
 		// Unknown emails are not quoted: people type passwords there.
-		return "", nil, s.refuseWithDummy(ctx, subject, why, c)
+		return 0, s.refuseWithDummy(ctx, subject, why, c)
 	}
 	ok, verr := s.pw.Verify(password, u.PasswordHash)
 	if verr != nil {
 		// The stored hash is unreadable: a data problem, not the caller's
 		// guess; it is logged in the audit trail for an admin to fix.
 		if err := s.auditFailure(ctx, u.ID, "stored password hash unreadable"); err != nil {
-			return "", nil, err
+			return 0, err
 		}
-		return "", nil, apperr.Wrap(apperr.Unauthenticated, verr, BadCredentials)
+		return 0, apperr.Wrap(apperr.Unauthenticated, verr, BadCredentials)
 	}
 	if !ok {
-		return "", nil, s.refuse(ctx, u.ID, "wrong password", c)
+		return 0, s.refuse(ctx, u.ID, "wrong password", c)
 	}
-	return s.start(ctx, u.ID, key)
+	return u.ID, s.start(ctx, u.ID, key, issue)
 }
 
 // reserve takes one attempt from key's lock window; nil (and no error) when
@@ -292,23 +330,22 @@ func (s *Service) refuseLocked(ctx context.Context, subjectID int64, key string)
 	return apperr.New(apperr.Unauthenticated, BadCredentials)
 }
 
-// start opens a session after a good password and clears the email's
-// lockout counter, in one transaction with its audit event.
-func (s *Service) start(ctx context.Context, userID int64, key string) (string, *Session, error) {
-	token, err := secrets.RandomToken(TokenBytes)
-	if err != nil {
-		return "", nil, fmt.Errorf("login: %w", err)
-	}
+// start runs issue after a good password, clears the email's lockout
+// counter and records the sign-in (audit event and last login), in one
+// transaction.
+func (s *Service) start(ctx context.Context, userID int64, key string, issue Issuer) error {
 	now := s.now()
-	sess := &Session{TokenHash: secrets.SHA256Hex(token), UserID: userID, CreatedAt: now, LastSeen: now, AuthTime: now}
-	err = s.tx.InTx(ctx, func(ctx context.Context) error {
-		if err := s.st.CreateSession(ctx, sess); err != nil {
-			return fmt.Errorf("login: create session: %w", err)
+	return s.tx.InTx(ctx, func(ctx context.Context) error {
+		if err := issue(ctx, userID, now); err != nil {
+			return err
 		}
 		if s.cfg.MaxFailures > 0 {
 			if err := s.st.ClearCounter(ctx, key); err != nil {
 				return fmt.Errorf("login: reset failures: %w", err)
 			}
+		}
+		if err := s.st.RecordLogin(ctx, userID, now); err != nil {
+			return fmt.Errorf("login: %w", err)
 		}
 		// The person is now the actor of their own sign-in.
 		actx := actor.With(ctx, actor.Actor{UserID: userID, ClientID: actor.From(ctx).ClientID})
@@ -318,10 +355,12 @@ func (s *Service) start(ctx context.Context, userID int64, key string) (string, 
 		}
 		return nil
 	})
-	if err != nil {
-		return "", nil, err
-	}
-	return token, sess, nil
+}
+
+// LastLogin returns when user userID last signed in (browser form or IdP
+// API), nil when never since ward began recording it.
+func (s *Service) LastLogin(ctx context.Context, userID int64) (*time.Time, error) {
+	return s.st.LastLogin(ctx, userID)
 }
 
 // Unlock clears the lockout of user userID's email, audited (context

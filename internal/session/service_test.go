@@ -20,6 +20,22 @@ type fakeStore struct {
 	sessions map[string]Session
 	counters map[string]Counter
 	touches  int
+	logins   map[int64]time.Time
+}
+
+func (f *fakeStore) RecordLogin(_ context.Context, userID int64, at time.Time) error {
+	if f.logins == nil {
+		f.logins = map[int64]time.Time{}
+	}
+	f.logins[userID] = at
+	return nil
+}
+
+func (f *fakeStore) LastLogin(_ context.Context, userID int64) (*time.Time, error) {
+	if t, ok := f.logins[userID]; ok {
+		return &t, nil
+	}
+	return nil, nil
 }
 
 func newFakeStore() *fakeStore {

@@ -59,4 +59,9 @@ type Store interface {
 	TakeToken(ctx context.Context, key string, at time.Time, interval time.Duration, burst int) (stamp time.Time, ok bool, err error)
 	ReturnToken(ctx context.Context, key string, interval time.Duration) error
 	DeleteCountersBefore(ctx context.Context, before time.Time) (int, error)
+
+	// RecordLogin replaces user userID's last sign-in time; LastLogin
+	// reads it (nil when none is recorded).
+	RecordLogin(ctx context.Context, userID int64, at time.Time) error
+	LastLogin(ctx context.Context, userID int64) (*time.Time, error)
 }

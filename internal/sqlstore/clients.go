@@ -15,7 +15,7 @@ import (
 
 const clientColumns = `id, client_id, name, public, secret_hash, grant_types, redirect_uris, scope,
 	auth_method, jwks_uri, jwks, token_format, disabled, owner_id, intervention, created_at,
-	updated_at, secret_issued_at, version, status, resource_server, id_token_alg`
+	updated_at, secret_issued_at, version, status, resource_server, id_token_alg, idp_system, idp_organization_id`
 
 // scanClient reads one row of clientColumns; seq is the row id used for
 // paging, which the domain type does not carry.
@@ -27,10 +27,11 @@ func scanClient(s scanner) (c *client.Client, seq int64, err error) {
 		intervention      sql.NullString
 		created, updated  int64
 		issued            sql.NullInt64
+		idpOrg            sql.NullInt64
 	)
 	if err := s.Scan(&seq, &cl.ID, &cl.Name, &cl.Public, &cl.SecretHash, &grants, &redirects, &cl.Scope,
 		&cl.AuthMethod, &cl.JWKSURI, &cl.JWKS, &cl.TokenFormat, &cl.Disabled, &owner, &intervention,
-		&created, &updated, &issued, &cl.Version, &cl.Status, &cl.ResourceServer, &cl.IDTokenAlg); err != nil {
+		&created, &updated, &issued, &cl.Version, &cl.Status, &cl.ResourceServer, &cl.IDTokenAlg, &cl.IDPSystem, &idpOrg); err != nil {
 		return nil, 0, err
 	}
 	if cl.GrantTypes, err = fromJSON[string](grants); err != nil {
@@ -40,6 +41,7 @@ func scanClient(s scanner) (c *client.Client, seq int64, err error) {
 		return nil, 0, err
 	}
 	cl.OwnerID = owner.Int64
+	cl.OrganizationID = idpOrg.Int64
 	cl.Intervention = intervention.String
 	cl.CreatedAt, cl.UpdatedAt = fromMicro(created), fromMicro(updated)
 	cl.SecretIssuedAt = fromNullMicro(issued)
@@ -48,7 +50,7 @@ func scanClient(s scanner) (c *client.Client, seq int64, err error) {
 
 // clientArgs returns the values of every column from name to
 // secret_issued_at, in clientColumns order, then status, resource_server
-// and id_token_alg. An empty status is stored (and left in c) as active,
+// id_token_alg, idp_system and idp_organization_id. An empty status is stored (and left in c) as active,
 // what every client was before approvals existed.
 func clientArgs(c *client.Client) ([]any, error) {
 	if c.Status == "" {
@@ -65,7 +67,7 @@ func clientArgs(c *client.Client) ([]any, error) {
 	intervention := sql.NullString{String: c.Intervention, Valid: c.Intervention != ""}
 	return []any{c.Name, c.Public, c.SecretHash, grants, redirects, c.Scope, c.AuthMethod, c.JWKSURI,
 		c.JWKS, c.TokenFormat, c.Disabled, nullID(c.OwnerID), intervention, toMicro(c.CreatedAt),
-		toMicro(c.UpdatedAt), nullMicro(c.SecretIssuedAt), c.Status, c.ResourceServer, c.IDTokenAlg}, nil
+		toMicro(c.UpdatedAt), nullMicro(c.SecretIssuedAt), c.Status, c.ResourceServer, c.IDTokenAlg, c.IDPSystem, nullID(c.OrganizationID)}, nil
 }
 
 // normalizeClientTimes leaves c's times as a read returns them.
@@ -86,8 +88,8 @@ func (d *DB) CreateClient(ctx context.Context, c *client.Client) error {
 	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
 		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
-		id_token_alg, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
+		id_token_alg, idp_system, idp_organization_id, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
 		return classify(err, "create client")
 	}
 	c.Version = 1
@@ -121,7 +123,7 @@ func (d *DB) UpdateClient(ctx context.Context, c *client.Client) error {
 		grant_types = ?, redirect_uris = ?, scope = ?, auth_method = ?, jwks_uri = ?, jwks = ?,
 		token_format = ?, disabled = ?, owner_id = ?, intervention = ?, created_at = ?,
 		updated_at = ?, secret_issued_at = ?, status = ?, resource_server = ?,
-		id_token_alg = ?, version = version + 1
+		id_token_alg = ?, idp_system = ?, idp_organization_id = ?, version = version + 1
 		WHERE client_id = ? AND version = ?`, args...)
 	if err != nil {
 		return classify(err, "update client")
@@ -153,6 +155,10 @@ func (d *DB) ListClients(ctx context.Context, f client.Filter, p store.Page) ([]
 	if f.OwnerID != 0 {
 		where += ` AND owner_id = ?`
 		args = append(args, f.OwnerID)
+	}
+	if f.IDPSystem {
+		where += ` AND idp_system = ?`
+		args = append(args, true)
 	}
 	args = append(args, p.Limit+1)
 	rows, err := d.rd(ctx).query(ctx, `SELECT `+clientColumns+` FROM oauth_clients`+where+` ORDER BY id LIMIT ?`, args...)
@@ -220,8 +226,8 @@ func (d *DB) EnsureBuiltinClients(ctx context.Context) error {
 	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
 		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
-		id_token_alg, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		id_token_alg, idp_system, idp_organization_id, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (client_id) DO NOTHING`, args...); err != nil {
 		return classify(err, "register built-in client "+c.ID)
 	}

@@ -178,3 +178,27 @@ func (d *DB) DeleteCountersBefore(ctx context.Context, before time.Time) (int, e
 	}
 	return int(n), nil
 }
+
+// RecordLogin stores at as user userID's last sign-in, replacing the
+// earlier one (one statement on both databases).
+func (d *DB) RecordLogin(ctx context.Context, userID int64, at time.Time) error {
+	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO user_last_login (user_id, last_login) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET last_login = excluded.last_login`, userID, toMicro(at)); err != nil {
+		return classify(err, "record last login")
+	}
+	return nil
+}
+
+// LastLogin returns user userID's last sign-in, nil when they never signed in.
+func (d *DB) LastLogin(ctx context.Context, userID int64) (*time.Time, error) {
+	var at int64
+	err := d.rd(ctx).row(ctx, `SELECT last_login FROM user_last_login WHERE user_id = ?`, userID).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read last login: %w", err)
+	}
+	t := fromMicro(at)
+	return &t, nil
+}

@@ -96,6 +96,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"ClientList", testClientList},
 		{"ClientIDTokenAlg", testClientIDTokenAlg},
 		{"BuiltinServiceClient", testBuiltinServiceClient},
+		{"IDPSystemClients", testIDPSystemClients},
+		{"LastLogin", testLastLogin},
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
 		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},

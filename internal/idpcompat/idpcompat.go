@@ -1,0 +1,420 @@
+// Package idpcompat is the legacy IdP API of seed 003 (the DGHS HRM
+// identity provider), kept request for request and byte-shape for shape so
+// that systems already calling it (shared health record, client registry)
+// move over to ward without a change:
+//
+//	POST /api/1.0/sso/signin               form email, password -> {"access_token": …}
+//	POST /api/1.0/sso/signout/{access_token}
+//	GET  /api/1.0/sso/token/{access_token} -> the person, groups and profiles
+//
+// Every request carries the headers client_id and X-Auth-Token of a system
+// client (internal/client, CreateSystem). The edge only translates: sign-in
+// is internal/session's (lockout, audit, last login), the tokens are
+// internal/oauth's, the person, groups and profiles internal/directory's.
+// docs/idp-api.md describes the API and where ward differs from the seed.
+package idpcompat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"ward/internal/actor"
+	"ward/internal/apperr"
+	"ward/internal/client"
+	"ward/internal/directory"
+	"ward/internal/session"
+)
+
+// Paths of the API (the seed's).
+const (
+	PathSignIn  = "/api/1.0/sso/signin"
+	PathSignOut = "/api/1.0/sso/signout/{access_token}"
+	PathToken   = "/api/1.0/sso/token/{access_token}"
+	// Prefix is what every path of the API starts with.
+	Prefix = "/api/1.0/sso/"
+)
+
+// Header names (the seed's; HTTP header names are case-insensitive).
+const (
+	HeaderClientID  = "client_id"
+	HeaderAuthToken = "X-Auth-Token"
+)
+
+// MaxFormBytes caps a sign-in form: an email and a password fit in far
+// less; anything bigger is refused with 413 before it is parsed.
+const MaxFormBytes = 8 << 10
+
+// TimeLayout is the seed's timestamp form, written in UTC.
+const TimeLayout = "2006-01-02 15:04:05"
+
+// maxTokenLen bounds the token path segment (a ward opaque token is under
+// 100 characters, a JWT a few hundred).
+const maxTokenLen = 4096
+
+// Clients authenticates system clients (client.Service).
+type Clients interface {
+	AuthenticateSystem(ctx context.Context, id, token string) (*client.Client, error)
+}
+
+// Sessions signs people in with the browser form's rules (session.Service).
+type Sessions interface {
+	SignIn(ctx context.Context, email, password string, issue session.Issuer) (int64, error)
+	LastLogin(ctx context.Context, userID int64) (*time.Time, error)
+}
+
+// Tokens issues, resolves and revokes the API's access tokens (oauth.Provider).
+type Tokens interface {
+	IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, error)
+	ResolveIDPToken(ctx context.Context, text string) (userID int64, err error)
+	SignOutIDPToken(ctx context.Context, text string) error
+}
+
+// Directory reads the person behind a token (directory.Service).
+type Directory interface {
+	IDCard(ctx context.Context, id int64) (*directory.IDCard, error)
+}
+
+// Throttle limits failed credential checks per client address
+// (session.Throttle), as at the sign-in form and the token endpoint.
+type Throttle interface {
+	Reserve(ctx context.Context, addr string) (session.Verdict, error)
+	Refund(ctx context.Context, addr string) error
+	Check(ctx context.Context, addr string) (session.Verdict, error)
+	Fail(ctx context.Context, addr string) error
+}
+
+// Deps are what the handler needs. Throttle may be nil (no limit).
+type Deps struct {
+	Clients   Clients
+	Sessions  Sessions
+	Tokens    Tokens
+	Directory Directory
+	Throttle  Throttle
+	ClientIP  func(*http.Request) string
+	Logger    *slog.Logger
+}
+
+// Handler serves the IdP API.
+type Handler struct{ d Deps }
+
+// New returns the handler; every dependency but Throttle is required.
+func New(d Deps) (*Handler, error) {
+	if d.Clients == nil || d.Sessions == nil || d.Tokens == nil || d.Directory == nil || d.ClientIP == nil {
+		return nil, errors.New("idpcompat: clients, sessions, tokens, directory and client address are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{d: d}, nil
+}
+
+// Mount registers the API's routes on mux. Other methods on its paths and
+// unknown paths under Prefix answer in the API's error shape.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathSignIn, h.signIn)
+	mux.HandleFunc("POST "+PathSignOut, h.signOut)
+	mux.HandleFunc("GET "+PathToken, h.token)
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, "Not found")
+	})
+}
+
+// Error is the seed's error body: {"error": true, "message": …, "code": …}.
+type Error struct {
+	Error   bool   `json:"error"`
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+}
+
+// Messages of the seed's error bodies.
+const (
+	MsgNotAuthenticated = "Not authenticated"
+	msgTokenNotActive   = "Token not found or no longer active"
+)
+
+// WriteError answers status with the seed's error body, code equal to the
+// HTTP status (the seed shows 404 beside a body saying 401 for a failed
+// sign-in; ward answers 401 for both, see docs/idp-api.md).
+func WriteError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, Error{Error: true, Message: message, Code: status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail answers an unexpected error as 500 with nothing internal in it,
+// logging the cause.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.d.Logger.ErrorContext(r.Context(), "idp api", "path", r.URL.Path, "err", err)
+	WriteError(w, http.StatusInternalServerError, "Internal error")
+}
+
+// system authenticates the request's system client: any mismatch of
+// client_id and X-Auth-Token is 401. A wrong token counts against the
+// address's failure budget, as a wrong client secret does at the token
+// endpoint; a right one costs no write. It returns the request's context
+// carrying the system client as the actor, or false after answering.
+func (h *Handler) system(w http.ResponseWriter, r *http.Request) (context.Context, *client.Client, bool) {
+	id, token := r.Header.Get(HeaderClientID), r.Header.Get(HeaderAuthToken)
+	if id == "" || token == "" {
+		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+		return nil, nil, false
+	}
+	addr := h.d.ClientIP(r)
+	if h.d.Throttle != nil {
+		v, err := h.d.Throttle.Check(r.Context(), addr)
+		if err != nil {
+			h.fail(w, r, err)
+			return nil, nil, false
+		}
+		if !v.Allowed {
+			throttled(w, v)
+			return nil, nil, false
+		}
+	}
+	c, err := h.d.Clients.AuthenticateSystem(r.Context(), id, token)
+	if apperr.Is(err, apperr.Unauthenticated) {
+		if h.d.Throttle != nil {
+			if ferr := h.d.Throttle.Fail(r.Context(), addr); ferr != nil {
+				h.d.Logger.WarnContext(r.Context(), "count failed IdP client check", "err", ferr)
+			}
+		}
+		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+		return nil, nil, false
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("authenticate system client: %w", err))
+		return nil, nil, false
+	}
+	return actor.With(r.Context(), actor.Actor{ClientID: c.ID}), c, true
+}
+
+func throttled(w http.ResponseWriter, v session.Verdict) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(v.RetryAfter/time.Second)))
+	WriteError(w, http.StatusTooManyRequests, "Too many failed attempts from this address; try again later")
+}
+
+// SignInResponse is the seed's successful sign-in body.
+type SignInResponse struct {
+	AccessToken string `json:"access_token"`
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
+	ctx, c, ok := h.system(w, r)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes", MaxFormBytes))
+			return
+		}
+		WriteError(w, http.StatusBadRequest, "The form could not be read: send email and password as application/x-www-form-urlencoded")
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	if email == "" || password == "" {
+		WriteError(w, http.StatusBadRequest, "The form fields email and password are required")
+		return
+	}
+	// The address's failure budget is taken before the password is
+	// checked, as at the sign-in form, so a burst cannot outrun it.
+	addr := h.d.ClientIP(r)
+	if h.d.Throttle != nil {
+		v, err := h.d.Throttle.Reserve(ctx, addr)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !v.Allowed {
+			throttled(w, v)
+			return
+		}
+	}
+	var token string
+	_, err := h.d.Sessions.SignIn(ctx, email, password, func(ctx context.Context, userID int64, now time.Time) error {
+		var err error
+		token, err = h.d.Tokens.IssueIDPToken(ctx, c.ID, userID, now)
+		return err
+	})
+	failed := apperr.Is(err, apperr.Unauthenticated) || apperr.Is(err, apperr.Invalid)
+	if !failed && h.d.Throttle != nil {
+		// Only failed credential checks count against the address.
+		if rerr := h.d.Throttle.Refund(ctx, addr); rerr != nil {
+			h.d.Logger.WarnContext(ctx, "refund IdP sign-in throttle", "err", rerr)
+		}
+	}
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, SignInResponse{AccessToken: token})
+	case failed:
+		// Unknown email, wrong password, locked account: one answer.
+		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+	default:
+		h.fail(w, r, fmt.Errorf("IdP sign-in: %w", err))
+	}
+}
+
+// tokenSegment returns the path's access token, or false after answering
+// 400 when the segment cannot be a token (ward's tokens are URL-safe
+// base64 with dots, '_' and '-').
+func tokenSegment(w http.ResponseWriter, r *http.Request) (string, bool) {
+	t := r.PathValue("access_token")
+	if t == "" || len(t) > maxTokenLen || strings.IndexFunc(t, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '~')
+	}) >= 0 {
+		WriteError(w, http.StatusBadRequest, "The path does not end in an access token")
+		return "", false
+	}
+	return t, true
+}
+
+// SignOutResponse is the answer to a sign-out (the seed shows none; ward
+// says what happened in the seed's style).
+type SignOutResponse struct {
+	Error   bool   `json:"error"`
+	Message string `json:"message"`
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	ctx, _, ok := h.system(w, r)
+	if !ok {
+		return
+	}
+	token, ok := tokenSegment(w, r)
+	if !ok {
+		return
+	}
+	err := h.d.Tokens.SignOutIDPToken(ctx, token)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, SignOutResponse{Error: false, Message: "Signed out"})
+	case apperr.Is(err, apperr.NotFound):
+		WriteError(w, http.StatusNotFound, msgTokenNotActive)
+	default:
+		h.fail(w, r, fmt.Errorf("IdP sign-out: %w", err))
+	}
+}
+
+// Profile is one of a person's profiles in the seed's shape.
+type Profile struct {
+	Type      string   `json:"type"`
+	ID        string   `json:"id"`
+	Catchment []string `json:"catchment"`
+}
+
+// UserInfo is the seed's answer to a token look-up: exactly its keys, in
+// its order. Timestamps are TimeLayout in UTC, null when unset.
+type UserInfo struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Email       string    `json:"email"`
+	IsActive    bool      `json:"is_active"`
+	Activated   bool      `json:"activated"`
+	ActivatedAt *string   `json:"activated_at"`
+	LastLogin   *string   `json:"last_login"`
+	AccessToken string    `json:"access_token"`
+	CreatedAt   *string   `json:"created_at"`
+	UpdatedAt   *string   `json:"updated_at"`
+	DeletedAt   *string   `json:"deleted_at"`
+	Groups      []string  `json:"groups"`
+	Profiles    []Profile `json:"profiles"`
+}
+
+func stamp(t *time.Time) *string {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(TimeLayout)
+	return &s
+}
+
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	ctx, c, ok := h.system(w, r)
+	if !ok {
+		return
+	}
+	token, ok := tokenSegment(w, r)
+	if !ok {
+		return
+	}
+	userID, err := h.d.Tokens.ResolveIDPToken(ctx, token)
+	if apperr.Is(err, apperr.NotFound) {
+		WriteError(w, http.StatusNotFound, msgTokenNotActive)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("IdP token look-up: %w", err))
+		return
+	}
+	out, err := h.userInfo(ctx, c, userID, token)
+	if apperr.Is(err, apperr.NotFound) {
+		// The person was deleted between the token check and the read.
+		WriteError(w, http.StatusNotFound, msgTokenNotActive)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("IdP token look-up: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// userInfo reads the person, groups and profiles. The token the system
+// holds is the person's authority to be identified to it, so the reads run
+// as ward itself, with the system client still named as the actor.
+func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, token string) (*UserInfo, error) {
+	ctx = actor.With(ctx, actor.Actor{System: true, ClientID: c.ID})
+	card, err := h.d.Directory.IDCard(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	u, groups, profiles := card.User, card.Groups, card.Profiles
+	if u.Deleted() {
+		return nil, apperr.New(apperr.NotFound, "user %d is deleted", userID)
+	}
+	last, err := h.d.Sessions.LastLogin(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := &UserInfo{
+		ID:          u.ID,
+		Name:        strings.TrimSpace(u.GivenName + " " + u.FamilyName),
+		Email:       u.Email,
+		IsActive:    u.Active(),
+		Activated:   true, // they signed in with a password: the account is in use
+		ActivatedAt: stamp(u.ConfirmedAt),
+		LastLogin:   stamp(last),
+		AccessToken: token,
+		CreatedAt:   stamp(&u.Registered),
+		UpdatedAt:   stamp(&u.UpdatedAt),
+		DeletedAt:   stamp(u.DeletedAt),
+		Groups:      make([]string, 0, len(groups)),
+		Profiles:    make([]Profile, 0, len(profiles)),
+	}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, g.Name)
+	}
+	for _, p := range profiles {
+		cat := p.Catchment
+		if cat == nil {
+			cat = []string{}
+		}
+		out.Profiles = append(out.Profiles, Profile{Type: p.Type, ID: p.ID, Catchment: cat})
+	}
+	return out, nil
+}
