@@ -34,12 +34,26 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, tx store.Transactor, perm Permissions, a audit.Recorder, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+	Perm  Permissions
+	Audit audit.Recorder
+}
+
+// Config is how a Service behaves; the zero Config is valid.
+type Config struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Service{store: st, tx: tx, perm: perm, audit: a, now: now}
+	return &Service{store: d.Store, tx: d.Tx, perm: d.Perm, audit: d.Audit, now: cfg.Now}
 }
 
 // record writes one typed audit event about a record of patientID (in

@@ -67,7 +67,8 @@ func newWorld(t *testing.T, g grants) *world {
 	if err := st.CreateProcedure(t.Context(), &p); err != nil {
 		t.Fatal(err)
 	}
-	svc := clinical.NewService(st, memTx{st}, g, log, func() time.Time { return fixed })
+	svc := clinical.NewService(clinical.Deps{Store: st, Tx: memTx{st}, Perm: g, Audit: log},
+		clinical.Config{Now: func() time.Time { return fixed }})
 	ctx := actor.With(t.Context(), actor.Actor{UserID: staffer})
 	return &world{st: st, log: log, svc: svc, ctx: ctx, obs: &o, proc: &p}
 }
