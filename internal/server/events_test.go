@@ -164,7 +164,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				return err
 			}},
 			{"clinical.Service.CreateObservation", audit.ObservationCreated, func(ctx context.Context) error {
-				o, err := svc.Clinical.CreateObservation(ctx, clinical.Observation{PatientID: patient, Status: clinical.ObsFinal,
+				o, err := svc.Clinical.Observations().Create(ctx, clinical.Observation{PatientID: patient, Status: clinical.ObsFinal,
 					Code:      []clinical.Coding{{System: "http://loinc.org", Code: "2345-7"}},
 					Value:     clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: "5.4", Unit: "mmol/L"}},
 					Effective: clinical.Occurrence{DateTime: &at}, Issued: at})
@@ -174,22 +174,22 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				return err
 			}},
 			{"clinical.Service.UpdateObservation", audit.ObservationUpdated, func(ctx context.Context) error {
-				o, err := svc.Clinical.GetObservation(ctx, obsID)
+				o, err := svc.Clinical.Observations().Get(ctx, obsID)
 				if err != nil {
 					return err
 				}
 				o.Status = clinical.ObsAmended
-				o, err = svc.Clinical.UpdateObservation(ctx, *o)
+				o, err = svc.Clinical.Observations().Update(ctx, *o)
 				if err == nil {
 					obsVersion = o.Version
 				}
 				return err
 			}},
 			{"clinical.Service.DeleteObservation", audit.ObservationDeleted, func(ctx context.Context) error {
-				return svc.Clinical.DeleteObservation(ctx, obsID, obsVersion)
+				return svc.Clinical.Observations().Delete(ctx, obsID, obsVersion)
 			}},
 			{"clinical.Service.CreateProcedure", audit.ProcedureCreated, func(ctx context.Context) error {
-				p, err := svc.Clinical.CreateProcedure(ctx, clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted,
+				p, err := svc.Clinical.Procedures().Create(ctx, clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted,
 					Code:      []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "26294005"}},
 					Performed: clinical.Occurrence{DateTime: &at}})
 				if err == nil {
@@ -198,19 +198,19 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				return err
 			}},
 			{"clinical.Service.UpdateProcedure", audit.ProcedureUpdated, func(ctx context.Context) error {
-				p, err := svc.Clinical.GetProcedure(ctx, procID)
+				p, err := svc.Clinical.Procedures().Get(ctx, procID)
 				if err != nil {
 					return err
 				}
 				p.Status = clinical.ProcEnteredInError
-				p, err = svc.Clinical.UpdateProcedure(ctx, *p)
+				p, err = svc.Clinical.Procedures().Update(ctx, *p)
 				if err == nil {
 					procVersion = p.Version
 				}
 				return err
 			}},
 			{"clinical.Service.DeleteProcedure", audit.ProcedureDeleted, func(ctx context.Context) error {
-				return svc.Clinical.DeleteProcedure(ctx, procID, procVersion)
+				return svc.Clinical.Procedures().Delete(ctx, procID, procVersion)
 			}},
 			{"document.Service.Create", audit.DocumentCreated, func(ctx context.Context) error {
 				d, err := svc.Documents.Create(ctx, &document.Document{PatientID: patient,

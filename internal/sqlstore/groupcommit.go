@@ -17,9 +17,10 @@ const maxBatch = 128
 // commit. On SQLite the batch runs on the one writer connection: SQLite
 // admits one writer at a time anyway, and a commit (writing the WAL frames
 // of every page touched) costs as much as the work of a small transaction.
-// On PostgreSQL the batch is one transaction from the pool, so the
-// commit's WAL flush and the audit head row (written once per transaction,
-// see txState) are paid once a batch rather than once a request; other
+// On PostgreSQL the batch is one transaction from the pool: every audited
+// write serialises on the audit head row anyway, and batching pays for
+// that row (written once per transaction, see txState) and for the
+// commit's WAL flush once a batch rather than once a request; other
 // replicas commit their own batches in parallel (see transientConflict for
 // what that costs). On both, committing
 // concurrent transactions together multiplies write throughput without
