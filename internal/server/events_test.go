@@ -163,7 +163,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := dir.SetUserProfiles(ctx, patient, []directory.Profile{{Type: directory.ProfilePatient, ID: "p-1"}})
 				return err
 			}},
-			{"clinical.Service.CreateObservation", audit.ObservationCreated, func(ctx context.Context) error {
+			{"clinical.Observations.Create", audit.ObservationCreated, func(ctx context.Context) error {
 				o, err := svc.Clinical.Observations().Create(ctx, clinical.Observation{PatientID: patient, Status: clinical.ObsFinal,
 					Code:      []clinical.Coding{{System: "http://loinc.org", Code: "2345-7"}},
 					Value:     clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: "5.4", Unit: "mmol/L"}},
@@ -173,7 +173,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.UpdateObservation", audit.ObservationUpdated, func(ctx context.Context) error {
+			{"clinical.Observations.Update", audit.ObservationUpdated, func(ctx context.Context) error {
 				o, err := svc.Clinical.Observations().Get(ctx, obsID)
 				if err != nil {
 					return err
@@ -185,10 +185,10 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.DeleteObservation", audit.ObservationDeleted, func(ctx context.Context) error {
+			{"clinical.Observations.Delete", audit.ObservationDeleted, func(ctx context.Context) error {
 				return svc.Clinical.Observations().Delete(ctx, obsID, obsVersion)
 			}},
-			{"clinical.Service.CreateProcedure", audit.ProcedureCreated, func(ctx context.Context) error {
+			{"clinical.Procedures.Create", audit.ProcedureCreated, func(ctx context.Context) error {
 				p, err := svc.Clinical.Procedures().Create(ctx, clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted,
 					Code:      []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "26294005"}},
 					Performed: clinical.Occurrence{DateTime: &at}})
@@ -197,7 +197,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.UpdateProcedure", audit.ProcedureUpdated, func(ctx context.Context) error {
+			{"clinical.Procedures.Update", audit.ProcedureUpdated, func(ctx context.Context) error {
 				p, err := svc.Clinical.Procedures().Get(ctx, procID)
 				if err != nil {
 					return err
@@ -209,7 +209,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.DeleteProcedure", audit.ProcedureDeleted, func(ctx context.Context) error {
+			{"clinical.Procedures.Delete", audit.ProcedureDeleted, func(ctx context.Context) error {
 				return svc.Clinical.Procedures().Delete(ctx, procID, procVersion)
 			}},
 			{"document.Service.Create", audit.DocumentCreated, func(ctx context.Context) error {
@@ -412,9 +412,20 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			t.Fatalf("collected %d secrets to look for, want the password, its hash, a token and two client secrets with hashes", len(secrets))
 		}
 
-		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions, svc.OAuth, svc.Keys} {
-			typ := reflect.TypeOf(v)
-			name := strings.TrimPrefix(typ.String(), "*")
+		// The clinical records' use cases live on clinical.Kind[T], one
+		// value per kind, named here as the table names them.
+		services := []struct {
+			name string // "" for the type's name
+			v    any
+		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
+			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
+			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}}
+		for _, sv := range services {
+			typ := reflect.TypeOf(sv.v)
+			name := sv.name
+			if name == "" {
+				name = strings.TrimPrefix(typ.String(), "*")
+			}
 			for i := range typ.NumMethod() {
 				m := name + "." + typ.Method(i).Name
 				if !hasWritePrefix(typ.Method(i).Name) || listed[m] {
