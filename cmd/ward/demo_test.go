@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -25,29 +24,19 @@ import (
 // (background jobs included, so exports run), and returns its base URL.
 func serveFor(t *testing.T, c cli, dbURL string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	cfg := config.Default()
 	cfg.DataDir, cfg.DatabaseURL, cfg.Addr = c.dir, dbURL, ln.Addr().String()
 	srv, err := server.New(context.Background(), cfg, server.WithLogger(server.NewLogger(cfg, io.Discard)))
 	if err != nil {
-		_ = ln.Close()
 		t.Fatalf("server: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
 		if err := srv.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
+	testutil.Serve(t, srv, ln)
 	return "http://" + cfg.Addr
 }
 

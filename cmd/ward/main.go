@@ -110,9 +110,6 @@ func (a *app) config(cmd *cobra.Command) (config.Config, error) {
 	return cfg, nil
 }
 
-// services opens the database and wires the services for an administrative
-// command, bringing the schema up to date first: commands are often run on
-// a fresh deployment before the server has ever started.
 // withServices runs fn with the services wired (and the database migrated)
 // for the command, and closes them afterwards.
 func (a *app) withServices(cmd *cobra.Command, fn func(svc *server.Services) error) error {
@@ -124,6 +121,9 @@ func (a *app) withServices(cmd *cobra.Command, fn func(svc *server.Services) err
 	return fn(svc)
 }
 
+// services opens the database and wires the services for an administrative
+// command, bringing the schema up to date first: commands are often run on
+// a fresh deployment before the server has ever started.
 func (a *app) services(cmd *cobra.Command) (*server.Services, error) {
 	cfg, err := a.config(cmd)
 	if err != nil {

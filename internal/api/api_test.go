@@ -58,8 +58,8 @@ func newEnv(t *testing.T, url string) *env {
 	t.Helper()
 	now := func() time.Time { return testNow }
 	st := testutil.NewStore(t, url, sqlstore.WithClock(now))
-	aud := audit.NewLog(st, st, now, "test")
-	dir := directory.NewService(st, aud, plainHasher{}, now)
+	aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test", Now: now})
+	dir := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: plainHasher{}}, directory.Config{Now: now})
 	mux := http.NewServeMux()
 	api.Mount(mux, api.Deps{
 		Directory: dir, Audit: aud, Base: "https://ward.test",

@@ -33,13 +33,13 @@ func newClientEnv(t testing.TB, url string) *clientEnv {
 	t.Helper()
 	now := func() time.Time { return testNow }
 	st := testutil.NewStore(t, url, sqlstore.WithClock(now))
-	aud := audit.NewLog(st, st, now, "test")
-	dir := directory.NewService(st, aud, plainHasher{}, now)
+	aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test", Now: now})
+	dir := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: plainHasher{}}, directory.Config{Now: now})
 	key, err := secrets.DeriveHMACKey(bytes.Repeat([]byte{9}, secrets.MasterKeySize), secrets.PurposeClientSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := client.NewService(st, st, dir, aud, key, now)
+	clients, err := client.NewService(client.Deps{Store: st, Tx: st, Roles: dir, Audit: aud}, client.Config{SecretKey: key, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

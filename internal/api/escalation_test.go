@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,30 +59,18 @@ type escEnv struct {
 
 func newEscEnv(t *testing.T, dbURL string) *escEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = dbURL
 	cfg.Addr = ln.Addr().String()
 	cfg.Issuer = "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg)
+	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
-		cancel()
 		t.Fatalf("server.New: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		_ = srv.Close()
-	})
+	t.Cleanup(func() { _ = srv.Close() })
+	testutil.Serve(t, srv, ln)
 	return &escEnv{t: t, base: cfg.Issuer, svc: srv.Services(),
 		noRedirect: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }

@@ -31,8 +31,8 @@ func (downStore) UserRoles(context.Context, int64) ([]string, error) {
 func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 	now := func() time.Time { return testNow }
 	st := testutil.NewStore(t, testutil.SQLiteURL(t), sqlstore.WithClock(now))
-	aud := audit.NewLog(st, st, now, "test")
-	up := directory.NewService(st, aud, plainHasher{}, now)
+	aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test", Now: now})
+	up := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: plainHasher{}}, directory.Config{Now: now})
 	admin, err := up.CreateUser(actor.System(context.Background()), directory.NewUser{
 		User:  directory.User{Email: "admin@example.org", GivenName: "Ada", FamilyName: "Admin"},
 		Roles: []string{directory.RoleAdmin},
@@ -51,7 +51,7 @@ func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 
 	e.must(e.doWith(mount(up), "GET", path, admin.ID, nil), http.StatusOK, nil)
 
-	down := directory.NewService(downStore{st}, aud, plainHasher{}, now)
+	down := directory.NewService(directory.Deps{Store: downStore{st}, Audit: aud, Hasher: plainHasher{}}, directory.Config{Now: now})
 	res := e.doWith(mount(down), "GET", path, admin.ID, nil)
 	p := e.problem(res, http.StatusServiceUnavailable)
 	if got := res.header.Get("Retry-After"); got != "1" {

@@ -29,10 +29,12 @@ func TestUnlockUser(t *testing.T) {
 		ctx := context.Background()
 		now := func() time.Time { return testNow }
 		st := testutil.NewStore(t, url, sqlstore.WithClock(now))
-		aud := audit.NewLog(st, st, now, "test")
+		aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test", Now: now})
 		pw := secrets.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}
-		dir := directory.NewService(st, aud, pw, now)
-		sess := session.NewService(st, st, pw, aud, st, session.DefaultConfig(), now).WithUnlockAuthorizer(dir)
+		dir := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: pw}, directory.Config{Now: now})
+		scfg := session.DefaultConfig()
+		scfg.Now = now
+		sess := session.NewService(session.Deps{Store: st, Users: st, Passwords: pw, Audit: aud, Tx: st}, scfg).WithUnlockAuthorizer(dir)
 		mux := http.NewServeMux()
 		api.Mount(mux, api.Deps{Directory: dir, Audit: aud, Sessions: sess, Base: "https://ward.test",
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

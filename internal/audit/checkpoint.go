@@ -208,17 +208,32 @@ type Checkpointer struct {
 	lastHash string
 }
 
-// NewCheckpointer wires a Checkpointer. path is the checkpoint file ("" to
-// write checkpoints to the log only: a server with no data directory); log
-// and now may be nil.
-func NewCheckpointer(head HeadReader, key *CheckpointKey, path string, log *slog.Logger, now func() time.Time) *Checkpointer {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// CheckpointerDeps are what a Checkpointer cannot work without.
+type CheckpointerDeps struct {
+	Head HeadReader
+	Key  *CheckpointKey
+}
+
+// CheckpointerConfig is how a Checkpointer behaves; the zero value is valid.
+type CheckpointerConfig struct {
+	// Path is the checkpoint file ("" to write checkpoints to the log
+	// only: a server with no data directory).
+	Path string
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewCheckpointer wires a Checkpointer.
+func NewCheckpointer(d CheckpointerDeps, cfg CheckpointerConfig) *Checkpointer {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Checkpointer{head: head, key: key, path: path, log: log, now: now}
+	return &Checkpointer{head: d.Head, key: d.Key, path: cfg.Path, log: cfg.Logger, now: cfg.Now}
 }
 
 // Key returns the signing key.

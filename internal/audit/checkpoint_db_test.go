@@ -36,7 +36,7 @@ func TestCheckpointCatchesTruncationDB(t *testing.T) {
 		ctx := t.Context()
 		path := filepath.Join(t.TempDir(), audit.CheckpointFile)
 		key := checkpointKey(t, 1)
-		cpr := audit.NewCheckpointer(db, key, path, nil, func() time.Time { return checkpointTime })
+		cpr := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: key}, audit.CheckpointerConfig{Path: path, Now: func() time.Time { return checkpointTime }})
 		if cp, err := cpr.Checkpoint(ctx); err != nil || cp == nil || cp.Seq != 6 {
 			t.Fatalf("checkpoint = %+v, %v; want one at event 6", cp, err)
 		}
@@ -76,7 +76,7 @@ func TestCheckpointIntactChainDB(t *testing.T) {
 		ctx := t.Context()
 		path := filepath.Join(t.TempDir(), "sub", audit.CheckpointFile)
 		key := checkpointKey(t, 1)
-		cpr := audit.NewCheckpointer(db, key, path, nil, func() time.Time { return checkpointTime })
+		cpr := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: key}, audit.CheckpointerConfig{Path: path, Now: func() time.Time { return checkpointTime }})
 		for i, want := range []int64{3, 0, 4} {
 			if i == 2 {
 				if err := l.Record(actor.System(ctx), audit.Change{Type: audit.UserUpdated, SubjectID: 1, Comment: "one more"}); err != nil {
@@ -133,7 +133,7 @@ func TestForgedCheckpointRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := checkpointKey(t, 1)
 	good := filepath.Join(dir, "good.jsonl")
-	if _, err := audit.NewCheckpointer(db, key, good, nil, func() time.Time { return checkpointTime }).Checkpoint(ctx); err != nil {
+	if _, err := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: key}, audit.CheckpointerConfig{Path: good, Now: func() time.Time { return checkpointTime }}).Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if cp, err := audit.LatestCheckpoint(good, key); err != nil || cp.Seq != 2 {
@@ -149,7 +149,7 @@ func TestForgedCheckpointRefused(t *testing.T) {
 	}
 
 	other := filepath.Join(dir, "other.jsonl")
-	if _, err := audit.NewCheckpointer(db, checkpointKey(t, 2), other, nil, nil).Checkpoint(ctx); err != nil {
+	if _, err := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: checkpointKey(t, 2)}, audit.CheckpointerConfig{Path: other}).Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	otherLine, err := os.ReadFile(other)

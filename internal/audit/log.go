@@ -27,13 +27,26 @@ type Log struct {
 	version string
 }
 
-// NewLog wires a Log. now may be nil (time.Now); version is the ward version
-// stamped on every event.
-func NewLog(st Store, tx store.Transactor, now func() time.Time, version string) *Log {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Log cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+}
+
+// Config is how a Log behaves; the zero Config is valid.
+type Config struct {
+	// Version is the ward version stamped on every event.
+	Version string
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewLog wires a Log.
+func NewLog(d Deps, cfg Config) *Log {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Log{st: st, tx: tx, now: now, version: version}
+	return &Log{st: d.Store, tx: d.Tx, now: cfg.Now, version: cfg.Version}
 }
 
 // Recorder records typed change events in the caller's transaction. It is

@@ -21,7 +21,7 @@ func newChain(t *testing.T, url string, n int) (*sqlstore.DB, *audit.Log) {
 	t.Helper()
 	db := testutil.NewStore(t, url)
 	now := time.Date(2025, 1, 2, 3, 4, 5, 678901234, time.UTC)
-	l := audit.NewLog(db, db, func() time.Time { now = now.Add(time.Second); return now }, "test")
+	l := audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: "test", Now: func() time.Time { now = now.Add(time.Second); return now }})
 	ctx := actor.With(t.Context(), actor.Actor{UserID: 9, ClientID: "cli"})
 	for i := range n {
 		if err := l.Record(ctx, audit.Change{Type: audit.UserUpdated, SubjectID: int64(i + 1), Comment: fmt.Sprintf("change %d", i+1)}); err != nil {

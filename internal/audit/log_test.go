@@ -85,7 +85,7 @@ var t0 = time.Date(2025, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600))
 
 func newTestLog(st *fakeStore) (*Log, *fakeTx) {
 	tx := &fakeTx{}
-	return NewLog(st, tx, func() time.Time { return t0 }, "9.9.9"), tx
+	return NewLog(Deps{Store: st, Tx: tx}, Config{Version: "9.9.9", Now: func() time.Time { return t0 }}), tx
 }
 
 func TestRecordBuildsEventFromActor(t *testing.T) {
@@ -336,7 +336,7 @@ func (s *appendingStore) ScanAudit(ctx context.Context, afterID int64, fn func(E
 
 func TestVerifyToleratesConcurrentAppend(t *testing.T) {
 	st := &appendingStore{fakeStore: chain(t, 5)}
-	l := NewLog(st, &fakeTx{}, nil, "v")
+	l := NewLog(Deps{Store: st, Tx: &fakeTx{}}, Config{Version: "v"})
 	b, err := l.Verify(t.Context())
 	if err != nil || b != nil {
 		t.Fatalf("verify during an append = %v, %v; want intact", b, err)
@@ -353,7 +353,7 @@ func (failingStore) ScanAudit(context.Context, int64, func(Event) error) error {
 }
 
 func TestVerifyReportsScanErrors(t *testing.T) {
-	l := NewLog(&failingStore{}, &fakeTx{}, nil, "v")
+	l := NewLog(Deps{Store: &failingStore{}, Tx: &fakeTx{}}, Config{Version: "v"})
 	b, err := l.Verify(t.Context())
 	if err == nil || b != nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("verify = %v, %v; want the scan error and no verdict", b, err)

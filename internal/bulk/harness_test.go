@@ -115,7 +115,7 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 		t.Fatalf("engine: %v", err)
 	}
 	e.runner = e.newRunner()
-	e.audit = audit.NewLog(e.db, e.db, nil, "test")
+	e.audit = audit.NewLog(audit.Deps{Store: e.db, Tx: e.db}, audit.Config{Version: "test"})
 	e.tokens = map[string]actor.Actor{}
 	mux := http.NewServeMux()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

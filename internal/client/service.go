@@ -74,20 +74,35 @@ func (s *Service) notify(id string) {
 	}
 }
 
-// NewService wires a Service. key signs client secrets; derive it from the
-// master key with secrets.DeriveHMACKey(master, secrets.PurposeClientSecret).
-// now may be nil (time.Now).
-func NewService(st Store, tx store.Transactor, roles Roles, a audit.Recorder, key secrets.HMACKey, now func() time.Time) (*Service, error) {
-	if st == nil || tx == nil || roles == nil || a == nil {
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+	Roles Roles
+	Audit audit.Recorder
+}
+
+// Config is how a Service behaves.
+type Config struct {
+	// SecretKey signs client secrets; derive it from the master key with
+	// secrets.DeriveHMACKey(master, secrets.PurposeClientSecret). Required.
+	SecretKey secrets.HMACKey
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(d Deps, cfg Config) (*Service, error) {
+	if d.Store == nil || d.Tx == nil || d.Roles == nil || d.Audit == nil {
 		return nil, errors.New("client service: store, transactor, roles and auditor are required")
 	}
-	if len(key) < 32 {
-		return nil, fmt.Errorf("client service: secret key is %d bytes, want at least 32", len(key))
+	if len(cfg.SecretKey) < 32 {
+		return nil, fmt.Errorf("client service: secret key is %d bytes, want at least 32", len(cfg.SecretKey))
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Service{store: st, tx: tx, roles: roles, audit: a, key: key, now: now}, nil
+	return &Service{store: d.Store, tx: d.Tx, roles: d.Roles, audit: d.Audit, key: cfg.SecretKey, now: cfg.Now}, nil
 }
 
 // newClientID draws a random client id that starts with a letter or a

@@ -67,14 +67,14 @@ func newEnv(t *testing.T, url string) *env {
 	t.Helper()
 	now := func() time.Time { return testNow }
 	db := testutil.NewStore(t, url, sqlstore.WithClock(now))
-	log := audit.NewLog(db, db, now, "test")
-	dir := directory.NewService(db, log, plainHasher{}, now)
+	log := audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: "test", Now: now})
+	dir := directory.NewService(directory.Deps{Store: db, Audit: log, Hasher: plainHasher{}}, directory.Config{Now: now})
 	key, err := secrets.DeriveHMACKey(bytes.Repeat([]byte{7}, secrets.MasterKeySize), secrets.PurposeClientSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	aud := &failingAuditor{inner: log}
-	svc, err := client.NewService(db, db, dir, aud, key, now)
+	svc, err := client.NewService(client.Deps{Store: db, Tx: db, Roles: dir, Audit: aud}, client.Config{SecretKey: key, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,127 +39,109 @@ func (m *memStore) snapshot() *memStore {
 
 var fixed = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func (m *memStore) CreateObservation(_ context.Context, o *clinical.Observation) error {
-	m.next++
-	o.ID, o.Version, o.UpdatedAt = m.next, 1, fixed
-	m.obs[o.ID] = *o
+func (m *memStore) Observations() clinical.Records[clinical.Observation] {
+	return memRecords[clinical.Observation, *clinical.Observation]{name: "observation", rows: m.obs, next: &m.next,
+		matches: func(f clinical.Filter, o *clinical.Observation) bool { return f.MatchesObservation(o, fixed) }}
+}
+
+func (m *memStore) Procedures() clinical.Records[clinical.Procedure] {
+	return memRecords[clinical.Procedure, *clinical.Procedure]{name: "procedure", rows: m.proc, next: &m.next,
+		matches: func(f clinical.Filter, p *clinical.Procedure) bool { return f.MatchesProcedure(p, fixed) }}
+}
+
+// memRecords is one kind's rows of a memStore. The searches keep what
+// matches keeps (Filter.MatchesObservation/MatchesProcedure); paging is
+// not modelled (one page), nor are scans.
+type memRecords[T any, P clinical.Record[T]] struct {
+	name    string
+	rows    map[int64]T
+	next    *int64
+	matches func(clinical.Filter, *T) bool
+}
+
+func (m memRecords[T, P]) Create(_ context.Context, r *T) error {
+	*m.next++
+	h := P(r).Head()
+	*h.ID, *h.Version, *h.UpdatedAt = *m.next, 1, fixed
+	m.rows[*h.ID] = *r
 	return nil
 }
 
-func (m *memStore) GetObservation(_ context.Context, id int64) (*clinical.Observation, error) {
-	o, ok := m.obs[id]
+func (m memRecords[T, P]) Get(_ context.Context, id int64) (*T, error) {
+	r, ok := m.rows[id]
 	if !ok {
-		return nil, apperr.New(apperr.NotFound, "observation %d not found", id)
+		return nil, apperr.New(apperr.NotFound, "%s %d not found", m.name, id)
 	}
-	return &o, nil
+	return &r, nil
 }
 
-func (m *memStore) UpdateObservation(_ context.Context, o *clinical.Observation) error {
-	old, ok := m.obs[o.ID]
+func (m memRecords[T, P]) Update(_ context.Context, r *T) error {
+	h := P(r).Head()
+	old, ok := m.rows[*h.ID]
 	if !ok {
-		return apperr.New(apperr.NotFound, "observation %d not found", o.ID)
+		return apperr.New(apperr.NotFound, "%s %d not found", m.name, *h.ID)
 	}
-	if old.Version != o.Version || old.DeletedAt != nil {
+	if oh := P(&old).Head(); *oh.Version != *h.Version || *oh.DeletedAt != nil {
 		return apperr.New(apperr.Conflict, "stale")
 	}
-	o.Version++
-	m.obs[o.ID] = *o
+	*h.Version++
+	m.rows[*h.ID] = *r
 	return nil
 }
 
-func (m *memStore) DeleteObservation(_ context.Context, id, version int64, at time.Time) error {
-	old, ok := m.obs[id]
+func (m memRecords[T, P]) Delete(_ context.Context, id, version int64, at time.Time) error {
+	old, ok := m.rows[id]
 	if !ok {
-		return apperr.New(apperr.NotFound, "observation %d not found", id)
+		return apperr.New(apperr.NotFound, "%s %d not found", m.name, id)
 	}
-	if old.Version != version || old.DeletedAt != nil {
+	oh := P(&old).Head()
+	if *oh.Version != version || *oh.DeletedAt != nil {
 		return apperr.New(apperr.Conflict, "stale")
 	}
-	old.Version++
-	old.DeletedAt = &at
-	m.obs[id] = old
+	*oh.Version++
+	*oh.DeletedAt = &at
+	m.rows[id] = old
 	return nil
 }
 
-func (m *memStore) ListObservations(_ context.Context, patientID int64, _ store.Page) ([]*clinical.Observation, string, error) {
-	var out []*clinical.Observation
-	for _, o := range m.obs {
-		if o.PatientID == patientID && o.DeletedAt == nil {
-			out = append(out, &o)
+func (m memRecords[T, P]) keep(keep func(*T) bool, desc bool) []*T {
+	var out []*T
+	for _, r := range m.rows {
+		if keep(&r) {
+			out = append(out, &r)
 		}
 	}
-	slices.SortFunc(out, func(a, b *clinical.Observation) int { return int(b.ID - a.ID) })
-	return out, "", nil
+	slices.SortFunc(out, func(a, b *T) int {
+		d := int(*P(a).Head().ID - *P(b).Head().ID)
+		if desc {
+			return -d
+		}
+		return d
+	})
+	return out
 }
 
-func (m *memStore) CountObservations(ctx context.Context, patientID int64) (int, error) {
-	l, _, err := m.ListObservations(ctx, patientID, store.Page{})
+func (m memRecords[T, P]) List(_ context.Context, patientID int64, _ store.Page) ([]*T, string, error) {
+	return m.keep(func(r *T) bool { h := P(r).Head(); return *h.PatientID == patientID && *h.DeletedAt == nil }, true), "", nil
+}
+
+func (m memRecords[T, P]) Count(ctx context.Context, patientID int64) (int, error) {
+	l, _, err := m.List(ctx, patientID, store.Page{})
 	return len(l), err
 }
 
-func (m *memStore) ScanObservations(context.Context, int64, time.Time, func(*clinical.Observation) error) error {
-	return nil
+func (m memRecords[T, P]) Scan(context.Context, int64, time.Time, func(*T) error) error { return nil }
+
+func (m memRecords[T, P]) Search(_ context.Context, f clinical.Filter, _ store.Page) ([]*T, string, error) {
+	return m.keep(func(r *T) bool { return m.matches(f, r) }, false), "", nil
 }
 
-func (m *memStore) CreateProcedure(_ context.Context, p *clinical.Procedure) error {
-	m.next++
-	p.ID, p.Version, p.UpdatedAt = m.next, 1, fixed
-	m.proc[p.ID] = *p
-	return nil
-}
-
-func (m *memStore) GetProcedure(_ context.Context, id int64) (*clinical.Procedure, error) {
-	p, ok := m.proc[id]
-	if !ok {
-		return nil, apperr.New(apperr.NotFound, "procedure %d not found", id)
-	}
-	return &p, nil
-}
-
-func (m *memStore) UpdateProcedure(_ context.Context, p *clinical.Procedure) error {
-	old, ok := m.proc[p.ID]
-	if !ok {
-		return apperr.New(apperr.NotFound, "procedure %d not found", p.ID)
-	}
-	if old.Version != p.Version || old.DeletedAt != nil {
-		return apperr.New(apperr.Conflict, "stale")
-	}
-	p.Version++
-	m.proc[p.ID] = *p
-	return nil
-}
-
-func (m *memStore) DeleteProcedure(_ context.Context, id, version int64, at time.Time) error {
-	old, ok := m.proc[id]
-	if !ok {
-		return apperr.New(apperr.NotFound, "procedure %d not found", id)
-	}
-	if old.Version != version || old.DeletedAt != nil {
-		return apperr.New(apperr.Conflict, "stale")
-	}
-	old.Version++
-	old.DeletedAt = &at
-	m.proc[id] = old
-	return nil
-}
-
-func (m *memStore) ListProcedures(_ context.Context, patientID int64, _ store.Page) ([]*clinical.Procedure, string, error) {
-	var out []*clinical.Procedure
-	for _, p := range m.proc {
-		if p.PatientID == patientID && p.DeletedAt == nil {
-			out = append(out, &p)
-		}
-	}
-	slices.SortFunc(out, func(a, b *clinical.Procedure) int { return int(b.ID - a.ID) })
-	return out, "", nil
-}
-
-func (m *memStore) CountProcedures(ctx context.Context, patientID int64) (int, error) {
-	l, _, err := m.ListProcedures(ctx, patientID, store.Page{})
+func (m memRecords[T, P]) CountMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	l, _, err := m.Search(ctx, f, store.Page{})
 	return len(l), err
 }
 
-func (m *memStore) ScanProcedures(context.Context, int64, time.Time, func(*clinical.Procedure) error) error {
+func (m memRecords[T, P]) ScanFiltered(context.Context, clinical.Filter, int64, func(*T) error) error {
 	return nil
 }
 
@@ -215,47 +197,4 @@ func (a *memAudit) Record(ctx context.Context, ch audit.Change) error {
 
 func (a *memAudit) RecordEach(context.Context, []audit.Entry) error {
 	return errors.New("unexpected RecordEach")
-}
-
-// The searches keep what Filter.MatchesObservation/MatchesProcedure keep;
-// paging is not modelled (one page).
-
-func (m *memStore) SearchObservations(_ context.Context, f clinical.Filter, _ store.Page) ([]*clinical.Observation, string, error) {
-	var out []*clinical.Observation
-	for _, o := range m.obs {
-		if f.MatchesObservation(&o, fixed) {
-			out = append(out, &o)
-		}
-	}
-	slices.SortFunc(out, func(a, b *clinical.Observation) int { return int(a.ID - b.ID) })
-	return out, "", nil
-}
-
-func (m *memStore) CountObservationsMatching(ctx context.Context, f clinical.Filter) (int, error) {
-	l, _, err := m.SearchObservations(ctx, f, store.Page{})
-	return len(l), err
-}
-
-func (m *memStore) ScanObservationsFiltered(context.Context, clinical.Filter, int64, func(*clinical.Observation) error) error {
-	return nil
-}
-
-func (m *memStore) SearchProcedures(_ context.Context, f clinical.Filter, _ store.Page) ([]*clinical.Procedure, string, error) {
-	var out []*clinical.Procedure
-	for _, p := range m.proc {
-		if f.MatchesProcedure(&p, fixed) {
-			out = append(out, &p)
-		}
-	}
-	slices.SortFunc(out, func(a, b *clinical.Procedure) int { return int(a.ID - b.ID) })
-	return out, "", nil
-}
-
-func (m *memStore) CountProceduresMatching(ctx context.Context, f clinical.Filter) (int, error) {
-	l, _, err := m.SearchProcedures(ctx, f, store.Page{})
-	return len(l), err
-}
-
-func (m *memStore) ScanProceduresFiltered(context.Context, clinical.Filter, int64, func(*clinical.Procedure) error) error {
-	return nil
 }

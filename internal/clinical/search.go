@@ -46,43 +46,24 @@ func normalizeFilter(f Filter) Filter {
 	return f
 }
 
-// SearchObservations returns a page (ascending id) of the live
-// observations f keeps and the next page's cursor. Access: see
-// authorizeSearch — View on every patient in f.PatientIDs, or ward itself
-// for a nil set; any one patient the caller may not view fails the whole
-// search with that check's error.
-func (s *Service) SearchObservations(ctx context.Context, f Filter, p store.Page) ([]*Observation, string, error) {
+// Search returns a page (ascending id) of the live records f keeps and
+// the next page's cursor. Access: see authorizeSearch — View on every
+// patient in f.PatientIDs, or ward itself for a nil set; any one patient
+// the caller may not view fails the whole search with that check's error.
+func (c *Kind[T]) Search(ctx context.Context, f Filter, p store.Page) ([]*T, string, error) {
 	f = normalizeFilter(f)
-	if err := s.authorizeSearch(ctx, f); err != nil {
+	if err := c.s.authorizeSearch(ctx, f); err != nil {
 		return nil, "", err
 	}
-	return s.store.SearchObservations(ctx, f, p.Normalize())
+	return c.k.records(c.s.store).Search(ctx, f, p.Normalize())
 }
 
-// CountObservationsMatching returns how many live observations f keeps (a
-// searchset's total), with SearchObservations' access rule.
-func (s *Service) CountObservationsMatching(ctx context.Context, f Filter) (int, error) {
+// CountMatching returns how many live records f keeps (a searchset's
+// total), with Search's access rule.
+func (c *Kind[T]) CountMatching(ctx context.Context, f Filter) (int, error) {
 	f = normalizeFilter(f)
-	if err := s.authorizeSearch(ctx, f); err != nil {
+	if err := c.s.authorizeSearch(ctx, f); err != nil {
 		return 0, err
 	}
-	return s.store.CountObservationsMatching(ctx, f)
-}
-
-// SearchProcedures is SearchObservations for procedures.
-func (s *Service) SearchProcedures(ctx context.Context, f Filter, p store.Page) ([]*Procedure, string, error) {
-	f = normalizeFilter(f)
-	if err := s.authorizeSearch(ctx, f); err != nil {
-		return nil, "", err
-	}
-	return s.store.SearchProcedures(ctx, f, p.Normalize())
-}
-
-// CountProceduresMatching is CountObservationsMatching for procedures.
-func (s *Service) CountProceduresMatching(ctx context.Context, f Filter) (int, error) {
-	f = normalizeFilter(f)
-	if err := s.authorizeSearch(ctx, f); err != nil {
-		return 0, err
-	}
-	return s.store.CountProceduresMatching(ctx, f)
+	return c.k.records(c.s.store).CountMatching(ctx, f)
 }

@@ -42,10 +42,10 @@ func TestServiceSearchAccess(t *testing.T) {
 			if c.system {
 				ctx = actor.System(t.Context())
 			}
-			obs, _, err := w.svc.SearchObservations(ctx, c.f, store.Page{})
-			nObs, cerr := w.svc.CountObservationsMatching(ctx, c.f)
-			procs, _, perr := w.svc.SearchProcedures(ctx, c.f, store.Page{})
-			nProc, pcerr := w.svc.CountProceduresMatching(ctx, c.f)
+			obs, _, err := w.svc.Observations().Search(ctx, c.f, store.Page{})
+			nObs, cerr := w.svc.Observations().CountMatching(ctx, c.f)
+			procs, _, perr := w.svc.Procedures().Search(ctx, c.f, store.Page{})
+			nProc, pcerr := w.svc.Procedures().CountMatching(ctx, c.f)
 			for i, e := range []error{err, cerr, perr, pcerr} {
 				if c.want == 0 && e != nil {
 					t.Fatalf("call %d: %v", i, e)
@@ -70,12 +70,12 @@ func TestServiceSearchPassesFilter(t *testing.T) {
 	w := newWorld(t, viewer)
 	f := clinical.Filter{PatientIDs: []int64{patient},
 		Codes: [][]clinical.CodeMatch{{{Match: clinical.CodeSystemAndCode, System: "http://loinc.org", Code: "8480-6"}}}}
-	got, _, err := w.svc.SearchObservations(w.ctx, f, store.Page{})
+	got, _, err := w.svc.Observations().Search(w.ctx, f, store.Page{})
 	if err != nil || len(got) != 1 || got[0].ID != w.obs.ID {
 		t.Fatalf("search by code: %v %v", got, err)
 	}
 	f.Dates = []timerange.Bound{{Prefix: timerange.Lt, Start: fixed.Add(-48 * time.Hour), End: fixed.Add(-47 * time.Hour)}}
-	if n, err := w.svc.CountObservationsMatching(w.ctx, f); err != nil || n != 0 {
+	if n, err := w.svc.Observations().CountMatching(w.ctx, f); err != nil || n != 0 {
 		t.Fatalf("count before the effective time: %d %v", n, err)
 	}
 }

@@ -34,12 +34,26 @@ type Service struct {
 	now   func() time.Time
 }
 
-// NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, tx store.Transactor, perm Permissions, a audit.Recorder, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+	Perm  Permissions
+	Audit audit.Recorder
+}
+
+// Config is how a Service behaves; the zero Config is valid.
+type Config struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Service{store: st, tx: tx, perm: perm, audit: a, now: now}
+	return &Service{store: d.Store, tx: d.Tx, perm: d.Perm, audit: d.Audit, now: cfg.Now}
 }
 
 // record writes one typed audit event about a record of patientID (in
@@ -83,256 +97,191 @@ func changed(old, updated any, skip ...string) string {
 
 var bookkeeping = []string{"ID", "PatientID", "CreatedBy", "UpdatedAt", "Version", "DeletedAt"}
 
-// CreateObservation records a new observation for o.PatientID. The caller
-// needs Edit on the patient; Issued defaults to now; CreatedBy is the
-// acting user.
-func (s *Service) CreateObservation(ctx context.Context, o Observation) (*Observation, error) {
-	o.ID, o.Version, o.DeletedAt, o.UpdatedAt = 0, 0, nil, time.Time{}
-	o.CreatedBy = actor.From(ctx).UserID
-	if o.Issued.IsZero() {
-		o.Issued = s.now()
+// kind is what the use cases need to know about one kind of record, T.
+type kind[T any] struct {
+	name                      string // "observation", in messages and audit comments
+	resource                  string // "Observation", the FHIR type audit subjects name
+	created, updated, deleted audit.EventType
+	records                   func(Store) Records[T]
+	head                      func(*T) Head
+	isDeleted                 func(*T) bool
+	validate                  func(*T) error
+	// defaults fills what the caller may leave out of a new record (nil:
+	// nothing).
+	defaults func(r *T, now time.Time)
+}
+
+var observations = kind[Observation]{
+	name: "observation", resource: "Observation",
+	created: audit.ObservationCreated, updated: audit.ObservationUpdated, deleted: audit.ObservationDeleted,
+	records: Store.Observations, head: (*Observation).Head, isDeleted: (*Observation).Deleted,
+	validate: ValidateObservation,
+	defaults: func(o *Observation, now time.Time) {
+		if o.Issued.IsZero() {
+			o.Issued = now
+		}
+	},
+}
+
+var procedures = kind[Procedure]{
+	name: "procedure", resource: "Procedure",
+	created: audit.ProcedureCreated, updated: audit.ProcedureUpdated, deleted: audit.ProcedureDeleted,
+	records: Store.Procedures, head: (*Procedure).Head, isDeleted: (*Procedure).Deleted,
+	validate: ValidateProcedure,
+}
+
+// Kind is the use cases of one kind of clinical record, T (Observation or
+// Procedure): the same rules for both, each write audited with the
+// kind's own event types. Get one from Service.Observations or
+// Service.Procedures.
+type Kind[T any] struct {
+	s *Service
+	k kind[T]
+}
+
+// Observations are the observations' use cases. Create defaults Issued to
+// now.
+func (s *Service) Observations() *Kind[Observation] { return &Kind[Observation]{s, observations} }
+
+// Procedures are the procedures' use cases.
+func (s *Service) Procedures() *Kind[Procedure] { return &Kind[Procedure]{s, procedures} }
+
+// Create records a new record for r's patient. The caller needs Edit on the
+// patient; CreatedBy is the acting user.
+func (c *Kind[T]) Create(ctx context.Context, r T) (*T, error) {
+	s, k := c.s, c.k
+	h := k.head(&r)
+	*h.ID, *h.Version, *h.DeletedAt, *h.UpdatedAt = 0, 0, nil, time.Time{}
+	*h.CreatedBy = actor.From(ctx).UserID
+	if k.defaults != nil {
+		k.defaults(&r, s.now())
 	}
-	if err := ValidateObservation(&o); err != nil {
+	if err := k.validate(&r); err != nil {
 		return nil, err
 	}
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		if err := s.perm.CheckRole(ctx, directory.Edit, o.PatientID); err != nil {
+		if err := s.perm.CheckRole(ctx, directory.Edit, *h.PatientID); err != nil {
 			return err
 		}
-		if err := s.store.CreateObservation(ctx, &o); err != nil {
+		if err := k.records(s.store).Create(ctx, &r); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ObservationCreated, audit.Ref("Observation", o.ID), o.PatientID,
-			map[string]any{"code": o.Code[0].Code, "status": o.Status, "version": o.Version}, "created observation %d (%s, status %s) for patient %d",
-			o.ID, o.Code[0].Code, o.Status, o.PatientID)
+		code := (*h.Code)[0].Code
+		return s.record(ctx, k.created, audit.Ref(k.resource, *h.ID), *h.PatientID,
+			map[string]any{"code": code, "status": *h.Status, "version": *h.Version}, "created %s %d (%s, status %s) for patient %d",
+			k.name, *h.ID, code, *h.Status, *h.PatientID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &o, nil
+	return &r, nil
 }
 
-// GetObservation returns a live observation of a patient the caller may
-// view. A deleted one is NotFound.
-func (s *Service) GetObservation(ctx context.Context, id int64) (*Observation, error) {
-	if err := checkID("observation", id); err != nil {
+// Get returns a live record of a patient the caller may view. A deleted
+// one is NotFound.
+func (c *Kind[T]) Get(ctx context.Context, id int64) (*T, error) {
+	s, k := c.s, c.k
+	if err := checkID(k.name, id); err != nil {
 		return nil, err
 	}
-	o, err := s.store.GetObservation(ctx, id)
+	r, err := k.records(s.store).Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.perm.CheckRole(ctx, directory.View, o.PatientID); err != nil {
+	if err := s.perm.CheckRole(ctx, directory.View, *k.head(r).PatientID); err != nil {
 		return nil, err
 	}
-	if o.Deleted() {
-		return nil, apperr.New(apperr.NotFound, "observation %d not found", id)
+	if k.isDeleted(r) {
+		return nil, apperr.New(apperr.NotFound, "%s %d not found", k.name, id)
 	}
-	return o, nil
+	return r, nil
 }
 
-// UpdateObservation replaces the observation o.ID when o.Version is the
-// current version (else Conflict). The caller needs Edit on the patient;
-// the patient and recorder cannot change.
-func (s *Service) UpdateObservation(ctx context.Context, o Observation) (*Observation, error) {
-	if err := checkID("observation", o.ID); err != nil {
+// Update replaces the record r.ID when its Version is the current version
+// (else Conflict). The caller needs Edit on the patient; the patient and
+// recorder cannot change.
+func (c *Kind[T]) Update(ctx context.Context, r T) (*T, error) {
+	s, k := c.s, c.k
+	h := k.head(&r)
+	if err := checkID(k.name, *h.ID); err != nil {
 		return nil, err
 	}
 	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		old, err := s.store.GetObservation(ctx, o.ID)
+		old, err := k.records(s.store).Get(ctx, *h.ID)
 		if err != nil {
 			return err
 		}
-		if err := s.perm.CheckRole(ctx, directory.Edit, old.PatientID); err != nil {
+		oh := k.head(old)
+		if err := s.perm.CheckRole(ctx, directory.Edit, *oh.PatientID); err != nil {
 			return err
 		}
-		if old.Deleted() {
-			return apperr.New(apperr.NotFound, "observation %d not found", o.ID)
+		if k.isDeleted(old) {
+			return apperr.New(apperr.NotFound, "%s %d not found", k.name, *h.ID)
 		}
-		if o.PatientID != 0 && o.PatientID != old.PatientID {
-			return apperr.New(apperr.Invalid, "invalid observation: patient: cannot be changed")
+		if *h.PatientID != 0 && *h.PatientID != *oh.PatientID {
+			return apperr.New(apperr.Invalid, "invalid %s: patient: cannot be changed", k.name)
 		}
-		o.PatientID, o.CreatedBy, o.DeletedAt = old.PatientID, old.CreatedBy, nil
-		if err := ValidateObservation(&o); err != nil {
+		*h.PatientID, *h.CreatedBy, *h.DeletedAt = *oh.PatientID, *oh.CreatedBy, nil
+		if err := k.validate(&r); err != nil {
 			return err
 		}
-		what := changed(*old, o, bookkeeping...)
-		if err := s.store.UpdateObservation(ctx, &o); err != nil {
+		what := changed(*old, r, bookkeeping...)
+		if err := k.records(s.store).Update(ctx, &r); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ObservationUpdated, audit.Ref("Observation", o.ID), o.PatientID,
-			map[string]any{"changed": what, "version": o.Version}, "updated observation %d to version %d: %s",
-			o.ID, o.Version, what)
+		return s.record(ctx, k.updated, audit.Ref(k.resource, *h.ID), *h.PatientID,
+			map[string]any{"changed": what, "version": *h.Version}, "updated %s %d to version %d: %s",
+			k.name, *h.ID, *h.Version, what)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &o, nil
+	return &r, nil
 }
 
-// DeleteObservation soft-deletes observation id at version (Conflict when
-// stale). The caller needs Edit on the patient.
-func (s *Service) DeleteObservation(ctx context.Context, id, version int64) error {
-	if err := checkID("observation", id); err != nil {
+// Delete soft-deletes record id at version (Conflict when stale). The
+// caller needs Edit on the patient.
+func (c *Kind[T]) Delete(ctx context.Context, id, version int64) error {
+	s, k := c.s, c.k
+	if err := checkID(k.name, id); err != nil {
 		return err
 	}
 	return s.tx.InTx(ctx, func(ctx context.Context) error {
-		o, err := s.store.GetObservation(ctx, id)
+		r, err := k.records(s.store).Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if err := s.perm.CheckRole(ctx, directory.Edit, o.PatientID); err != nil {
+		patientID := *k.head(r).PatientID
+		if err := s.perm.CheckRole(ctx, directory.Edit, patientID); err != nil {
 			return err
 		}
-		if o.Deleted() {
-			return apperr.New(apperr.NotFound, "observation %d not found", id)
+		if k.isDeleted(r) {
+			return apperr.New(apperr.NotFound, "%s %d not found", k.name, id)
 		}
-		if err := s.store.DeleteObservation(ctx, id, version, s.now()); err != nil {
+		if err := k.records(s.store).Delete(ctx, id, version, s.now()); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.ObservationDeleted, audit.Ref("Observation", id), o.PatientID,
-			map[string]any{"version": version}, "deleted observation %d (version %d)", id, version)
+		return s.record(ctx, k.deleted, audit.Ref(k.resource, id), patientID,
+			map[string]any{"version": version}, "deleted %s %d (version %d)", k.name, id, version)
 	})
 }
 
-// ListObservations returns a page of the patient's observations, newest
-// first. The caller needs View on the patient.
-func (s *Service) ListObservations(ctx context.Context, patientID int64, p store.Page) ([]*Observation, string, error) {
-	if err := s.perm.CheckRole(ctx, directory.View, patientID); err != nil {
-		return nil, "", err
-	}
-	return s.store.ListObservations(ctx, patientID, p.Normalize())
-}
-
-// CountObservations returns how many observations the patient has (a
-// searchset's total). The caller needs View on the patient.
-func (s *Service) CountObservations(ctx context.Context, patientID int64) (int, error) {
-	if err := s.perm.CheckRole(ctx, directory.View, patientID); err != nil {
-		return 0, err
-	}
-	return s.store.CountObservations(ctx, patientID)
-}
-
-// CreateProcedure records a new procedure for p.PatientID. The caller needs
-// Edit on the patient; CreatedBy is the acting user.
-func (s *Service) CreateProcedure(ctx context.Context, p Procedure) (*Procedure, error) {
-	p.ID, p.Version, p.DeletedAt, p.UpdatedAt = 0, 0, nil, time.Time{}
-	p.CreatedBy = actor.From(ctx).UserID
-	if err := ValidateProcedure(&p); err != nil {
-		return nil, err
-	}
-	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		if err := s.perm.CheckRole(ctx, directory.Edit, p.PatientID); err != nil {
-			return err
-		}
-		if err := s.store.CreateProcedure(ctx, &p); err != nil {
-			return err
-		}
-		return s.record(ctx, audit.ProcedureCreated, audit.Ref("Procedure", p.ID), p.PatientID,
-			map[string]any{"code": p.Code[0].Code, "status": p.Status, "version": p.Version}, "created procedure %d (%s, status %s) for patient %d",
-			p.ID, p.Code[0].Code, p.Status, p.PatientID)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// GetProcedure returns a live procedure of a patient the caller may view.
-func (s *Service) GetProcedure(ctx context.Context, id int64) (*Procedure, error) {
-	if err := checkID("procedure", id); err != nil {
-		return nil, err
-	}
-	p, err := s.store.GetProcedure(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.perm.CheckRole(ctx, directory.View, p.PatientID); err != nil {
-		return nil, err
-	}
-	if p.Deleted() {
-		return nil, apperr.New(apperr.NotFound, "procedure %d not found", id)
-	}
-	return p, nil
-}
-
-// UpdateProcedure replaces the procedure p.ID when p.Version is current
-// (else Conflict). The caller needs Edit on the patient.
-func (s *Service) UpdateProcedure(ctx context.Context, p Procedure) (*Procedure, error) {
-	if err := checkID("procedure", p.ID); err != nil {
-		return nil, err
-	}
-	err := s.tx.InTx(ctx, func(ctx context.Context) error {
-		old, err := s.store.GetProcedure(ctx, p.ID)
-		if err != nil {
-			return err
-		}
-		if err := s.perm.CheckRole(ctx, directory.Edit, old.PatientID); err != nil {
-			return err
-		}
-		if old.Deleted() {
-			return apperr.New(apperr.NotFound, "procedure %d not found", p.ID)
-		}
-		if p.PatientID != 0 && p.PatientID != old.PatientID {
-			return apperr.New(apperr.Invalid, "invalid procedure: patient: cannot be changed")
-		}
-		p.PatientID, p.CreatedBy, p.DeletedAt = old.PatientID, old.CreatedBy, nil
-		if err := ValidateProcedure(&p); err != nil {
-			return err
-		}
-		what := changed(*old, p, bookkeeping...)
-		if err := s.store.UpdateProcedure(ctx, &p); err != nil {
-			return err
-		}
-		return s.record(ctx, audit.ProcedureUpdated, audit.Ref("Procedure", p.ID), p.PatientID,
-			map[string]any{"changed": what, "version": p.Version}, "updated procedure %d to version %d: %s",
-			p.ID, p.Version, what)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
-// DeleteProcedure soft-deletes procedure id at version (Conflict when
-// stale). The caller needs Edit on the patient.
-func (s *Service) DeleteProcedure(ctx context.Context, id, version int64) error {
-	if err := checkID("procedure", id); err != nil {
-		return err
-	}
-	return s.tx.InTx(ctx, func(ctx context.Context) error {
-		p, err := s.store.GetProcedure(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := s.perm.CheckRole(ctx, directory.Edit, p.PatientID); err != nil {
-			return err
-		}
-		if p.Deleted() {
-			return apperr.New(apperr.NotFound, "procedure %d not found", id)
-		}
-		if err := s.store.DeleteProcedure(ctx, id, version, s.now()); err != nil {
-			return err
-		}
-		return s.record(ctx, audit.ProcedureDeleted, audit.Ref("Procedure", id), p.PatientID,
-			map[string]any{"version": version}, "deleted procedure %d (version %d)", id, version)
-	})
-}
-
-// ListProcedures returns a page of the patient's procedures, newest first.
-// The caller needs View on the patient.
-func (s *Service) ListProcedures(ctx context.Context, patientID int64, p store.Page) ([]*Procedure, string, error) {
-	if err := s.perm.CheckRole(ctx, directory.View, patientID); err != nil {
-		return nil, "", err
-	}
-	return s.store.ListProcedures(ctx, patientID, p.Normalize())
-}
-
-// CountProcedures returns how many procedures the patient has. The caller
+// List returns a page of the patient's records, newest first. The caller
 // needs View on the patient.
-func (s *Service) CountProcedures(ctx context.Context, patientID int64) (int, error) {
+func (c *Kind[T]) List(ctx context.Context, patientID int64, p store.Page) ([]*T, string, error) {
+	s, k := c.s, c.k
+	if err := s.perm.CheckRole(ctx, directory.View, patientID); err != nil {
+		return nil, "", err
+	}
+	return k.records(s.store).List(ctx, patientID, p.Normalize())
+}
+
+// Count returns how many records the patient has (a searchset's total).
+// The caller needs View on the patient.
+func (c *Kind[T]) Count(ctx context.Context, patientID int64) (int, error) {
+	s, k := c.s, c.k
 	if err := s.perm.CheckRole(ctx, directory.View, patientID); err != nil {
 		return 0, err
 	}
-	return s.store.CountProcedures(ctx, patientID)
+	return k.records(s.store).Count(ctx, patientID)
 }

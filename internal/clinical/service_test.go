@@ -61,13 +61,14 @@ func newWorld(t *testing.T, g grants) *world {
 	log := &memAudit{}
 	o, p := obs(), proc()
 	o.CreatedBy, p.CreatedBy = staffer, staffer
-	if err := st.CreateObservation(t.Context(), &o); err != nil {
+	if err := st.Observations().Create(t.Context(), &o); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateProcedure(t.Context(), &p); err != nil {
+	if err := st.Procedures().Create(t.Context(), &p); err != nil {
 		t.Fatal(err)
 	}
-	svc := clinical.NewService(st, memTx{st}, g, log, func() time.Time { return fixed })
+	svc := clinical.NewService(clinical.Deps{Store: st, Tx: memTx{st}, Perm: g, Audit: log},
+		clinical.Config{Now: func() time.Time { return fixed }})
 	ctx := actor.With(t.Context(), actor.Actor{UserID: staffer})
 	return &world{st: st, log: log, svc: svc, ctx: ctx, obs: &o, proc: &p}
 }
@@ -92,62 +93,62 @@ func TestServicePermissions(t *testing.T) {
 	}
 	ops := []op{
 		{"CreateObservation", editor, viewer, audit.Observation, func(w *world) error {
-			_, err := w.svc.CreateObservation(w.ctx, obs())
+			_, err := w.svc.Observations().Create(w.ctx, obs())
 			return err
 		}},
 		{"GetObservation", viewer, nobody, "", func(w *world) error {
-			_, err := w.svc.GetObservation(w.ctx, w.obs.ID)
+			_, err := w.svc.Observations().Get(w.ctx, w.obs.ID)
 			return err
 		}},
 		{"UpdateObservation", editor, viewer, audit.Observation, func(w *world) error {
 			o := *w.obs
 			o.Status = clinical.ObsAmended
-			_, err := w.svc.UpdateObservation(w.ctx, o)
+			_, err := w.svc.Observations().Update(w.ctx, o)
 			return err
 		}},
 		{"DeleteObservation", editor, viewer, audit.Observation, func(w *world) error {
-			return w.svc.DeleteObservation(w.ctx, w.obs.ID, w.obs.Version)
+			return w.svc.Observations().Delete(w.ctx, w.obs.ID, w.obs.Version)
 		}},
 		{"ListObservations", viewer, nobody, "", func(w *world) error {
-			l, _, err := w.svc.ListObservations(w.ctx, patient, store.Page{})
+			l, _, err := w.svc.Observations().List(w.ctx, patient, store.Page{})
 			if err == nil && len(l) != 1 {
 				return errors.New("listed the wrong observations")
 			}
 			return err
 		}},
 		{"CountObservations", viewer, nobody, "", func(w *world) error {
-			n, err := w.svc.CountObservations(w.ctx, patient)
+			n, err := w.svc.Observations().Count(w.ctx, patient)
 			if err == nil && n != 1 {
 				return errors.New("wrong count")
 			}
 			return err
 		}},
 		{"CreateProcedure", editor, viewer, audit.Procedure, func(w *world) error {
-			_, err := w.svc.CreateProcedure(w.ctx, proc())
+			_, err := w.svc.Procedures().Create(w.ctx, proc())
 			return err
 		}},
 		{"GetProcedure", viewer, nobody, "", func(w *world) error {
-			_, err := w.svc.GetProcedure(w.ctx, w.proc.ID)
+			_, err := w.svc.Procedures().Get(w.ctx, w.proc.ID)
 			return err
 		}},
 		{"UpdateProcedure", editor, viewer, audit.Procedure, func(w *world) error {
 			p := *w.proc
 			p.Status = clinical.ProcEnteredInError
-			_, err := w.svc.UpdateProcedure(w.ctx, p)
+			_, err := w.svc.Procedures().Update(w.ctx, p)
 			return err
 		}},
 		{"DeleteProcedure", editor, viewer, audit.Procedure, func(w *world) error {
-			return w.svc.DeleteProcedure(w.ctx, w.proc.ID, w.proc.Version)
+			return w.svc.Procedures().Delete(w.ctx, w.proc.ID, w.proc.Version)
 		}},
 		{"ListProcedures", viewer, nobody, "", func(w *world) error {
-			l, _, err := w.svc.ListProcedures(w.ctx, patient, store.Page{})
+			l, _, err := w.svc.Procedures().List(w.ctx, patient, store.Page{})
 			if err == nil && len(l) != 1 {
 				return errors.New("listed the wrong procedures")
 			}
 			return err
 		}},
 		{"CountProcedures", viewer, nobody, "", func(w *world) error {
-			n, err := w.svc.CountProcedures(w.ctx, patient)
+			n, err := w.svc.Procedures().Count(w.ctx, patient)
 			if err == nil && n != 1 {
 				return errors.New("wrong count")
 			}
@@ -197,7 +198,7 @@ func TestCreateObservationRecordsWhoAndWhat(t *testing.T) {
 	in := obs()
 	in.Issued = time.Time{}
 	in.CreatedBy, in.Version, in.ID = 999, 7, 55 // ignored
-	got, err := w.svc.CreateObservation(w.ctx, in)
+	got, err := w.svc.Observations().Create(w.ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestUpdateAuditsWhatChanged(t *testing.T) {
 	o := *w.obs
 	o.Status = clinical.ObsCorrected
 	o.Value = clinical.Value{Kind: clinical.ValueInteger, Integer: 3}
-	got, err := w.svc.UpdateObservation(w.ctx, o)
+	got, err := w.svc.Observations().Update(w.ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestUpdateAuditsWhatChanged(t *testing.T) {
 
 	p := *w.proc
 	p.PerformerID = 77
-	if _, err := w.svc.UpdateProcedure(w.ctx, p); err != nil {
+	if _, err := w.svc.Procedures().Update(w.ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	if c := w.log.events[1].comment; !strings.Contains(c, "procedure "+itoa(p.ID)) || !strings.HasSuffix(c, ": performerid") {
@@ -242,27 +243,27 @@ func TestStaleAndMissing(t *testing.T) {
 	w := newWorld(t, editor)
 	o := *w.obs
 	o.Version = 9
-	_, err := w.svc.UpdateObservation(w.ctx, o)
+	_, err := w.svc.Observations().Update(w.ctx, o)
 	if !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("stale update: %v, want conflict", err)
 	}
-	if err := w.svc.DeleteProcedure(w.ctx, w.proc.ID, 9); !apperr.Is(err, apperr.Conflict) {
+	if err := w.svc.Procedures().Delete(w.ctx, w.proc.ID, 9); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("stale delete: %v, want conflict", err)
 	}
-	if _, err := w.svc.GetObservation(w.ctx, 12345); !apperr.Is(err, apperr.NotFound) {
+	if _, err := w.svc.Observations().Get(w.ctx, 12345); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("missing observation: %v, want not found", err)
 	}
-	if _, err := w.svc.GetProcedure(w.ctx, 0); !apperr.Is(err, apperr.Invalid) {
+	if _, err := w.svc.Procedures().Get(w.ctx, 0); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("id 0: %v, want invalid", err)
 	}
 	// A deleted observation is gone for readers and writers.
-	if err := w.svc.DeleteObservation(w.ctx, w.obs.ID, 1); err != nil {
+	if err := w.svc.Observations().Delete(w.ctx, w.obs.ID, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.svc.GetObservation(w.ctx, w.obs.ID); !apperr.Is(err, apperr.NotFound) {
+	if _, err := w.svc.Observations().Get(w.ctx, w.obs.ID); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("deleted observation: %v, want not found", err)
 	}
-	if err := w.svc.DeleteObservation(w.ctx, w.obs.ID, 2); !apperr.Is(err, apperr.NotFound) {
+	if err := w.svc.Observations().Delete(w.ctx, w.obs.ID, 2); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("second delete: %v, want not found", err)
 	}
 	if len(w.log.events) != 1 {
@@ -274,12 +275,12 @@ func TestPatientCannotMove(t *testing.T) {
 	w := newWorld(t, grants{directory.View: {patient, 11}, directory.Edit: {patient, 11}})
 	o := *w.obs
 	o.PatientID = 11
-	if _, err := w.svc.UpdateObservation(w.ctx, o); !apperr.Is(err, apperr.Invalid) {
+	if _, err := w.svc.Observations().Update(w.ctx, o); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("moving an observation: %v, want invalid", err)
 	}
 	p := *w.proc
 	p.PatientID = 11
-	if _, err := w.svc.UpdateProcedure(w.ctx, p); !apperr.Is(err, apperr.Invalid) {
+	if _, err := w.svc.Procedures().Update(w.ctx, p); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("moving a procedure: %v, want invalid", err)
 	}
 }
@@ -289,13 +290,13 @@ func TestPatientCannotMove(t *testing.T) {
 func TestAuditFailureRollsBack(t *testing.T) {
 	w := newWorld(t, editor)
 	w.log.fail = errors.New("disk full")
-	if _, err := w.svc.CreateObservation(w.ctx, obs()); err == nil {
+	if _, err := w.svc.Observations().Create(w.ctx, obs()); err == nil {
 		t.Fatal("create succeeded without its audit event")
 	}
-	if _, err := w.svc.CreateProcedure(w.ctx, proc()); err == nil {
+	if _, err := w.svc.Procedures().Create(w.ctx, proc()); err == nil {
 		t.Fatal("create succeeded without its audit event")
 	}
-	if err := w.svc.DeleteObservation(w.ctx, w.obs.ID, 1); err == nil {
+	if err := w.svc.Observations().Delete(w.ctx, w.obs.ID, 1); err == nil {
 		t.Fatal("delete succeeded without its audit event")
 	}
 	if len(w.st.obs) != 1 || len(w.st.proc) != 1 || w.st.obs[w.obs.ID].DeletedAt != nil {
@@ -307,12 +308,12 @@ func TestInvalidInputIsRefusedBeforeWriting(t *testing.T) {
 	w := newWorld(t, editor)
 	bad := obs()
 	bad.Status = "done"
-	if _, err := w.svc.CreateObservation(w.ctx, bad); !apperr.Is(err, apperr.Invalid) {
+	if _, err := w.svc.Observations().Create(w.ctx, bad); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("bad observation: %v, want invalid", err)
 	}
 	badP := proc()
 	badP.Code = []clinical.Coding{{System: "http://loinc.org", Code: "x"}}
-	if _, err := w.svc.CreateProcedure(w.ctx, badP); !apperr.Is(err, apperr.Invalid) {
+	if _, err := w.svc.Procedures().Create(w.ctx, badP); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("non-SNOMED procedure: %v, want invalid", err)
 	}
 	if len(w.st.obs) != 1 || len(w.st.proc) != 1 || len(w.log.events) != 0 {

@@ -28,61 +28,79 @@ import (
 //   - Searches see a resource's codes and dates as last written: an update
 //     that changes the codes or the time changes what matches.
 type Store interface {
-	// CreateObservation inserts o, setting o.ID, o.Version=1 and o.UpdatedAt.
-	CreateObservation(ctx context.Context, o *Observation) error
-	// GetObservation returns the observation, including a soft-deleted one.
-	GetObservation(ctx context.Context, id int64) (*Observation, error)
-	// UpdateObservation writes every field of o but ID, CreatedBy and
-	// DeletedAt, bumping o.Version and setting o.UpdatedAt. A deleted
-	// observation cannot be updated (Conflict).
-	UpdateObservation(ctx context.Context, o *Observation) error
-	// DeleteObservation soft-deletes the live observation id at version
-	// (Conflict when stale or already deleted), bumping its version and
-	// UpdatedAt so an incremental scan sees the change.
-	DeleteObservation(ctx context.Context, id, version int64, at time.Time) error
-	// ListObservations returns the patient's live observations newest first
-	// (by descending id) after the cursor, and the cursor of the next page
-	// ("" at the end).
-	ListObservations(ctx context.Context, patientID int64, p store.Page) ([]*Observation, string, error)
-	// CountObservations returns how many live observations the patient has;
-	// patientID 0 counts every patient's.
-	CountObservations(ctx context.Context, patientID int64) (int, error)
-	// ScanObservations calls fn for every live observation with id >
-	// afterID and UpdatedAt >= since (zero since: all), in id order. It is
-	// what bulk export runs on: memory stays bounded however many rows
-	// there are (rows are read in batches), fn may call the store, and an
-	// error from fn stops the scan and is returned.
-	ScanObservations(ctx context.Context, afterID int64, since time.Time, fn func(*Observation) error) error
-	// SearchObservations returns the live observations f keeps (see
-	// Filter.MatchesObservation, the reference), in ascending id order,
-	// after the cursor, and the cursor of the next page ("" at the end).
-	SearchObservations(ctx context.Context, f Filter, p store.Page) ([]*Observation, string, error)
-	// CountObservationsMatching returns how many live observations f keeps.
-	CountObservationsMatching(ctx context.Context, f Filter) (int, error)
-	// ScanObservationsFiltered is ScanObservations over what f keeps
-	// (f.Updated takes the place of since): batched, in id order after
-	// afterID, with the same memory bound and error rule.
-	ScanObservationsFiltered(ctx context.Context, f Filter, afterID int64, fn func(*Observation) error) error
+	// Observations are the observations' rows (table observations).
+	Observations() Records[Observation]
+	// Procedures are the procedures' rows (table procedures); Search and
+	// the filtered scan keep what Filter.MatchesProcedure keeps.
+	Procedures() Records[Procedure]
+}
 
-	// CreateProcedure inserts p, setting p.ID, p.Version=1 and p.UpdatedAt.
-	CreateProcedure(ctx context.Context, p *Procedure) error
-	// GetProcedure returns the procedure, including a soft-deleted one.
-	GetProcedure(ctx context.Context, id int64) (*Procedure, error)
-	// UpdateProcedure is UpdateObservation for procedures.
-	UpdateProcedure(ctx context.Context, p *Procedure) error
-	// DeleteProcedure is DeleteObservation for procedures.
-	DeleteProcedure(ctx context.Context, id, version int64, at time.Time) error
-	// ListProcedures is ListObservations for procedures.
-	ListProcedures(ctx context.Context, patientID int64, p store.Page) ([]*Procedure, string, error)
-	// CountProcedures is CountObservations for procedures.
-	CountProcedures(ctx context.Context, patientID int64) (int, error)
-	// ScanProcedures is ScanObservations for procedures.
-	ScanProcedures(ctx context.Context, afterID int64, since time.Time, fn func(*Procedure) error) error
-	// SearchProcedures is SearchObservations for procedures (see
-	// Filter.MatchesProcedure).
-	SearchProcedures(ctx context.Context, f Filter, p store.Page) ([]*Procedure, string, error)
-	// CountProceduresMatching is CountObservationsMatching for procedures.
-	CountProceduresMatching(ctx context.Context, f Filter) (int, error)
-	// ScanProceduresFiltered is ScanObservationsFiltered for procedures.
-	ScanProceduresFiltered(ctx context.Context, f Filter, afterID int64, fn func(*Procedure) error) error
+// Records persists one kind of clinical record, T (Observation or
+// Procedure), under the contract of Store.
+type Records[T any] interface {
+	// Create inserts r, setting its ID, Version=1 and UpdatedAt.
+	Create(ctx context.Context, r *T) error
+	// Get returns the record, including a soft-deleted one.
+	Get(ctx context.Context, id int64) (*T, error)
+	// Update writes every field of r but ID, CreatedBy and DeletedAt,
+	// bumping its Version and setting its UpdatedAt. A deleted record
+	// cannot be updated (Conflict).
+	Update(ctx context.Context, r *T) error
+	// Delete soft-deletes the live record id at version (Conflict when
+	// stale or already deleted), bumping its version and UpdatedAt so an
+	// incremental scan sees the change.
+	Delete(ctx context.Context, id, version int64, at time.Time) error
+	// List returns the patient's live records newest first (by descending
+	// id) after the cursor, and the cursor of the next page ("" at the
+	// end).
+	List(ctx context.Context, patientID int64, p store.Page) ([]*T, string, error)
+	// Count returns how many live records the patient has; patientID 0
+	// counts every patient's.
+	Count(ctx context.Context, patientID int64) (int, error)
+	// Scan calls fn for every live record with id > afterID and UpdatedAt
+	// >= since (zero since: all), in id order. It is what bulk export runs
+	// on: memory stays bounded however many rows there are (rows are read
+	// in batches), fn may call the store, and an error from fn stops the
+	// scan and is returned.
+	Scan(ctx context.Context, afterID int64, since time.Time, fn func(*T) error) error
+	// Search returns the live records f keeps (see Filter.MatchesObservation
+	// and Filter.MatchesProcedure, the reference), in ascending id order,
+	// after the cursor, and the cursor of the next page ("" at the end).
+	Search(ctx context.Context, f Filter, p store.Page) ([]*T, string, error)
+	// CountMatching returns how many live records f keeps.
+	CountMatching(ctx context.Context, f Filter) (int, error)
+	// ScanFiltered is Scan over what f keeps (f.Updated takes the place of
+	// since): batched, in id order after afterID, with the same memory
+	// bound and error rule.
+	ScanFiltered(ctx context.Context, f Filter, afterID int64, fn func(*T) error) error
+}
+
+// Head points at the fields every clinical record has, so that code over
+// both kinds (the Service, a store) reads and sets them in one place.
+type Head struct {
+	ID, PatientID, PerformerID, CreatedBy, Version *int64
+	Status                                         *string
+	Code                                           *[]Coding
+	UpdatedAt                                      *time.Time
+	DeletedAt                                      **time.Time
+}
+
+// Record is the pointer to a clinical record type T, as the code generic
+// over both kinds takes it.
+type Record[T any] interface {
+	*T
+	Head() Head
+	Deleted() bool
+}
+
+// Head returns pointers to o's shared fields.
+func (o *Observation) Head() Head {
+	return Head{ID: &o.ID, PatientID: &o.PatientID, PerformerID: &o.PerformerID, CreatedBy: &o.CreatedBy,
+		Version: &o.Version, Status: &o.Status, Code: &o.Code, UpdatedAt: &o.UpdatedAt, DeletedAt: &o.DeletedAt}
+}
+
+// Head returns pointers to p's shared fields.
+func (p *Procedure) Head() Head {
+	return Head{ID: &p.ID, PatientID: &p.PatientID, PerformerID: &p.PerformerID, CreatedBy: &p.CreatedBy,
+		Version: &p.Version, Status: &p.Status, Code: &p.Code, UpdatedAt: &p.UpdatedAt, DeletedAt: &p.DeletedAt}
 }

@@ -88,23 +88,34 @@ func checkOccurrence(p *problems, field string, o Occurrence, required bool) {
 // or nil.
 func ValidateObservation(o *Observation) error {
 	var p problems
-	if o.PatientID <= 0 {
-		p.add("patient", "required")
-	}
-	if !slices.Contains(ObservationStatuses, o.Status) {
-		p.add("status", "must be one of %s", strings.Join(ObservationStatuses, ", "))
-	}
-	checkCodings(&p, "code", o.Code, true)
+	checkHead(&p, o.Head(), ObservationStatuses)
 	checkCodings(&p, "category", o.Category, false)
 	checkValue(&p, o.Value)
 	checkOccurrence(&p, "effective", o.Effective, false)
 	if o.Issued.IsZero() {
 		p.add("issued", "required")
 	}
-	if o.PerformerID < 0 {
+	checkPerformer(&p, o.PerformerID)
+	return p.err("observation")
+}
+
+// checkHead checks what every record has first: its patient, a status of
+// statuses and at least one coding.
+func checkHead(p *problems, h Head, statuses []string) {
+	if *h.PatientID <= 0 {
+		p.add("patient", "required")
+	}
+	if !slices.Contains(statuses, *h.Status) {
+		p.add("status", "must be one of %s", strings.Join(statuses, ", "))
+	}
+	checkCodings(p, "code", *h.Code, true)
+}
+
+// checkPerformer checks a record's optional performer.
+func checkPerformer(p *problems, id int64) {
+	if id < 0 {
 		p.add("performer", "not a user id")
 	}
-	return p.err("observation")
 }
 
 func checkValue(p *problems, v Value) {
@@ -157,19 +168,11 @@ func checkValue(p *problems, v Value) {
 // or nil.
 func ValidateProcedure(pr *Procedure) error {
 	var p problems
-	if pr.PatientID <= 0 {
-		p.add("patient", "required")
-	}
-	if !slices.Contains(ProcedureStatuses, pr.Status) {
-		p.add("status", "must be one of %s", strings.Join(ProcedureStatuses, ", "))
-	}
-	checkCodings(&p, "code", pr.Code, true)
+	checkHead(&p, pr.Head(), ProcedureStatuses)
 	if len(pr.Code) > 0 && !slices.ContainsFunc(pr.Code, func(c Coding) bool { return c.System == SNOMEDSystem }) {
 		p.add("code", "needs a coding with system %s", SNOMEDSystem)
 	}
 	checkOccurrence(&p, "performed", pr.Performed, true)
-	if pr.PerformerID < 0 {
-		p.add("performer", "not a user id")
-	}
+	checkPerformer(&p, pr.PerformerID)
 	return p.err("procedure")
 }

@@ -387,7 +387,7 @@ func (l *loader) patient(ctx context.Context, i int) error {
 	}
 	obs := l.observations(p, u.ID, clinician, l.day(first, 9, 10+i), l.day(second, 14, 5+i))
 	for _, o := range obs {
-		if _, err := l.d.Clinical.CreateObservation(cctx, o); err != nil {
+		if _, err := l.d.Clinical.Observations().Create(cctx, o); err != nil {
 			return fmt.Errorf("patient %s %s: observation %s: %w", p.given, p.family, o.Code[0].Display, err)
 		}
 	}
@@ -399,7 +399,7 @@ func (l *loader) patient(ctx context.Context, i int) error {
 			end := start.Add(time.Duration(ps.hours) * time.Hour)
 			perf = clinical.Occurrence{Start: &start, End: &end}
 		}
-		if _, err := l.d.Clinical.CreateProcedure(cctx, clinical.Procedure{
+		if _, err := l.d.Clinical.Procedures().Create(cctx, clinical.Procedure{
 			PatientID: u.ID, Status: clinical.ProcCompleted, PerformerID: clinician, Performed: perf,
 			Code: []clinical.Coding{{System: clinical.SNOMEDSystem, Code: ps.code.code, Display: ps.code.display}},
 		}); err != nil {

@@ -91,12 +91,12 @@ func TestLoad(t *testing.T) {
 		}
 		var obs, procs int
 		for _, p := range res.Patients {
-			n, err := svc.Clinical.CountObservations(sys, p.ID)
+			n, err := svc.Clinical.Observations().Count(sys, p.ID)
 			if err != nil || n != p.Observations || n == 0 {
 				t.Errorf("patient %d: %d observations (%v), Load said %d", p.ID, n, err, p.Observations)
 			}
 			obs += n
-			m, err := svc.Clinical.CountProcedures(sys, p.ID)
+			m, err := svc.Clinical.Procedures().Count(sys, p.ID)
 			if err != nil || m != p.Procedures || m == 0 {
 				t.Errorf("patient %d: %d procedures (%v), Load said %d", p.ID, m, err, p.Procedures)
 			}

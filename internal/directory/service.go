@@ -107,12 +107,25 @@ func (s *Service) OnPurged(fn func(ctx context.Context, userID int64) error) {
 	s.purged = append(s.purged, fn)
 }
 
-// NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, a audit.Recorder, h PasswordHasher, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store  Store
+	Audit  audit.Recorder
+	Hasher PasswordHasher
+}
+
+// Config is how a Service behaves; the zero Config is valid.
+type Config struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(d Deps, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Service{store: st, audit: a, hasher: h, now: now, tree: &treeCache{}}
+	return &Service{store: d.Store, audit: d.Audit, hasher: d.Hasher, now: cfg.Now, tree: &treeCache{}}
 }
 
 // NewUser is the input to CreateUser.

@@ -64,8 +64,8 @@ func newWorld(t *testing.T, url string) *world {
 	st := testutil.NewStore(t, url)
 	w := &world{t: t, st: st, now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	w.clock = func() time.Time { return w.now }
-	w.log = audit.NewLog(st, st, w.clock, "test")
-	w.svc = directory.NewService(st, w.log, fakeHasher{}, w.clock)
+	w.log = audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test", Now: w.clock})
+	w.svc = directory.NewService(directory.Deps{Store: st, Audit: w.log, Hasher: fakeHasher{}}, directory.Config{Now: w.clock})
 
 	ctx := w.system()
 	org := func(name string, parent int64, ids ...directory.Identifier) int64 {
@@ -548,7 +548,7 @@ func TestServiceUpdateUser(t *testing.T) {
 
 		// The audit event and the change commit together: if the audit
 		// write fails, the change is rolled back.
-		broken := directory.NewService(w.st, failingAuditor{}, fakeHasher{}, w.clock)
+		broken := directory.NewService(directory.Deps{Store: w.st, Audit: failingAuditor{}, Hasher: fakeHasher{}}, directory.Config{Now: w.clock})
 		_, err = broken.UpdateUser(w.as(w.admin), w.patient, func(u *directory.User) error { u.GivenName = "Lost"; return nil })
 		if err == nil {
 			t.Fatal("update succeeded without its audit event")

@@ -54,8 +54,18 @@ const (
 // content goes with one DeletePrefix.
 const BlobPrefix = "documents"
 
-// Options configures a Service. Zero fields take their defaults.
-type Options struct {
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+	Perm  Permissions
+	Audit audit.Recorder
+	// Blobs holds content too large to keep inline.
+	Blobs blob.Store
+}
+
+// Config is how a Service behaves. Zero fields take their defaults.
+type Config struct {
 	// MaxSize is the largest content accepted (DefaultMaxSize); a larger
 	// upload is apperr.TooLarge.
 	MaxSize int64
@@ -82,8 +92,8 @@ type Service struct {
 }
 
 // NewService wires a Service.
-func NewService(st Store, tx store.Transactor, perm Permissions, a audit.Recorder, blobs blob.Store, o Options) (*Service, error) {
-	s := &Service{store: st, tx: tx, perm: perm, audit: a, blobs: blobs,
+func NewService(d Deps, o Config) (*Service, error) {
+	s := &Service{store: d.Store, tx: d.Tx, perm: d.Perm, audit: d.Audit, blobs: d.Blobs,
 		maxSize: o.MaxSize, inlineMax: o.InlineMax, now: o.Now}
 	if s.maxSize == 0 {
 		s.maxSize = DefaultMaxSize

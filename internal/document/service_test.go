@@ -82,7 +82,7 @@ const inlineMax = 1024
 // newWorld wires a Service on SQLite and a blob directory, with InlineMax
 // 1 KiB and MaxSize 8 KiB unless opts says otherwise. perms gets the ids
 // of the patient and the other patient.
-func newWorld(t *testing.T, perms func(patient, other int64) grants, opts ...func(*document.Options)) *world {
+func newWorld(t *testing.T, perms func(patient, other int64) grants, opts ...func(*document.Config)) *world {
 	t.Helper()
 	db := testutil.NewStore(t, testutil.SQLiteURL(t))
 	blobs, err := blob.NewDir(filepath.Join(t.TempDir(), "blobs"))
@@ -98,11 +98,11 @@ func newWorld(t *testing.T, perms func(patient, other int64) grants, opts ...fun
 		}
 		*id = u.ID
 	}
-	o := document.Options{InlineMax: inlineMax, MaxSize: 8 << 10}
+	o := document.Config{InlineMax: inlineMax, MaxSize: 8 << 10}
 	for _, f := range opts {
 		f(&o)
 	}
-	w.svc, err = document.NewService(db, db, perms(w.patient, w.other), w.log, blobs, o)
+	w.svc, err = document.NewService(document.Deps{Store: db, Tx: db, Perm: perms(w.patient, w.other), Audit: w.log, Blobs: blobs}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestCreateSizeLimit(t *testing.T) {
 		{"everything in blobs, small", -1, 100, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, editor, func(o *document.Options) { o.InlineMax, o.MaxSize = tc.inlineMax, tc.maxSize })
+			w := newWorld(t, editor, func(o *document.Config) { o.InlineMax, o.MaxSize = tc.inlineMax, tc.maxSize })
 			body := content(tc.size)
 			d, err := w.svc.Create(w.ctx, w.doc(), bytes.NewReader(body))
 			if !tc.ok {
@@ -292,8 +292,8 @@ func TestCreateLeavesNothingOnFailure(t *testing.T) {
 	// A patient that does not exist: the insert fails after the blob.
 	d := w.doc()
 	d.PatientID = 999999
-	w.svc, err = document.NewService(w.db, w.db, grants{directory.Edit: {999999}}, w.log, w.blobs,
-		document.Options{InlineMax: inlineMax})
+	w.svc, err = document.NewService(document.Deps{Store: w.db, Tx: w.db, Perm: grants{directory.Edit: {999999}}, Audit: w.log, Blobs: w.blobs},
+		document.Config{InlineMax: inlineMax})
 	must(t, err, "service")
 	_, err = w.svc.Create(w.ctx, d, bytes.NewReader(content(inlineMax*2)))
 	wantKind(t, err, apperr.Invalid, "document of an unknown patient")
@@ -350,7 +350,7 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // System rights, returning them.
 func (w *world) stored(t *testing.T) (inline, blobbed *document.Document) {
 	t.Helper()
-	svc, err := document.NewService(w.db, w.db, grants{}, &memAudit{db: w.db}, w.blobs, document.Options{InlineMax: inlineMax})
+	svc, err := document.NewService(document.Deps{Store: w.db, Tx: w.db, Perm: grants{}, Audit: &memAudit{db: w.db}, Blobs: w.blobs}, document.Config{InlineMax: inlineMax})
 	must(t, err, "service")
 	sys := actor.System(t.Context())
 	inline, err = svc.Create(sys, w.doc(), strings.NewReader("small"))
@@ -496,7 +496,7 @@ func TestRemovePurgedContent(t *testing.T) {
 	d := w.doc()
 	d.PatientID = w.other
 	sys := actor.System(t.Context())
-	wsys, err := document.NewService(w.db, w.db, grants{}, w.log, w.blobs, document.Options{InlineMax: inlineMax})
+	wsys, err := document.NewService(document.Deps{Store: w.db, Tx: w.db, Perm: grants{}, Audit: w.log, Blobs: w.blobs}, document.Config{InlineMax: inlineMax})
 	must(t, err, "service")
 	theirs, err := wsys.Create(sys, d, bytes.NewReader(content(inlineMax*2)))
 	must(t, err, "create other's")
@@ -513,8 +513,8 @@ func TestRemovePurgedContent(t *testing.T) {
 }
 
 func TestNewServiceRefusesBadOptions(t *testing.T) {
-	for _, o := range []document.Options{{MaxSize: -1}, {MaxSize: document.MaxMaxSize + 1}, {InlineMax: document.MaxInlineMax + 1}} {
-		if _, err := document.NewService(nil, nil, nil, nil, nil, o); err == nil {
+	for _, o := range []document.Config{{MaxSize: -1}, {MaxSize: document.MaxMaxSize + 1}, {InlineMax: document.MaxInlineMax + 1}} {
+		if _, err := document.NewService(document.Deps{}, o); err == nil {
 			t.Fatalf("options %+v accepted", o)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -23,6 +22,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/server"
 	"ward/internal/store"
+	"ward/internal/testutil"
 )
 
 // env is a ward server on a loopback port, on one database.
@@ -41,10 +41,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 // newEnvWith is newEnv with settings adjusted by mutate (when not nil).
 func newEnvWith(t *testing.T, dbURL string, mutate func(*config.Config)) *env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = dbURL
@@ -54,21 +51,12 @@ func newEnvWith(t *testing.T, dbURL string, mutate func(*config.Config)) *env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg)
+	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
-		cancel()
 		t.Fatalf("server.New: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		_ = srv.Close()
-	})
+	t.Cleanup(func() { _ = srv.Close() })
+	testutil.Serve(t, srv, ln)
 	return &env{t: t, issuer: cfg.Issuer, srv: srv, svc: srv.Services()}
 }
 

@@ -67,6 +67,8 @@ type Config struct {
 	// ServiceTokenAlertWindow: a service token expiring within it makes
 	// the token janitor alert the service account's sponsor.
 	ServiceTokenAlertWindow time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // DefaultConfig is ward's default policy for issuer.
@@ -110,7 +112,6 @@ type Deps struct {
 	// SecretKey is the client-secret HMAC key (the registry's).
 	SecretKey secrets.HMACKey
 	Logger    *slog.Logger
-	Now       func() time.Time
 	// Throttle, when set, refuses the token endpoint to a client address
 	// that has used up its failed client authentications (session.Throttle).
 	Throttle Throttle
@@ -156,8 +157,8 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("oauth: issuer is required")
 	}
-	if d.Now == nil {
-		d.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -172,8 +173,8 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	if len(d.SecretKey) < 32 {
 		return nil, errors.New("oauth: client secret key must be at least 32 bytes")
 	}
-	p := &Provider{cfg: cfg, d: d, log: d.Logger, now: d.Now}
-	p.clients = newClientCache(d.Clients, d.Now)
+	p := &Provider{cfg: cfg, d: d, log: d.Logger, now: cfg.Now}
+	p.clients = newClientCache(d.Clients, cfg.Now)
 	p.issue = newIssueBatcher(p)
 
 	fc := &fosite.Config{
@@ -207,7 +208,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	// would use a client of its own, unbounded), and fosite's HTTPClient
 	// (request_uri, which no ward client registers) with no retries.
 	out := outbound.New(d.Outbound, outbound.Limits{Timeout: KeySetTimeout, MaxBytes: KeySetMaxBytes})
-	fc.JWKSFetcherStrategy = newKeySetFetcher(out.Get, d.Now, d.Logger)
+	fc.JWKSFetcherStrategy = newKeySetFetcher(out.Get, cfg.Now, d.Logger)
 	hc := retryablehttp.NewClient()
 	hc.Logger = nil
 	hc.RetryMax = 0
@@ -218,11 +219,11 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	p.signer = sg
 	p.strategy = &tokenStrategy{
 		hmac: oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc),
-		now:  d.Now,
+		now:  cfg.Now,
 	}
-	p.strategy.jwt = &accessJWTs{sg: sg, keys: d.Keys, issuer: cfg.Issuer, audience: cfg.FHIRBase(), now: d.Now}
+	p.strategy.jwt = &accessJWTs{sg: sg, keys: d.Keys, issuer: cfg.Issuer, audience: cfg.FHIRBase(), now: cfg.Now}
 	p.storage = &storage{
-		st: d.Tokens, clients: p.clients, now: d.Now,
+		st: d.Tokens, clients: p.clients, now: cfg.Now,
 		audience: []string{cfg.FHIRBase()}, codeLifespan: cfg.CodeLifetime,
 		codeSignature: p.strategy.AuthorizeCodeSignature,
 	}

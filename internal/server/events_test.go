@@ -163,8 +163,8 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := dir.SetUserProfiles(ctx, patient, []directory.Profile{{Type: directory.ProfilePatient, ID: "p-1"}})
 				return err
 			}},
-			{"clinical.Service.CreateObservation", audit.ObservationCreated, func(ctx context.Context) error {
-				o, err := svc.Clinical.CreateObservation(ctx, clinical.Observation{PatientID: patient, Status: clinical.ObsFinal,
+			{"clinical.Observations.Create", audit.ObservationCreated, func(ctx context.Context) error {
+				o, err := svc.Clinical.Observations().Create(ctx, clinical.Observation{PatientID: patient, Status: clinical.ObsFinal,
 					Code:      []clinical.Coding{{System: "http://loinc.org", Code: "2345-7"}},
 					Value:     clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: "5.4", Unit: "mmol/L"}},
 					Effective: clinical.Occurrence{DateTime: &at}, Issued: at})
@@ -173,23 +173,23 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.UpdateObservation", audit.ObservationUpdated, func(ctx context.Context) error {
-				o, err := svc.Clinical.GetObservation(ctx, obsID)
+			{"clinical.Observations.Update", audit.ObservationUpdated, func(ctx context.Context) error {
+				o, err := svc.Clinical.Observations().Get(ctx, obsID)
 				if err != nil {
 					return err
 				}
 				o.Status = clinical.ObsAmended
-				o, err = svc.Clinical.UpdateObservation(ctx, *o)
+				o, err = svc.Clinical.Observations().Update(ctx, *o)
 				if err == nil {
 					obsVersion = o.Version
 				}
 				return err
 			}},
-			{"clinical.Service.DeleteObservation", audit.ObservationDeleted, func(ctx context.Context) error {
-				return svc.Clinical.DeleteObservation(ctx, obsID, obsVersion)
+			{"clinical.Observations.Delete", audit.ObservationDeleted, func(ctx context.Context) error {
+				return svc.Clinical.Observations().Delete(ctx, obsID, obsVersion)
 			}},
-			{"clinical.Service.CreateProcedure", audit.ProcedureCreated, func(ctx context.Context) error {
-				p, err := svc.Clinical.CreateProcedure(ctx, clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted,
+			{"clinical.Procedures.Create", audit.ProcedureCreated, func(ctx context.Context) error {
+				p, err := svc.Clinical.Procedures().Create(ctx, clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted,
 					Code:      []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "26294005"}},
 					Performed: clinical.Occurrence{DateTime: &at}})
 				if err == nil {
@@ -197,20 +197,20 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return err
 			}},
-			{"clinical.Service.UpdateProcedure", audit.ProcedureUpdated, func(ctx context.Context) error {
-				p, err := svc.Clinical.GetProcedure(ctx, procID)
+			{"clinical.Procedures.Update", audit.ProcedureUpdated, func(ctx context.Context) error {
+				p, err := svc.Clinical.Procedures().Get(ctx, procID)
 				if err != nil {
 					return err
 				}
 				p.Status = clinical.ProcEnteredInError
-				p, err = svc.Clinical.UpdateProcedure(ctx, *p)
+				p, err = svc.Clinical.Procedures().Update(ctx, *p)
 				if err == nil {
 					procVersion = p.Version
 				}
 				return err
 			}},
-			{"clinical.Service.DeleteProcedure", audit.ProcedureDeleted, func(ctx context.Context) error {
-				return svc.Clinical.DeleteProcedure(ctx, procID, procVersion)
+			{"clinical.Procedures.Delete", audit.ProcedureDeleted, func(ctx context.Context) error {
+				return svc.Clinical.Procedures().Delete(ctx, procID, procVersion)
 			}},
 			{"document.Service.Create", audit.DocumentCreated, func(ctx context.Context) error {
 				d, err := svc.Documents.Create(ctx, &document.Document{PatientID: patient,
@@ -430,9 +430,20 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			t.Fatalf("collected %d secrets to look for, want the password, its hash, a token and two client secrets with hashes", len(secrets))
 		}
 
-		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions, svc.OAuth, svc.Keys} {
-			typ := reflect.TypeOf(v)
-			name := strings.TrimPrefix(typ.String(), "*")
+		// The clinical records' use cases live on clinical.Kind[T], one
+		// value per kind, named here as the table names them.
+		services := []struct {
+			name string // "" for the type's name
+			v    any
+		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
+			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
+			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}}
+		for _, sv := range services {
+			typ := reflect.TypeOf(sv.v)
+			name := sv.name
+			if name == "" {
+				name = strings.TrimPrefix(typ.String(), "*")
+			}
 			for i := range typ.NumMethod() {
 				m := name + "." + typ.Method(i).Name
 				if !hasWritePrefix(typ.Method(i).Name) || listed[m] {

@@ -32,19 +32,8 @@ const safetyNet = 20 * time.Second
 // returns its address.
 func serveReal(t *testing.T, srv *server.Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	ln := testutil.Listen(t)
+	testutil.Serve(t, srv, ln)
 	return ln.Addr().String()
 }
 

@@ -120,7 +120,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		return nil, err
 	}
 	hasher := secrets.DefaultArgon2()
-	auditLog := audit.NewLog(db, db, o.now, o.version)
+	auditLog := audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: o.version, Now: o.now})
 	seed, err := secrets.DeriveKey(masterKey, audit.CheckpointKeyPurpose, 32)
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoint key: %w", err)
@@ -129,8 +129,9 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	checkpoints := audit.NewCheckpointer(db, cpKey, cfg.AuditCheckpointPath(), o.logger, o.now)
-	dir := directory.NewService(db, auditLog, hasher, o.now)
+	checkpoints := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: cpKey},
+		audit.CheckpointerConfig{Path: cfg.AuditCheckpointPath(), Logger: o.logger, Now: o.now})
+	dir := directory.NewService(directory.Deps{Store: db, Audit: auditLog, Hasher: hasher}, directory.Config{Now: o.now})
 	// Deleting a person, removing a role or withdrawing a consent revokes
 	// the tokens and sessions that carried the access, in its transaction.
 	dir.RevokeWith(db)
@@ -144,16 +145,19 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		MaxFailures:      cfg.LockoutFailures,
 		LockoutPeriod:    cfg.LockoutPeriod,
 		AccountKey:       accountKey,
+		Now:              o.now,
 	}
-	sessions := session.NewService(db, db, hasher, auditLog, db, scfg, o.now).WithUnlockAuthorizer(dir)
-	throttle := session.NewThrottle(db, cfg.SigninRatePerMinute, o.now)
+	sessions := session.NewService(session.Deps{Store: db, Users: db, Passwords: hasher, Audit: auditLog, Tx: db},
+		scfg).WithUnlockAuthorizer(dir)
+	throttle := session.NewThrottle(db, session.ThrottleConfig{PerMinute: cfg.SigninRatePerMinute, Now: o.now})
 	proxies := cfg.Proxies()
 	clientIP := func(r *http.Request) string { return httpauth.ClientIP(r, proxies) }
 	secretKey, err := secrets.DeriveHMACKey(masterKey, secrets.PurposeClientSecret)
 	if err != nil {
 		return nil, fmt.Errorf("client secret key: %w", err)
 	}
-	clients, err := client.NewService(db, db, dir, auditLog, secretKey, o.now)
+	clients, err := client.NewService(client.Deps{Store: db, Tx: db, Roles: dir, Audit: auditLog},
+		client.Config{SecretKey: secretKey, Now: o.now})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +166,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	signingKeys := keys.NewManager(db, db, keyAEAD, auditLog, o.now)
+	signingKeys := keys.NewManager(keys.Deps{Store: db, Tx: db, AEAD: keyAEAD, Audit: auditLog}, keys.Config{Now: o.now})
 	ocfg := oauth.DefaultConfig(cfg.PublicIssuer())
 	ocfg.AccessTokenLifetime = cfg.AccessTokenLifetime
 	ocfg.RefreshTokenLifetime = cfg.RefreshTokenLifetime
@@ -170,9 +174,10 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	ocfg.SystemTokenLifetime = cfg.SystemTokenLifetime
 	ocfg.IDPTokenLifetime = cfg.IDPTokenLifetime
 	ocfg.ServiceTokenAlertWindow = cfg.ServiceTokenAlertWindow
+	ocfg.Now = o.now
 	provider, err := oauth.New(ocfg, oauth.Deps{
 		Tokens: db, Tx: db, Clients: clients, Keys: signingKeys, Audit: auditLog, Directory: dir,
-		MasterKey: masterKey, SecretKey: secretKey, Logger: o.logger, Now: o.now,
+		MasterKey: masterKey, SecretKey: secretKey, Logger: o.logger,
 		Throttle: throttle, ClientIP: clientIP,
 		Outbound: outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
 	})
@@ -184,8 +189,9 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	clin := clinical.NewService(db, db, dir, auditLog, o.now)
-	docs, err := document.NewService(db, db, dir, auditLog, blobs, document.Options{MaxSize: cfg.DocumentMaxBytes, Now: o.now})
+	clin := clinical.NewService(clinical.Deps{Store: db, Tx: db, Perm: dir, Audit: auditLog}, clinical.Config{Now: o.now})
+	docs, err := document.NewService(document.Deps{Store: db, Tx: db, Perm: dir, Audit: auditLog, Blobs: blobs},
+		document.Config{MaxSize: cfg.DocumentMaxBytes, Now: o.now})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,8 @@ type Config struct {
 	// database holds no email in clear and every replica counts under the
 	// same key. Nil means a random key: right for a single process only.
 	AccountKey secrets.HMACKey
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // DefaultConfig returns the reference system's rules: 1 hour idle, 12 hours
@@ -101,16 +103,28 @@ type Service struct {
 	dummyErr  error
 }
 
-// NewService wires a Service. now may be nil (time.Now).
-func NewService(st Store, users UserLookup, pw PasswordVerifier, aud audit.Recorder, tx store.Transactor, cfg Config, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Service cannot work without.
+type Deps struct {
+	Store Store
+	Users UserLookup
+	// Passwords checks a password against a stored hash.
+	Passwords PasswordVerifier
+	Audit     audit.Recorder
+	Tx        store.Transactor
+}
+
+// NewService wires a Service. A nil cfg.AccountKey is replaced by a random
+// one (lockout keys then do not survive a restart); a nil cfg.Now is
+// time.Now.
+func NewService(d Deps, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.AccountKey == nil {
 		cfg.AccountKey = make(secrets.HMACKey, 32)
 		_, _ = rand.Read(cfg.AccountKey) // crypto/rand.Read never fails (Go 1.24+)
 	}
-	return &Service{st: st, users: users, pw: pw, aud: aud, tx: tx, cfg: cfg, now: now}
+	return &Service{st: d.Store, users: d.Users, pw: d.Passwords, aud: d.Audit, tx: d.Tx, cfg: cfg, now: cfg.Now}
 }
 
 // WithUnlockAuthorizer sets who decides Unlock for callers other than the

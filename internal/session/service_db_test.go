@@ -41,9 +41,11 @@ func newDBHarness(t *testing.T, url string) *dbHarness {
 		t.Fatalf("create user: %v", err)
 	}
 	h.adaID = ada.ID
-	h.log = audit.NewLog(h.db, h.db, clock, "test")
+	h.log = audit.NewLog(audit.Deps{Store: h.db, Tx: h.db}, audit.Config{Version: "test", Now: clock})
 	h.pw = &countingArgon2{Argon2: pw}
-	h.svc = session.NewService(h.db, h.db, h.pw, h.log, h.db, session.DefaultConfig(), clock)
+	cfg := session.DefaultConfig()
+	cfg.Now = clock
+	h.svc = session.NewService(session.Deps{Store: h.db, Users: h.db, Passwords: h.pw, Audit: h.log, Tx: h.db}, cfg)
 	return h
 }
 

@@ -252,7 +252,9 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{st: newFakeStore(), users: users, pw: pw, aud: &fakeAuditor{},
 		clk: &clock{time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}}
-	h.svc = NewService(h.st, users, pw, h.aud, fakeTx{}, DefaultConfig(), h.clk.now)
+	cfg := DefaultConfig()
+	cfg.Now = h.clk.now
+	h.svc = NewService(Deps{Store: h.st, Users: users, Passwords: pw, Audit: h.aud, Tx: fakeTx{}}, cfg)
 	return h
 }
 
@@ -699,7 +701,9 @@ func (failingUsers) GetUserByEmail(context.Context, string) (*directory.User, er
 
 func TestLoginLookupErrorIsNotUnauthenticated(t *testing.T) {
 	h := newHarness(t)
-	svc := NewService(h.st, failingUsers{h.users}, h.pw, h.aud, fakeTx{}, DefaultConfig(), h.clk.now)
+	cfg := DefaultConfig()
+	cfg.Now = h.clk.now
+	svc := NewService(Deps{Store: h.st, Users: failingUsers{h.users}, Passwords: h.pw, Audit: h.aud, Tx: fakeTx{}}, cfg)
 	_, _, err := svc.Login(t.Context(), aliceEml, alicePW)
 	if err == nil || apperr.KindOf(err) != apperr.Internal {
 		t.Fatalf("login with the database down = %v, want an internal error", err)

@@ -49,17 +49,25 @@ const CheckTTL = time.Second
 // maxClearEntries bounds Check's memory; past it the map starts afresh.
 const maxClearEntries = 10000
 
-// NewThrottle returns a throttle allowing perMinute failures a minute per
-// address after a burst of ThrottleBurst; perMinute 0 or less turns it off
-// (nil). now may be nil (time.Now).
-func NewThrottle(st Store, perMinute int, now func() time.Time) *Throttle {
-	if perMinute <= 0 {
+// ThrottleConfig is how a Throttle behaves.
+type ThrottleConfig struct {
+	// PerMinute failures a minute are allowed per address after a burst
+	// of ThrottleBurst; 0 or less turns the throttle off.
+	PerMinute int
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewThrottle returns a throttle counting failures in st, or nil when
+// cfg.PerMinute turns it off.
+func NewThrottle(st Store, cfg ThrottleConfig) *Throttle {
+	if cfg.PerMinute <= 0 {
 		return nil
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Throttle{st: st, interval: time.Minute / time.Duration(perMinute), burst: ThrottleBurst, now: now,
+	return &Throttle{st: st, interval: time.Minute / time.Duration(cfg.PerMinute), burst: ThrottleBurst, now: cfg.Now,
 		clear: map[string]time.Time{}}
 }
 

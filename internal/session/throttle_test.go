@@ -12,7 +12,7 @@ import (
 func TestThrottleArithmetic(t *testing.T) {
 	clk := &clock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	st := newFakeStore()
-	th := NewThrottle(st, 60, clk.now) // one a second
+	th := NewThrottle(st, ThrottleConfig{PerMinute: 60, Now: clk.now}) // one a second
 	ctx := t.Context()
 	reserve := func(addr string) Verdict {
 		t.Helper()
@@ -89,7 +89,7 @@ func TestThrottleArithmetic(t *testing.T) {
 	// Two replicas on one store: the other's failures are seen here within
 	// CheckTTL (rate 2 a minute, so that second refills nothing).
 	shared := newFakeStore()
-	here, there := NewThrottle(shared, 2, clk.now), NewThrottle(shared, 2, clk.now)
+	here, there := NewThrottle(shared, ThrottleConfig{PerMinute: 2, Now: clk.now}), NewThrottle(shared, ThrottleConfig{PerMinute: 2, Now: clk.now})
 	if v, _ := here.Check(ctx, "203.0.113.50"); !v.Allowed {
 		t.Fatal("fresh address refused")
 	}
@@ -105,7 +105,7 @@ func TestThrottleArithmetic(t *testing.T) {
 	}
 
 	// A slower rate waits longer.
-	slow := NewThrottle(newFakeStore(), 2, clk.now) // one every 30s
+	slow := NewThrottle(newFakeStore(), ThrottleConfig{PerMinute: 2, Now: clk.now}) // one every 30s
 	for range ThrottleBurst {
 		_, _ = slow.Reserve(ctx, "192.0.2.9")
 	}
@@ -113,7 +113,7 @@ func TestThrottleArithmetic(t *testing.T) {
 		t.Fatalf("slow rate: %+v, want refused for 30s", v)
 	}
 	// Rate 0: off.
-	var off *Throttle = NewThrottle(st, 0, clk.now)
+	var off *Throttle = NewThrottle(st, ThrottleConfig{PerMinute: 0, Now: clk.now})
 	if off != nil {
 		t.Fatal("rate 0 made a throttle")
 	}
@@ -130,7 +130,7 @@ func TestPurgeExpiredDropsOldCounters(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	_, _, _ = h.svc.Login(ctx, aliceEml, "wrong")
-	th := NewThrottle(h.st, 60, h.clk.now)
+	th := NewThrottle(h.st, ThrottleConfig{PerMinute: 60, Now: h.clk.now})
 	_, _ = th.Reserve(ctx, "192.0.2.1")
 	if len(h.st.counters) != 2 {
 		t.Fatalf("%d counters, want 2", len(h.st.counters))

@@ -118,72 +118,86 @@ func normalizeObservation(o *clinical.Observation) {
 	o.DeletedAt = fromNullMicro(nullMicro(o.DeletedAt))
 }
 
-// CreateObservation inserts o with Version 1.
-func (d *DB) CreateObservation(ctx context.Context, o *clinical.Observation) error {
-	args, err := observationArgs(o)
+// Observations are the observations' rows.
+func (d *DB) Observations() clinical.Records[clinical.Observation] {
+	return clinicalRecords[clinical.Observation, *clinical.Observation]{d, observationKind}
+}
+
+// Procedures are the procedures' rows.
+func (d *DB) Procedures() clinical.Records[clinical.Procedure] {
+	return clinicalRecords[clinical.Procedure, *clinical.Procedure]{d, procedureKind}
+}
+
+// clinicalRecords is clinical.Records of one kind of record, T, over its
+// table as k describes it.
+type clinicalRecords[T any, P clinical.Record[T]] struct {
+	d *DB
+	k clinicalKind[*T]
+}
+
+// Create inserts r with Version 1.
+func (c clinicalRecords[T, P]) Create(ctx context.Context, r *T) error {
+	d, k, h := c.d, c.k, P(r).Head()
+	args, err := k.args(r)
 	if err != nil {
 		return err
 	}
 	now := d.nowMicro()
-	args = append([]any{o.PatientID}, args...)
-	args = append(args, nullID(o.CreatedBy), toMicro(now), nullMicro(o.DeletedAt))
+	args = append([]any{*h.PatientID}, args...)
+	args = append(args, nullID(*h.CreatedBy), toMicro(now), nullMicro(*h.DeletedAt))
 	var id int64
 	err = d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := x.row(ctx, `INSERT INTO observations (patient_id, status, code, category, value,
-		effective_at, effective_start, effective_end, issued, performer_id, created_by, updated_at,
-		version, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`,
-			args...).Scan(&id); err != nil {
-			return classify(err, "create observation")
+		if err := x.row(ctx, k.insert, args...).Scan(&id); err != nil {
+			return classify(err, "create "+k.one)
 		}
-		return writeCodes(ctx, x, observationKind.codes, observationKind.codesKey, id, o.Code, false)
+		return writeCodes(ctx, x, k.codes, k.codesKey, id, *h.Code, false)
 	})
 	if err != nil {
 		return err
 	}
-	o.ID, o.Version, o.UpdatedAt = id, 1, now
-	normalizeObservation(o)
+	*h.ID, *h.Version, *h.UpdatedAt = id, 1, now
+	k.normalize(r)
 	return nil
 }
 
-// GetObservation returns the observation, deleted or not.
-func (d *DB) GetObservation(ctx context.Context, id int64) (*clinical.Observation, error) {
-	o, err := scanObservation(d.rd(ctx).row(ctx, `SELECT `+observationColumns+` FROM observations WHERE id = ?`, id))
+// Get returns the record, deleted or not.
+func (c clinicalRecords[T, P]) Get(ctx context.Context, id int64) (*T, error) {
+	r, err := c.k.scan(c.d.rd(ctx).row(ctx, `SELECT `+c.k.columns+` FROM `+c.k.table+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("observation", id)
+		return nil, notFound(c.k.one, id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get observation: %w", err)
+		return nil, fmt.Errorf("get %s: %w", c.k.one, err)
 	}
-	return o, nil
+	return r, nil
 }
 
-// UpdateObservation writes o when o.Version is the live row's version.
-func (d *DB) UpdateObservation(ctx context.Context, o *clinical.Observation) error {
-	args, err := observationArgs(o)
+// Update writes r when its Version is the live row's version.
+func (c clinicalRecords[T, P]) Update(ctx context.Context, r *T) error {
+	d, k, h := c.d, c.k, P(r).Head()
+	args, err := k.args(r)
 	if err != nil {
 		return err
 	}
 	now := d.nowMicro()
-	args = append(args, toMicro(now), o.ID, o.Version)
+	id := *h.ID
+	args = append(args, toMicro(now), id, *h.Version)
 	err = d.inTx(ctx, func(ctx context.Context, x q) error {
-		res, err := x.exec(ctx, `UPDATE observations SET status = ?, code = ?, category = ?,
-		value = ?, effective_at = ?, effective_start = ?, effective_end = ?, issued = ?,
-		performer_id = ?, updated_at = ?, version = version + 1
-		WHERE id = ? AND version = ? AND deleted_at IS NULL`, args...)
+		res, err := x.exec(ctx, k.update, args...)
 		if err != nil {
-			return classify(err, "update observation")
+			return classify(err, "update "+k.one)
 		}
-		if err := d.versioned(res, "observation", o.ID, func() error { _, err := d.GetObservation(ctx, o.ID); return err }); err != nil {
+		if err := d.versioned(res, k.one, id, func() error { _, err := c.Get(ctx, id); return err }); err != nil {
 			return err
 		}
-		return writeCodes(ctx, x, observationKind.codes, observationKind.codesKey, o.ID, o.Code, true)
+		return writeCodes(ctx, x, k.codes, k.codesKey, id, *h.Code, true)
 	})
 	if err != nil {
 		return err
 	}
-	o.Version++
-	o.UpdatedAt = now
-	normalizeObservation(o)
+	*h.Version++
+	*h.UpdatedAt = now
+	k.normalize(r)
 	return nil
 }
 
@@ -203,15 +217,46 @@ func (d *DB) versioned(res sql.Result, what string, id int64, get func() error) 
 	return apperr.New(apperr.Conflict, "%s %d was changed or deleted by someone else; reload and retry", what, id)
 }
 
-// DeleteObservation soft-deletes the live observation id at version.
-func (d *DB) DeleteObservation(ctx context.Context, id, version int64, at time.Time) error {
-	res, err := d.wr(ctx).exec(ctx, `UPDATE observations SET deleted_at = ?, updated_at = ?,
+// Delete soft-deletes the live record id at version.
+func (c clinicalRecords[T, P]) Delete(ctx context.Context, id, version int64, at time.Time) error {
+	res, err := c.d.wr(ctx).exec(ctx, `UPDATE `+c.k.table+` SET deleted_at = ?, updated_at = ?,
 		version = version + 1 WHERE id = ? AND version = ? AND deleted_at IS NULL`,
-		toMicro(at), toMicro(d.nowMicro()), id, version)
+		toMicro(at), toMicro(c.d.nowMicro()), id, version)
 	if err != nil {
-		return classify(err, "delete observation")
+		return classify(err, "delete "+c.k.one)
 	}
-	return d.versioned(res, "observation", id, func() error { _, err := d.GetObservation(ctx, id); return err })
+	return c.d.versioned(res, c.k.one, id, func() error { _, err := c.Get(ctx, id); return err })
+}
+
+// List returns the patient's live records newest first.
+func (c clinicalRecords[T, P]) List(ctx context.Context, patientID int64, p store.Page) ([]*T, string, error) {
+	return newestFirst(ctx, c.d, "list "+c.k.what, c.k.columns, c.k.table,
+		`patient_id = ? AND deleted_at IS NULL`, []any{patientID}, c.k.scan, c.k.id, p)
+}
+
+// Count counts live records (of one patient, or all).
+func (c clinicalRecords[T, P]) Count(ctx context.Context, patientID int64) (int, error) {
+	return c.d.countLive(ctx, "count "+c.k.what, c.k.table, patientID)
+}
+
+// Scan visits live records in id order, in batches.
+func (c clinicalRecords[T, P]) Scan(ctx context.Context, afterID int64, since time.Time, fn func(*T) error) error {
+	return scanAll(ctx, c.d, "scan "+c.k.what, c.k.columns, c.k.table, afterID, since, c.k.scan, c.k.id, fn)
+}
+
+// Search returns a page of the live records f keeps.
+func (c clinicalRecords[T, P]) Search(ctx context.Context, f clinical.Filter, p store.Page) ([]*T, string, error) {
+	return c.k.search(ctx, c.d, f, p)
+}
+
+// CountMatching counts the live records f keeps.
+func (c clinicalRecords[T, P]) CountMatching(ctx context.Context, f clinical.Filter) (int, error) {
+	return c.k.count(ctx, c.d, f)
+}
+
+// ScanFiltered visits the live records f keeps in id order.
+func (c clinicalRecords[T, P]) ScanFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*T) error) error {
+	return c.k.scanFiltered(ctx, c.d, f, afterID, fn)
 }
 
 // newestFirst runs a newest-first page query: where must hold the filter
@@ -300,23 +345,6 @@ func (d *DB) countLive(ctx context.Context, what, table string, patientID int64)
 func observationID(o *clinical.Observation) int64 { return o.ID }
 func procedureID(p *clinical.Procedure) int64     { return p.ID }
 
-// ListObservations returns the patient's live observations newest first.
-func (d *DB) ListObservations(ctx context.Context, patientID int64, p store.Page) ([]*clinical.Observation, string, error) {
-	return newestFirst(ctx, d, "list observations", observationColumns, "observations",
-		`patient_id = ? AND deleted_at IS NULL`, []any{patientID}, scanObservation, observationID, p)
-}
-
-// CountObservations counts live observations (of one patient, or all).
-func (d *DB) CountObservations(ctx context.Context, patientID int64) (int, error) {
-	return d.countLive(ctx, "count observations", "observations", patientID)
-}
-
-// ScanObservations visits live observations in id order, in batches.
-func (d *DB) ScanObservations(ctx context.Context, afterID int64, since time.Time, fn func(*clinical.Observation) error) error {
-	return scanAll(ctx, d, "scan observations", observationColumns, "observations", afterID, since,
-		scanObservation, observationID, fn)
-}
-
 func scanProcedure(s scanner) (*clinical.Procedure, error) {
 	var (
 		p                   clinical.Procedure
@@ -355,99 +383,4 @@ func procedureArgs(p *clinical.Procedure) ([]any, error) {
 func normalizeProcedure(p *clinical.Procedure) {
 	normalizeOccurrence(&p.Performed)
 	p.DeletedAt = fromNullMicro(nullMicro(p.DeletedAt))
-}
-
-// CreateProcedure inserts p with Version 1.
-func (d *DB) CreateProcedure(ctx context.Context, p *clinical.Procedure) error {
-	args, err := procedureArgs(p)
-	if err != nil {
-		return err
-	}
-	now := d.nowMicro()
-	args = append([]any{p.PatientID}, args...)
-	args = append(args, nullID(p.CreatedBy), toMicro(now), nullMicro(p.DeletedAt))
-	var id int64
-	err = d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := x.row(ctx, `INSERT INTO procedures (patient_id, status, code, performed_at,
-		performed_start, performed_end, performer_id, created_by, updated_at, version, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`, args...).Scan(&id); err != nil {
-			return classify(err, "create procedure")
-		}
-		return writeCodes(ctx, x, procedureKind.codes, procedureKind.codesKey, id, p.Code, false)
-	})
-	if err != nil {
-		return err
-	}
-	p.ID, p.Version, p.UpdatedAt = id, 1, now
-	normalizeProcedure(p)
-	return nil
-}
-
-// GetProcedure returns the procedure, deleted or not.
-func (d *DB) GetProcedure(ctx context.Context, id int64) (*clinical.Procedure, error) {
-	p, err := scanProcedure(d.rd(ctx).row(ctx, `SELECT `+procedureColumns+` FROM procedures WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("procedure", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get procedure: %w", err)
-	}
-	return p, nil
-}
-
-// UpdateProcedure writes p when p.Version is the live row's version.
-func (d *DB) UpdateProcedure(ctx context.Context, p *clinical.Procedure) error {
-	args, err := procedureArgs(p)
-	if err != nil {
-		return err
-	}
-	now := d.nowMicro()
-	args = append(args, toMicro(now), p.ID, p.Version)
-	err = d.inTx(ctx, func(ctx context.Context, x q) error {
-		res, err := x.exec(ctx, `UPDATE procedures SET status = ?, code = ?, performed_at = ?,
-		performed_start = ?, performed_end = ?, performer_id = ?, updated_at = ?, version = version + 1
-		WHERE id = ? AND version = ? AND deleted_at IS NULL`, args...)
-		if err != nil {
-			return classify(err, "update procedure")
-		}
-		if err := d.versioned(res, "procedure", p.ID, func() error { _, err := d.GetProcedure(ctx, p.ID); return err }); err != nil {
-			return err
-		}
-		return writeCodes(ctx, x, procedureKind.codes, procedureKind.codesKey, p.ID, p.Code, true)
-	})
-	if err != nil {
-		return err
-	}
-	p.Version++
-	p.UpdatedAt = now
-	normalizeProcedure(p)
-	return nil
-}
-
-// DeleteProcedure soft-deletes the live procedure id at version.
-func (d *DB) DeleteProcedure(ctx context.Context, id, version int64, at time.Time) error {
-	res, err := d.wr(ctx).exec(ctx, `UPDATE procedures SET deleted_at = ?, updated_at = ?,
-		version = version + 1 WHERE id = ? AND version = ? AND deleted_at IS NULL`,
-		toMicro(at), toMicro(d.nowMicro()), id, version)
-	if err != nil {
-		return classify(err, "delete procedure")
-	}
-	return d.versioned(res, "procedure", id, func() error { _, err := d.GetProcedure(ctx, id); return err })
-}
-
-// ListProcedures returns the patient's live procedures newest first.
-func (d *DB) ListProcedures(ctx context.Context, patientID int64, p store.Page) ([]*clinical.Procedure, string, error) {
-	return newestFirst(ctx, d, "list procedures", procedureColumns, "procedures",
-		`patient_id = ? AND deleted_at IS NULL`, []any{patientID}, scanProcedure, procedureID, p)
-}
-
-// CountProcedures counts live procedures (of one patient, or all).
-func (d *DB) CountProcedures(ctx context.Context, patientID int64) (int, error) {
-	return d.countLive(ctx, "count procedures", "procedures", patientID)
-}
-
-// ScanProcedures visits live procedures in id order, in batches.
-func (d *DB) ScanProcedures(ctx context.Context, afterID int64, since time.Time, fn func(*clinical.Procedure) error) error {
-	return scanAll(ctx, d, "scan procedures", procedureColumns, "procedures", afterID, since,
-		scanProcedure, procedureID, fn)
 }

@@ -16,22 +16,47 @@ import (
 // and a side table of their codings.
 type clinicalKind[T any] struct {
 	what     string // "observations", for error messages
+	one      string // "observation", for error messages about one row
 	table    string
 	columns  string
 	codes    string // the codings side table
 	codesKey string // its column referring to table.id
 	scan     func(scanner) (T, error)
 	id       func(T) int64
+	// insert adds a row from patient_id, args' columns, created_by,
+	// updated_at and deleted_at, returning its id; update sets args'
+	// columns and updated_at where id and version match a live row.
+	insert, update string
+	// args returns the kind's own columns (status through performer_id),
+	// in column order.
+	args func(T) ([]any, error)
+	// normalize rounds what the caller gave to what a read returns.
+	normalize func(T)
 }
 
 var observationKind = clinicalKind[*clinical.Observation]{
-	what: "observations", table: "observations", columns: observationColumns,
+	what: "observations", one: "observation", table: "observations", columns: observationColumns,
 	codes: "observation_codes", codesKey: "observation_id", scan: scanObservation, id: observationID,
+	insert: `INSERT INTO observations (patient_id, status, code, category, value,
+		effective_at, effective_start, effective_end, issued, performer_id, created_by, updated_at,
+		version, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`,
+	update: `UPDATE observations SET status = ?, code = ?, category = ?,
+		value = ?, effective_at = ?, effective_start = ?, effective_end = ?, issued = ?,
+		performer_id = ?, updated_at = ?, version = version + 1
+		WHERE id = ? AND version = ? AND deleted_at IS NULL`,
+	args: observationArgs, normalize: normalizeObservation,
 }
 
 var procedureKind = clinicalKind[*clinical.Procedure]{
-	what: "procedures", table: "procedures", columns: procedureColumns,
+	what: "procedures", one: "procedure", table: "procedures", columns: procedureColumns,
 	codes: "procedure_codes", codesKey: "procedure_id", scan: scanProcedure, id: procedureID,
+	insert: `INSERT INTO procedures (patient_id, status, code, performed_at,
+		performed_start, performed_end, performer_id, created_by, updated_at, version, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id`,
+	update: `UPDATE procedures SET status = ?, code = ?, performed_at = ?,
+		performed_start = ?, performed_end = ?, performer_id = ?, updated_at = ?, version = version + 1
+		WHERE id = ? AND version = ? AND deleted_at IS NULL`,
+	args: procedureArgs, normalize: normalizeProcedure,
 }
 
 // writeCodes keeps a resource's row set in its codings side table equal to
@@ -203,36 +228,6 @@ func (k clinicalKind[T]) scanFiltered(ctx context.Context, d *DB, f clinical.Fil
 			return nil
 		}
 	}
-}
-
-// SearchObservations returns a page of the live observations f keeps.
-func (d *DB) SearchObservations(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Observation, string, error) {
-	return observationKind.search(ctx, d, f, p)
-}
-
-// CountObservationsMatching counts the live observations f keeps.
-func (d *DB) CountObservationsMatching(ctx context.Context, f clinical.Filter) (int, error) {
-	return observationKind.count(ctx, d, f)
-}
-
-// ScanObservationsFiltered visits the live observations f keeps in id order.
-func (d *DB) ScanObservationsFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Observation) error) error {
-	return observationKind.scanFiltered(ctx, d, f, afterID, fn)
-}
-
-// SearchProcedures returns a page of the live procedures f keeps.
-func (d *DB) SearchProcedures(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Procedure, string, error) {
-	return procedureKind.search(ctx, d, f, p)
-}
-
-// CountProceduresMatching counts the live procedures f keeps.
-func (d *DB) CountProceduresMatching(ctx context.Context, f clinical.Filter) (int, error) {
-	return procedureKind.count(ctx, d, f)
-}
-
-// ScanProceduresFiltered visits the live procedures f keeps in id order.
-func (d *DB) ScanProceduresFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Procedure) error) error {
-	return procedureKind.scanFiltered(ctx, d, f, afterID, fn)
 }
 
 // Search queries are built from the filter, so their text varies with it.

@@ -45,18 +45,18 @@ func TestClinicalSearchMigrationBackfills(t *testing.T) {
 			End: time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC)}}
 		f := clinical.Filter{PatientIDs: []int64{1}, Dates: march10, Codes: [][]clinical.CodeMatch{{
 			{Match: clinical.CodeSystemAndCode, System: "http://loinc.org", Code: "8480-6"}}}}
-		obs, _, err := db.SearchObservations(ctx, f, store.Page{})
+		obs, _, err := db.Observations().Search(ctx, f, store.Page{})
 		if err != nil || len(obs) != 1 || obs[0].ID != 1 {
 			t.Fatalf("observation after the backfill: %v, %v", obs, err)
 		}
 		// An ongoing procedure that started that day is not "eq" the day
 		// (it goes on after it) but is "ge" it.
 		pf := clinical.Filter{Codes: [][]clinical.CodeMatch{{{Match: clinical.CodeAnySystem, Code: "26294005"}}}, Dates: march10}
-		if n, err := db.CountProceduresMatching(ctx, pf); err != nil || n != 0 {
+		if n, err := db.Procedures().CountMatching(ctx, pf); err != nil || n != 0 {
 			t.Fatalf("ongoing procedure eq the day: %d, %v", n, err)
 		}
 		pf.Dates = []timerange.Bound{{Prefix: timerange.Ge, Start: march10[0].Start, End: march10[0].End}}
-		if n, err := db.CountProceduresMatching(ctx, pf); err != nil || n != 1 {
+		if n, err := db.Procedures().CountMatching(ctx, pf); err != nil || n != 1 {
 			t.Fatalf("ongoing procedure ge the day: %d, %v", n, err)
 		}
 	})

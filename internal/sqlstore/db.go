@@ -7,6 +7,10 @@
 // are on, one writer connection whose transactions BEGIN IMMEDIATE (so a
 // read-then-write transaction never fails half-way with SQLITE_BUSY), and a
 // separate read-only pool for reads outside a transaction.
+//
+// On both databases the outermost transactions of one process are group
+// committed (groupcommit.go): a single goroutine runs them a batch at a
+// time in one database transaction, each inside its own SAVEPOINT.
 package sqlstore
 
 import (
@@ -76,8 +80,9 @@ type DB struct {
 	// wanted holds queries first run inside a transaction, to prepare on
 	// the writer once it is free.
 	wanted sync.Map
-	// group batches SQLite transactions into shared commits (nil on
-	// PostgreSQL, where concurrent transactions commit on their own).
+	// group batches the outermost transactions into shared commits, on
+	// SQLite and PostgreSQL alike (see groupCommitter). Open always sets
+	// it; InTx's own BEGIN/COMMIT path is for a DB without one.
 	group *groupCommitter
 	// ckpt checkpoints the SQLite WAL from its own connection, so the
 	// writer never stops to copy pages back and fsync (nil on PostgreSQL).
@@ -374,9 +379,9 @@ type txKey struct{ db *DB }
 
 // InTx runs fn in one transaction carried in the ctx given to fn; a nested
 // InTx joins the outer transaction. fn's error or panic rolls back (the panic
-// is re-raised after the rollback). On SQLite, concurrent transactions share
-// commits (see groupCommitter): fn then runs on the committer's goroutine,
-// and InTx returns once fn's batch has committed. A lost database
+// is re-raised after the rollback). On both databases concurrent
+// transactions share commits (see groupCommitter): fn then runs on the
+// committer's goroutine, and InTx returns once fn's batch has committed. A lost database
 // connection is reported as apperr Unavailable; the transaction is not
 // retried, since it may have committed.
 func (d *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {

@@ -9,13 +9,20 @@ import (
 	"time"
 )
 
-// maxBatch bounds how many transactions one SQLite commit carries.
+// maxBatch bounds how many transactions one shared commit carries.
 const maxBatch = 128
 
-// groupCommitter runs the outermost transactions of a SQLite database on
-// its one writer connection, several to a commit: SQLite admits one writer
-// at a time anyway, and a commit (writing the WAL frames of every page
-// touched) costs as much as the work of a small transaction, so committing
+// groupCommitter runs the outermost transactions of a DB, SQLite or
+// PostgreSQL, one batch at a time on its own goroutine, several to a
+// commit. On SQLite the batch runs on the one writer connection: SQLite
+// admits one writer at a time anyway, and a commit (writing the WAL frames
+// of every page touched) costs as much as the work of a small transaction.
+// On PostgreSQL the batch is one transaction from the pool: every audited
+// write serialises on the audit head row anyway, and batching pays for
+// that row (written once per transaction, see txState) and for the
+// commit's WAL flush once a batch rather than once a request; other
+// replicas commit their own batches in parallel (see transientConflict for
+// what that costs). On both, committing
 // concurrent transactions together multiplies write throughput without
 // giving up durability. Each transaction runs inside its own SAVEPOINT, so
 // one that fails (or panics) is rolled back alone and the others commit;

@@ -243,7 +243,7 @@ func TestAuditChainAcrossTypedEventsMigration(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
-		l := audit.NewLog(db, db, nil, "1.0")
+		l := audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: "1.0"})
 		rctx := actor.WithAddr(actor.With(ctx, actor.Actor{UserID: 1, ClientID: "app"}), "192.0.2.4")
 		for i := range 2 {
 			if err := l.Record(rctx, audit.Change{Type: audit.UserUpdated, Subject: "Patient/2", SubjectID: 2,

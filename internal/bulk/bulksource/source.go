@@ -30,10 +30,11 @@ type Directory interface {
 	ListOrganizations(ctx context.Context, p store.Page) ([]*directory.Organization, string, error)
 }
 
-// Clinical is the clinical record's export scans.
+// Clinical is the clinical record's store; the export runs its filtered
+// scans (Records.ScanFiltered).
 type Clinical interface {
-	ScanObservationsFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Observation) error) error
-	ScanProceduresFiltered(ctx context.Context, f clinical.Filter, afterID int64, fn func(*clinical.Procedure) error) error
+	Observations() clinical.Records[clinical.Observation]
+	Procedures() clinical.Records[clinical.Procedure]
 }
 
 // Documents is the document store's export scan.
@@ -108,11 +109,11 @@ func (s *Source) Scan(ctx context.Context, typ string, q bulk.Query, afterKey in
 		}
 		return merge(ctx, afterKey, filters, func(ctx context.Context, f clinical.Filter, after int64, emit func(int64, any) error) error {
 			if typ == "Observation" {
-				return s.clin.ScanObservationsFiltered(ctx, f, after, func(o *clinical.Observation) error {
+				return s.clin.Observations().ScanFiltered(ctx, f, after, func(o *clinical.Observation) error {
 					return emit(o.ID, fhir.ObservationFromClinical(o, s.base))
 				})
 			}
-			return s.clin.ScanProceduresFiltered(ctx, f, after, func(p *clinical.Procedure) error {
+			return s.clin.Procedures().ScanFiltered(ctx, f, after, func(p *clinical.Procedure) error {
 				return emit(p.ID, fhir.ProcedureFromClinical(p, s.base))
 			})
 		}, fn)

@@ -52,7 +52,7 @@ func newFixture(t *testing.T, dbURL string) *fixture {
 	f.p1, f.p2 = mk("ann@example.org"), mk("bob@example.org")
 	obs := func(p int64, code string) {
 		at := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-		o, err := f.svc.Clinical.CreateObservation(sys, clinical.Observation{PatientID: p, Status: clinical.ObsFinal,
+		o, err := f.svc.Clinical.Observations().Create(sys, clinical.Observation{PatientID: p, Status: clinical.ObsFinal,
 			Code: []clinical.Coding{{System: "http://loinc.org", Code: code}}, Effective: clinical.Occurrence{DateTime: &at},
 			Value: clinical.Value{Kind: clinical.ValueString, String: "ok"}})
 		if err != nil {
@@ -67,7 +67,7 @@ func newFixture(t *testing.T, dbURL string) *fixture {
 	time.Sleep(5 * time.Millisecond)
 	obs(f.p1, "3-3")
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := f.svc.Clinical.CreateProcedure(sys, clinical.Procedure{PatientID: f.p2, Status: clinical.ProcCompleted,
+	if _, err := f.svc.Clinical.Procedures().Create(sys, clinical.Procedure{PatientID: f.p2, Status: clinical.ProcCompleted,
 		Code: []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "80146002"}}, Performed: clinical.Occurrence{DateTime: &at}}); err != nil {
 		t.Fatal(err)
 	}

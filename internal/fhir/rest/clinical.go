@@ -15,17 +15,8 @@ import (
 // Clinical is what the FHIR interface reads and writes of the clinical
 // record. It is called as ward itself, after the policy has decided.
 type Clinical interface {
-	GetObservation(ctx context.Context, id int64) (*clinical.Observation, error)
-	SearchObservations(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Observation, string, error)
-	CountObservationsMatching(ctx context.Context, f clinical.Filter) (int, error)
-	CreateObservation(ctx context.Context, o clinical.Observation) (*clinical.Observation, error)
-	UpdateObservation(ctx context.Context, o clinical.Observation) (*clinical.Observation, error)
-
-	GetProcedure(ctx context.Context, id int64) (*clinical.Procedure, error)
-	SearchProcedures(ctx context.Context, f clinical.Filter, p store.Page) ([]*clinical.Procedure, string, error)
-	CountProceduresMatching(ctx context.Context, f clinical.Filter) (int, error)
-	CreateProcedure(ctx context.Context, p clinical.Procedure) (*clinical.Procedure, error)
-	UpdateProcedure(ctx context.Context, p clinical.Procedure) (*clinical.Procedure, error)
+	Observations() *clinical.Kind[clinical.Observation]
+	Procedures() *clinical.Kind[clinical.Procedure]
 }
 
 // record is one clinical record type seen generically: Observation and
@@ -158,11 +149,24 @@ func getRecord[T any](ctx context.Context, rec record[T], raw string) (*T, error
 	return v, nil
 }
 
+// recordKeys reads a clinical record's id, patient, version and last
+// change, for record.keys.
+func recordKeys[T any, P clinical.Record[T]](r *T) (int64, int64, int64, time.Time) {
+	h := P(r).Head()
+	return *h.ID, *h.PatientID, *h.Version, *h.UpdatedAt
+}
+
+// setRecordKeys sets a clinical record's id, patient and version, for
+// record.setKeys.
+func setRecordKeys[T any, P clinical.Record[T]](r *T, id, patient, version int64) {
+	h := P(r).Head()
+	*h.ID, *h.PatientID, *h.Version = id, patient, version
+}
+
 func (h *Handler) observationType() *resourceType {
-	c := h.d.Clinical
+	c := h.d.Clinical.Observations()
 	return recordType(h, record[clinical.Observation]{
-		name: "Observation", get: c.GetObservation, search: c.SearchObservations,
-		count: c.CountObservationsMatching, create: c.CreateObservation, update: c.UpdateObservation,
+		name: "Observation", get: c.Get, search: c.Search, count: c.CountMatching, create: c.Create, update: c.Update,
 		render: func(o *clinical.Observation) any { return fhir.ObservationFromClinical(o, h.d.Base) },
 		decode: func(body []byte) (*clinical.Observation, string, error) {
 			r, err := fhir.DecodeObservation(body)
@@ -172,20 +176,14 @@ func (h *Handler) observationType() *resourceType {
 			o, err := fhir.ToClinicalObservation(r, h.d.Base)
 			return o, r.ID, err
 		},
-		keys: func(o *clinical.Observation) (int64, int64, int64, time.Time) {
-			return o.ID, o.PatientID, o.Version, o.UpdatedAt
-		},
-		setKeys: func(o *clinical.Observation, id, patient, version int64) {
-			o.ID, o.PatientID, o.Version = id, patient, version
-		},
+		keys: recordKeys[clinical.Observation], setKeys: setRecordKeys[clinical.Observation],
 	}, "Observations with a coded concept, a value, a status and issued; each change is audited.")
 }
 
 func (h *Handler) procedureType() *resourceType {
-	c := h.d.Clinical
+	c := h.d.Clinical.Procedures()
 	return recordType(h, record[clinical.Procedure]{
-		name: "Procedure", get: c.GetProcedure, search: c.SearchProcedures,
-		count: c.CountProceduresMatching, create: c.CreateProcedure, update: c.UpdateProcedure,
+		name: "Procedure", get: c.Get, search: c.Search, count: c.CountMatching, create: c.Create, update: c.Update,
 		render: func(p *clinical.Procedure) any { return fhir.ProcedureFromClinical(p, h.d.Base) },
 		decode: func(body []byte) (*clinical.Procedure, string, error) {
 			r, err := fhir.DecodeProcedure(body)
@@ -195,11 +193,6 @@ func (h *Handler) procedureType() *resourceType {
 			p, err := fhir.ToClinicalProcedure(r, h.d.Base)
 			return p, r.ID, err
 		},
-		keys: func(p *clinical.Procedure) (int64, int64, int64, time.Time) {
-			return p.ID, p.PatientID, p.Version, p.UpdatedAt
-		},
-		setKeys: func(p *clinical.Procedure, id, patient, version int64) {
-			p.ID, p.PatientID, p.Version = id, patient, version
-		},
+		keys: recordKeys[clinical.Procedure], setKeys: setRecordKeys[clinical.Procedure],
 	}, "Procedures coded in SNOMED CT, performed at a date-time or over a period; each change is audited.")
 }

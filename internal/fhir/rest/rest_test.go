@@ -81,7 +81,7 @@ func newWorld(t *testing.T, dbURL string) *world {
 		must(err)
 	}
 	obs := func(p int64, code, value string, at time.Time) *clinical.Observation {
-		o, err := w.svc.Clinical.CreateObservation(sys, clinical.Observation{PatientID: p, Status: clinical.ObsFinal,
+		o, err := w.svc.Clinical.Observations().Create(sys, clinical.Observation{PatientID: p, Status: clinical.ObsFinal,
 			Code:      []clinical.Coding{{System: "http://loinc.org", Code: code}},
 			Value:     clinical.Value{Kind: clinical.ValueQuantity, Quantity: &clinical.Quantity{Value: value, Unit: "mmol/L"}},
 			Effective: clinical.Occurrence{DateTime: &at}, Issued: at})
@@ -92,7 +92,7 @@ func newWorld(t *testing.T, dbURL string) *world {
 	obs(w.p1.ID, "2093-3", "4.1", time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC))
 	w.obs2 = obs(w.p2.ID, "2345-7", "6.0", time.Date(2024, 3, 2, 9, 0, 0, 0, time.UTC))
 	at := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
-	w.proc1, err = w.svc.Clinical.CreateProcedure(sys, clinical.Procedure{PatientID: w.p1.ID, Status: clinical.ProcCompleted,
+	w.proc1, err = w.svc.Clinical.Procedures().Create(sys, clinical.Procedure{PatientID: w.p1.ID, Status: clinical.ProcCompleted,
 		Code:      []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "26294005"}},
 		Performed: clinical.Occurrence{DateTime: &at}})
 	must(err)

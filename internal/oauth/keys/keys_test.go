@@ -71,12 +71,12 @@ func newEnv(t *testing.T, url string) *env {
 	if err != nil {
 		t.Fatalf("aead: %v", err)
 	}
-	return &env{db: db, clk: clk, aead: a, audit: audit.NewLog(db, db, clk.now, "test")}
+	return &env{db: db, clk: clk, aead: a, audit: audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: "test", Now: clk.now})}
 }
 
 // manager returns a new Manager (a replica) on e's database.
 func (e *env) manager() *keys.Manager {
-	return keys.NewManager(e.db, e.db, e.aead, e.audit, e.clk.now)
+	return keys.NewManager(keys.Deps{Store: e.db, Tx: e.db, AEAD: e.aead, Audit: e.audit}, keys.Config{Now: e.clk.now})
 }
 
 // keyEvents returns the comments of the audit events about signing keys.
@@ -314,7 +314,7 @@ func TestWrongMasterKeyFailsAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("aead: %v", err)
 	}
-	m := keys.NewManager(e.db, e.db, other, e.audit, e.clk.now)
+	m := keys.NewManager(keys.Deps{Store: e.db, Tx: e.db, AEAD: other, Audit: e.audit}, keys.Config{Now: e.clk.now})
 	if err := m.EnsureActive(ctxSystem(t)); err == nil {
 		t.Fatal("EnsureActive succeeded with another master key")
 	}
@@ -415,7 +415,8 @@ func TestReplicaSeesRotationWithinCacheTTL(t *testing.T) {
 		// b's clock lags a's: the key a activates is, by b's clock, not yet
 		// activated, and b must sign with it all the same.
 		a := e.manager()
-		b := keys.NewManager(e.db, e.db, e.aead, e.audit, func() time.Time { return e.clk.now().Add(-5 * time.Second) })
+		b := keys.NewManager(keys.Deps{Store: e.db, Tx: e.db, AEAD: e.aead, Audit: e.audit},
+			keys.Config{Now: func() time.Time { return e.clk.now().Add(-5 * time.Second) }})
 		mustEnsure(t, a)
 		before := mustActive(t, b, keys.ES256) // b caches the key set
 		if _, err := a.Rotate(ctxSystem(t), time.Hour); err != nil {

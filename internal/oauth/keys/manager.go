@@ -54,13 +54,28 @@ type Manager struct {
 	cached  []*Key    // every key published when it was read, newest first
 }
 
-// NewManager wires a Manager. aead encrypts private keys before they reach
-// st (see NewMasterKeyAEAD); now may be nil (time.Now).
-func NewManager(st Store, tx store.Transactor, aead AEAD, aud audit.Recorder, now func() time.Time) *Manager {
-	if now == nil {
-		now = time.Now
+// Deps are the collaborators a Manager cannot work without.
+type Deps struct {
+	Store Store
+	Tx    store.Transactor
+	// AEAD encrypts private keys before they reach Store (see
+	// NewMasterKeyAEAD).
+	AEAD  AEAD
+	Audit audit.Recorder
+}
+
+// Config is how a Manager behaves; the zero Config is valid.
+type Config struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewManager wires a Manager.
+func NewManager(d Deps, cfg Config) *Manager {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Manager{st: st, tx: tx, aead: aead, aud: aud, now: now}
+	return &Manager{st: d.Store, tx: d.Tx, aead: d.AEAD, aud: d.Audit, now: cfg.Now}
 }
 
 // EnsureActive creates a current key for every algorithm that has none: on

@@ -12,20 +12,64 @@ import (
 	"ward/internal/store"
 )
 
-// clinicalCases are the conformance cases of clinical.Store.
+// clinicalCases are the conformance cases of clinical.Store. The contract
+// shared by both kinds of record (clinical.Records) is checked once,
+// generically, on each; the round trips check what is a kind's own.
 var clinicalCases = []struct {
 	name string
 	fn   func(t *testing.T, b Backend)
 }{
 	{"ObservationRoundTrip", testObservationRoundTrip},
-	{"ObservationUpdateAndDelete", testObservationUpdateAndDelete},
-	{"ObservationListAndCount", testObservationListAndCount},
-	{"ObservationScan", testObservationScan},
+	{"ObservationRefusals", observationRecords.refusals},
+	{"ObservationUpdateAndDelete", observationRecords.updateAndDelete},
+	{"ObservationListAndCount", observationRecords.listAndCount},
+	{"ObservationScan", observationRecords.scan},
 	{"ProcedureRoundTrip", testProcedureRoundTrip},
-	{"ProcedureUpdateAndDelete", testProcedureUpdateAndDelete},
-	{"ProcedureListAndCount", testProcedureListAndCount},
-	{"ProcedureScan", testProcedureScan},
+	{"ProcedureRefusals", procedureRecords.refusals},
+	{"ProcedureUpdateAndDelete", procedureRecords.updateAndDelete},
+	{"ProcedureListAndCount", procedureRecords.listAndCount},
+	{"ProcedureScan", procedureRecords.scan},
 	{"ClinicalPurgedUsers", testClinicalPurgedUsers},
+}
+
+// recordKind is what the shared cases need to know about one kind of
+// clinical record, T.
+type recordKind[T any, P clinical.Record[T]] struct {
+	name    string // "observation"
+	records func(clinical.Store) clinical.Records[T]
+	// full returns a record with every field set (DeletedAt aside) and n
+	// mixed into every string.
+	full func(n int, patient, performer, recorder int64) *T
+	// change changes every writable field of r but the performer.
+	change func(r *T)
+	// touch changes r's status, for an update that moves UpdatedAt.
+	touch func(r *T)
+}
+
+var observationRecords = recordKind[clinical.Observation, *clinical.Observation]{
+	name: "observation", records: clinical.Store.Observations, full: fullObservation,
+	change: func(o *clinical.Observation) {
+		o.Status = clinical.ObsCorrected
+		o.Value = clinical.Value{Kind: clinical.ValueInteger, Integer: 7}
+		o.Effective = clinical.Occurrence{Start: microPtr(base), End: microPtr(base.Add(time.Minute))}
+	},
+	touch: func(o *clinical.Observation) { o.Status = clinical.ObsCorrected },
+}
+
+var procedureRecords = recordKind[clinical.Procedure, *clinical.Procedure]{
+	name: "procedure", records: clinical.Store.Procedures, full: fullProcedure,
+	change: func(p *clinical.Procedure) {
+		p.Status = clinical.ProcStopped
+		p.Performed = clinical.Occurrence{DateTime: microPtr(base.Add(time.Minute))}
+	},
+	touch: func(p *clinical.Procedure) { p.Status = clinical.ProcOnHold },
+}
+
+func (k recordKind[T, P]) get(t *testing.T, b Backend, id int64) *T {
+	t.Helper()
+	r, err := k.records(b.Clinical).Get(t.Context(), id)
+	must(t, err, "get "+k.name)
+	return r
 }
 
 // fullObservation returns an observation with every field set (DeletedAt
@@ -78,16 +122,12 @@ func clinicalUsers(t *testing.T, b Backend) (patient, performer, recorder int64)
 
 func getObservation(t *testing.T, b Backend, id int64) *clinical.Observation {
 	t.Helper()
-	o, err := b.Clinical.GetObservation(t.Context(), id)
-	must(t, err, "get observation")
-	return o
+	return observationRecords.get(t, b, id)
 }
 
 func getProcedure(t *testing.T, b Backend, id int64) *clinical.Procedure {
 	t.Helper()
-	p, err := b.Clinical.GetProcedure(t.Context(), id)
-	must(t, err, "get procedure")
-	return p
+	return procedureRecords.get(t, b, id)
 }
 
 func testObservationRoundTrip(t *testing.T, b Backend) {
@@ -96,7 +136,7 @@ func testObservationRoundTrip(t *testing.T, b Backend) {
 	o := fullObservation(1, pat, perf, rec)
 	// Unrounded times in another zone go in; microseconds, UTC come back.
 	o.Issued = o.Issued.Add(789 * time.Nanosecond).In(time.FixedZone("X", -5*3600))
-	must(t, b.Clinical.CreateObservation(ctx, o), "create")
+	must(t, b.Clinical.Observations().Create(ctx, o), "create")
 	if o.ID == 0 || o.Version != 1 || o.UpdatedAt.IsZero() {
 		t.Fatalf("create set id %d, version %d, updated %v", o.ID, o.Version, o.UpdatedAt)
 	}
@@ -127,107 +167,121 @@ func testObservationRoundTrip(t *testing.T, b Backend) {
 		} else {
 			bare.Effective = clinical.Occurrence{Start: microPtr(base)}
 		}
-		must(t, b.Clinical.CreateObservation(ctx, bare), fmt.Sprintf("create bare %d", i))
+		must(t, b.Clinical.Observations().Create(ctx, bare), fmt.Sprintf("create bare %d", i))
 		mustEqual(t, getObservation(t, b, bare.ID), bare, fmt.Sprintf("bare observation %d read back", i))
 	}
 
-	_, err := b.Clinical.GetObservation(ctx, 999999)
-	wantKind(t, err, apperr.NotFound, "unknown observation")
-	wantKind(t, b.Clinical.CreateObservation(ctx, fullObservation(2, 999999, perf, rec)), apperr.Invalid, "unknown patient")
-	wantKind(t, b.Clinical.CreateObservation(ctx, fullObservation(3, pat, 999999, rec)), apperr.Invalid, "unknown performer")
-	wantKind(t, b.Clinical.CreateObservation(ctx, fullObservation(4, pat, perf, 999999)), apperr.Invalid, "unknown recorder")
 	bad := fullObservation(5, pat, perf, rec)
 	bad.Status = "bogus"
-	wantKind(t, b.Clinical.CreateObservation(ctx, bad), apperr.Invalid, "unknown status")
+	wantKind(t, b.Clinical.Observations().Create(ctx, bad), apperr.Invalid, "unknown status")
+}
 
-	// A failed transaction leaves no observation behind.
+// refusals checks what Create refuses and that a rolled-back create leaves
+// nothing behind.
+func (k recordKind[T, P]) refusals(t *testing.T, b Backend) {
+	ctx := t.Context()
+	rs := k.records(b.Clinical)
+	pat, perf, rec := clinicalUsers(t, b)
+	_, err := rs.Get(ctx, 999999)
+	wantKind(t, err, apperr.NotFound, "unknown "+k.name)
+	wantKind(t, rs.Create(ctx, k.full(2, 999999, perf, rec)), apperr.Invalid, "unknown patient")
+	wantKind(t, rs.Create(ctx, k.full(3, pat, 999999, rec)), apperr.Invalid, "unknown performer")
+	wantKind(t, rs.Create(ctx, k.full(4, pat, perf, 999999)), apperr.Invalid, "unknown recorder")
+
+	// A failed transaction leaves no record behind.
 	boom := errors.New("boom")
-	rolled := fullObservation(6, pat, perf, rec)
+	rolled := k.full(6, pat, perf, rec)
 	err = b.Tx.InTx(ctx, func(ctx context.Context) error {
-		must(t, b.Clinical.CreateObservation(ctx, rolled), "create in transaction")
-		if _, err := b.Clinical.GetObservation(ctx, rolled.ID); err != nil {
-			t.Fatalf("observation not visible inside its transaction: %v", err)
+		must(t, rs.Create(ctx, rolled), "create in transaction")
+		if _, err := rs.Get(ctx, *P(rolled).Head().ID); err != nil {
+			t.Fatalf("%s not visible inside its transaction: %v", k.name, err)
 		}
 		return boom
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("InTx returned %v, want the fn error", err)
 	}
-	_, err = b.Clinical.GetObservation(ctx, rolled.ID)
-	wantKind(t, err, apperr.NotFound, "observation of a rolled-back transaction")
+	_, err = rs.Get(ctx, *P(rolled).Head().ID)
+	wantKind(t, err, apperr.NotFound, k.name+" of a rolled-back transaction")
 }
 
-func testObservationUpdateAndDelete(t *testing.T, b Backend) {
+func (k recordKind[T, P]) updateAndDelete(t *testing.T, b Backend) {
 	ctx := t.Context()
+	rs := k.records(b.Clinical)
 	pat, perf, rec := clinicalUsers(t, b)
-	o := fullObservation(1, pat, perf, rec)
-	must(t, b.Clinical.CreateObservation(ctx, o), "create")
-	stale := *o
+	r := k.full(1, pat, perf, rec)
+	must(t, rs.Create(ctx, r), "create")
+	rh := P(r).Head()
+	id := *rh.ID
+	stale := *r
 
 	// Every writable field changes.
-	up := fullObservation(7, pat, rec, rec)
-	up.ID, up.Version = o.ID, o.Version
-	up.Status = clinical.ObsCorrected
-	up.Value = clinical.Value{Kind: clinical.ValueInteger, Integer: 7}
-	up.Effective = clinical.Occurrence{Start: microPtr(base), End: microPtr(base.Add(time.Minute))}
-	must(t, b.Clinical.UpdateObservation(ctx, up), "update")
-	if up.Version != 2 {
-		t.Fatalf("version after update %d, want 2", up.Version)
+	up := k.full(7, pat, rec, rec)
+	uh := P(up).Head()
+	*uh.ID, *uh.Version = id, *rh.Version
+	k.change(up)
+	must(t, rs.Update(ctx, up), "update")
+	if *uh.Version != 2 {
+		t.Fatalf("version after update %d, want 2", *uh.Version)
 	}
-	got := getObservation(t, b, o.ID)
-	mustEqual(t, got, up, "observation after update")
-	if got.UpdatedAt.Before(o.UpdatedAt) {
-		t.Fatalf("UpdatedAt went back: %v before %v", got.UpdatedAt, o.UpdatedAt)
+	got := k.get(t, b, id)
+	mustEqual(t, got, up, k.name+" after update")
+	if P(got).Head().UpdatedAt.Before(*rh.UpdatedAt) {
+		t.Fatalf("UpdatedAt went back: %v before %v", *P(got).Head().UpdatedAt, *rh.UpdatedAt)
 	}
 
-	wantKind(t, b.Clinical.UpdateObservation(ctx, &stale), apperr.Conflict, "stale update")
-	missing := fullObservation(8, pat, perf, rec)
-	missing.ID, missing.Version = 999999, 1
-	wantKind(t, b.Clinical.UpdateObservation(ctx, missing), apperr.NotFound, "update of a missing observation")
-	noPatient := *got
-	noPatient.PerformerID = 999999
-	wantKind(t, b.Clinical.UpdateObservation(ctx, &noPatient), apperr.Invalid, "update to an unknown performer")
+	wantKind(t, rs.Update(ctx, &stale), apperr.Conflict, "stale update")
+	missing := k.full(8, pat, perf, rec)
+	*P(missing).Head().ID, *P(missing).Head().Version = 999999, 1
+	wantKind(t, rs.Update(ctx, missing), apperr.NotFound, "update of a missing "+k.name)
+	noPerformer := *got
+	*P(&noPerformer).Head().PerformerID = 999999
+	wantKind(t, rs.Update(ctx, &noPerformer), apperr.Invalid, "update to an unknown performer")
 
-	wantKind(t, b.Clinical.DeleteObservation(ctx, o.ID, 1, base), apperr.Conflict, "stale delete")
-	wantKind(t, b.Clinical.DeleteObservation(ctx, 999999, 1, base), apperr.NotFound, "delete of a missing observation")
-	must(t, b.Clinical.DeleteObservation(ctx, o.ID, 2, base.Add(time.Hour)), "delete")
-	del := getObservation(t, b, o.ID)
-	if del.Version != 3 || del.DeletedAt == nil || !del.DeletedAt.Equal(micro(base.Add(time.Hour))) {
-		t.Fatalf("deleted observation has version %d, deleted_at %v", del.Version, del.DeletedAt)
+	wantKind(t, rs.Delete(ctx, id, 1, base), apperr.Conflict, "stale delete")
+	wantKind(t, rs.Delete(ctx, 999999, 1, base), apperr.NotFound, "delete of a missing "+k.name)
+	must(t, rs.Delete(ctx, id, 2, base.Add(time.Hour)), "delete")
+	del := k.get(t, b, id)
+	dh := P(del).Head()
+	if *dh.Version != 3 || *dh.DeletedAt == nil || !(*dh.DeletedAt).Equal(micro(base.Add(time.Hour))) {
+		t.Fatalf("deleted %s has version %d, deleted_at %v", k.name, *dh.Version, *dh.DeletedAt)
 	}
 	want := *got
-	want.Version, want.DeletedAt, want.UpdatedAt = 3, microPtr(base.Add(time.Hour)), del.UpdatedAt
-	mustEqual(t, del, &want, "deleted observation keeps its fields")
-	wantKind(t, b.Clinical.DeleteObservation(ctx, o.ID, 3, base), apperr.Conflict, "delete twice")
+	wh := P(&want).Head()
+	*wh.Version, *wh.DeletedAt, *wh.UpdatedAt = 3, microPtr(base.Add(time.Hour)), *dh.UpdatedAt
+	mustEqual(t, del, &want, "deleted "+k.name+" keeps its fields")
+	wantKind(t, rs.Delete(ctx, id, 3, base), apperr.Conflict, "delete twice")
 	again := *del
-	again.DeletedAt = nil
-	wantKind(t, b.Clinical.UpdateObservation(ctx, &again), apperr.Conflict, "update of a deleted observation")
+	*P(&again).Head().DeletedAt = nil
+	wantKind(t, rs.Update(ctx, &again), apperr.Conflict, "update of a deleted "+k.name)
 }
 
-func testObservationListAndCount(t *testing.T, b Backend) {
+func (k recordKind[T, P]) listAndCount(t *testing.T, b Backend) {
 	ctx := t.Context()
+	rs := k.records(b.Clinical)
 	pat, perf, rec := clinicalUsers(t, b)
 	other := newUser(t, b, "other@example.org", "patient").ID
 	var ids []int64
 	for i := range 5 {
-		o := fullObservation(i, pat, perf, rec)
-		must(t, b.Clinical.CreateObservation(ctx, o), "create")
-		ids = append(ids, o.ID)
-		must(t, b.Clinical.CreateObservation(ctx, fullObservation(i, other, perf, rec)), "create other's")
+		r := k.full(i, pat, perf, rec)
+		must(t, rs.Create(ctx, r), "create")
+		ids = append(ids, *P(r).Head().ID)
+		must(t, rs.Create(ctx, k.full(i, other, perf, rec)), "create other's")
 	}
-	must(t, b.Clinical.DeleteObservation(ctx, ids[2], 1, base), "delete one")
+	must(t, rs.Delete(ctx, ids[2], 1, base), "delete one")
 	wantIDs := []int64{ids[4], ids[3], ids[1], ids[0]} // newest first, deleted left out
 
 	var seen []int64
 	p := store.Page{Limit: 3}
 	for pages := 0; ; pages++ {
-		page, next, err := b.Clinical.ListObservations(ctx, pat, p)
+		page, next, err := rs.List(ctx, pat, p)
 		must(t, err, "list")
-		for _, o := range page {
-			if o.PatientID != pat {
-				t.Fatalf("listed observation %d of patient %d", o.ID, o.PatientID)
+		for _, r := range page {
+			h := P(r).Head()
+			if *h.PatientID != pat {
+				t.Fatalf("listed %s %d of patient %d", k.name, *h.ID, *h.PatientID)
 			}
-			seen = append(seen, o.ID)
+			seen = append(seen, *h.ID)
 		}
 		if next == "" {
 			break
@@ -237,23 +291,23 @@ func testObservationListAndCount(t *testing.T, b Backend) {
 		}
 		p.After = next
 	}
-	mustEqual(t, seen, wantIDs, "observation ids over pages")
-	first, _, err := b.Clinical.ListObservations(ctx, pat, store.Page{Limit: 1})
+	mustEqual(t, seen, wantIDs, k.name+" ids over pages")
+	first, _, err := rs.List(ctx, pat, store.Page{Limit: 1})
 	must(t, err, "list one")
-	mustEqual(t, first[0], getObservation(t, b, ids[4]), "listed observation has every field")
-	_, _, err = b.Clinical.ListObservations(ctx, pat, store.Page{After: "not a cursor!"})
+	mustEqual(t, first[0], k.get(t, b, ids[4]), "listed "+k.name+" has every field")
+	_, _, err = rs.List(ctx, pat, store.Page{After: "not a cursor!"})
 	wantKind(t, err, apperr.Invalid, "malformed cursor")
-	none, next, err := b.Clinical.ListObservations(ctx, 999999, store.Page{})
+	none, next, err := rs.List(ctx, 999999, store.Page{})
 	must(t, err, "list unknown patient")
 	if len(none) != 0 || next != "" {
-		t.Fatalf("unknown patient has %d observations, next %q", len(none), next)
+		t.Fatalf("unknown patient has %d %ss, next %q", len(none), k.name, next)
 	}
 
 	for _, c := range []struct {
 		patient int64
 		want    int
 	}{{pat, 4}, {other, 5}, {0, 9}, {999999, 0}} {
-		n, err := b.Clinical.CountObservations(ctx, c.patient)
+		n, err := rs.Count(ctx, c.patient)
 		must(t, err, "count")
 		if n != c.want {
 			t.Fatalf("count of patient %d = %d, want %d", c.patient, n, c.want)
@@ -261,72 +315,76 @@ func testObservationListAndCount(t *testing.T, b Backend) {
 	}
 }
 
-func testObservationScan(t *testing.T, b Backend) {
+func (k recordKind[T, P]) scan(t *testing.T, b Backend) {
 	ctx := t.Context()
+	rs := k.records(b.Clinical)
 	pat, perf, rec := clinicalUsers(t, b)
 	// More rows than one batch, so the scan must continue across batches.
 	const n = 520
-	var all []*clinical.Observation
+	var all []*T
 	must(t, b.Tx.InTx(ctx, func(ctx context.Context) error {
 		for i := range n {
-			o := fullObservation(i, pat, perf, rec)
-			if err := b.Clinical.CreateObservation(ctx, o); err != nil {
+			r := k.full(i, pat, perf, rec)
+			if err := rs.Create(ctx, r); err != nil {
 				return err
 			}
-			all = append(all, o)
+			all = append(all, r)
 		}
 		return nil
 	}), "create many")
-	must(t, b.Clinical.DeleteObservation(ctx, all[10].ID, 1, base), "delete one")
+	id := func(r *T) int64 { return *P(r).Head().ID }
+	must(t, rs.Delete(ctx, id(all[10]), 1, base), "delete one")
 
 	scan := func(afterID int64, since time.Time) []int64 {
 		t.Helper()
 		var ids []int64
-		must(t, b.Clinical.ScanObservations(ctx, afterID, since, func(o *clinical.Observation) error {
-			if o.Deleted() {
-				t.Fatalf("scan returned deleted observation %d", o.ID)
+		must(t, rs.Scan(ctx, afterID, since, func(r *T) error {
+			if P(r).Deleted() {
+				t.Fatalf("scan returned deleted %s %d", k.name, id(r))
 			}
 			// fn may use the store while the scan runs.
-			if _, err := b.Clinical.GetObservation(ctx, o.ID); err != nil {
+			got, err := rs.Get(ctx, id(r))
+			if err != nil {
 				return err
 			}
-			ids = append(ids, o.ID)
+			mustEqual(t, r, got, "scanned "+k.name+" has every field")
+			ids = append(ids, id(r))
 			return nil
 		}), "scan")
 		return ids
 	}
 	var want []int64
-	for i, o := range all {
+	for i, r := range all {
 		if i != 10 {
-			want = append(want, o.ID)
+			want = append(want, id(r))
 		}
 	}
 	mustEqual(t, scan(0, time.Time{}), want, "scan of everything in id order")
-	mustEqual(t, scan(all[100].ID, time.Time{}), want[100:], "scan after an id")
-	mustEqual(t, scan(all[n-1].ID, time.Time{}), []int64(nil), "scan after the last id")
+	mustEqual(t, scan(id(all[100]), time.Time{}), want[100:], "scan after an id")
+	mustEqual(t, scan(id(all[n-1]), time.Time{}), []int64(nil), "scan after the last id")
 
 	// Rows changed at or after since are the ones scanned.
 	time.Sleep(2 * time.Millisecond) // let the clock move past the inserts
-	up := getObservation(t, b, all[5].ID)
-	up.Status = clinical.ObsCorrected
-	must(t, b.Clinical.UpdateObservation(ctx, up), "update")
-	since := up.UpdatedAt
+	up := k.get(t, b, id(all[5]))
+	k.touch(up)
+	must(t, rs.Update(ctx, up), "update")
+	since := *P(up).Head().UpdatedAt
 	var wantSince []int64
-	for _, id := range want {
-		if !getObservation(t, b, id).UpdatedAt.Before(since) {
-			wantSince = append(wantSince, id)
+	for _, i := range want {
+		if !P(k.get(t, b, i)).Head().UpdatedAt.Before(since) {
+			wantSince = append(wantSince, i)
 		}
 	}
 	if len(wantSince) >= len(want) {
 		t.Fatalf("every row changed at or after %v; the since filter is not exercised", since)
 	}
 	mustEqual(t, scan(0, since), wantSince, "scan since the update")
-	mustEqual(t, scan(all[5].ID, since), []int64(nil), "scan since, after the updated id")
+	mustEqual(t, scan(id(all[5]), since), []int64(nil), "scan since, after the updated id")
 
 	// fn's error stops the scan and is returned.
 	boom := errors.New("boom")
 	calls := 0
-	err := b.Clinical.ScanObservations(ctx, 0, time.Time{}, func(*clinical.Observation) error {
+	err := rs.Scan(ctx, 0, time.Time{}, func(*T) error {
 		calls++
 		return boom
 	})
@@ -341,7 +399,7 @@ func testProcedureRoundTrip(t *testing.T, b Backend) {
 	p := fullProcedure(1, pat, perf, rec)
 	start := p.Performed.Start.Add(123 * time.Nanosecond).In(time.FixedZone("Y", 3600))
 	p.Performed.Start = &start
-	must(t, b.Clinical.CreateProcedure(ctx, p), "create")
+	must(t, b.Clinical.Procedures().Create(ctx, p), "create")
 	if p.ID == 0 || p.Version != 1 || p.UpdatedAt.IsZero() {
 		t.Fatalf("create set id %d, version %d, updated %v", p.ID, p.Version, p.UpdatedAt)
 	}
@@ -354,146 +412,12 @@ func testProcedureRoundTrip(t *testing.T, b Backend) {
 	bare := &clinical.Procedure{PatientID: pat, Status: clinical.ProcInProgress,
 		Code:      []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "26294005"}},
 		Performed: clinical.Occurrence{DateTime: microPtr(base)}}
-	must(t, b.Clinical.CreateProcedure(ctx, bare), "create bare")
+	must(t, b.Clinical.Procedures().Create(ctx, bare), "create bare")
 	mustEqual(t, getProcedure(t, b, bare.ID), bare, "bare procedure read back")
 
-	_, err := b.Clinical.GetProcedure(ctx, 999999)
-	wantKind(t, err, apperr.NotFound, "unknown procedure")
-	wantKind(t, b.Clinical.CreateProcedure(ctx, fullProcedure(2, 999999, perf, rec)), apperr.Invalid, "unknown patient")
-	wantKind(t, b.Clinical.CreateProcedure(ctx, fullProcedure(3, pat, 999999, rec)), apperr.Invalid, "unknown performer")
-	wantKind(t, b.Clinical.CreateProcedure(ctx, fullProcedure(4, pat, perf, 999999)), apperr.Invalid, "unknown recorder")
 	noTime := fullProcedure(5, pat, perf, rec)
 	noTime.Performed = clinical.Occurrence{}
-	wantKind(t, b.Clinical.CreateProcedure(ctx, noTime), apperr.Invalid, "no performed time")
-
-	boom := errors.New("boom")
-	rolled := fullProcedure(6, pat, perf, rec)
-	err = b.Tx.InTx(ctx, func(ctx context.Context) error {
-		must(t, b.Clinical.CreateProcedure(ctx, rolled), "create in transaction")
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("InTx returned %v, want the fn error", err)
-	}
-	_, err = b.Clinical.GetProcedure(ctx, rolled.ID)
-	wantKind(t, err, apperr.NotFound, "procedure of a rolled-back transaction")
-}
-
-func testProcedureUpdateAndDelete(t *testing.T, b Backend) {
-	ctx := t.Context()
-	pat, perf, rec := clinicalUsers(t, b)
-	p := fullProcedure(1, pat, perf, rec)
-	must(t, b.Clinical.CreateProcedure(ctx, p), "create")
-	stale := *p
-
-	up := fullProcedure(9, pat, rec, rec)
-	up.ID, up.Version = p.ID, p.Version
-	up.Status = clinical.ProcStopped
-	up.Performed = clinical.Occurrence{DateTime: microPtr(base.Add(time.Minute))}
-	must(t, b.Clinical.UpdateProcedure(ctx, up), "update")
-	if up.Version != 2 {
-		t.Fatalf("version after update %d, want 2", up.Version)
-	}
-	got := getProcedure(t, b, p.ID)
-	mustEqual(t, got, up, "procedure after update")
-
-	wantKind(t, b.Clinical.UpdateProcedure(ctx, &stale), apperr.Conflict, "stale update")
-	missing := fullProcedure(8, pat, perf, rec)
-	missing.ID, missing.Version = 999999, 1
-	wantKind(t, b.Clinical.UpdateProcedure(ctx, missing), apperr.NotFound, "update of a missing procedure")
-
-	wantKind(t, b.Clinical.DeleteProcedure(ctx, p.ID, 1, base), apperr.Conflict, "stale delete")
-	wantKind(t, b.Clinical.DeleteProcedure(ctx, 999999, 1, base), apperr.NotFound, "delete of a missing procedure")
-	must(t, b.Clinical.DeleteProcedure(ctx, p.ID, 2, base.Add(time.Hour)), "delete")
-	del := getProcedure(t, b, p.ID)
-	want := *got
-	want.Version, want.DeletedAt, want.UpdatedAt = 3, microPtr(base.Add(time.Hour)), del.UpdatedAt
-	mustEqual(t, del, &want, "deleted procedure keeps its fields")
-	wantKind(t, b.Clinical.DeleteProcedure(ctx, p.ID, 3, base), apperr.Conflict, "delete twice")
-	again := *del
-	again.DeletedAt = nil
-	wantKind(t, b.Clinical.UpdateProcedure(ctx, &again), apperr.Conflict, "update of a deleted procedure")
-}
-
-func testProcedureListAndCount(t *testing.T, b Backend) {
-	ctx := t.Context()
-	pat, perf, rec := clinicalUsers(t, b)
-	other := newUser(t, b, "other@example.org", "patient").ID
-	var ids []int64
-	for i := range 4 {
-		p := fullProcedure(i, pat, perf, rec)
-		must(t, b.Clinical.CreateProcedure(ctx, p), "create")
-		ids = append(ids, p.ID)
-	}
-	must(t, b.Clinical.CreateProcedure(ctx, fullProcedure(9, other, perf, rec)), "create other's")
-	must(t, b.Clinical.DeleteProcedure(ctx, ids[1], 1, base), "delete one")
-
-	page, next, err := b.Clinical.ListProcedures(ctx, pat, store.Page{Limit: 2})
-	must(t, err, "list")
-	mustEqual(t, []int64{page[0].ID, page[1].ID}, []int64{ids[3], ids[2]}, "first page, newest first")
-	mustEqual(t, page[0], getProcedure(t, b, ids[3]), "listed procedure has every field")
-	if next == "" {
-		t.Fatal("no cursor after a full page")
-	}
-	page, next, err = b.Clinical.ListProcedures(ctx, pat, store.Page{Limit: 2, After: next})
-	must(t, err, "list page 2")
-	if len(page) != 1 || page[0].ID != ids[0] || next != "" {
-		t.Fatalf("second page %d rows (next %q), want only procedure %d", len(page), next, ids[0])
-	}
-	for _, c := range []struct {
-		patient int64
-		want    int
-	}{{pat, 3}, {other, 1}, {0, 4}} {
-		n, err := b.Clinical.CountProcedures(ctx, c.patient)
-		must(t, err, "count")
-		if n != c.want {
-			t.Fatalf("count of patient %d = %d, want %d", c.patient, n, c.want)
-		}
-	}
-}
-
-func testProcedureScan(t *testing.T, b Backend) {
-	ctx := t.Context()
-	pat, perf, rec := clinicalUsers(t, b)
-	var all []*clinical.Procedure
-	for i := range 6 {
-		p := fullProcedure(i, pat, perf, rec)
-		must(t, b.Clinical.CreateProcedure(ctx, p), "create")
-		all = append(all, p)
-	}
-	must(t, b.Clinical.DeleteProcedure(ctx, all[0].ID, 1, base), "delete one")
-	scan := func(afterID int64, since time.Time) []*clinical.Procedure {
-		t.Helper()
-		var out []*clinical.Procedure
-		must(t, b.Clinical.ScanProcedures(ctx, afterID, since, func(p *clinical.Procedure) error {
-			out = append(out, p)
-			return nil
-		}), "scan")
-		return out
-	}
-	mustEqual(t, scan(0, time.Time{}), all[1:], "scan of everything with every field")
-	mustEqual(t, scan(all[3].ID, time.Time{}), all[4:], "scan after an id")
-
-	time.Sleep(2 * time.Millisecond)
-	up := getProcedure(t, b, all[2].ID)
-	up.Status = clinical.ProcOnHold
-	must(t, b.Clinical.UpdateProcedure(ctx, up), "update")
-	got := scan(0, up.UpdatedAt)
-	for _, p := range got {
-		if p.UpdatedAt.Before(up.UpdatedAt) {
-			t.Fatalf("scan since %v returned procedure %d changed at %v", up.UpdatedAt, p.ID, p.UpdatedAt)
-		}
-	}
-	if len(got) == 0 || len(got) == 5 {
-		t.Fatalf("scan since the update returned %d procedures", len(got))
-	}
-	found := false
-	for _, p := range got {
-		found = found || p.ID == up.ID
-	}
-	if !found {
-		t.Fatal("scan since the update left out the updated procedure")
-	}
+	wantKind(t, b.Clinical.Procedures().Create(ctx, noTime), apperr.Invalid, "no performed time")
 }
 
 func testClinicalPurgedUsers(t *testing.T, b Backend) {
@@ -501,13 +425,13 @@ func testClinicalPurgedUsers(t *testing.T, b Backend) {
 	pat, perf, rec := clinicalUsers(t, b)
 	other := newUser(t, b, "other@example.org", "patient").ID
 	o := fullObservation(1, pat, perf, rec)
-	must(t, b.Clinical.CreateObservation(ctx, o), "create observation")
+	must(t, b.Clinical.Observations().Create(ctx, o), "create observation")
 	p := fullProcedure(1, pat, perf, rec)
-	must(t, b.Clinical.CreateProcedure(ctx, p), "create procedure")
+	must(t, b.Clinical.Procedures().Create(ctx, p), "create procedure")
 	ko := fullObservation(2, other, perf, rec)
-	must(t, b.Clinical.CreateObservation(ctx, ko), "create other's observation")
+	must(t, b.Clinical.Observations().Create(ctx, ko), "create other's observation")
 	kp := fullProcedure(2, other, perf, rec)
-	must(t, b.Clinical.CreateProcedure(ctx, kp), "create other's procedure")
+	must(t, b.Clinical.Procedures().Create(ctx, kp), "create other's procedure")
 
 	// Purging the performer and the recorder keeps the record, unattributed.
 	must(t, b.Directory.PurgeUser(ctx, perf), "purge performer")
@@ -521,13 +445,13 @@ func testClinicalPurgedUsers(t *testing.T, b Backend) {
 
 	// Purging the patient takes their record with them, and nobody else's.
 	must(t, b.Directory.PurgeUser(ctx, pat), "purge patient")
-	_, err := b.Clinical.GetObservation(ctx, o.ID)
+	_, err := b.Clinical.Observations().Get(ctx, o.ID)
 	wantKind(t, err, apperr.NotFound, "observation of a purged patient")
-	_, err = b.Clinical.GetProcedure(ctx, p.ID)
+	_, err = b.Clinical.Procedures().Get(ctx, p.ID)
 	wantKind(t, err, apperr.NotFound, "procedure of a purged patient")
 	getObservation(t, b, ko.ID)
 	getProcedure(t, b, kp.ID)
-	n, err := b.Clinical.CountObservations(ctx, 0)
+	n, err := b.Clinical.Observations().Count(ctx, 0)
 	must(t, err, "count")
 	if n != 1 {
 		t.Fatalf("%d observations left, want 1", n)

@@ -61,97 +61,72 @@ type clinicalSearchKind struct {
 }
 
 var clinicalSearchKinds = []clinicalSearchKind{
-	{
-		name: "Observation",
+	searchKindOf("Observation", observationRecords,
+		func(patient int64, codes []clinical.Coding, occ clinical.Occurrence, issued time.Time) *clinical.Observation {
+			return &clinical.Observation{PatientID: patient, Status: clinical.ObsFinal, Code: codes, Effective: occ, Issued: issued}
+		},
+		func(f clinical.Filter, o *clinical.Observation) bool { return f.MatchesObservation(o, f.Now) }, false),
+	searchKindOf("Procedure", procedureRecords,
+		func(patient int64, codes []clinical.Coding, occ clinical.Occurrence, _ time.Time) *clinical.Procedure {
+			return &clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted, Code: codes, Performed: occ}
+		},
+		func(f clinical.Filter, p *clinical.Procedure) bool { return f.MatchesProcedure(p, f.Now) }, true),
+}
+
+// searchKindOf is the clinicalSearchKind of the records k describes: mk
+// makes a new one, matches is the reference the store's searches must
+// agree with.
+func searchKindOf[T any, P clinical.Record[T]](name string, k recordKind[T, P],
+	mk func(patient int64, codes []clinical.Coding, occ clinical.Occurrence, issued time.Time) *T,
+	matches func(clinical.Filter, *T) bool, needsTime bool) clinicalSearchKind {
+	rs := func(b Backend) clinical.Records[T] { return k.records(b.Clinical) }
+	id := func(r *T) int64 { return *P(r).Head().ID }
+	return clinicalSearchKind{
+		name: name,
 		create: func(ctx context.Context, t *testing.T, b Backend, patient int64, codes []clinical.Coding, occ clinical.Occurrence, issued time.Time) int64 {
 			t.Helper()
-			o := &clinical.Observation{PatientID: patient, Status: clinical.ObsFinal, Code: codes, Effective: occ, Issued: issued}
-			must(t, b.Clinical.CreateObservation(ctx, o), "create observation")
-			return o.ID
+			r := mk(patient, codes, occ, issued)
+			must(t, rs(b).Create(ctx, r), "create "+k.name)
+			return id(r)
 		},
 		get: func(t *testing.T, b Backend, id int64) (int64, time.Time) {
-			o := getObservation(t, b, id)
-			return o.Version, o.UpdatedAt
+			h := P(k.get(t, b, id)).Head()
+			return *h.Version, *h.UpdatedAt
 		},
 		setCodes: func(t *testing.T, b Backend, id int64, codes []clinical.Coding) {
 			t.Helper()
-			o := getObservation(t, b, id)
-			o.Code = codes
-			must(t, b.Clinical.UpdateObservation(t.Context(), o), "update observation")
+			r := k.get(t, b, id)
+			*P(r).Head().Code = codes
+			must(t, rs(b).Update(t.Context(), r), "update "+k.name)
 		},
 		delete: func(t *testing.T, b Backend, id int64) {
 			t.Helper()
-			must(t, b.Clinical.DeleteObservation(t.Context(), id, getObservation(t, b, id).Version, base), "delete observation")
+			must(t, rs(b).Delete(t.Context(), id, *P(k.get(t, b, id)).Head().Version, base), "delete "+k.name)
 		},
 		search: func(ctx context.Context, b Backend, f clinical.Filter, p store.Page) ([]int64, string, error) {
-			got, next, err := b.Clinical.SearchObservations(ctx, f, p)
+			got, next, err := rs(b).Search(ctx, f, p)
 			var ids []int64
-			for _, o := range got {
-				ids = append(ids, o.ID)
+			for _, r := range got {
+				ids = append(ids, id(r))
 			}
 			return ids, next, err
 		},
 		count: func(ctx context.Context, b Backend, f clinical.Filter) (int, error) {
-			return b.Clinical.CountObservationsMatching(ctx, f)
+			return rs(b).CountMatching(ctx, f)
 		},
 		scan: func(ctx context.Context, b Backend, f clinical.Filter, after int64, fn func(int64) error) error {
-			return b.Clinical.ScanObservationsFiltered(ctx, f, after, func(o *clinical.Observation) error {
-				if o.Deleted() {
-					return errors.New("scan returned a deleted observation")
+			return rs(b).ScanFiltered(ctx, f, after, func(r *T) error {
+				if P(r).Deleted() {
+					return errors.New("scan returned a deleted " + k.name)
 				}
-				return fn(o.ID)
+				return fn(id(r))
 			})
 		},
 		matches: func(t *testing.T, b Backend, f clinical.Filter, id int64) bool {
-			return f.MatchesObservation(getObservation(t, b, id), f.Now)
+			return matches(f, k.get(t, b, id))
 		},
-	},
-	{
-		name: "Procedure",
-		create: func(ctx context.Context, t *testing.T, b Backend, patient int64, codes []clinical.Coding, occ clinical.Occurrence, _ time.Time) int64 {
-			t.Helper()
-			p := &clinical.Procedure{PatientID: patient, Status: clinical.ProcCompleted, Code: codes, Performed: occ}
-			must(t, b.Clinical.CreateProcedure(ctx, p), "create procedure")
-			return p.ID
-		},
-		get: func(t *testing.T, b Backend, id int64) (int64, time.Time) {
-			p := getProcedure(t, b, id)
-			return p.Version, p.UpdatedAt
-		},
-		setCodes: func(t *testing.T, b Backend, id int64, codes []clinical.Coding) {
-			t.Helper()
-			p := getProcedure(t, b, id)
-			p.Code = codes
-			must(t, b.Clinical.UpdateProcedure(t.Context(), p), "update procedure")
-		},
-		delete: func(t *testing.T, b Backend, id int64) {
-			t.Helper()
-			must(t, b.Clinical.DeleteProcedure(t.Context(), id, getProcedure(t, b, id).Version, base), "delete procedure")
-		},
-		search: func(ctx context.Context, b Backend, f clinical.Filter, p store.Page) ([]int64, string, error) {
-			got, next, err := b.Clinical.SearchProcedures(ctx, f, p)
-			var ids []int64
-			for _, o := range got {
-				ids = append(ids, o.ID)
-			}
-			return ids, next, err
-		},
-		count: func(ctx context.Context, b Backend, f clinical.Filter) (int, error) {
-			return b.Clinical.CountProceduresMatching(ctx, f)
-		},
-		scan: func(ctx context.Context, b Backend, f clinical.Filter, after int64, fn func(int64) error) error {
-			return b.Clinical.ScanProceduresFiltered(ctx, f, after, func(p *clinical.Procedure) error {
-				if p.Deleted() {
-					return errors.New("scan returned a deleted procedure")
-				}
-				return fn(p.ID)
-			})
-		},
-		matches: func(t *testing.T, b Backend, f clinical.Filter, id int64) bool {
-			return f.MatchesProcedure(getProcedure(t, b, id), f.Now)
-		},
-		needsTime: true,
-	},
+		needsTime: needsTime,
+	}
 }
 
 // csMarch is a day of March 2024 at the given hour, UTC.
@@ -464,11 +439,11 @@ func testClinicalSearchCodesUpdated(t *testing.T, b Backend, k clinicalSearchKin
 	if k.needsTime {
 		p := getProcedure(t, b, a)
 		p.Version, p.Code = version-1, []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "stale"}}
-		err = b.Clinical.UpdateProcedure(ctx, p)
+		err = b.Clinical.Procedures().Update(ctx, p)
 	} else {
 		o := getObservation(t, b, a)
 		o.Version, o.Code = version-1, []clinical.Coding{{System: clinical.SNOMEDSystem, Code: "stale"}}
-		err = b.Clinical.UpdateObservation(ctx, o)
+		err = b.Clinical.Observations().Update(ctx, o)
 	}
 	wantKind(t, err, apperr.Conflict, "stale update")
 	mustEqual(t, clinicalSearchIDs(t, b, k, byCode("stale"), "stale code"), []int64(nil), "codes of a refused update")

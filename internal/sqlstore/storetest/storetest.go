@@ -1,8 +1,10 @@
 // Package storetest is the conformance suite every storage backend runs:
-// each behaviour written on the directory, audit, session, client, key and
-// token Store interfaces is one case here. internal/sqlstore runs it on
-// SQLite and on PostgreSQL. Fixtures set every field to a non-zero value so that a column
-// a backend forgets to write or read is caught.
+// each behaviour written on a domain Store interface is one case here. Run
+// covers every Store that Backend has a field for, RunDocuments the
+// document.Store of DocumentBackend; a new Store gets its field (or its own
+// Run) and its cases beside them. internal/sqlstore runs both on SQLite
+// and on PostgreSQL. Fixtures set every field to a non-zero value so that a
+// column a backend forgets to write or read is caught.
 package storetest
 
 import (
