@@ -18,6 +18,7 @@ import (
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
+	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/testutil"
 )
@@ -326,6 +327,20 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := svc.OAuth.WithdrawConsent(ctx, serviceUser, oauth.ServiceAccountClientID)
 				return err
 			}},
+			{"intervention.Service.Create", audit.InterventionCreated, func(ctx context.Context) error {
+				_, err := svc.Interventions.Create(ctx, intervention.Intervention{Name: "care_plan", PublicAccess: true})
+				return err
+			}},
+			{"intervention.Service.Update", audit.InterventionUpdated, func(ctx context.Context) error {
+				_, err := svc.Interventions.Update(ctx, "care_plan", 0, func(iv *intervention.Intervention) error {
+					iv.PublicAccess = false
+					return nil
+				})
+				return err
+			}},
+			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
+				return svc.Interventions.Delete(ctx, "care_plan")
+			}},
 			{"keys.Manager.Rotate", audit.SigningKeyRotated, func(ctx context.Context) error {
 				_, err := svc.Keys.Rotate(ctx, time.Hour)
 				return err
@@ -412,7 +427,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			t.Fatalf("collected %d secrets to look for, want the password, its hash, a token and two client secrets with hashes", len(secrets))
 		}
 
-		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions, svc.OAuth, svc.Keys} {
+		for _, v := range []any{dir, svc.Clinical, svc.Documents, svc.Clients, svc.Sessions, svc.OAuth, svc.Keys, svc.Interventions} {
 			typ := reflect.TypeOf(v)
 			name := strings.TrimPrefix(typ.String(), "*")
 			for i := range typ.NumMethod() {

@@ -1,0 +1,238 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"ward/internal/actor"
+	"ward/internal/api"
+	"ward/internal/audit"
+	"ward/internal/client"
+	"ward/internal/directory"
+	"ward/internal/intervention"
+	"ward/internal/secrets"
+	"ward/internal/sqlstore"
+	"ward/internal/store"
+	"ward/internal/testutil"
+)
+
+// ivEnv is env with the client registry and interventions mounted.
+type ivEnv struct {
+	*env
+	aud                 *audit.Log
+	dev, staff, patient int64
+}
+
+func newInterventionEnv(t *testing.T, url string) *ivEnv {
+	t.Helper()
+	now := func() time.Time { return testNow }
+	st := testutil.NewStore(t, url, sqlstore.WithClock(now))
+	aud := audit.NewLog(st, st, now, "test")
+	dir := directory.NewService(st, aud, plainHasher{}, now)
+	key, err := secrets.DeriveHMACKey(bytes.Repeat([]byte{9}, secrets.MasterKeySize), secrets.PurposeClientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := client.NewService(st, st, dir, aud, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Roles: dir, Audit: aud},
+		intervention.Config{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Mount(mux, api.Deps{
+		Directory: dir, Audit: aud, Clients: clients, Interventions: ivs, Base: "https://ward.test",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	sys := actor.System(context.Background())
+	mk := func(email string, roles ...string) int64 {
+		u, err := dir.CreateUser(sys, directory.NewUser{User: directory.User{Email: email}, Roles: roles})
+		if err != nil {
+			t.Fatalf("create %s: %v", email, err)
+		}
+		return u.ID
+	}
+	e := &ivEnv{env: &env{t: t, h: testActor(mux), dir: dir}, aud: aud}
+	e.adminID = mk("admin@example.org", directory.RoleAdmin)
+	e.dev = mk("dev@example.org", directory.RoleApplicationDeveloper)
+	e.staff = mk("staff@example.org", directory.RoleStaff, directory.RoleInterventionStaff)
+	e.patient = mk("patient@example.org", directory.RolePatient)
+	return e
+}
+
+type interventionDoc struct {
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	CardHTML     string `json:"card_html"`
+	LinkLabel    string `json:"link_label"`
+	LinkURL      string `json:"link_url"`
+	StatusText   string `json:"status_text"`
+	PublicAccess bool   `json:"public_access"`
+	DisplayRank  int    `json:"display_rank"`
+	ClientID     string `json:"client_id"`
+	Version      int64  `json:"version"`
+}
+
+// TestInterventionAPI: an administrator creates, reads, lists, changes and
+// deletes an intervention; every change is in the audit chain; the client
+// whose registration names the intervention is shown as acting for it.
+func TestInterventionAPI(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e := newInterventionEnv(t, url)
+		var iv interventionDoc
+		res := e.do("POST", "/api/intervention", e.adminID, map[string]any{
+			"name": "decision_support_p3p", "description": "P3P", "card_html": "<p>Decide <script>x()</script></p>",
+			"link_label": "Go", "link_url": "https://p3p.example.org/start", "display_rank": 3,
+		})
+		e.must(res, http.StatusCreated, &iv)
+		if loc := res.header.Get("Location"); loc != "https://ward.test/api/intervention/decision_support_p3p" {
+			t.Fatalf("Location %q", loc)
+		}
+		// public_access defaults to true; HTML is stored exactly as given.
+		if !iv.PublicAccess || iv.CardHTML != "<p>Decide <script>x()</script></p>" || iv.Version != 1 || iv.DisplayRank != 3 {
+			t.Fatalf("created %+v", iv)
+		}
+		e.must(e.do("POST", "/api/intervention", e.adminID, map[string]any{"name": "care_plan", "public_access": false}), http.StatusCreated, &iv)
+		if iv.PublicAccess {
+			t.Fatal("public_access false was not kept")
+		}
+		e.problem(e.do("POST", "/api/intervention", e.adminID, map[string]any{"name": "care_plan"}), http.StatusConflict)
+
+		// PATCH changes what it names and nothing else.
+		e.must(e.do("PATCH", "/api/intervention/decision_support_p3p", e.adminID, map[string]any{
+			"public_access": false, "status_text": "Closed"}), http.StatusOK, &iv)
+		if iv.PublicAccess || iv.StatusText != "Closed" || iv.LinkURL != "https://p3p.example.org/start" || iv.Version != 2 {
+			t.Fatalf("patched %+v", iv)
+		}
+		stale := e.doHeader("PATCH", "/api/intervention/decision_support_p3p", e.adminID, map[string]any{"link_label": "x"},
+			"If-Match-Version", "1")
+		e.problem(stale, http.StatusConflict)
+
+		// A client that names the intervention acts for it.
+		var c clientDoc
+		body := clientBody("P3P app")
+		body["intervention"] = "decision_support_p3p"
+		e.must(e.do("POST", "/api/client", e.adminID, body), http.StatusCreated, &c)
+		e.must(e.do("GET", "/api/intervention/decision_support_p3p", e.adminID, nil), http.StatusOK, &iv)
+		if iv.ClientID != c.ClientID {
+			t.Fatalf("client_id %q, want %q", iv.ClientID, c.ClientID)
+		}
+		second := clientBody("Another")
+		second["intervention"] = "decision_support_p3p"
+		e.problem(e.do("POST", "/api/client", e.adminID, second), http.StatusConflict)
+
+		var list struct{ Interventions []interventionDoc }
+		e.must(e.do("GET", "/api/intervention", e.adminID, nil), http.StatusOK, &list)
+		if len(list.Interventions) != 2 || list.Interventions[0].Name != "care_plan" {
+			t.Fatalf("list %+v", list)
+		}
+
+		e.must(e.do("DELETE", "/api/intervention/care_plan", e.adminID, nil), http.StatusNoContent, nil)
+		e.problem(e.do("GET", "/api/intervention/care_plan", e.adminID, nil), http.StatusNotFound)
+		e.problem(e.do("DELETE", "/api/intervention/care_plan", e.adminID, nil), http.StatusNotFound)
+
+		evs, _, err := e.aud.List(actor.System(context.Background()), audit.Filter{}, store.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[audit.EventType]int{}
+		for _, ev := range evs {
+			if strings.HasPrefix(ev.Subject, "Intervention/") {
+				seen[ev.Type]++
+			}
+		}
+		if seen[audit.InterventionCreated] != 2 || seen[audit.InterventionUpdated] != 1 || seen[audit.InterventionDeleted] != 1 {
+			t.Fatalf("intervention events %v", seen)
+		}
+	})
+}
+
+// TestInterventionAPIRefused: everyone but an administrator is refused
+// every operation (403 signed in, 401 anonymous), and nothing changes.
+func TestInterventionAPIRefused(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e := newInterventionEnv(t, url)
+		e.must(e.do("POST", "/api/intervention", e.adminID, map[string]any{"name": "care_plan"}), http.StatusCreated, nil)
+		ops := []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", "/api/intervention", nil},
+			{"POST", "/api/intervention", map[string]any{"name": "other"}},
+			{"GET", "/api/intervention/care_plan", nil},
+			{"PATCH", "/api/intervention/care_plan", map[string]any{"public_access": false}},
+			{"DELETE", "/api/intervention/care_plan", nil},
+		}
+		for _, op := range ops {
+			for _, who := range []int64{e.dev, e.staff, e.patient} {
+				e.problem(e.do(op.method, op.path, who, op.body), http.StatusForbidden)
+			}
+			e.problem(e.do(op.method, op.path, 0, op.body), http.StatusUnauthorized)
+		}
+		var iv interventionDoc
+		e.must(e.do("GET", "/api/intervention/care_plan", e.adminID, nil), http.StatusOK, &iv)
+		if !iv.PublicAccess || iv.Version != 1 {
+			t.Fatalf("a refused call changed %+v", iv)
+		}
+		e.problem(e.do("GET", "/api/intervention/other", e.adminID, nil), http.StatusNotFound)
+	})
+}
+
+// TestInterventionAPIBadInput: malformed names, URLs, bad text and
+// oversized fields are 400 (413 for an oversized body) on both databases,
+// and nothing is stored.
+func TestInterventionAPIBadInput(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e := newInterventionEnv(t, url)
+		cases := []struct {
+			name   string
+			body   any
+			status int
+		}{
+			{"not JSON", "{", http.StatusBadRequest},
+			{"no name", map[string]any{"description": "x"}, http.StatusBadRequest},
+			{"upper-case name", map[string]any{"name": "Care_Plan"}, http.StatusBadRequest},
+			{"name with slash", map[string]any{"name": "a/b"}, http.StatusBadRequest},
+			{"long name", map[string]any{"name": strings.Repeat("a", 51)}, http.StatusBadRequest},
+			{"relative link", map[string]any{"name": "x1", "link_url": "/start"}, http.StatusBadRequest},
+			{"javascript link", map[string]any{"name": "x2", "link_url": "javascript:alert(1)"}, http.StatusBadRequest},
+			{"link with credentials", map[string]any{"name": "x3", "link_url": "https://u:p@example.org/"}, http.StatusBadRequest},
+			{"NUL in card", `{"name":"x4","card_html":"a\u0000b"}`, http.StatusBadRequest},
+			{"NUL in name", `{"name":"x\u0000"}`, http.StatusBadRequest},
+			{"huge card", map[string]any{"name": "x5", "card_html": strings.Repeat("<b>", 30000)}, http.StatusBadRequest},
+			{"rank out of range", map[string]any{"name": "x6", "display_rank": 1 << 40}, http.StatusBadRequest},
+			{"oversized body", `{"name":"x7","description":"` + strings.Repeat("a", api.MaxBodyBytes) + `"}`, http.StatusRequestEntityTooLarge},
+		}
+		for _, c := range cases {
+			e.problem(e.do("POST", "/api/intervention", e.adminID, c.body), c.status)
+		}
+		e.must(e.do("POST", "/api/intervention", e.adminID, map[string]any{"name": "care_plan"}), http.StatusCreated, nil)
+		e.problem(e.do("PATCH", "/api/intervention/care_plan", e.adminID, `{"status_text":"a\u0000b"}`), http.StatusBadRequest)
+		e.problem(e.do("PATCH", "/api/intervention/care_plan", e.adminID, map[string]any{"link_url": "ftp://x.example.org/"}), http.StatusBadRequest)
+		e.problem(e.do("GET", "/api/intervention/Bad%20Name", e.adminID, nil), http.StatusBadRequest)
+		var list struct{ Interventions []interventionDoc }
+		e.must(e.do("GET", "/api/intervention", e.adminID, nil), http.StatusOK, &list)
+		if len(list.Interventions) != 1 || list.Interventions[0].Version != 1 {
+			t.Fatalf("refused input stored something: %+v", list)
+		}
+	})
+}
+
+// doHeader is do with one extra request header.
+func (e *env) doHeader(method, path string, as int64, body any, k, v string) response {
+	e.t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set(k, v)
+		e.h.ServeHTTP(w, r)
+	})
+	return e.doWith(h, method, path, as, body)
+}
