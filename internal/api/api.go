@@ -131,6 +131,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	}
 	if d.Interventions != nil {
 		s.registerInterventions(api)
+		s.registerUserAccess(api)
 	}
 	return api
 }

@@ -177,3 +177,87 @@ func (s *server) registerInterventions(api huma.API) {
 		return &emptyOutput{}, s.ivs.Delete(ctx, in.Name)
 	})
 }
+
+// userInterventionJSON is one person's row for an intervention, as the
+// reference's PUT /api/intervention/{name} takes and answers it. access is
+// absent when the person has no row.
+type userInterventionJSON struct {
+	Intervention string     `json:"intervention_name"`
+	UserID       int64      `json:"user_id"`
+	Access       string     `json:"access,omitempty" enum:"forbidden,granted,subscribed"`
+	CardHTML     string     `json:"card_html"`
+	LinkLabel    string     `json:"link_label"`
+	LinkURL      string     `json:"link_url"`
+	StatusText   string     `json:"status_text"`
+	StaffHTML    string     `json:"staff_html"`
+	Updated      *time.Time `json:"updated,omitempty"`
+}
+
+func toUserInterventionJSON(ui *intervention.UserIntervention) userInterventionJSON {
+	out := userInterventionJSON{Intervention: ui.Intervention, UserID: ui.UserID, Access: string(ui.Access),
+		CardHTML: ui.CardHTML, LinkLabel: ui.LinkLabel, LinkURL: ui.LinkURL, StatusText: ui.StatusText,
+		StaffHTML: ui.StaffHTML}
+	if !ui.UpdatedAt.IsZero() {
+		t := ui.UpdatedAt
+		out.Updated = &t
+	}
+	return out
+}
+
+// userAccessBody is the reference's PUT body: the person and the fields to
+// change; absent fields keep their value.
+type userAccessBody struct {
+	UserID     int64   `json:"user_id" minimum:"1" doc:"The person whose access is set."`
+	Access     *string `json:"access,omitempty" enum:"forbidden,granted,subscribed" doc:"Required for a person without a row. subscribed does not show the card: it routes the person's events to the intervention."`
+	CardHTML   *string `json:"card_html,omitempty" maxLength:"65536"`
+	LinkLabel  *string `json:"link_label,omitempty" maxLength:"200"`
+	LinkURL    *string `json:"link_url,omitempty" maxLength:"2000" doc:"Must be on an origin (scheme://host:port) the intervention's client registered as a redirect URI."`
+	StatusText *string `json:"status_text,omitempty" maxLength:"2000"`
+	StaffHTML  *string `json:"staff_html,omitempty" maxLength:"65536"`
+}
+
+func (s *server) registerUserAccess(api huma.API) {
+	tags := []string{"interventions"}
+	register(api, s, huma.Operation{
+		OperationID: "set-user-intervention", Method: http.MethodPut, Path: "/api/intervention/{name}", Tags: tags,
+		Summary: "Set one person's access to an intervention", Errors: []int{http.StatusNotFound},
+		Description: "Only the service account of the intervention's own client (a service user sponsored by " +
+			"the client's owner) may call it, and it needs edit on the person. Changes the fields the body " +
+			"names (a partial merge) and answers the person's row.",
+	}, func(ctx context.Context, in *struct {
+		Name string `path:"name" maxLength:"50"`
+		Body userAccessBody
+	}) (*struct{ Body userInterventionJSON }, error) {
+		b := in.Body
+		ch := intervention.UserAccessChange{CardHTML: b.CardHTML, LinkLabel: b.LinkLabel, LinkURL: b.LinkURL,
+			StatusText: b.StatusText, StaffHTML: b.StaffHTML}
+		if b.Access != nil {
+			a := intervention.Access(*b.Access)
+			ch.Access = &a
+		}
+		ui, err := s.ivs.SetUserAccess(ctx, in.Name, b.UserID, ch)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body userInterventionJSON }{Body: toUserInterventionJSON(ui)}, nil
+	})
+
+	register(api, s, huma.Operation{
+		OperationID: "get-user-intervention", Method: http.MethodGet, Path: "/api/intervention/{name}/user/{id}",
+		Tags: tags, Summary: "One person's access row for an intervention", Errors: []int{http.StatusNotFound},
+		Description: "Needs edit on the person. access is absent when the person has no row.",
+	}, func(ctx context.Context, in *struct {
+		Name string `path:"name" maxLength:"50"`
+		ID   string `path:"id" doc:"User id (a positive integer)."`
+	}) (*struct{ Body userInterventionJSON }, error) {
+		id, err := parseID("id", in.ID)
+		if err != nil {
+			return nil, err
+		}
+		ui, err := s.ivs.UserAccess(ctx, in.Name, id)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body userInterventionJSON }{Body: toUserInterventionJSON(ui)}, nil
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func newInterventionEnv(t *testing.T, url string) *ivEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Roles: dir, Audit: aud},
+	ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Directory: dir, Clients: st, Audit: aud},
 		intervention.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +236,115 @@ func (e *env) doHeader(method, path string, as int64, body any, k, v string) res
 		e.h.ServeHTTP(w, r)
 	})
 	return e.doWith(h, method, path, as, body)
+}
+
+type userInterventionDoc struct {
+	Intervention string `json:"intervention_name"`
+	UserID       int64  `json:"user_id"`
+	Access       string `json:"access"`
+	LinkURL      string `json:"link_url"`
+	StatusText   string `json:"status_text"`
+	StaffHTML    string `json:"staff_html"`
+}
+
+// serviceAccount creates a service user sponsored by sponsor.
+func (e *ivEnv) serviceAccount(email string, sponsor int64) int64 {
+	e.t.Helper()
+	sys := actor.System(context.Background())
+	u, err := e.dir.CreateUser(sys, directory.NewUser{User: directory.User{Email: email}, Roles: []string{directory.RoleService}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.dir.SetRelationships(sys, u.ID, []directory.UserRelationship{
+		{UserID: u.ID, Relationship: directory.RelSponsor, OtherUserID: sponsor}}); err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// interventionWithClient creates an intervention and a client owned by
+// owner acting for it, with a redirect URI on https://<name>.example.org.
+func (e *ivEnv) interventionWithClient(name string, owner int64) {
+	e.t.Helper()
+	e.must(e.do("POST", "/api/intervention", e.adminID, map[string]any{"name": name, "public_access": false}), http.StatusCreated, nil)
+	b := clientBody(name)
+	b["redirect_uris"] = []string{"https://" + strings.ReplaceAll(name, "_", "-") + ".example.org/cb"}
+	b["intervention"] = name
+	b["owner_id"] = owner
+	e.must(e.do("POST", "/api/client", e.adminID, b), http.StatusCreated, nil)
+}
+
+// TestUserAccessAPI: the intervention's own service account sets a
+// person's access with a partial merge; everyone else is refused, and the
+// row is read back by whoever may edit the person.
+func TestUserAccessAPI(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e := newInterventionEnv(t, url)
+		sys := actor.System(context.Background())
+		dev2, err := e.dir.CreateUser(sys, directory.NewUser{User: directory.User{Email: "dev2@example.org"},
+			Roles: []string{directory.RoleApplicationDeveloper}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := e.dir.CreateUser(sys, directory.NewUser{User: directory.User{Email: "other@example.org"},
+			Roles: []string{directory.RolePatient}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.interventionWithClient("care_plan", e.dev)
+		e.interventionWithClient("sexual_recovery", dev2.ID)
+		svcA := e.serviceAccount("svc-a@example.org", e.dev)
+		svcB := e.serviceAccount("svc-b@example.org", dev2.ID)
+		path := "/api/intervention/care_plan"
+		p := strconv.FormatInt(e.patient, 10)
+
+		var ui userInterventionDoc
+		e.must(e.do("PUT", path, svcA, map[string]any{"user_id": e.patient, "access": "granted",
+			"link_url": "https://care-plan.example.org/p/1", "staff_html": "<b>note</b>"}), http.StatusOK, &ui)
+		if ui.Access != "granted" || ui.LinkURL != "https://care-plan.example.org/p/1" || ui.UserID != e.patient {
+			t.Fatalf("after PUT %+v", ui)
+		}
+		// A partial merge keeps what the body leaves out.
+		e.must(e.do("PUT", path, svcA, map[string]any{"user_id": e.patient, "status_text": "Week 2"}), http.StatusOK, &ui)
+		if ui.Access != "granted" || ui.StatusText != "Week 2" || ui.StaffHTML != "<b>note</b>" {
+			t.Fatalf("after merge %+v", ui)
+		}
+
+		// Refused callers, each changing nothing.
+		for _, who := range []int64{e.dev, svcB, e.adminID, e.patient, e.staff} {
+			e.problem(e.do("PUT", path, who, map[string]any{"user_id": e.patient, "access": "forbidden"}), http.StatusForbidden)
+		}
+		e.problem(e.do("PUT", path, 0, map[string]any{"user_id": e.patient, "access": "forbidden"}), http.StatusUnauthorized)
+		// Bad input.
+		e.problem(e.do("PUT", path, svcA, map[string]any{"user_id": e.patient, "link_url": "https://evil.example.org/x"}), http.StatusBadRequest)
+		e.problem(e.do("PUT", path, svcA, map[string]any{"user_id": e.patient, "access": "maybe"}), http.StatusBadRequest)
+		e.problem(e.do("PUT", path, svcA, map[string]any{"user_id": other.ID, "status_text": "no access given"}), http.StatusBadRequest)
+		e.problem(e.do("PUT", path, svcA, `{"user_id":`+p+`,"staff_html":"a\u0000b"}`), http.StatusBadRequest)
+		e.problem(e.do("PUT", path, svcA, map[string]any{"user_id": 99999, "access": "granted"}), http.StatusNotFound)
+		e.problem(e.do("PUT", "/api/intervention/ghost", svcA, map[string]any{"user_id": e.patient, "access": "granted"}), http.StatusNotFound)
+
+		// Reading needs edit on the person.
+		for _, who := range []int64{e.adminID, e.patient, svcA} {
+			e.must(e.do("GET", path+"/user/"+p, who, nil), http.StatusOK, &ui)
+			if ui.Access != "granted" || ui.StatusText != "Week 2" {
+				t.Fatalf("read by %d: %+v", who, ui)
+			}
+		}
+		e.problem(e.do("GET", path+"/user/"+p, other.ID, nil), http.StatusForbidden)
+		e.problem(e.do("GET", path+"/user/"+p, e.dev, nil), http.StatusForbidden)
+		e.problem(e.do("GET", path+"/user/"+p, 0, nil), http.StatusUnauthorized)
+		var none userInterventionDoc
+		e.must(e.do("GET", path+"/user/"+strconv.FormatInt(other.ID, 10), e.adminID, nil), http.StatusOK, &none)
+		if none.Access != "" || none.UserID != other.ID {
+			t.Fatalf("a person without a row reads %+v", none)
+		}
+
+		evs, _, err := e.aud.List(sys, audit.Filter{Type: audit.InterventionAccessChanged}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].SubjectID != e.patient {
+			t.Fatalf("access events %+v", evs)
+		}
+	})
 }

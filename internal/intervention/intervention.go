@@ -69,6 +69,14 @@ type Store interface {
 	// DeleteIntervention removes it with its per-user rows; a client that
 	// named it names none.
 	DeleteIntervention(ctx context.Context, name string) error
+
+	// GetUserIntervention reads a person's row; NotFound when none.
+	GetUserIntervention(ctx context.Context, name string, userID int64) (*UserIntervention, error)
+	// PutUserIntervention inserts or replaces a person's row.
+	PutUserIntervention(ctx context.Context, ui *UserIntervention) error
+	// LockUser locks the person for the rest of the transaction in ctx
+	// (directory.Store.LockUser); NotFound for an unknown person.
+	LockUser(ctx context.Context, id int64) error
 }
 
 // CheckName refuses a malformed intervention name before any lookup.

@@ -25,8 +25,11 @@ type Roles interface {
 type Deps struct {
 	Store Store
 	Tx    store.Transactor
-	Roles Roles
-	Audit audit.Recorder
+	// Directory decides who may act on whom; *directory.Service.
+	Directory Directory
+	// Clients reads the client acting for an intervention.
+	Clients ClientReader
+	Audit   audit.Recorder
 }
 
 // Config tunes the Service. Zero fields take the defaults.
@@ -47,8 +50,8 @@ type Service struct {
 
 // NewService wires a Service.
 func NewService(d Deps, cfg Config) (*Service, error) {
-	if d.Store == nil || d.Tx == nil || d.Roles == nil || d.Audit == nil {
-		return nil, errors.New("intervention: the service needs a store, transactor, roles and audit recorder")
+	if d.Store == nil || d.Tx == nil || d.Directory == nil || d.Clients == nil || d.Audit == nil {
+		return nil, errors.New("intervention: the service needs a store, transactor, directory, client reader and audit recorder")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -71,7 +74,7 @@ func (s *Service) requireAdmin(ctx context.Context) error {
 	case a.UserID == 0:
 		return apperr.New(apperr.Forbidden, "a client acting for nobody may not manage interventions")
 	}
-	roles, err := s.d.Roles.UserRoles(ctx, a.UserID)
+	roles, err := s.d.Directory.UserRoles(ctx, a.UserID)
 	if err != nil {
 		if k := apperr.KindOf(err); k == apperr.NotFound || k == apperr.Forbidden {
 			return apperr.Wrap(apperr.Unauthenticated, err, "the signed-in account is no longer active")

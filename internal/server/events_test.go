@@ -338,6 +338,11 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				})
 				return err
 			}},
+			{"intervention.Service.SetUserAccess", audit.InterventionAccessChanged, func(ctx context.Context) error {
+				granted := intervention.AccessGranted
+				_, err := svc.Interventions.SetUserAccess(ctx, "care_plan", patient, intervention.UserAccessChange{Access: &granted})
+				return err
+			}},
 			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
 				return svc.Interventions.Delete(ctx, "care_plan")
 			}},

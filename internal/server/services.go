@@ -200,7 +200,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Roles: dir, Audit: auditLog},
+	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Directory: dir, Clients: db, Audit: auditLog},
 		intervention.Config{Now: o.now, Logger: o.logger})
 	if err != nil {
 		return nil, err

@@ -108,5 +108,41 @@ func (d *DB) DeleteIntervention(ctx context.Context, name string) error {
 	return nil
 }
 
+// GetUserIntervention reads person userID's row for intervention name.
+func (d *DB) GetUserIntervention(ctx context.Context, name string, userID int64) (*intervention.UserIntervention, error) {
+	ui := intervention.UserIntervention{Intervention: name, UserID: userID}
+	var access string
+	var updated int64
+	err := d.rd(ctx).row(ctx, `SELECT access, card_html, link_label, link_url, status_text, staff_html, updated_at
+		FROM user_interventions WHERE intervention_name = ? AND user_id = ?`, name, userID).
+		Scan(&access, &ui.CardHTML, &ui.LinkLabel, &ui.LinkURL, &ui.StatusText, &ui.StaffHTML, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("access row of user", userID)
+	}
+	if err != nil {
+		return nil, classify(err, "get user intervention")
+	}
+	ui.Access, ui.UpdatedAt = intervention.Access(access), fromMicro(updated)
+	return &ui, nil
+}
+
+// PutUserIntervention inserts or replaces a person's row; an unknown
+// person or intervention is Invalid, an access outside the three values
+// too (a CHECK constraint).
+func (d *DB) PutUserIntervention(ctx context.Context, ui *intervention.UserIntervention) error {
+	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO user_interventions (user_id, intervention_name, access,
+		card_html, link_label, link_url, status_text, staff_html, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, intervention_name) DO UPDATE SET access = excluded.access,
+		card_html = excluded.card_html, link_label = excluded.link_label, link_url = excluded.link_url,
+		status_text = excluded.status_text, staff_html = excluded.staff_html, updated_at = excluded.updated_at`,
+		ui.UserID, ui.Intervention, string(ui.Access), ui.CardHTML, ui.LinkLabel, ui.LinkURL, ui.StatusText,
+		ui.StaffHTML, toMicro(ui.UpdatedAt)); err != nil {
+		return classify(err, "store user intervention")
+	}
+	ui.UpdatedAt = fromMicro(toMicro(ui.UpdatedAt))
+	return nil
+}
+
 // DB implements the intervention store.
 var _ intervention.Store = (*DB)(nil)

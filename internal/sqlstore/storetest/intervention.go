@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -117,4 +118,44 @@ func testInterventionClient(t *testing.T, b Backend) {
 	if shared {
 		t.Fatal("the per-user row outlived its intervention")
 	}
+}
+
+// testUserIntervention: a person's row round-trips every field, a second
+// put replaces it, and rows for unknown people, unknown interventions or
+// an access outside the three values are refused.
+func testUserIntervention(t *testing.T, b Backend) {
+	ctx := t.Context()
+	p := newUser(t, b, "p@example.org")
+	must(t, b.Interventions.CreateIntervention(ctx, fullIntervention("care_plan", 1)), "create")
+	_, err := b.Interventions.GetUserIntervention(ctx, "care_plan", p.ID)
+	wantKind(t, err, apperr.NotFound, "no row yet")
+	ui := &intervention.UserIntervention{Intervention: "care_plan", UserID: p.ID, Access: intervention.AccessSubscribed,
+		CardHTML: "<p>c</p>", LinkLabel: "l", LinkURL: "https://app.example.org/x", StatusText: "s", StaffHTML: "<i>st</i>",
+		UpdatedAt: base}
+	must(t, b.Interventions.PutUserIntervention(ctx, ui), "put")
+	got, err := b.Interventions.GetUserIntervention(ctx, "care_plan", p.ID)
+	must(t, err, "get")
+	want := *ui
+	want.UpdatedAt = micro(base)
+	mustEqual(t, got, &want, "row read back")
+	ui.Access, ui.CardHTML, ui.StaffHTML = intervention.AccessForbidden, "", ""
+	must(t, b.Interventions.PutUserIntervention(ctx, ui), "put again")
+	got, err = b.Interventions.GetUserIntervention(ctx, "care_plan", p.ID)
+	must(t, err, "get again")
+	if got.Access != intervention.AccessForbidden || got.CardHTML != "" || got.StaffHTML != "" || got.LinkLabel != "l" {
+		t.Fatalf("replaced row %+v", got)
+	}
+	bad := *ui
+	bad.Access = "maybe"
+	wantKind(t, b.Interventions.PutUserIntervention(ctx, &bad), apperr.Invalid, "unknown access")
+	bad = *ui
+	bad.UserID = 99999
+	wantKind(t, b.Interventions.PutUserIntervention(ctx, &bad), apperr.Invalid, "unknown user")
+	bad = *ui
+	bad.Intervention = "ghost"
+	wantKind(t, b.Interventions.PutUserIntervention(ctx, &bad), apperr.Invalid, "unknown intervention")
+	bad = *ui
+	bad.StaffHTML = "a\x00b"
+	wantKind(t, b.Interventions.PutUserIntervention(ctx, &bad), apperr.Invalid, "bad text")
+	wantKind(t, b.Tx.InTx(ctx, func(ctx context.Context) error { return b.Interventions.LockUser(ctx, 99999) }), apperr.NotFound, "lock unknown user")
 }

@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"InterventionRoundTrip", testInterventionRoundTrip},
 		{"InterventionList", testInterventionList},
 		{"InterventionClient", testInterventionClient},
+		{"UserIntervention", testUserIntervention},
 		{"MoveUserData", testMoveUserData},
 		{"PurgeUser", testPurgeUser},
 		{"Transactions", testTransactions},
