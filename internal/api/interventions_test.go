@@ -348,3 +348,41 @@ func TestUserAccessAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestInterventionStaffSharesIntervention: RULES.md step 6 is live. An
+// intervention_staff user may act on a patient once both have been given
+// access to one intervention by its service account, and not before, nor
+// once the patient's access is forbidden, nor over a non-patient.
+func TestInterventionStaffSharesIntervention(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e := newInterventionEnv(t, url)
+		sys := actor.System(context.Background())
+		ivStaff, err := e.dir.CreateUser(sys, directory.NewUser{User: directory.User{Email: "iv@example.org"},
+			Roles: []string{directory.RoleInterventionStaff}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.interventionWithClient("care_plan", e.dev)
+		svc := e.serviceAccount("svc@example.org", e.dev)
+		path := "/api/intervention/care_plan/user/" + strconv.FormatInt(e.patient, 10)
+		as := actor.With(context.Background(), actor.Actor{UserID: ivStaff.ID})
+
+		e.problem(e.do("GET", path, ivStaff.ID, nil), http.StatusForbidden)
+		for _, u := range []int64{ivStaff.ID, e.patient, e.dev} {
+			e.must(e.do("PUT", "/api/intervention/care_plan", svc, map[string]any{"user_id": u, "access": "granted"}), http.StatusOK, nil)
+		}
+		e.must(e.do("GET", path, ivStaff.ID, nil), http.StatusOK, nil)
+		if err := e.dir.CheckRole(as, directory.View, e.patient); err != nil {
+			t.Fatalf("view of a patient sharing an intervention: %v", err)
+		}
+		// A developer sharing the intervention is not a patient.
+		if err := e.dir.CheckRole(as, directory.View, e.dev); err == nil {
+			t.Fatal("intervention_staff may act on a non-patient")
+		}
+		e.must(e.do("PUT", "/api/intervention/care_plan", svc, map[string]any{"user_id": e.patient, "access": "forbidden"}), http.StatusOK, nil)
+		e.problem(e.do("GET", path, ivStaff.ID, nil), http.StatusForbidden)
+		if err := e.dir.CheckRole(as, directory.View, e.patient); err == nil {
+			t.Fatal("a forbidden row still shares the intervention")
+		}
+	})
+}
