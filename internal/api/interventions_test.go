@@ -129,7 +129,9 @@ func TestInterventionAPI(t *testing.T) {
 		}
 		second := clientBody("Another")
 		second["intervention"] = "decision_support_p3p"
-		e.problem(e.do("POST", "/api/client", e.adminID, second), http.StatusConflict)
+		if p := e.problem(e.do("POST", "/api/client", e.adminID, second), http.StatusConflict); !strings.Contains(p.Detail, "already has a client") {
+			t.Fatalf("a second client for one intervention: %q", p.Detail)
+		}
 
 		var list struct{ Interventions []interventionDoc }
 		e.must(e.do("GET", "/api/intervention", e.adminID, nil), http.StatusOK, &list)
