@@ -30,6 +30,7 @@ import (
 	"ward/internal/audit"
 	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/session"
 )
@@ -53,6 +54,9 @@ type Deps struct {
 	// OAuth is the authorization server; without it the token tools and
 	// service-account routes (tokens.go) are not mounted.
 	OAuth *oauth.Provider
+	// Interventions manages interventions; without it the
+	// /api/intervention routes are not mounted.
+	Interventions *intervention.Service
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -66,6 +70,7 @@ type server struct {
 	clients *client.Service
 	oauth   *oauth.Provider
 	sess    *session.Service
+	ivs     *intervention.Service
 	aud     *audit.Log
 	base    string
 	log     *slog.Logger
@@ -78,7 +83,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -124,6 +129,10 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	}
 	if d.OAuth != nil {
 		s.registerTokens(api)
+	}
+	if d.Interventions != nil {
+		s.registerInterventions(api)
+		s.registerUserAccess(api)
 	}
 	return api
 }

@@ -99,6 +99,16 @@ const (
 	SigningKeyRotated    EventType = "signing_key.rotated"
 	SigningKeyDeleted    EventType = "signing_key.deleted" // SigningKey/{kid}
 	RecordRead           EventType = "record.read"         // Patient/{id}, or Group/{id}: a FHIR read
+
+	// Interventions (issue 13). An intervention's reference is its name.
+	InterventionCreated       EventType = "intervention.created"        // Intervention/{name}
+	InterventionUpdated       EventType = "intervention.updated"        // Intervention/{name}
+	InterventionDeleted       EventType = "intervention.deleted"        // Intervention/{name}
+	InterventionAccessChanged EventType = "intervention.access_changed" // Patient/{id}: a UserIntervention row
+	AccessRuleCreated         EventType = "access_rule.created"         // AccessRule/{id}
+	AccessRuleUpdated         EventType = "access_rule.updated"         // AccessRule/{id}
+	AccessRuleDeleted         EventType = "access_rule.deleted"         // AccessRule/{id}
+	InterventionMessageSent   EventType = "intervention.message_sent"   // Intervention/{name}
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -176,6 +186,15 @@ var registry = map[EventType]eventInfo{
 	SigningKeyRotated:    {Other, ActionUpdate},
 	SigningKeyDeleted:    {Other, ActionDelete},
 	RecordRead:           {Access, ActionRead},
+
+	InterventionCreated:       {Intervention, ActionCreate},
+	InterventionUpdated:       {Intervention, ActionUpdate},
+	InterventionDeleted:       {Intervention, ActionDelete},
+	InterventionAccessChanged: {Intervention, ActionUpdate},
+	AccessRuleCreated:         {Intervention, ActionCreate},
+	AccessRuleUpdated:         {Intervention, ActionUpdate},
+	AccessRuleDeleted:         {Intervention, ActionDelete},
+	InterventionMessageSent:   {Intervention, ActionExecute},
 }
 
 // Registered reports whether t is in the registry.

@@ -205,6 +205,17 @@ func storeErr(err error, s Settings) error {
 	return err
 }
 
+// createErr is storeErr for a new client: client ids are random, so a
+// Conflict on insert naming an intervention is the one-client-per-
+// intervention index (migration 00020). (On update a Conflict may also be
+// a stale version, so Update keeps the store's message.)
+func createErr(err error, s Settings) error {
+	if apperr.Is(err, apperr.Conflict) && s.Intervention != "" {
+		return apperr.Wrap(apperr.Conflict, err, "intervention %q already has a client acting for it", s.Intervention)
+	}
+	return storeErr(err, s)
+}
+
 // Create registers a client and returns it with its secret in clear, the
 // only time the secret is ever shown; the secret is "" for clients that do
 // not authenticate with one. An application developer registers clients
@@ -250,7 +261,7 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Client, string, err
 			return err
 		}
 		if err := s.store.CreateClient(ctx, c); err != nil {
-			return storeErr(err, c.Settings)
+			return createErr(err, c.Settings)
 		}
 		return s.record(ctx, audit.ClientCreated, c, "registered %q (%s, grants %v, auth %s, tokens %s)%s, %s",
 			c.Name, kind(c), c.GrantTypes, c.AuthMethod, c.TokenFormat, resourceServerNote(c), c.Status)

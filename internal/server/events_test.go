@@ -18,6 +18,7 @@ import (
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/document"
+	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/testutil"
 )
@@ -344,6 +345,25 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := svc.OAuth.WithdrawConsent(ctx, serviceUser, oauth.ServiceAccountClientID)
 				return err
 			}},
+			{"intervention.Service.Create", audit.InterventionCreated, func(ctx context.Context) error {
+				_, err := svc.Interventions.Create(ctx, intervention.Intervention{Name: "care_plan", PublicAccess: true})
+				return err
+			}},
+			{"intervention.Service.Update", audit.InterventionUpdated, func(ctx context.Context) error {
+				_, err := svc.Interventions.Update(ctx, "care_plan", 0, func(iv *intervention.Intervention) error {
+					iv.PublicAccess = false
+					return nil
+				})
+				return err
+			}},
+			{"intervention.Service.SetUserAccess", audit.InterventionAccessChanged, func(ctx context.Context) error {
+				granted := intervention.AccessGranted
+				_, err := svc.Interventions.SetUserAccess(ctx, "care_plan", patient, intervention.UserAccessChange{Access: &granted})
+				return err
+			}},
+			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
+				return svc.Interventions.Delete(ctx, "care_plan")
+			}},
 			{"keys.Manager.Rotate", audit.SigningKeyRotated, func(ctx context.Context) error {
 				_, err := svc.Keys.Rotate(ctx, time.Hour)
 				return err
@@ -437,7 +457,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			v    any
 		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
 			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
-			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}}
+			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}, {"", svc.Interventions}}
 		for _, sv := range services {
 			typ := reflect.TypeOf(sv.v)
 			name := sv.name

@@ -168,13 +168,14 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:   o.logger,
 	})
 	api.Mount(mux, api.Deps{
-		Directory: svc.Directory,
-		Audit:     svc.Audit,
-		Sessions:  svc.Sessions,
-		Clients:   svc.Clients,
-		OAuth:     svc.OAuth,
-		Base:      cfg.PublicIssuer(),
-		Logger:    o.logger,
+		Directory:     svc.Directory,
+		Audit:         svc.Audit,
+		Sessions:      svc.Sessions,
+		Clients:       svc.Clients,
+		OAuth:         svc.OAuth,
+		Base:          cfg.PublicIssuer(),
+		Interventions: svc.Interventions,
+		Logger:        o.logger,
 	})
 	pages.Mount(mux)
 	// The legacy IdP API (seed 003): system clients sign people in and

@@ -18,6 +18,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/httpauth"
+	"ward/internal/intervention"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
@@ -66,6 +67,8 @@ type Services struct {
 	// created) eagerly so a bad key fails at start-up; the services that
 	// encrypt or sign derive their own sub-keys from it.
 	MasterKey []byte
+	// Interventions manages seed 001's interventions (internal/intervention).
+	Interventions *intervention.Service
 }
 
 // Option adjusts how services and the server are built.
@@ -204,10 +207,16 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Directory: dir, Clients: db, Audit: auditLog},
+		intervention.Config{Now: o.now, Logger: o.logger})
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
-		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP}, nil
+		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
+		Interventions: ivs}, nil
 }
 
 // Migrate brings the schema, the static data and River's job tables up to

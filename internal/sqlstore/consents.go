@@ -200,12 +200,16 @@ func (d *DB) AddToU(ctx context.Context, t *directory.ToU) error {
 }
 
 // SharedIntervention reports whether both users are enrolled in at least one
-// common intervention.
+// common intervention: both have a row for it whose access is granted or
+// subscribed. A forbidden row does not count (stricter than the reference,
+// which counts any row): a person refused an intervention is not its
+// patient, nor its staff.
 func (d *DB) SharedIntervention(ctx context.Context, a, b int64) (bool, error) {
 	var shared bool
 	if err := d.rd(ctx).row(ctx, `SELECT EXISTS (SELECT 1 FROM user_interventions x
 		JOIN user_interventions y ON y.intervention_name = x.intervention_name
-		WHERE x.user_id = ? AND y.user_id = ?)`, a, b).Scan(&shared); err != nil {
+		WHERE x.user_id = ? AND y.user_id = ? AND x.access <> 'forbidden' AND y.access <> 'forbidden')`,
+		a, b).Scan(&shared); err != nil {
 		return false, fmt.Errorf("shared intervention: %w", err)
 	}
 	return shared, nil

@@ -57,6 +57,7 @@ func TestConformance(t *testing.T) {
 				Tokens:             db,
 				Clinical:           db,
 				Exports:            db,
+				Interventions:      db,
 				Tx:                 db,
 				EnrollIntervention: enroll(db),
 				Roles:              db.Roles,

@@ -7,6 +7,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/intervention"
 )
 
 // validConsent is a consent valid from base for five years.
@@ -195,6 +196,11 @@ func testSharedIntervention(t *testing.T, b Backend) {
 	must(t, b.EnrollIntervention(ctx, staff.ID, "care_plan"), "enroll staff")
 	must(t, b.EnrollIntervention(ctx, p1.ID, "care_plan"), "enroll p1")
 	must(t, b.EnrollIntervention(ctx, p2.ID, "symptom_tracker"), "enroll p2")
+	// p3 has a row for care_plan, but it forbids access: not shared.
+	p3 := newUser(t, b, "p3@example.org", directory.RolePatient)
+	must(t, b.EnrollIntervention(ctx, p3.ID, "care_plan"), "enroll p3")
+	must(t, b.Interventions.PutUserIntervention(ctx, &intervention.UserIntervention{Intervention: "care_plan",
+		UserID: p3.ID, Access: intervention.AccessForbidden, UpdatedAt: base}), "forbid p3")
 	for _, tc := range []struct {
 		name string
 		a, b int64
@@ -203,6 +209,8 @@ func testSharedIntervention(t *testing.T, b Backend) {
 		{"shared", staff.ID, p1.ID, true},
 		{"shared, reversed", p1.ID, staff.ID, true},
 		{"different interventions", staff.ID, p2.ID, false},
+		{"the patient's row forbids", staff.ID, p3.ID, false},
+		{"the staff's row forbids", p3.ID, p1.ID, false},
 		{"unknown user", staff.ID, 99999, false},
 	} {
 		got, err := b.Directory.SharedIntervention(ctx, tc.a, tc.b)

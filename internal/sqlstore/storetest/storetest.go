@@ -20,6 +20,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/clinical"
 	"ward/internal/directory"
+	"ward/internal/intervention"
 	"ward/internal/oauth/keys"
 	"ward/internal/oauth/tokens"
 	"ward/internal/session"
@@ -36,7 +37,9 @@ type Backend struct {
 	Tokens    tokens.Store
 	Clinical  clinical.Store
 	Exports   bulk.Store
-	Tx        store.Transactor
+	// Interventions is the intervention store (issue 13).
+	Interventions intervention.Store
+	Tx            store.Transactor
 	// EnrollIntervention puts a user into a (new or existing) intervention.
 	// Interventions have no Store methods yet, so the backend provides this
 	// to exercise SharedIntervention and merges.
@@ -81,6 +84,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"PatientsConsentedTo", testPatientsConsentedTo},
 		{"ToUs", testToUs},
 		{"SharedIntervention", testSharedIntervention},
+		{"InterventionRoundTrip", testInterventionRoundTrip},
+		{"InterventionList", testInterventionList},
+		{"InterventionClient", testInterventionClient},
+		{"UserIntervention", testUserIntervention},
 		{"MoveUserData", testMoveUserData},
 		{"PurgeUser", testPurgeUser},
 		{"Transactions", testTransactions},
