@@ -326,6 +326,13 @@ func (r *request) checkWith(ctx context.Context, perm Permission, targetID int64
 		}
 		return nil, err
 	}
+	return r.judge(ctx, perm, target, allowDeleted)
+}
+
+// judge is checkWith's decision on a target already read (IDCard reads
+// the target together with its groups and profiles in one statement).
+func (r *request) judge(ctx context.Context, perm Permission, target *User, allowDeleted bool) (*User, error) {
+	targetID := target.ID
 	if r.who.System {
 		return target, nil
 	}

@@ -131,6 +131,10 @@ type Store interface {
 	UserProfiles(ctx context.Context, userID int64) ([]Profile, error)
 	// SetUserProfiles replaces the user's profiles.
 	SetUserProfiles(ctx context.Context, userID int64, ps []Profile) error
+	// IDCard returns the user (live or soft-deleted; NotFound when
+	// absent) with their groups sorted by name, profiles sorted by (type,
+	// id) and last sign-in (nil when never), read together.
+	IDCard(ctx context.Context, id int64) (*IDCard, error)
 
 	// Consents returns the user's consents, including deleted ones, newest first.
 	Consents(ctx context.Context, userID int64) ([]Consent, error)

@@ -66,7 +66,6 @@ type Clients interface {
 // Sessions signs people in with the browser form's rules (session.Service).
 type Sessions interface {
 	SignIn(ctx context.Context, email, password string, issue session.Issuer) (int64, error)
-	LastLogin(ctx context.Context, userID int64) (*time.Time, error)
 }
 
 // Tokens issues, resolves and revokes the API's access tokens (oauth.Provider).
@@ -76,7 +75,8 @@ type Tokens interface {
 	SignOutIDPToken(ctx context.Context, text string) error
 }
 
-// Directory reads the person behind a token (directory.Service).
+// Directory reads the person behind a token, with their groups, profiles
+// and last sign-in in one read (directory.Service).
 type Directory interface {
 	IDCard(ctx context.Context, id int64) (*directory.IDCard, error)
 }
@@ -374,7 +374,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// userInfo reads the person, groups and profiles. The token the system
+// userInfo reads the person, groups, profiles and last sign-in. The token the system
 // holds is the person's authority to be identified to it, so the reads run
 // as ward itself, with the system client still named as the actor.
 func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, token string) (*UserInfo, error) {
@@ -387,10 +387,6 @@ func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, 
 	if u.Deleted() {
 		return nil, apperr.New(apperr.NotFound, "user %d is deleted", userID)
 	}
-	last, err := h.d.Sessions.LastLogin(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
 	out := &UserInfo{
 		ID:          u.ID,
 		Name:        strings.TrimSpace(u.GivenName + " " + u.FamilyName),
@@ -398,7 +394,7 @@ func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, 
 		IsActive:    u.Active(),
 		Activated:   true, // they signed in with a password: the account is in use
 		ActivatedAt: stamp(u.ConfirmedAt),
-		LastLogin:   stamp(last),
+		LastLogin:   stamp(card.LastLogin),
 		AccessToken: token,
 		CreatedAt:   stamp(&u.Registered),
 		UpdatedAt:   stamp(&u.UpdatedAt),

@@ -6,6 +6,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/client"
+	"ward/internal/directory"
 	"ward/internal/store"
 )
 
@@ -54,4 +55,64 @@ func testLastLogin(t *testing.T, b Backend) {
 		}
 	}
 	wantKind(t, b.Session.RecordLogin(ctx, 999999, base), apperr.Invalid, "login of an unknown user")
+}
+
+// testIDCard: IDCard reads the user with groups by name, profiles by
+// (type, id) with their catchments, and the last sign-in in one call; a
+// person with none of them gets nil lists and a nil last sign-in, a
+// soft-deleted one is still read, an unknown one is NotFound.
+func testIDCard(t *testing.T, b Backend) {
+	ctx := t.Context()
+	bare := newUser(t, b, "bare@example.org")
+	card, err := b.Directory.IDCard(ctx, bare.ID)
+	must(t, err, "card of a bare user")
+	if card.User == nil || card.User.ID != bare.ID || card.User.Email != bare.Email {
+		t.Fatalf("card user = %+v, want user %d", card.User, bare.ID)
+	}
+	if card.Groups != nil || card.Profiles != nil || card.LastLogin != nil {
+		t.Fatalf("bare card = groups %v profiles %v last login %v, want all nil", card.Groups, card.Profiles, card.LastLogin)
+	}
+
+	u := newUser(t, b, "card@example.org")
+	zeta := &directory.Group{Name: "zeta", Description: "Last \"quoted\" group"}
+	alpha := &directory.Group{Name: "alpha", Description: "First group"}
+	must(t, b.Directory.CreateGroup(ctx, zeta), "zeta")
+	must(t, b.Directory.CreateGroup(ctx, alpha), "alpha")
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{zeta.ID, alpha.ID}), "groups")
+	ps := []directory.Profile{
+		{Type: directory.ProfileProvider, ID: "P-2", Catchment: []string{"3026", "302618"}},
+		{Type: directory.ProfileAdmin, ID: "A-1", Catchment: []string{"30"}},
+		{Type: directory.ProfileProvider, ID: "P-1", Catchment: []string{}},
+	}
+	must(t, b.Directory.SetUserProfiles(ctx, u.ID, ps), "profiles")
+	must(t, b.Session.RecordLogin(ctx, u.ID, base), "record login")
+
+	card, err = b.Directory.IDCard(ctx, u.ID)
+	must(t, err, "card")
+	want, err := b.Directory.GetUser(ctx, u.ID)
+	must(t, err, "get user")
+	mustEqual(t, card.User, want, "card user as GetUser reads it")
+	groups, err := b.Directory.UserGroups(ctx, u.ID)
+	must(t, err, "user groups")
+	mustEqual(t, card.Groups, groups, "card groups as UserGroups reads them")
+	mustEqual(t, card.Groups, []directory.Group{*alpha, *zeta}, "card groups by name")
+	profiles, err := b.Directory.UserProfiles(ctx, u.ID)
+	must(t, err, "user profiles")
+	mustEqual(t, card.Profiles, profiles, "card profiles as UserProfiles reads them")
+	if len(card.Profiles) != 3 || card.Profiles[0].ID != "A-1" || card.Profiles[1].ID != "P-1" || card.Profiles[2].ID != "P-2" {
+		t.Fatalf("card profiles = %+v, want by (type, id)", card.Profiles)
+	}
+	if card.LastLogin == nil || !card.LastLogin.Equal(micro(base)) {
+		t.Fatalf("card last login = %v, want %v", card.LastLogin, base)
+	}
+
+	gone := base.Add(time.Hour)
+	must(t, b.Directory.SetUserDeleted(ctx, u.ID, &gone), "delete")
+	card, err = b.Directory.IDCard(ctx, u.ID)
+	must(t, err, "card of a deleted user")
+	if !card.User.Deleted() {
+		t.Fatalf("card of a deleted user reads as live")
+	}
+	_, err = b.Directory.IDCard(ctx, 999999)
+	wantKind(t, err, apperr.NotFound, "card of an unknown user")
 }

@@ -107,6 +107,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"BuiltinServiceClient", testBuiltinServiceClient},
 		{"IDPSystemClients", testIDPSystemClients},
 		{"LastLogin", testLastLogin},
+		{"IDCard", testIDCard},
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
 		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},
