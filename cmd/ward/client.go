@@ -178,18 +178,11 @@ func (a *app) clientListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withServices(cmd, func(svc *server.Services) error {
 				ctx := actor.System(cmd.Context())
-				var all []*client.Client
-				after := ""
-				for {
-					cs, next, err := svc.Clients.List(ctx, client.Filter{}, store.Page{Limit: store.MaxLimit, After: after})
-					if err != nil {
-						return fmt.Errorf("list clients: %w", err)
-					}
-					all = append(all, cs...)
-					if next == "" {
-						break
-					}
-					after = next
+				all, err := allPages(func(p store.Page) ([]*client.Client, string, error) {
+					return svc.Clients.List(ctx, client.Filter{}, p)
+				})
+				if err != nil {
+					return fmt.Errorf("list clients: %w", err)
 				}
 				if asJSON {
 					out := make([]clientListJSON, len(all))

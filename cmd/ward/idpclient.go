@@ -93,20 +93,15 @@ func (a *app) idpClientListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withServices(cmd, func(svc *server.Services) error {
 				ctx := actor.System(cmd.Context())
-				out := []idpClientJSON{}
-				after := ""
-				for {
-					cs, next, err := svc.Clients.ListSystems(ctx, store.Page{Limit: store.MaxLimit, After: after})
-					if err != nil {
-						return fmt.Errorf("list IdP system clients: %w", err)
-					}
-					for _, c := range cs {
-						out = append(out, toIDPClientJSON(c))
-					}
-					if next == "" {
-						break
-					}
-					after = next
+				cs, err := allPages(func(p store.Page) ([]*client.Client, string, error) {
+					return svc.Clients.ListSystems(ctx, p)
+				})
+				if err != nil {
+					return fmt.Errorf("list IdP system clients: %w", err)
+				}
+				out := make([]idpClientJSON, 0, len(cs))
+				for _, c := range cs {
+					out = append(out, toIDPClientJSON(c))
 				}
 				if asJSON {
 					if err := json.NewEncoder(a.stdout).Encode(out); err != nil {

@@ -283,18 +283,11 @@ func (a *app) clientTokensCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withServices(cmd, func(svc *server.Services) error {
 				ctx := actor.System(cmd.Context())
-				var all []*oauth.TokenInfo
-				p := store.Page{Limit: store.MaxLimit}
-				for {
-					ts, next, err := svc.OAuth.ClientTokens(ctx, args[0], p)
-					if err != nil {
-						return fmt.Errorf("tokens of client %s: %w", args[0], err)
-					}
-					all = append(all, ts...)
-					if next == "" {
-						break
-					}
-					p.After = next
+				all, err := allPages(func(p store.Page) ([]*oauth.TokenInfo, string, error) {
+					return svc.OAuth.ClientTokens(ctx, args[0], p)
+				})
+				if err != nil {
+					return fmt.Errorf("tokens of client %s: %w", args[0], err)
 				}
 				if asJSON {
 					out := make([]tokenJSON, len(all))
