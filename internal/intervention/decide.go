@@ -83,9 +83,10 @@ const (
 // DisplayForUser tries rules, then the row, then public_access (so the
 // trace names the rule that grants); QuickAccessCheck tries the cheap
 // stages first. allow_if_not_in_intervention asks the other
-// intervention's QuickAccessCheck, memoised for the Decider's life; a
-// cycle (refused when rules are stored) counts as no access rather than
-// recursing. A Decider is for one goroutine and one decision; the Ruleset
+// intervention's QuickAccessCheck, memoised for the Decider's life. A
+// cycle is refused when rules are stored; should one reach a decision, the
+// intervention being decided counts as no access where the cycle closes,
+// so the decision ends (its answer then depends on where it entered). A Decider is for one goroutine and one decision; the Ruleset
 // and Facts are only read.
 type Decider struct {
 	rs    *Ruleset
@@ -174,7 +175,7 @@ func (d *Decider) DisplayForUser(i int, tr *CardTrace) Card {
 		if tr != nil {
 			why = "the person's row is forbidden, which always denies (before any rule or public_access)"
 		}
-	case d.rules(iv, tr):
+	case d.rulesGrant(i, tr):
 		c.Access, c.Stage = true, StageStrategy
 	case c.UserAccess == AccessGranted:
 		c.Access, c.Stage = true, StageUserRow
@@ -215,9 +216,20 @@ func (d *Decider) DisplayForUser(i int, tr *CardTrace) Card {
 	return c
 }
 
-// rules evaluates iv's rules in order until one grants.
-func (d *Decider) rules(iv *Intervention, tr *CardTrace) bool {
-	rules := d.rs.Rules[iv.Name]
+// rulesGrant evaluates intervention i's rules in order until one grants.
+// While they run, i counts as running for allow_if_not_in_intervention,
+// exactly as in its quick check, so that even a cycle (refused when rules
+// are stored) is closed at the same place in both orders.
+func (d *Decider) rulesGrant(i int, tr *CardTrace) bool {
+	if d.quick[i] == quickUnknown {
+		d.quick[i] = quickRunning
+		defer func() {
+			if d.quick[i] == quickRunning {
+				d.quick[i] = quickUnknown
+			}
+		}()
+	}
+	rules := d.rs.Rules[d.rs.Interventions[i].Name]
 	if tr == nil {
 		return strategy.FirstGrant(rules, &d.sf, nil) >= 0
 	}
