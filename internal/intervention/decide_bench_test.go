@@ -55,7 +55,7 @@ func benchPeople(n int) []*Facts {
 	out := make([]*Facts, n)
 	for i := range out {
 		p := person{orgs: []int64{orgs[r.IntN(len(orgs))]}, roles: []string{"patient"}, tx: r.IntN(3) == 0,
-			obs: map[string]bool{"treatment begun": r.IntN(3) == 0, "PCa localized diagnosis": r.IntN(2) == 0},
+			obs:  map[string]bool{"treatment begun": r.IntN(3) == 0, "PCa localized diagnosis": r.IntN(2) == 0},
 			rows: map[string]Access{}}
 		if r.IntN(20) == 0 {
 			p.roles = []string{"staff"}
