@@ -8,54 +8,24 @@ import (
 	"testing"
 
 	"ward/internal/intervention/strategy"
+	"ward/internal/testutil/seedenv"
 )
-
-// seedEnv is the directory the seed's rules name: UCSF > UCSF Medical
-// Center > UCSF Urology, UW Medicine, and an unrelated clinic.
-type seedEnv struct{ interventions []string }
 
 const (
-	orgUCSF    = 1
-	orgUCSFMC  = 2
-	orgUrology = 3
-	orgUW      = 4
-	orgOther   = 5
+	orgUCSF    = seedenv.OrgUCSF
+	orgUCSFMC  = seedenv.OrgUCSFMC
+	orgUrology = seedenv.OrgUrology
+	orgUW      = seedenv.OrgUW
+	orgOther   = seedenv.OrgOther
 )
-
-var seedOrgs = map[string]int64{"UCSF": orgUCSF, "UCSF Medical Center": orgUCSFMC, "UCSF Urology": orgUrology,
-	"UW Medicine (University of Washington)": orgUW, "Other clinic": orgOther}
-
-var seedBelow = map[int64][]int64{orgUCSF: {orgUCSF, orgUCSFMC, orgUrology}, orgUCSFMC: {orgUCSFMC, orgUrology},
-	orgUrology: {orgUrology}, orgUW: {orgUW}, orgOther: {orgOther}}
-
-func (seedEnv) OrgsNamed(n string) []int64 {
-	if id, ok := seedOrgs[n]; ok {
-		return []int64{id}
-	}
-	return nil
-}
-func (seedEnv) OrgsWithIdentifier(system, value string) []int64 {
-	if system == strategy.DecisionSupportGroup && value == "p3p" {
-		return []int64{orgUCSFMC}
-	}
-	return nil
-}
-func (seedEnv) AtOrBelow(id int64) []int64 { return seedBelow[id] }
-func (seedEnv) RoleExists(n string) bool {
-	return slices.Contains([]string{"patient", "staff", "admin", "clinician"}, n)
-}
-func (seedEnv) ConceptExists(d string) bool {
-	return d == "treatment begun" || d == "PCa localized diagnosis"
-}
-func (e seedEnv) InterventionExists(n string) bool { return slices.Contains(e.interventions, n) }
 
 // ruleset builds a Ruleset: each intervention with its rules (JSON, in
 // creation order), compiled and ordered as the store would.
 func ruleset(t testing.TB, ivs []*Intervention, rules map[string][]string) *Ruleset {
 	t.Helper()
-	env := seedEnv{}
+	env := seedenv.Env{Interventions: []string{}}
 	for _, iv := range ivs {
-		env.interventions = append(env.interventions, iv.Name)
+		env.Interventions = append(env.Interventions, iv.Name)
 	}
 	rs := &Ruleset{Interventions: ivs, Rules: map[string][]*strategy.Rule{}}
 	for name, raws := range rules {
