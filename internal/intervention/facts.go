@@ -28,8 +28,8 @@ type Facts struct {
 	// value of the person's newest observation of it (AddObservation);
 	// a concept whose newest observation has no boolean value is absent.
 	Observations map[string]bool
-	// TxBegun: a Procedure coded in clinical.TxStarted exists (not deleted,
-	// not entered-in-error, not not-done).
+	// TxBegun: a Procedure coded in clinical.TxStarted exists that is not
+	// deleted, entered-in-error or not-done (those say it did not happen).
 	TxBegun bool
 	// Rows are the person's UserIntervention rows by intervention name.
 	Rows map[string]*UserIntervention
@@ -41,26 +41,15 @@ func NewFacts(userID int64) *Facts {
 		Observations: map[string]bool{}, Rows: map[string]*UserIntervention{}}
 }
 
-// ObservationCounts reports whether an observation of this status is a
-// fact at all (entered-in-error and cancelled ones are not).
-func ObservationCounts(status string) bool {
-	return status != clinical.ObsEnteredInError && status != clinical.ObsCancelled
-}
-
-// ProcedureCounts reports whether a procedure of this status says the
-// procedure happened, for tx_begun: entered-in-error and not-done do not.
-func ProcedureCounts(status string) bool {
-	return status != clinical.ProcEnteredInError && status != clinical.ProcNotDone
-}
-
 // AddObservation records one observation. A loader offers a person's
 // observations newest first: by effective time (effective[x]'s dateTime,
 // else its period's end, else its start; one without effective[x] counts
 // at its issued instant), then by issued, then by id, each descending; it
-// leaves out deleted ones and those ObservationCounts refuses. The first
-// offered for a concept display wins (seen records the displays met), so
-// older ones change nothing, and a newest one without a boolean value
-// leaves the concept absent. Only TRUENTH clinical codings name a concept.
+// leaves out deleted, entered-in-error and cancelled ones (they assert
+// nothing). The first offered for a concept display wins (seen records the
+// displays met), so older ones change nothing, and a newest one without a
+// boolean value leaves the concept absent. Only TRUENTH clinical codings
+// name a concept.
 func (f *Facts) AddObservation(codes []clinical.Coding, v clinical.Value, seen map[string]bool) {
 	b, ok := BooleanValue(v)
 	for _, c := range codes {

@@ -82,7 +82,7 @@ type Store interface {
 	// number of queries, whatever the number of interventions: roles,
 	// organizations, the newest observation per TRUENTH clinical concept
 	// (offered to Facts.AddObservation in its order), whether a Procedure
-	// coded in clinical.TxStarted exists (ProcedureCounts, not deleted),
+	// coded in clinical.TxStarted exists (Facts.TxBegun),
 	// and the person's rows. An unknown person has empty Facts.
 	LoadFacts(ctx context.Context, userID int64) (*Facts, error)
 }

@@ -10,7 +10,7 @@ import (
 
 // factsMembership reads a person's roles ('r'), organizations ('o') and
 // whether a treatment-started procedure exists ('t') in one statement. The
-// statuses left out are those intervention.ProcedureCounts refuses.
+// statuses left out are those Facts.TxBegun does not count.
 const factsMembership = `SELECT 'r', role_name, 0 FROM user_roles WHERE user_id = ?
 	UNION ALL SELECT 'o', '', organization_id FROM user_organizations WHERE user_id = ?
 	UNION ALL SELECT 't', '', 1 WHERE EXISTS (SELECT 1 FROM procedures p
@@ -21,7 +21,7 @@ const factsMembership = `SELECT 'r', role_name, 0 FROM user_roles WHERE user_id 
 
 // factsObservations reads a person's observations that carry a TRUENTH
 // clinical coding, newest first as Facts.AddObservation wants them; the
-// statuses left out are those intervention.ObservationCounts refuses.
+// statuses left out are those Facts.AddObservation must not be offered.
 const factsObservations = `SELECT o.code, o.value FROM observations o
 	WHERE o.patient_id = ? AND o.deleted_at IS NULL
 	AND o.status NOT IN ('` + clinical.ObsEnteredInError + `', '` + clinical.ObsCancelled + `')
