@@ -14,6 +14,7 @@ import (
 type fakeEnv = seedenv.Env
 
 const (
+	orgUCSF    = seedenv.OrgUCSF
 	orgUCSFMC  = seedenv.OrgUCSFMC
 	orgUrology = seedenv.OrgUrology
 	orgUW      = seedenv.OrgUW
