@@ -133,7 +133,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if d.Interventions != nil {
 		s.registerInterventions(api)
 		s.registerUserAccess(api)
+		s.registerCards(api)
 	}
+	s.registerValueSets(api)
 	return api
 }
 

@@ -27,6 +27,7 @@ import (
 type ivEnv struct {
 	*env
 	aud                 *audit.Log
+	st                  *sqlstore.DB
 	dev, staff, patient int64
 }
 
@@ -62,7 +63,7 @@ func newInterventionEnv(t *testing.T, url string) *ivEnv {
 		}
 		return u.ID
 	}
-	e := &ivEnv{env: &env{t: t, h: testActor(mux), dir: dir}, aud: aud}
+	e := &ivEnv{env: &env{t: t, h: testActor(mux), dir: dir}, aud: aud, st: st}
 	e.adminID = mk("admin@example.org", directory.RoleAdmin)
 	e.dev = mk("dev@example.org", directory.RoleApplicationDeveloper)
 	e.staff = mk("staff@example.org", directory.RoleStaff, directory.RoleInterventionStaff)

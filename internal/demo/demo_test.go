@@ -9,6 +9,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/audit"
 	"ward/internal/client"
+	"ward/internal/clinical"
 	"ward/internal/config"
 	"ward/internal/demo"
 	"ward/internal/directory"
@@ -101,6 +102,19 @@ func TestLoad(t *testing.T) {
 				t.Errorf("patient %d: %d procedures (%v), Load said %d", p.ID, m, err, p.Procedures)
 			}
 			procs += m
+			// No demo procedure starts (or declines) treatment: the
+			// treatment value sets are for the seed's prostate cancer care.
+			list, _, err := svc.Clinical.Procedures().List(sys, p.ID, store.Page{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pr := range list {
+				for _, c := range pr.Code {
+					if clinical.TxStarted.Contains(c) || clinical.TxNotStarted.Contains(c) {
+						t.Errorf("patient %d: demo procedure %s is in a treatment value set", p.ID, c.Code)
+					}
+				}
+			}
 			cs, err := svc.Directory.Consents(sys, p.ID)
 			if err != nil || len(cs) != 1 || !cs[0].Valid(cs[0].AcceptanceDate.AddDate(0, 6, 0)) || cs[0].OrganizationID != p.OrganizationID {
 				t.Errorf("patient %d: consents %+v (%v), want one valid one with organization %d", p.ID, cs, err, p.OrganizationID)

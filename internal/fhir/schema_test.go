@@ -10,6 +10,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/audit"
+	"ward/internal/clinical"
 	"ward/internal/directory"
 	"ward/internal/fhir"
 	"ward/internal/testutil"
@@ -68,6 +69,8 @@ func TestEmittedResourcesAreValidR4(t *testing.T) {
 			Type: audit.ConsentWithdrawn, Subject: "Consent/4"}, ""),
 		"audit, typed sign-in": fhir.FromAuditEvent(audit.Event{ID: 7, Timestamp: at, UserID: 3, SubjectID: 3, Context: audit.Login,
 			Type: audit.SigninSucceeded, Subject: "Patient/3", SourceIP: "192.0.2.1"}, ""),
+		"value set tx-started":     fhir.ValueSetFrom(clinical.TxStarted),
+		"value set tx-not-started": fhir.ValueSetFrom(clinical.TxNotStarted),
 	}
 	for _, k := range []apperr.Kind{apperr.Invalid, apperr.NotFound, apperr.Forbidden, apperr.Conflict, apperr.Unauthenticated, apperr.TooLarge, apperr.RateLimited} {
 		resources["outcome "+k.String()] = fhir.OutcomeFromError(apperr.New(k, "message"))

@@ -77,6 +77,14 @@ type Store interface {
 	// LockUser locks the person for the rest of the transaction in ctx
 	// (directory.Store.LockUser); NotFound for an unknown person.
 	LockUser(ctx context.Context, id int64) error
+
+	// LoadFacts reads what decisions need about one person with a fixed
+	// number of queries, whatever the number of interventions: roles,
+	// organizations, the newest observation per TRUENTH clinical concept
+	// (offered to Facts.AddObservation in its order), whether a Procedure
+	// coded in clinical.TxStarted exists (Facts.TxBegun),
+	// and the person's rows. An unknown person has empty Facts.
+	LoadFacts(ctx context.Context, userID int64) (*Facts, error)
 }
 
 // CheckName refuses a malformed intervention name before any lookup.

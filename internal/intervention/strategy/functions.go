@@ -96,6 +96,9 @@ func (n *orgSet) eval(f *Facts, tr *Trace) bool {
 		}
 	}
 	res := in != n.negate
+	if tr == nil {
+		return res
+	}
 	var why string
 	switch {
 	case n.all && in:
@@ -196,6 +199,9 @@ func (n *roleNode) eval(f *Facts, tr *Trace) bool {
 		}
 	}
 	res := (held != "") == n.want
+	if tr == nil {
+		return res
+	}
 	why := "the person holds none of the roles"
 	if held != "" {
 		why = "the person holds role " + held
@@ -225,6 +231,9 @@ type notInIntervention struct {
 
 func (n *notInIntervention) eval(f *Facts, tr *Trace) bool {
 	in := f.InIntervention != nil && f.InIntervention(n.name)
+	if tr == nil {
+		return !in
+	}
 	why := "the person does not have access to " + n.name
 	if in {
 		why = "the person has access to " + n.name
@@ -253,6 +262,9 @@ type txNode struct {
 
 func (n *txNode) eval(f *Facts, tr *Trace) bool {
 	res := f.TxBegun == n.want
+	if tr == nil {
+		return res
+	}
 	why := "no treatment-started procedure"
 	if f.TxBegun {
 		why = "a treatment-started procedure is recorded"
@@ -278,6 +290,9 @@ func (n *obsNode) eval(f *Facts, tr *Trace) bool {
 	v, ok := f.Observations[n.display]
 	match := ok && v == n.want
 	res := match != n.invert
+	if tr == nil {
+		return res
+	}
 	why := "no observation of " + strconv.Quote(n.display)
 	if ok {
 		why = fmt.Sprintf("the newest observation of %q is %t", n.display, v)
@@ -323,6 +338,9 @@ func (n *combineNode) eval(f *Facts, tr *Trace) bool {
 			res, decided = n.any, i+1
 			break
 		}
+	}
+	if tr == nil {
+		return res
 	}
 	comb := "all"
 	if n.any {

@@ -78,7 +78,9 @@ type Step struct {
 	Why      string         `json:"why"`
 }
 
-// Trace collects steps when not nil.
+// Trace collects steps when not nil. Evaluating without one (nil) builds
+// no step, text or map: decisions without ?trace=true allocate nothing in
+// the engine.
 type Trace struct{ Steps []Step }
 
 func (t *Trace) add(s Step) {

@@ -6,49 +6,20 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"ward/internal/testutil/seedenv"
 )
 
-// fakeEnv is a small directory: UCSF > UCSF Medical Center > UCSF Urology,
-// UW Medicine, and an unrelated clinic; UCSF Medical Center carries the
-// decision-support identifier "p3p".
-type fakeEnv struct{}
+// fakeEnv is seed 001's small directory (internal/testutil/seedenv).
+type fakeEnv = seedenv.Env
 
 const (
-	orgUCSF    = 1
-	orgUCSFMC  = 2
-	orgUrology = 3
-	orgUW      = 4
-	orgOther   = 5
+	orgUCSF    = seedenv.OrgUCSF
+	orgUCSFMC  = seedenv.OrgUCSFMC
+	orgUrology = seedenv.OrgUrology
+	orgUW      = seedenv.OrgUW
+	orgOther   = seedenv.OrgOther
 )
-
-var orgNames = map[string]int64{"UCSF": orgUCSF, "UCSF Medical Center": orgUCSFMC, "UCSF Urology": orgUrology,
-	"UW Medicine (University of Washington)": orgUW, "Other clinic": orgOther}
-
-var below = map[int64][]int64{orgUCSF: {orgUCSF, orgUCSFMC, orgUrology}, orgUCSFMC: {orgUCSFMC, orgUrology},
-	orgUrology: {orgUrology}, orgUW: {orgUW}, orgOther: {orgOther}}
-
-func (fakeEnv) OrgsNamed(n string) []int64 {
-	if id, ok := orgNames[n]; ok {
-		return []int64{id}
-	}
-	return nil
-}
-func (fakeEnv) OrgsWithIdentifier(system, value string) []int64 {
-	if system == DecisionSupportGroup && value == "p3p" {
-		return []int64{orgUCSFMC}
-	}
-	return nil
-}
-func (fakeEnv) AtOrBelow(id int64) []int64 { return below[id] }
-func (fakeEnv) RoleExists(n string) bool {
-	return slices.Contains([]string{"patient", "staff", "admin"}, n)
-}
-func (fakeEnv) ConceptExists(d string) bool {
-	return d == "treatment begun" || d == "PCa localized diagnosis"
-}
-func (fakeEnv) InterventionExists(n string) bool {
-	return slices.Contains([]string{"sexual_recovery", "care_plan", "decision_support_p3p"}, n)
-}
 
 func read(t *testing.T, name string) []byte {
 	t.Helper()

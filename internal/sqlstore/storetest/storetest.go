@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"InterventionList", testInterventionList},
 		{"InterventionClient", testInterventionClient},
 		{"UserIntervention", testUserIntervention},
+		{"InterventionFacts", testInterventionFacts},
 		{"MoveUserData", testMoveUserData},
 		{"PurgeUser", testPurgeUser},
 		{"Transactions", testTransactions},
