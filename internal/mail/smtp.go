@@ -192,3 +192,7 @@ func classifySMTP(step string, err error) error {
 	}
 	return e
 }
+
+// PermanentError marks err as permanent (a Transport's way to say that
+// retrying will not help).
+func PermanentError(err error) error { return permanent{err} }
