@@ -227,6 +227,17 @@ func TestCommunicateAPI(t *testing.T) {
 		if err := c.st.Writer().QueryRow(`SELECT COUNT(*) FROM mail_messages WHERE status = 'sent'`).Scan(&sent); err != nil || sent != 2 {
 			t.Fatalf("%d sent, %v", sent, err)
 		}
+		// Purging a recipient removes their messages (address and body).
+		sys := actor.System(context.Background())
+		if err := c.dir.DeleteUser(sys, c.p1); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.dir.PurgeUser(sys, c.p1); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.stored(); n != 1 {
+			t.Fatalf("%d messages left after purging a recipient, want 1", n)
+		}
 	})
 }
 
