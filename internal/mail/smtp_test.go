@@ -11,6 +11,7 @@ import (
 	"time"
 
 	wmail "ward/internal/mail"
+	"ward/internal/testutil"
 )
 
 func testMessage() wmail.Message {
@@ -19,7 +20,22 @@ func testMessage() wmail.Message {
 		Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-func verbs(cmds []command) []string {
+// sendTo sends testMessage to srv with cfg (Host and Port filled in)
+// and returns Send's error once the conversation is over.
+func sendTo(t *testing.T, srv *testutil.SMTPServer, cfg wmail.SMTPConfig) error {
+	t.Helper()
+	srv.ServeOne()
+	cfg.Host, cfg.Port = "127.0.0.1", srv.Port()
+	tr, err := wmail.NewSMTP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Send(context.Background(), testMessage())
+	srv.Wait()
+	return err
+}
+
+func verbs(cmds []testutil.SMTPCommand) []string {
 	var out []string
 	for _, c := range cmds {
 		out = append(out, strings.ToUpper(strings.SplitN(c.Line, " ", 2)[0]))
@@ -31,18 +47,12 @@ func verbs(cmds []command) []string {
 // localhost only), the transport says EHLO, authenticates with PLAIN, and
 // sends one MAIL, one RCPT and the rendered message.
 func TestSMTPWireWithAuth(t *testing.T) {
-	srv := newSMTPServer(t)
-	srv.serveOne()
-	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.port(), Username: "ward",
-		Password: "s3cret", TLS: wmail.TLSNone, HelloName: "ward.test"})
-	if err != nil {
+	srv := testutil.NewSMTPServer(t)
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: wmail.TLSNone,
+		HelloName: "ward.test"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(context.Background(), testMessage()); err != nil {
-		t.Fatal(err)
-	}
-	srv.wait()
-	cmds, data := srv.conversation()
+	cmds, data := srv.Conversation()
 	if got, want := verbs(cmds), []string{"EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"}; !slices.Equal(got, want) {
 		t.Fatalf("conversation %v, want %v", got, want)
 	}
@@ -82,18 +92,12 @@ func TestSMTPWireWithAuth(t *testing.T) {
 // TestSMTPRequiresSTARTTLS: in the default mode a server that does not
 // offer STARTTLS gets neither the credentials nor the message.
 func TestSMTPRequiresSTARTTLS(t *testing.T) {
-	srv := newSMTPServer(t)
-	srv.serveOne()
-	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.port(), Username: "ward", Password: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = tr.Send(context.Background(), testMessage())
+	srv := testutil.NewSMTPServer(t)
+	err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret"})
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("send without STARTTLS: %v", err)
 	}
-	srv.wait()
-	cmds, data := srv.conversation()
+	cmds, data := srv.Conversation()
 	for _, v := range verbs(cmds) {
 		if v == "AUTH" || v == "MAIL" || v == "DATA" {
 			t.Fatalf("%s was sent to a server without STARTTLS: %v", v, verbs(cmds))
@@ -107,20 +111,14 @@ func TestSMTPRequiresSTARTTLS(t *testing.T) {
 // TestSMTPSTARTTLS: with STARTTLS the credentials and the message go
 // over TLS, checked against the configured roots.
 func TestSMTPSTARTTLS(t *testing.T) {
-	srv := newSMTPServer(t)
-	serverTLS, roots := selfSigned(t)
-	srv.startTLS = serverTLS
-	srv.serveOne()
-	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.port(), Username: "ward", Password: "s3cret",
-		TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}})
-	if err != nil {
+	srv := testutil.NewSMTPServer(t)
+	serverTLS, roots := testutil.SelfSigned(t)
+	srv.StartTLS = serverTLS
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret",
+		TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(context.Background(), testMessage()); err != nil {
-		t.Fatal(err)
-	}
-	srv.wait()
-	cmds, data := srv.conversation()
+	cmds, data := srv.Conversation()
 	if got, want := verbs(cmds), []string{"EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"}; !slices.Equal(got, want) {
 		t.Fatalf("conversation %v, want %v", got, want)
 	}
@@ -137,18 +135,12 @@ func TestSMTPSTARTTLS(t *testing.T) {
 // TestSMTPUntrustedCertificate: STARTTLS with a certificate the roots do
 // not trust fails before AUTH.
 func TestSMTPUntrustedCertificate(t *testing.T) {
-	srv := newSMTPServer(t)
-	srv.startTLS, _ = selfSigned(t)
-	srv.serveOne()
-	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.port(), Username: "ward", Password: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Send(context.Background(), testMessage()); err == nil {
+	srv := testutil.NewSMTPServer(t)
+	srv.StartTLS, _ = testutil.SelfSigned(t)
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret"}); err == nil {
 		t.Fatal("an untrusted certificate was accepted")
 	}
-	srv.wait()
-	cmds, _ := srv.conversation()
+	cmds, _ := srv.Conversation()
 	if slices.Contains(verbs(cmds), "AUTH") {
 		t.Fatal("credentials were sent after a failed TLS handshake")
 	}
@@ -161,18 +153,12 @@ func TestSMTPPermanentAndTransient(t *testing.T) {
 		reply     string
 		permanent bool
 	}{{"550 no such user", true}, {"451 try later", false}} {
-		srv := newSMTPServer(t)
-		srv.reply["RCPT"] = tc.reply
-		srv.serveOne()
-		tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.port(), TLS: wmail.TLSNone})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = tr.Send(context.Background(), testMessage())
+		srv := testutil.NewSMTPServer(t)
+		srv.Reply["RCPT"] = tc.reply
+		err := sendTo(t, srv, wmail.SMTPConfig{TLS: wmail.TLSNone})
 		if err == nil || wmail.Permanent(err) != tc.permanent {
 			t.Errorf("reply %q: err %v, permanent %v", tc.reply, err, wmail.Permanent(err))
 		}
-		srv.wait()
 	}
 }
 

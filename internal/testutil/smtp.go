@@ -1,4 +1,4 @@
-package mail_test
+package testutil
 
 import (
 	"bufio"
@@ -16,42 +16,42 @@ import (
 	"time"
 )
 
-// smtpServer is a tiny scripted SMTP server on 127.0.0.1 that records the
-// conversation of each connection: the commands it read, whether each
-// was read over TLS, and the DATA it received.
-type smtpServer struct {
-	t        *testing.T
-	ln       net.Listener
-	startTLS *tls.Config // offer STARTTLS with this certificate when set
-	// reply, if set, overrides the reply to a command (by verb).
-	reply map[string]string
+// SMTPServer is a tiny scripted SMTP server on 127.0.0.1 for tests: it
+// accepts every command, offers AUTH PLAIN (and STARTTLS when StartTLS is
+// set), and records the conversation of its one connection: the commands
+// it read, whether each came over TLS, and the DATA it received.
+type SMTPServer struct {
+	t  testing.TB
+	ln net.Listener
+	// StartTLS, when set, makes the server offer STARTTLS with it.
+	StartTLS *tls.Config
+	// Reply overrides the reply to a command, by verb ("RCPT").
+	Reply map[string]string
 
 	mu       sync.Mutex
-	commands []command
+	commands []SMTPCommand
 	data     []string
 	done     chan struct{}
 }
 
-type command struct {
+// SMTPCommand is one command line the server read.
+type SMTPCommand struct {
 	Line string
 	TLS  bool
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
+// NewSMTPServer listens on a free loopback port until t ends.
+func NewSMTPServer(t testing.TB) *SMTPServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{t: t, ln: ln, reply: map[string]string{}, done: make(chan struct{})}
-	t.Cleanup(func() { _ = ln.Close() })
-	return s
+	return &SMTPServer{t: t, ln: Listen(t), Reply: map[string]string{}, done: make(chan struct{})}
 }
 
-func (s *smtpServer) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+// Port is the port it listens on.
+func (s *SMTPServer) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
-// serveOne accepts one connection and talks until QUIT or EOF.
-func (s *smtpServer) serveOne() {
+// ServeOne accepts one connection, in the background, and talks until
+// QUIT or EOF.
+func (s *SMTPServer) ServeOne() {
 	go func() {
 		defer close(s.done)
 		conn, err := s.ln.Accept()
@@ -59,21 +59,23 @@ func (s *smtpServer) serveOne() {
 			return
 		}
 		defer func() { _ = conn.Close() }()
-		_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+		_ = conn.SetDeadline(time.Now().Add(time.Minute))
 		s.talk(conn)
 	}()
 }
 
-// wait blocks until the connection is over.
-func (s *smtpServer) wait() {
+// Wait blocks until the conversation is over (a minute at most: a
+// delivery job may take a moment to be picked up).
+func (s *SMTPServer) Wait() {
+	s.t.Helper()
 	select {
 	case <-s.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Minute):
 		s.t.Fatal("the SMTP conversation did not end")
 	}
 }
 
-func (s *smtpServer) talk(conn net.Conn) {
+func (s *SMTPServer) talk(conn net.Conn) {
 	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
 	secure := false
 	say := func(lines ...string) {
@@ -90,23 +92,23 @@ func (s *smtpServer) talk(conn net.Conn) {
 		}
 		line = strings.TrimRight(line, "\r\n")
 		s.mu.Lock()
-		s.commands = append(s.commands, command{line, secure})
+		s.commands = append(s.commands, SMTPCommand{line, secure})
 		s.mu.Unlock()
 		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
-		if rep, ok := s.reply[verb]; ok {
+		if rep, ok := s.Reply[verb]; ok {
 			say(rep)
 			continue
 		}
 		switch verb {
 		case "EHLO":
 			ext := []string{"250-test.invalid", "250-8BITMIME"}
-			if s.startTLS != nil && !secure {
+			if s.StartTLS != nil && !secure {
 				ext = append(ext, "250-STARTTLS")
 			}
 			say(append(ext, "250 AUTH PLAIN")...)
 		case "STARTTLS":
 			say("220 go ahead")
-			tc := tls.Server(conn, s.startTLS)
+			tc := tls.Server(conn, s.StartTLS)
 			if err := tc.Handshake(); err != nil {
 				return
 			}
@@ -142,15 +144,16 @@ func (s *smtpServer) talk(conn net.Conn) {
 	}
 }
 
-func (s *smtpServer) conversation() ([]command, []string) {
+// Conversation returns the commands read and the messages received so far.
+func (s *SMTPServer) Conversation() ([]SMTPCommand, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]command(nil), s.commands...), append([]string(nil), s.data...)
+	return append([]SMTPCommand(nil), s.commands...), append([]string(nil), s.data...)
 }
 
-// selfSigned returns a server TLS config for 127.0.0.1 and a pool that
-// trusts it.
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+// SelfSigned returns a server TLS configuration for 127.0.0.1 and a pool
+// that trusts it.
+func SelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
