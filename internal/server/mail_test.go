@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -25,19 +24,7 @@ func TestCommunicateDeliversThroughRiver(t *testing.T) {
 		srv := newServer(t, dbURL, func(c *config.Config) {
 			c.SMTP = config.SMTP{Host: "127.0.0.1", Port: relay.Port(), From: "ward@clinic.example", TLS: config.SMTPNoTLS}
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
+		testutil.Serve(t, srv, testutil.Listen(t))
 		svc := srv.Services()
 		sys := actor.System(context.Background())
 		p, err := svc.Directory.CreateUser(sys, directory.NewUser{User: directory.User{Email: "pat@example.org"},
