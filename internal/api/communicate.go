@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"ward/internal/intervention"
+	"ward/internal/store"
 )
 
 // communicateBody is the reference's communicate request: a message to a
@@ -33,6 +35,26 @@ type communicateSkippedJSON struct {
 type communicateResultJSON struct {
 	Messages []communicateMessageJSON `json:"messages" doc:"One stored message per recipient."`
 	Skipped  []communicateSkippedJSON `json:"skipped" doc:"Requested recipients no message was stored for, and why."`
+}
+
+// sentMessageJSON is a stored message as the list shows it: its
+// delivery, not its text (the body may carry health information).
+type sentMessageJSON struct {
+	ID               int64      `json:"id"`
+	SenderID         int64      `json:"sender_id,omitempty" doc:"Absent for ward itself or a purged sender."`
+	UserID           int64      `json:"user_id"`
+	RecipientAddress string     `json:"recipient_address"`
+	Subject          string     `json:"subject"`
+	Status           string     `json:"status" enum:"queued,sent,not_sent,failed"`
+	Attempts         int        `json:"attempts"`
+	LastError        string     `json:"last_error,omitempty"`
+	Created          time.Time  `json:"created"`
+	Sent             *time.Time `json:"sent,omitempty"`
+}
+
+type sentMessagePage struct {
+	Messages []sentMessageJSON `json:"messages"`
+	Next     string            `json:"next,omitempty" doc:"Cursor of the next page; absent on the last page."`
 }
 
 // communicateMaxBody leaves room for a 64 KiB message escaped in JSON.
@@ -67,5 +89,29 @@ func (s *server) registerCommunicate(api huma.API) {
 			out.Skipped[i] = communicateSkippedJSON{UserID: sk.UserID, Reason: sk.Reason}
 		}
 		return &struct{ Body communicateResultJSON }{Body: out}, nil
+	})
+
+	register(api, s, huma.Operation{
+		OperationID: "list-intervention-messages", Method: http.MethodGet, Path: "/api/intervention/{name}/communicate",
+		Tags: []string{"interventions"}, Summary: "The messages sent for an intervention",
+		Errors: []int{http.StatusNotFound},
+		Description: "Administrators and the intervention's own service account only. In the order they were " +
+			"stored, with each message's delivery status; never the message text.",
+	}, func(ctx context.Context, in *struct {
+		Name   string `path:"name" maxLength:"50"`
+		Cursor string `query:"cursor" maxLength:"64" doc:"The next value of the previous page."`
+		Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"Page size (default 50)."`
+	}) (*struct{ Body sentMessagePage }, error) {
+		msgs, next, err := s.ivs.Messages(ctx, in.Name, store.Page{Limit: in.Limit, After: in.Cursor})
+		if err != nil {
+			return nil, err
+		}
+		out := sentMessagePage{Messages: make([]sentMessageJSON, len(msgs)), Next: next}
+		for i, m := range msgs {
+			out.Messages[i] = sentMessageJSON{ID: m.ID, SenderID: m.SenderID, UserID: m.RecipientID,
+				RecipientAddress: m.RecipientAddress, Subject: m.Subject, Status: string(m.Status),
+				Attempts: m.Attempts, LastError: m.LastError, Created: m.CreatedAt, Sent: m.SentAt}
+		}
+		return &struct{ Body sentMessagePage }{Body: out}, nil
 	})
 }

@@ -76,7 +76,7 @@ func newCommEnv(t *testing.T, url string, smtp bool) *commEnv {
 		}
 		ob.UseJobs(c.jobs)
 		c.outbox = ob
-		d.Mail = intervention.Mail{Recipients: db, Outbox: ob}
+		d.Mail = intervention.Mail{Recipients: db, Outbox: ob, Messages: db}
 	})
 	c.ivEnv = e
 	sys := actor.System(context.Background())
@@ -275,6 +275,36 @@ func TestCommunicateWho(t *testing.T) {
 			t.Fatalf("%d message_sent events, want 3", n)
 		}
 		c.problem(c.do("POST", "/api/intervention/no_such/communicate", c.adminID, commBody(to, "Hello", "x")), http.StatusNotFound)
+
+		// The list: administrators and the intervention's account, a
+		// page at a time, without the text.
+		type page struct {
+			Messages []struct {
+				ID     int64  `json:"id"`
+				UserID int64  `json:"user_id"`
+				Status string `json:"status"`
+			} `json:"messages"`
+			Next string `json:"next"`
+		}
+		var first, second page
+		listed := c.do("GET", commPath+"?limit=4", c.adminID, nil)
+		c.must(listed, http.StatusOK, &first)
+		if len(first.Messages) != 4 || first.Next == "" || first.Messages[0].Status != "not_sent" || first.Messages[0].UserID != c.p1 {
+			t.Fatalf("first page %+v", first)
+		}
+		if strings.Contains(string(listed.body), "From the") {
+			t.Fatalf("the list shows message text: %s", listed.body)
+		}
+		c.must(c.do("GET", commPath+"?limit=4&cursor="+first.Next, c.svcA, nil), http.StatusOK, &second)
+		if len(second.Messages) != 2 || second.Next != "" || second.Messages[0].ID <= first.Messages[3].ID {
+			t.Fatalf("second page %+v", second)
+		}
+		for _, who := range []int64{c.staffA, c.svcB, c.dev, c.patient} {
+			c.problem(c.do("GET", commPath, who, nil), http.StatusForbidden)
+		}
+		c.problem(c.do("GET", commPath, 0, nil), http.StatusUnauthorized)
+		c.problem(c.do("GET", commPath+"?cursor=%21%21", c.adminID, nil), http.StatusBadRequest)
+		c.problem(c.do("GET", "/api/intervention/no_such/communicate", c.adminID, nil), http.StatusNotFound)
 	})
 }
 

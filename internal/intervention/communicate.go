@@ -12,6 +12,7 @@ import (
 	"ward/internal/audit"
 	"ward/internal/directory"
 	"ward/internal/mail"
+	"ward/internal/store"
 )
 
 // Limits of one communication.
@@ -60,11 +61,19 @@ type Outbox interface {
 	Queue(ctx context.Context, msgs []*mail.Outgoing) error
 }
 
-// Mail is what Communicate needs (Deps.Mail); without it Communicate is
-// Unavailable.
+// MessageLog reads the messages sent for an intervention (*sqlstore.DB).
+type MessageLog interface {
+	// ListMailMessages returns them in id order after afterID, at most
+	// limit.
+	ListMailMessages(ctx context.Context, intervention string, afterID int64, limit int) ([]*mail.Outgoing, error)
+}
+
+// Mail is what Communicate and Messages need (Deps.Mail); without it they
+// are Unavailable.
 type Mail struct {
 	Recipients RecipientStore
 	Outbox     Outbox
+	Messages   MessageLog
 }
 
 // MessageResult is one recipient's message.
@@ -283,4 +292,53 @@ func (s *Service) mayCommunicate(ctx context.Context, iv *Intervention) (checkEa
 		return true, nil
 	}
 	return false, refused
+}
+
+// Messages returns the messages sent for intervention name, a page at a
+// time in the order they were stored, with the cursor of the next page
+// ("" on the last). Only an administrator (or ward itself) and the
+// intervention's own service account may read them; staff may not, as
+// the list names recipients they may not be allowed to view.
+func (s *Service) Messages(ctx context.Context, name string, p store.Page) ([]*mail.Outgoing, string, error) {
+	a := actor.From(ctx)
+	if a.Anonymous() {
+		return nil, "", apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	if err := CheckName(name); err != nil {
+		return nil, "", err
+	}
+	if s.d.Mail.Messages == nil {
+		return nil, "", apperr.New(apperr.Unavailable, "communication is not set up in this process")
+	}
+	after, err := store.DecodeCursor(p.After)
+	if err != nil {
+		return nil, "", err
+	}
+	p = p.Normalize()
+	iv, err := s.d.Store.GetIntervention(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.requireAdmin(ctx); err != nil {
+		if !apperr.Is(err, apperr.Forbidden) {
+			return nil, "", err
+		}
+		if _, err := s.requireInterventionAccount(ctx, iv); err != nil {
+			if apperr.Is(err, apperr.Forbidden) {
+				return nil, "", apperr.New(apperr.Forbidden,
+					"only an administrator or intervention %s's own service account may list its messages", name)
+			}
+			return nil, "", err
+		}
+	}
+	msgs, err := s.d.Mail.Messages.ListMailMessages(ctx, name, after, p.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list messages: %w", err)
+	}
+	next := ""
+	if len(msgs) > p.Limit {
+		msgs = msgs[:p.Limit]
+		next = store.EncodeCursor(msgs[len(msgs)-1].ID)
+	}
+	return msgs, next, nil
 }

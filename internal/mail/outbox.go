@@ -62,6 +62,9 @@ type Store interface {
 	// GetMailMessage reads one message; NotFound when there is none (its
 	// recipient may have been purged).
 	GetMailMessage(ctx context.Context, id int64) (*Outgoing, error)
+	// ListMailMessages returns the messages sent for an intervention in
+	// id order after afterID, at most limit.
+	ListMailMessages(ctx context.Context, intervention string, afterID int64, limit int) ([]*Outgoing, error)
 	// SetMailDelivery records a delivery attempt's outcome.
 	SetMailDelivery(ctx context.Context, id int64, status Status, attempts int, lastError string, sentAt *time.Time) error
 }

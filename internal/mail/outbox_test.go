@@ -47,6 +47,10 @@ func (s *memStore) GetMailMessage(_ context.Context, id int64) (*wmail.Outgoing,
 	return &m, nil
 }
 
+func (s *memStore) ListMailMessages(context.Context, string, int64, int) ([]*wmail.Outgoing, error) {
+	return nil, errors.New("not used by the outbox")
+}
+
 func (s *memStore) SetMailDelivery(_ context.Context, id int64, st wmail.Status, attempts int, lastErr string, sentAt *time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -216,7 +216,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		return nil, err
 	}
 	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Directory: dir, Clients: db, Audit: auditLog,
-		Mail: intervention.Mail{Recipients: db, Outbox: outbox}},
+		Mail: intervention.Mail{Recipients: db, Outbox: outbox, Messages: db}},
 		intervention.Config{Now: o.now, Logger: o.logger})
 	if err != nil {
 		return nil, err

@@ -33,8 +33,11 @@ func (d *DB) InsertMailMessage(ctx context.Context, m *mail.Outgoing) error {
 	return nil
 }
 
-// GetMailMessage reads one stored message.
-func (d *DB) GetMailMessage(ctx context.Context, id int64) (*mail.Outgoing, error) {
+// mailSelect reads every column of a stored message (scanMail's order).
+const mailSelect = `SELECT id, intervention, sender_id, recipient_id, recipient_address, subject,
+	body, status, attempts, last_error, created_at, sent_at FROM mail_messages`
+
+func scanMail(s scanner) (*mail.Outgoing, error) {
 	var (
 		m       mail.Outgoing
 		sender  sql.NullInt64
@@ -42,15 +45,9 @@ func (d *DB) GetMailMessage(ctx context.Context, id int64) (*mail.Outgoing, erro
 		status  string
 		created int64
 	)
-	err := d.rd(ctx).row(ctx, `SELECT id, intervention, sender_id, recipient_id, recipient_address, subject,
-		body, status, attempts, last_error, created_at, sent_at FROM mail_messages WHERE id = ?`, id).Scan(
-		&m.ID, &m.Intervention, &sender, &m.RecipientID, &m.RecipientAddress, &m.Subject, &m.Body, &status,
-		&m.Attempts, &m.LastError, &created, &sent)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("mail message", id)
-	}
-	if err != nil {
-		return nil, classify(err, "get mail message")
+	if err := s.Scan(&m.ID, &m.Intervention, &sender, &m.RecipientID, &m.RecipientAddress, &m.Subject, &m.Body,
+		&status, &m.Attempts, &m.LastError, &created, &sent); err != nil {
+		return nil, err
 	}
 	m.SenderID, m.Status, m.CreatedAt = sender.Int64, mail.Status(status), fromMicro(created)
 	if sent.Valid {
@@ -58,6 +55,25 @@ func (d *DB) GetMailMessage(ctx context.Context, id int64) (*mail.Outgoing, erro
 		m.SentAt = &t
 	}
 	return &m, nil
+}
+
+// GetMailMessage reads one stored message.
+func (d *DB) GetMailMessage(ctx context.Context, id int64) (*mail.Outgoing, error) {
+	m, err := scanMail(d.rd(ctx).row(ctx, mailSelect+` WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("mail message", id)
+	}
+	if err != nil {
+		return nil, classify(err, "get mail message")
+	}
+	return m, nil
+}
+
+// ListMailMessages returns the messages sent for an intervention in id
+// order after afterID, at most limit.
+func (d *DB) ListMailMessages(ctx context.Context, intervention string, afterID int64, limit int) ([]*mail.Outgoing, error) {
+	return queryList(ctx, d.rd(ctx), "list mail messages", scanMail,
+		mailSelect+` WHERE intervention = ? AND id > ? ORDER BY id LIMIT ?`, intervention, afterID, limit)
 }
 
 // SetMailDelivery records a delivery attempt's outcome.

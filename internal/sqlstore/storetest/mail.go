@@ -31,6 +31,7 @@ func RunMail(t *testing.T, open func(t *testing.T) MailBackend) {
 	}{
 		{"MailRoundTrip", testMailRoundTrip},
 		{"MailRollback", testMailRollback},
+		{"ListMailMessages", testListMailMessages},
 		{"MailPurgedUsers", testMailPurgedUsers},
 		{"MailRecipients", testMailRecipients},
 		{"GroupMemberIDs", testGroupMemberIDs},
@@ -172,5 +173,38 @@ func testGroupMemberIDs(t *testing.T, b MailBackend) {
 	}
 	if _, err := b.Recipients.GroupMemberIDs(ctx, "Cohort", 10); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("unknown group: %v", err)
+	}
+}
+
+// testListMailMessages: an intervention's messages in id order, after a
+// cursor, at most a limit; another intervention's are not listed.
+func testListMailMessages(t *testing.T, b MailBackend) {
+	ctx := t.Context()
+	pat := newUser(t, b.Backend, "pat@example.org")
+	var ids []int64
+	for i := range 3 {
+		m := fullMessage(0, pat.ID)
+		insertMessage(t, b, m)
+		ids = append(ids, m.ID)
+		other := fullMessage(0, pat.ID)
+		other.Intervention = "other_" + string(rune('a'+i))
+		insertMessage(t, b, other)
+	}
+	got, err := b.Mail.ListMailMessages(ctx, "care_plan", 0, 10)
+	must(t, err, "list")
+	var gotIDs []int64
+	for _, m := range got {
+		gotIDs = append(gotIDs, m.ID)
+	}
+	if !slices.Equal(gotIDs, ids) || got[0].Body != "Line 1\nLine 2" {
+		t.Fatalf("listed %v, want %v", gotIDs, ids)
+	}
+	got, err = b.Mail.ListMailMessages(ctx, "care_plan", ids[0], 1)
+	must(t, err, "list")
+	if len(got) != 1 || got[0].ID != ids[1] {
+		t.Fatalf("page after %d: %+v", ids[0], got)
+	}
+	if got, err := b.Mail.ListMailMessages(ctx, "nothing_sent", 0, 10); err != nil || len(got) != 0 {
+		t.Fatalf("an intervention without messages: %v, %v", got, err)
 	}
 }
