@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -70,7 +71,8 @@ func newCommEnv(t *testing.T, url string, smtp bool) *commEnv {
 		if smtp {
 			tr = c.sent
 		}
-		ob, err := mail.NewOutbox(db, tr, mail.OutboxConfig{From: "ward@clinic.example", Now: func() time.Time { return testNow }})
+		ob, err := mail.NewOutbox(db, tr, mail.OutboxConfig{From: "ward@clinic.example",
+			Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
