@@ -134,6 +134,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 		s.registerInterventions(api)
 		s.registerUserAccess(api)
 		s.registerCards(api)
+		s.registerCommunicate(api)
 	}
 	s.registerValueSets(api)
 	return api

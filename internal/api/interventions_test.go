@@ -31,7 +31,9 @@ type ivEnv struct {
 	dev, staff, patient int64
 }
 
-func newInterventionEnv(t *testing.T, url string) *ivEnv {
+// newInterventionEnv builds the env; each with edits the intervention
+// service's dependencies before it is built (communicate_test.go adds mail).
+func newInterventionEnv(t *testing.T, url string, with ...func(*intervention.Deps)) *ivEnv {
 	t.Helper()
 	now := func() time.Time { return testNow }
 	st := testutil.NewStore(t, url, sqlstore.WithClock(now))
@@ -45,8 +47,11 @@ func newInterventionEnv(t *testing.T, url string) *ivEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Directory: dir, Clients: st, Audit: aud},
-		intervention.Config{Now: now})
+	deps := intervention.Deps{Store: st, Tx: st, Directory: dir, Clients: st, Audit: aud}
+	for _, f := range with {
+		f(&deps)
+	}
+	ivs, err := intervention.NewService(deps, intervention.Config{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

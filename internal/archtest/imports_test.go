@@ -51,6 +51,7 @@ var (
 var riverImporters = []string{
 	"ward/internal/jobs",
 	"ward/internal/bulk",
+	"ward/internal/mail", // the outbox's delivery worker
 }
 
 // fositeImporter is the one package that may import fosite (the design:

@@ -131,6 +131,9 @@ type Config struct {
 	// Off (the default), only https to public addresses; see
 	// internal/outbound.
 	OutboundAllowPrivate bool
+	// SMTP is the mail server messages are sent through (WARD_SMTP_*);
+	// with no host, messages are stored and logged as not sent.
+	SMTP SMTP
 	// LogFormat is "json" (production) or "text" (a terminal).
 	LogFormat string
 	// LogLevel is debug, info, warn or error.
@@ -175,6 +178,7 @@ func Default() Config {
 		AuditCheckpointInterval: 5 * time.Minute,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
+		SMTP:                    SMTP{Port: 587, TLS: SMTPStartTLS},
 	}
 }
 
@@ -304,8 +308,14 @@ var envVars = map[string]setter{
 		c.OutboundAllowPrivate = b
 		return nil
 	},
-	"WARD_LOG_FORMAT": func(c *Config, v string) error { c.LogFormat = v; return nil },
-	"WARD_LOG_LEVEL":  func(c *Config, v string) error { c.LogLevel = v; return nil },
+	"WARD_SMTP_HOST":     func(c *Config, v string) error { c.SMTP.Host = v; return nil },
+	"WARD_SMTP_PORT":     func(c *Config, v string) error { return parsePort(v, &c.SMTP.Port) },
+	"WARD_SMTP_USERNAME": func(c *Config, v string) error { c.SMTP.Username = v; return nil },
+	"WARD_SMTP_PASSWORD": func(c *Config, v string) error { c.SMTP.Password = v; return nil },
+	"WARD_SMTP_FROM":     func(c *Config, v string) error { c.SMTP.From = v; return nil },
+	"WARD_SMTP_TLS":      func(c *Config, v string) error { c.SMTP.TLS = v; return nil },
+	"WARD_LOG_FORMAT":    func(c *Config, v string) error { c.LogFormat = v; return nil },
+	"WARD_LOG_LEVEL":     func(c *Config, v string) error { c.LogLevel = v; return nil },
 }
 
 // ParseProxies reads a comma-separated list of CIDRs ("10.0.0.0/8") or
@@ -564,6 +574,7 @@ func (c Config) Validate() error {
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("log level: %q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	errs = append(errs, c.SMTP.validate()...)
 	return errors.Join(errs...)
 }
 

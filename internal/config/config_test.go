@@ -60,6 +60,12 @@ func TestFromEnv(t *testing.T) {
 				"WARD_OUTBOUND_ALLOW_PRIVATE=1",
 				"WARD_SYSTEM_TOKEN_LIFETIME=2m",
 				"WARD_IDP_TOKEN_LIFETIME=3h",
+				"WARD_SMTP_HOST=smtp.example.org",
+				"WARD_SMTP_PORT=465",
+				"WARD_SMTP_USERNAME=ward",
+				"WARD_SMTP_PASSWORD=s3cret",
+				"WARD_SMTP_FROM=ward@example.org",
+				"WARD_SMTP_TLS=tls",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -81,6 +87,8 @@ func TestFromEnv(t *testing.T) {
 				want.OutboundAllowPrivate = true
 				want.SystemTokenLifetime = 2 * time.Minute
 				want.IDPTokenLifetime = 3 * time.Hour
+				want.SMTP = SMTP{Host: "smtp.example.org", Port: 465, Username: "ward", Password: "s3cret",
+					From: "ward@example.org", TLS: SMTPTLS}
 				if c != want {
 					t.Errorf("got %+v\nwant %+v", c, want)
 				}
@@ -105,10 +113,10 @@ func TestFromEnv(t *testing.T) {
 			env: []string{"WARD_LOCKOUT_FAILURES=many", "WARD_SESSION_IDLE_TIMEOUT=soon", "WARD_MAX_BODY_BYTES=1MB", "WARD_NOPE=1",
 				"WARD_EXPORT_FILE_LINES=lots", "WARD_EXPORT_RETENTION=forever", "WARD_EXPORT_MAX_PER_CLIENT=3.5",
 				"WARD_SIGNIN_RATE_PER_MINUTE=fast", "WARD_IDLE_TIMEOUT=never", "WARD_TRUSTED_PROXIES=10.0.0.0/8,proxy.example,10.1.2.3/33",
-				"WARD_OUTBOUND_ALLOW_PRIVATE=maybe"},
+				"WARD_OUTBOUND_ALLOW_PRIVATE=maybe", "WARD_SMTP_PORT=smtp"},
 			wantErr: []string{"WARD_LOCKOUT_FAILURES", "WARD_SESSION_IDLE_TIMEOUT", "WARD_MAX_BODY_BYTES", "WARD_NOPE",
 				"WARD_EXPORT_FILE_LINES", "WARD_EXPORT_RETENTION", "WARD_EXPORT_MAX_PER_CLIENT",
-				"WARD_SIGNIN_RATE_PER_MINUTE", "WARD_IDLE_TIMEOUT", "WARD_OUTBOUND_ALLOW_PRIVATE", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
+				"WARD_SIGNIN_RATE_PER_MINUTE", "WARD_IDLE_TIMEOUT", "WARD_OUTBOUND_ALLOW_PRIVATE", "WARD_SMTP_PORT", `WARD_TRUSTED_PROXIES: not a CIDR or an IP address: "proxy.example", "10.1.2.3/33"`},
 		},
 		{
 			name: "value without equals sign is empty",
@@ -149,6 +157,19 @@ func TestValidate(t *testing.T) {
 		wantErr []string // empty: valid
 	}{
 		{"defaults", func(c *Config) {}, nil},
+		{"smtp with starttls and auth", func(c *Config) {
+			c.SMTP = SMTP{Host: "smtp.example.org", Port: 587, Username: "u", Password: "p", From: "ward@example.org", TLS: SMTPStartTLS}
+		}, nil},
+		{"smtp relay on localhost without tls", func(c *Config) {
+			c.SMTP = SMTP{Host: "127.0.0.1", Port: 25, Username: "u", Password: "p", From: "ward@example.org", TLS: SMTPNoTLS}
+		}, nil},
+		{"smtp settings without a host", func(c *Config) { c.SMTP.From = "ward@example.org" }, []string{"WARD_SMTP_HOST"}},
+		{"smtp everything wrong", func(c *Config) {
+			c.SMTP = SMTP{Host: "smtp://x", Port: 70000, Username: "u", From: "Ward <ward@example.org>", TLS: "ssl"}
+		}, []string{"WARD_SMTP_HOST", "WARD_SMTP_PORT", "WARD_SMTP_TLS", "WARD_SMTP_FROM", "set both or neither"}},
+		{"smtp password in clear to a remote host", func(c *Config) {
+			c.SMTP = SMTP{Host: "smtp.example.org", Port: 25, Username: "u", Password: "hunter2", From: "ward@example.org", TLS: SMTPNoTLS}
+		}, []string{"in clear"}},
 		{"sqlite url", func(c *Config) { c.DatabaseURL = "sqlite:///tmp/w.db" }, nil},
 		{"no data dir with url, key and blob dir", func(c *Config) {
 			c.DataDir, c.DatabaseURL, c.MasterKey = "", "postgres://h/d", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -270,5 +291,16 @@ func TestPublicIssuerAndCookies(t *testing.T) {
 		if got := c.SecureCookies(); got != tt.secure {
 			t.Errorf("SecureCookies(issuer %q) = %v, want %v", tt.issuer, got, tt.secure)
 		}
+	}
+}
+
+// TestSMTPPasswordNeverEchoed: no SMTP validation error repeats the
+// password.
+func TestSMTPPasswordNeverEchoed(t *testing.T) {
+	c := Default()
+	c.SMTP = SMTP{Host: "smtp.example.org", Port: 0, Username: "u\n", Password: "hunter2\n", From: "x", TLS: SMTPNoTLS}
+	err := c.Validate()
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Validate() = %v", err)
 	}
 }

@@ -30,6 +30,8 @@ type Deps struct {
 	// Clients reads the client acting for an intervention.
 	Clients ClientReader
 	Audit   audit.Recorder
+	// Mail, when set, lets Communicate send (communicate.go).
+	Mail Mail
 }
 
 // Config tunes the Service. Zero fields take the defaults.

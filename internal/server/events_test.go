@@ -361,6 +361,11 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := svc.Interventions.SetUserAccess(ctx, "care_plan", patient, intervention.UserAccessChange{Access: &granted})
 				return err
 			}},
+			{"intervention.Service.Communicate", audit.InterventionMessageSent, func(ctx context.Context) error {
+				_, err := svc.Interventions.Communicate(ctx, "care_plan", intervention.CommunicateRequest{
+					Protocol: intervention.ProtocolEmail, Users: []int64{patient}, Subject: "Hello", Message: "See you soon."})
+				return err
+			}},
 			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
 				return svc.Interventions.Delete(ctx, "care_plan")
 			}},

@@ -86,13 +86,15 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
-		Register: svc.Export.Register, Periodic: svc.Export.Periodic(),
+		Register:    jobs.Registers(svc.Export.Register, svc.Mail.Register),
+		Periodic:    svc.Export.Periodic(),
 		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.jobs = runner
+	svc.Mail.UseJobs(runner)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{

@@ -20,6 +20,7 @@ import (
 	"ward/internal/httpauth"
 	"ward/internal/intervention"
 	"ward/internal/jobs"
+	"ward/internal/mail"
 	"ward/internal/oauth"
 	"ward/internal/oauth/keys"
 	"ward/internal/outbound"
@@ -69,6 +70,9 @@ type Services struct {
 	MasterKey []byte
 	// Interventions manages seed 001's interventions (internal/intervention).
 	Interventions *intervention.Service
+	// Mail is the outbox of messages sent for interventions; its
+	// delivery jobs are inserted with the runner server.New builds.
+	Mail *mail.Outbox
 }
 
 // Option adjusts how services and the server are built.
@@ -207,7 +211,12 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Directory: dir, Clients: db, Audit: auditLog},
+	outbox, err := newOutbox(db, cfg.SMTP, o)
+	if err != nil {
+		return nil, err
+	}
+	ivs, err := intervention.NewService(intervention.Deps{Store: db, Tx: db, Directory: dir, Clients: db, Audit: auditLog,
+		Mail: intervention.Mail{Recipients: db, Outbox: outbox, Messages: db}},
 		intervention.Config{Now: o.now, Logger: o.logger})
 	if err != nil {
 		return nil, err
@@ -216,7 +225,22 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
-		Interventions: ivs}, nil
+		Interventions: ivs, Mail: outbox}, nil
+}
+
+// newOutbox builds the mail outbox, with the SMTP transport when a server
+// is configured (otherwise messages are stored as not sent).
+func newOutbox(db *sqlstore.DB, sc config.SMTP, o options) (*mail.Outbox, error) {
+	var transport mail.Transport
+	if sc.Enabled() {
+		t, err := mail.NewSMTP(mail.SMTPConfig{Host: sc.Host, Port: sc.Port, Username: sc.Username,
+			Password: sc.Password, TLS: mail.TLSMode(sc.TLS)})
+		if err != nil {
+			return nil, err
+		}
+		transport = t
+	}
+	return mail.NewOutbox(db, transport, mail.OutboxConfig{From: sc.From, Now: o.now, Logger: o.logger})
 }
 
 // Migrate brings the schema, the static data and River's job tables up to

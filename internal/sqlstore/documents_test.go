@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"strings"
 	"testing"
 
 	"ward/internal/sqlstore/storetest"
@@ -12,18 +11,9 @@ import (
 // each case on a fresh database as TestConformance does.
 func TestDocumentConformance(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, url string) {
-		first := true
+		open := freshStores(url) // each case gets its own fresh database
 		storetest.RunDocuments(t, func(t *testing.T) storetest.DocumentBackend {
-			u := url
-			if !first {
-				if strings.HasPrefix(url, "sqlite") {
-					u = testutil.SQLiteURL(t)
-				} else {
-					u = testutil.PostgresURL(t)
-				}
-			}
-			first = false
-			db := testutil.NewStore(t, u)
+			db := open(t)
 			return storetest.DocumentBackend{
 				Backend:   storetest.Backend{Directory: db, Audit: db, Tx: db, Roles: db.Roles},
 				Documents: db,
