@@ -77,6 +77,8 @@ type Store interface {
 	// LockUser locks the person for the rest of the transaction in ctx
 	// (directory.Store.LockUser); NotFound for an unknown person.
 	LockUser(ctx context.Context, id int64) error
+
+	RuleStore
 }
 
 // CheckName refuses a malformed intervention name before any lookup.
