@@ -133,6 +133,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if d.Interventions != nil {
 		s.registerInterventions(api)
 		s.registerUserAccess(api)
+		s.registerAccessRules(api)
 	}
 	return api
 }
