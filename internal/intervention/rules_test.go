@@ -1,0 +1,149 @@
+package intervention_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"ward/internal/actor"
+	"ward/internal/audit"
+	"ward/internal/directory"
+	"ward/internal/intervention"
+	"ward/internal/testutil"
+)
+
+// replica is one ward process's services over a database handle of its
+// own, as a second replica (or the CLI beside a server) has.
+type replica struct {
+	ivs *intervention.Service
+	dir *directory.Service
+	log *bytes.Buffer
+}
+
+type hasher struct{}
+
+func (hasher) Hash(pw string) (string, error) { return "plain$" + pw, nil }
+
+func newReplica(t *testing.T, url string) replica {
+	t.Helper()
+	st := testutil.NewStore(t, url)
+	aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "test"})
+	dir := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: hasher{}}, directory.Config{})
+	var log bytes.Buffer
+	ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Directory: dir, Clients: st, Audit: aud},
+		intervention.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replica{ivs: ivs, dir: dir, log: &log}
+}
+
+func ruleErrors(t *testing.T, r replica, name string) []string {
+	t.Helper()
+	rules, err := r.ivs.Rules(actor.System(context.Background()), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(rules))
+	for i, x := range rules {
+		out[i] = x.Error
+	}
+	return out
+}
+
+// TestRulesetAcrossReplicas: replica two's compiled rules follow changes
+// made through replica one, through the database alone: an organization
+// renamed or losing its identifier, an intervention deleted and created
+// again. A broken rule fails closed (left out of the ruleset) and its
+// error is listed; an unchanged database gives the very same ruleset.
+func TestRulesetAcrossReplicas(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		one, two := newReplica(t, url), newReplica(t, url)
+		ctx := actor.System(context.Background())
+		clinic, err := one.dir.CreateOrganization(ctx, &directory.Organization{Name: "Clinic A",
+			Identifiers: []directory.Identifier{{System: "http://example.org/clinics", Value: "a"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"care_plan", "sexual_recovery"} {
+			if _, err := one.ivs.Create(ctx, intervention.Intervention{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add := func(raw string) int64 {
+			t.Helper()
+			r, err := one.ivs.AddRule(ctx, "care_plan", []byte(raw))
+			if err != nil {
+				t.Fatalf("add %s: %v", raw, err)
+			}
+			return r.ID
+		}
+		add(`{"name":"by name","function_details":{"function":"limit_by_clinic_list","kwargs":[{"name":"org_list","value":["Clinic A"]}]}}`)
+		add(`{"name":"by id","function_details":{"function":"limit_by_clinic_w_id","kwargs":[{"name":"identifier_system","value":"http://example.org/clinics"},{"name":"identifier_value","value":"a"}]}}`)
+		add(`{"name":"not in sr","rank":5,"function_details":{"function":"allow_if_not_in_intervention","kwargs":[{"name":"intervention_name","value":"sexual_recovery"}]}}`)
+
+		rs, err := two.ivs.RulesetForTest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range rs.Rules["care_plan"] {
+			names = append(names, r.Name)
+		}
+		if strings.Join(names, ",") != "not in sr,by name,by id" || len(rs.Broken) != 0 || len(rs.Interventions) != 2 {
+			t.Fatalf("ruleset %v broken %v", names, rs.Broken)
+		}
+		// Concurrent callers of an unchanged database share one ruleset.
+		var wg sync.WaitGroup
+		got := make([]*intervention.Ruleset, 8)
+		for i := range got {
+			wg.Go(func() { got[i], _ = two.ivs.RulesetForTest(ctx) })
+		}
+		wg.Wait()
+		for _, g := range got {
+			if g != rs {
+				t.Fatal("an unchanged database rebuilt the ruleset")
+			}
+		}
+
+		clinic.Name = "Clinic B"
+		if clinic, err = one.dir.UpdateOrganization(ctx, clinic); err != nil {
+			t.Fatal(err)
+		}
+		if e := ruleErrors(t, two, "care_plan"); !strings.Contains(e[0], `no organization is named "Clinic A"`) || e[1] != "" || e[2] != "" {
+			t.Fatalf("after the rename: %q", e)
+		}
+		if !strings.Contains(two.log.String(), "no longer compiles") || !strings.Contains(two.log.String(), "by name") {
+			t.Fatalf("the broken rule was not logged: %s", two.log)
+		}
+		clinic.Identifiers = nil
+		if _, err = one.dir.UpdateOrganization(ctx, clinic); err != nil {
+			t.Fatal(err)
+		}
+		if e := ruleErrors(t, two, "care_plan"); !strings.Contains(e[1], "no organization has identifier") {
+			t.Fatalf("after the identifier went: %q", e)
+		}
+		if err := one.ivs.Delete(ctx, "sexual_recovery"); err != nil {
+			t.Fatal(err)
+		}
+		if e := ruleErrors(t, two, "care_plan"); !strings.Contains(e[2], `no intervention is named "sexual_recovery"`) {
+			t.Fatalf("after the intervention went: %q", e)
+		}
+		rs2, err := two.ivs.RulesetForTest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs2.Generation == rs.Generation || len(rs2.Rules["care_plan"]) != 0 || len(rs2.Broken) != 3 || len(rs2.Interventions) != 1 {
+			t.Fatalf("broken rules must grant nothing: %+v", rs2)
+		}
+		if _, err := one.ivs.Create(ctx, intervention.Intervention{Name: "sexual_recovery"}); err != nil {
+			t.Fatal(err)
+		}
+		if e := ruleErrors(t, two, "care_plan"); e[2] != "" {
+			t.Fatalf("after the intervention returned: %q", e)
+		}
+	})
+}
