@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,10 +81,7 @@ func parseRuleID(raw string) (int64, error) {
 // printRule prints one rule as JSON or as a line of text.
 func (a *app) printRule(asJSON bool, verb string, r *intervention.AccessRule) error {
 	if asJSON {
-		if err := json.NewEncoder(a.stdout).Encode(toAccessRuleOut(r)); err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-		return nil
+		return a.printJSON(toAccessRuleOut(r))
 	}
 	fmt.Fprintf(a.stdout, "%s access rule %d (%s) of intervention %s, version %d, rank %s\n", verb, r.ID, r.Name,
 		r.Intervention, r.Version, rankText(r.Rank))
@@ -91,6 +89,18 @@ func (a *app) printRule(asJSON bool, verb string, r *intervention.AccessRule) er
 		fmt.Fprintf(a.stdout, "  does not compile, grants nothing: %s\n", r.Error)
 	}
 	return nil
+}
+
+// onRule runs fn on the rule the arguments NAME ID name, acting as the
+// system with the services wired.
+func (a *app) onRule(cmd *cobra.Command, args []string, fn func(ctx context.Context, svc *server.Services, name string, id int64) error) error {
+	id, err := parseRuleID(args[1])
+	if err != nil {
+		return err
+	}
+	return a.withServices(cmd, func(svc *server.Services) error {
+		return fn(actor.System(cmd.Context()), svc, args[0], id)
+	})
 }
 
 func rankText(rank *int) string {
@@ -139,16 +149,12 @@ func (a *app) ruleUpdateCmd() *cobra.Command {
 		Short: "Replace an access rule with the file's rule (checked as a new one is)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseRuleID(args[1])
-			if err != nil {
-				return err
-			}
 			raw, err := a.readRuleFile(file)
 			if err != nil {
 				return err
 			}
-			return a.withServices(cmd, func(svc *server.Services) error {
-				r, err := svc.Interventions.UpdateRule(actor.System(cmd.Context()), args[0], id, version, raw)
+			return a.onRule(cmd, args, func(ctx context.Context, svc *server.Services, name string, id int64) error {
+				r, err := svc.Interventions.UpdateRule(ctx, name, id, version, raw)
 				if err != nil {
 					return fmt.Errorf("update access rule: %w", err)
 				}
@@ -169,12 +175,8 @@ func (a *app) ruleShowCmd() *cobra.Command {
 		Short: "Show one access rule with its function_details",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseRuleID(args[1])
-			if err != nil {
-				return err
-			}
-			return a.withServices(cmd, func(svc *server.Services) error {
-				r, err := svc.Interventions.Rule(actor.System(cmd.Context()), args[0], id)
+			return a.onRule(cmd, args, func(ctx context.Context, svc *server.Services, name string, id int64) error {
+				r, err := svc.Interventions.Rule(ctx, name, id)
 				if err != nil {
 					return fmt.Errorf("show access rule: %w", err)
 				}
@@ -210,10 +212,7 @@ func (a *app) ruleListCmd() *cobra.Command {
 					for i, r := range rules {
 						out[i] = toAccessRuleOut(r)
 					}
-					if err := json.NewEncoder(a.stdout).Encode(out); err != nil {
-						return fmt.Errorf("write output: %w", err)
-					}
-					return nil
+					return a.printJSON(out)
 				}
 				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tRANK\tVERSION\tNAME\tERROR")
@@ -234,15 +233,11 @@ func (a *app) ruleDeleteCmd() *cobra.Command {
 		Short: "Delete one access rule",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseRuleID(args[1])
-			if err != nil {
-				return err
-			}
-			return a.withServices(cmd, func(svc *server.Services) error {
-				if err := svc.Interventions.DeleteRule(actor.System(cmd.Context()), args[0], id); err != nil {
+			return a.onRule(cmd, args, func(ctx context.Context, svc *server.Services, name string, id int64) error {
+				if err := svc.Interventions.DeleteRule(ctx, name, id); err != nil {
 					return fmt.Errorf("delete access rule: %w", err)
 				}
-				fmt.Fprintf(a.stdout, "deleted access rule %d of intervention %s\n", id, args[0])
+				fmt.Fprintf(a.stdout, "deleted access rule %d of intervention %s\n", id, name)
 				return nil
 			})
 		},

@@ -100,15 +100,11 @@ func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) e
 		if err != nil {
 			return classify(err, "update access rule")
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update access rule: %w", err)
-		}
-		if n == 0 {
-			if _, err := d.GetAccessRule(ctx, r.ID); err != nil {
-				return err
-			}
-			return apperr.New(apperr.Conflict, "access rule %d was changed by someone else; reload and retry", r.ID)
+		if err := versioned(res, "access rule", r.ID, func() error {
+			_, err := d.GetAccessRule(ctx, r.ID)
+			return err
+		}); err != nil {
+			return err
 		}
 		return bumpRuleset(ctx, x)
 	})
@@ -166,4 +162,21 @@ func (d *DB) OrgIdentifierRefs(ctx context.Context) ([]intervention.OrgIdentifie
 		var o intervention.OrgIdentifierRef
 		return o, s.Scan(&o.OrgID, &o.System, &o.Value)
 	}, `SELECT organization_id, system, value FROM org_identifiers ORDER BY id`)
+}
+
+// versioned turns the result of an "UPDATE ... WHERE key AND version = ?"
+// into the stores' contract: no row changed is get's NotFound when the row
+// is gone, Conflict when its version moved.
+func versioned(res sql.Result, what string, id any, get func() error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update %s %v: %w", what, id, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := get(); err != nil {
+		return err
+	}
+	return apperr.New(apperr.Conflict, "%s %v was changed by someone else; reload and retry", what, id)
 }

@@ -145,17 +145,10 @@ func (d *DB) UpdateClient(ctx context.Context, c *client.Client) error {
 		if err != nil {
 			return classify(err, "update client")
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update client: %w", err)
-		}
-		if n == 0 {
-			if _, err := d.GetClient(ctx, c.ID); err != nil {
-				return err
-			}
-			return apperr.New(apperr.Conflict, "client %s was changed by someone else; reload and retry", c.ID)
-		}
-		return nil
+		return versioned(res, "client", c.ID, func() error {
+			_, err := d.GetClient(ctx, c.ID)
+			return err
+		})
 	})
 	if err != nil {
 		return err

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
-	"ward/internal/apperr"
 	"ward/internal/intervention"
 )
 
@@ -83,15 +81,11 @@ func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Interventi
 		if err != nil {
 			return classify(err, "update intervention")
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("update intervention: %w", err)
-		}
-		if n == 0 {
-			if _, err := d.GetIntervention(ctx, iv.Name); err != nil {
-				return err
-			}
-			return apperr.New(apperr.Conflict, "intervention %s was changed by someone else; reload and retry", iv.Name)
+		if err := versioned(res, "intervention", iv.Name, func() error {
+			_, err := d.GetIntervention(ctx, iv.Name)
+			return err
+		}); err != nil {
+			return err
 		}
 		return bumpRuleset(ctx, x)
 	})
