@@ -147,3 +147,48 @@ func TestRulesetAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestRuleCycleRace: two replicas adding the two halves of a cycle at the
+// same moment never both succeed: rule writers are serialised through the
+// database, so the second sees the first's rule and is refused.
+func TestRuleCycleRace(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		one, two := newReplica(t, url), newReplica(t, url)
+		ctx := actor.System(context.Background())
+		for _, n := range []string{"care_plan", "sexual_recovery"} {
+			if _, err := one.ivs.Create(ctx, intervention.Intervention{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		link := func(to string) []byte {
+			return []byte(`{"name":"not in ` + to + `","function_details":{"function":"allow_if_not_in_intervention",` +
+				`"kwargs":[{"name":"intervention_name","value":"` + to + `"}]}}`)
+		}
+		for round := range 4 {
+			var wg sync.WaitGroup
+			var errA, errB error
+			var a, b *intervention.AccessRule
+			wg.Go(func() { a, errA = one.ivs.AddRule(ctx, "care_plan", link("sexual_recovery")) })
+			wg.Go(func() { b, errB = two.ivs.AddRule(ctx, "sexual_recovery", link("care_plan")) })
+			wg.Wait()
+			if (errA == nil) == (errB == nil) {
+				t.Fatalf("round %d: both or neither stored: %v / %v", round, errA, errB)
+			}
+			for _, err := range []error{errA, errB} {
+				if err != nil && !strings.Contains(err.Error(), "cycle") {
+					t.Fatalf("round %d: refused for another reason: %v", round, err)
+				}
+			}
+			switch {
+			case a != nil:
+				if err := one.ivs.DeleteRule(ctx, "care_plan", a.ID); err != nil {
+					t.Fatal(err)
+				}
+			case b != nil:
+				if err := two.ivs.DeleteRule(ctx, "sexual_recovery", b.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}

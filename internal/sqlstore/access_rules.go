@@ -41,7 +41,10 @@ func nullRank(rank *int) sql.NullInt64 {
 }
 
 // bumpRuleset moves ruleset_version; in a transaction it also holds the
-// row's lock until commit, which serialises rule writers.
+// row's lock until commit, which serialises rule writers. Writers that
+// also lock an intervention (its row, or a foreign key to it) call it
+// first, so two of them never wait on each other in opposite orders
+// (a deadlock on PostgreSQL).
 func bumpRuleset(ctx context.Context, x q) error {
 	if _, err := x.exec(ctx, `UPDATE ruleset_version SET version = version + 1 WHERE id = 1`); err != nil {
 		return fmt.Errorf("bump ruleset version: %w", err)
@@ -53,13 +56,16 @@ func bumpRuleset(ctx context.Context, x q) error {
 func (d *DB) CreateAccessRule(ctx context.Context, r *intervention.AccessRule) error {
 	var id int64
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		if err := x.row(ctx, `INSERT INTO access_rules (intervention_name, name, description, rank,
 			function_details, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 			r.Intervention, r.Name, r.Description, nullRank(r.Rank), string(r.Details), toMicro(r.CreatedAt),
 			toMicro(r.UpdatedAt)).Scan(&id); err != nil {
 			return classify(err, "create access rule")
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -94,6 +100,9 @@ func (d *DB) ListAccessRules(ctx context.Context, name string) ([]*intervention.
 // UpdateAccessRule writes the rule's content under its version.
 func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) error {
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		res, err := x.exec(ctx, `UPDATE access_rules SET name = ?, description = ?, rank = ?,
 			function_details = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 			r.Name, r.Description, nullRank(r.Rank), string(r.Details), toMicro(r.UpdatedAt), r.ID, r.Version)
@@ -106,7 +115,7 @@ func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) e
 		}); err != nil {
 			return err
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -119,6 +128,9 @@ func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) e
 // DeleteAccessRule removes one rule and bumps the ruleset version.
 func (d *DB) DeleteAccessRule(ctx context.Context, id int64) error {
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		res, err := x.exec(ctx, `DELETE FROM access_rules WHERE id = ?`, id)
 		if err != nil {
 			return classify(err, "delete access rule")
@@ -126,7 +138,7 @@ func (d *DB) DeleteAccessRule(ctx context.Context, id int64) error {
 		if err := mustAffect(res, "access rule", id); err != nil {
 			return err
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 }
 

@@ -86,15 +86,18 @@ func (d *DB) CreateClient(ctx context.Context, c *client.Client) error {
 	}
 	args = append([]any{c.ID}, args...)
 	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		if c.Intervention != "" {
+			// The intervention's client_id changes (the lock first: bumpRuleset).
+			if err := bumpRuleset(ctx, x); err != nil {
+				return err
+			}
+		}
 		if _, err := x.exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
 		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
 		id_token_alg, idp_system, idp_organization_id, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
 			return classify(err, "create client")
-		}
-		if c.Intervention != "" {
-			return bumpRuleset(ctx, x) // the intervention's client_id changed
 		}
 		return nil
 	})

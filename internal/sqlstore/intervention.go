@@ -33,6 +33,9 @@ func scanIntervention(s scanner) (*intervention.Intervention, error) {
 func (d *DB) CreateIntervention(ctx context.Context, iv *intervention.Intervention) error {
 	var id int64
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		if err := x.row(ctx, `INSERT INTO interventions (name, description, card_html, link_label,
 		link_url, status_text, public_access, display_rank, created_at, updated_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
@@ -40,7 +43,7 @@ func (d *DB) CreateIntervention(ctx context.Context, iv *intervention.Interventi
 			iv.DisplayRank, toMicro(iv.CreatedAt), toMicro(iv.UpdatedAt)).Scan(&id); err != nil {
 			return classify(err, "create intervention")
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -72,6 +75,9 @@ func (d *DB) ListInterventions(ctx context.Context) ([]*intervention.Interventio
 // version is iv.Version, then increments iv.Version.
 func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Intervention) error {
 	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		res, err := x.exec(ctx, `UPDATE interventions SET description = ?, card_html = ?,
 		link_label = ?, link_url = ?, status_text = ?, public_access = ?, display_rank = ?,
 		created_at = ?, updated_at = ?, version = version + 1
@@ -87,7 +93,7 @@ func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Interventi
 		}); err != nil {
 			return err
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -102,6 +108,9 @@ func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Interventi
 // foreign keys). Like every intervention write it moves ruleset_version.
 func (d *DB) DeleteIntervention(ctx context.Context, name string) error {
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		if err := bumpRuleset(ctx, x); err != nil {
+			return err
+		}
 		res, err := x.exec(ctx, `DELETE FROM interventions WHERE name = ?`, name)
 		if err != nil {
 			return classify(err, "delete intervention")
@@ -109,7 +118,7 @@ func (d *DB) DeleteIntervention(ctx context.Context, name string) error {
 		if err := mustAffect(res, "intervention", name); err != nil {
 			return err
 		}
-		return bumpRuleset(ctx, x)
+		return nil
 	})
 }
 
