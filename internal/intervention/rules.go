@@ -202,7 +202,7 @@ func (s *Service) checkRule(ctx context.Context, name string, self int64, raw []
 	if err != nil {
 		return nil, fmt.Errorf("list access rules: %w", err)
 	}
-	graph := map[string][]string{name: rule.Depends}
+	graph := map[string][]string{name: slices.Clone(rule.Depends)}
 	for _, o := range stored {
 		if o.ID == self {
 			continue
