@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -188,6 +190,72 @@ func TestRuleCycleRace(t *testing.T) {
 				if err := two.ivs.DeleteRule(ctx, "sexual_recovery", b.ID); err != nil {
 					t.Fatal(err)
 				}
+			}
+		}
+	})
+}
+
+// BenchmarkRuleset: the ruleset of 50 interventions, each with the seed's
+// P3P rule, read while nothing changed (one version read) and built afresh
+// (what the first decision after a change pays), on SQLite.
+func BenchmarkRuleset(b *testing.B) {
+	url := testutil.SQLiteURL(b)
+	st := testutil.NewStore(b, url)
+	aud := audit.NewLog(audit.Deps{Store: st, Tx: st}, audit.Config{Version: "bench"})
+	dir := directory.NewService(directory.Deps{Store: st, Audit: aud, Hasher: hasher{}}, directory.Config{})
+	newService := func() *intervention.Service {
+		ivs, err := intervention.NewService(intervention.Deps{Store: st, Tx: st, Directory: dir, Clients: st, Audit: aud},
+			intervention.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return ivs
+	}
+	ctx := actor.System(context.Background())
+	ucsf, err := dir.CreateOrganization(ctx, &directory.Organization{Name: "UCSF"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range []*directory.Organization{{Name: "UCSF Medical Center", PartOfID: ucsf.ID},
+		{Name: "UW Medicine (University of Washington)"}} {
+		if _, err := dir.CreateOrganization(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p3p, err := os.ReadFile("strategy/testdata/seed_p3p.fixed.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ivs := newService()
+	if _, err := ivs.Create(ctx, intervention.Intervention{Name: "sexual_recovery"}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 50 {
+		name := "decision_support_" + strconv.Itoa(i)
+		if _, err := ivs.Create(ctx, intervention.Intervention{Name: name}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ivs.AddRule(ctx, name, p3p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("cached", func(b *testing.B) {
+		if _, err := ivs.RulesetForTest(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ivs.RulesetForTest(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("build", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rs, err := newService().RulesetForTest(ctx)
+			if err != nil || len(rs.Rules) != 50 {
+				b.Fatalf("%v %d", err, len(rs.Rules))
 			}
 		}
 	})
