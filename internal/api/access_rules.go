@@ -48,6 +48,7 @@ type accessRuleBody struct {
 type functionDetailsBody struct {
 	Function string      `json:"function" enum:"allow_if_not_in_intervention,combine_strategies,in_role_list,limit_by_clinic_list,limit_by_clinic_w_id,not_in_clinic_list,not_in_clinic_w_id,not_in_role_list,observation_check,tx_begun"`
 	Kwargs   []kwargBody `json:"kwargs,omitempty"`
+	Name     string      `json:"name,omitempty" doc:"Tolerated and ignored: the seed's own example repeats the rule's name here."`
 }
 
 type kwargBody struct {
