@@ -52,13 +52,21 @@ func bumpRuleset(ctx context.Context, x q) error {
 	return nil
 }
 
-// CreateAccessRule inserts r with Version 1 and bumps the ruleset version.
-func (d *DB) CreateAccessRule(ctx context.Context, r *intervention.AccessRule) error {
-	var id int64
-	err := d.inTx(ctx, func(ctx context.Context, x q) error {
+// rulesetTx runs fn in ctx's transaction (or a new one) after bumpRuleset,
+// for the writes a compiled ruleset depends on.
+func (d *DB) rulesetTx(ctx context.Context, fn func(ctx context.Context, x q) error) error {
+	return d.inTx(ctx, func(ctx context.Context, x q) error {
 		if err := bumpRuleset(ctx, x); err != nil {
 			return err
 		}
+		return fn(ctx, x)
+	})
+}
+
+// CreateAccessRule inserts r with Version 1 and bumps the ruleset version.
+func (d *DB) CreateAccessRule(ctx context.Context, r *intervention.AccessRule) error {
+	var id int64
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		if err := x.row(ctx, `INSERT INTO access_rules (intervention_name, name, description, rank,
 			function_details, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 			r.Intervention, r.Name, r.Description, nullRank(r.Rank), string(r.Details), toMicro(r.CreatedAt),
@@ -99,10 +107,7 @@ func (d *DB) ListAccessRules(ctx context.Context, name string) ([]*intervention.
 
 // UpdateAccessRule writes the rule's content under its version.
 func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) error {
-	err := d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := bumpRuleset(ctx, x); err != nil {
-			return err
-		}
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		res, err := x.exec(ctx, `UPDATE access_rules SET name = ?, description = ?, rank = ?,
 			function_details = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`,
 			r.Name, r.Description, nullRank(r.Rank), string(r.Details), toMicro(r.UpdatedAt), r.ID, r.Version)
@@ -127,18 +132,12 @@ func (d *DB) UpdateAccessRule(ctx context.Context, r *intervention.AccessRule) e
 
 // DeleteAccessRule removes one rule and bumps the ruleset version.
 func (d *DB) DeleteAccessRule(ctx context.Context, id int64) error {
-	return d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := bumpRuleset(ctx, x); err != nil {
-			return err
-		}
+	return d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		res, err := x.exec(ctx, `DELETE FROM access_rules WHERE id = ?`, id)
 		if err != nil {
 			return classify(err, "delete access rule")
 		}
-		if err := mustAffect(res, "access rule", id); err != nil {
-			return err
-		}
-		return nil
+		return mustAffect(res, "access rule", id)
 	})
 }
 

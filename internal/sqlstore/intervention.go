@@ -32,10 +32,7 @@ func scanIntervention(s scanner) (*intervention.Intervention, error) {
 // CreateIntervention inserts iv with Version 1; a taken name is Conflict.
 func (d *DB) CreateIntervention(ctx context.Context, iv *intervention.Intervention) error {
 	var id int64
-	err := d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := bumpRuleset(ctx, x); err != nil {
-			return err
-		}
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		if err := x.row(ctx, `INSERT INTO interventions (name, description, card_html, link_label,
 		link_url, status_text, public_access, display_rank, created_at, updated_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
@@ -74,10 +71,7 @@ func (d *DB) ListInterventions(ctx context.Context) ([]*intervention.Interventio
 // UpdateIntervention writes every field but the name when the stored
 // version is iv.Version, then increments iv.Version.
 func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Intervention) error {
-	err := d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := bumpRuleset(ctx, x); err != nil {
-			return err
-		}
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		res, err := x.exec(ctx, `UPDATE interventions SET description = ?, card_html = ?,
 		link_label = ?, link_url = ?, status_text = ?, public_access = ?, display_rank = ?,
 		created_at = ?, updated_at = ?, version = version + 1
@@ -107,18 +101,12 @@ func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Interventi
 // and access rules go with it and a client naming it names none (the
 // foreign keys). Like every intervention write it moves ruleset_version.
 func (d *DB) DeleteIntervention(ctx context.Context, name string) error {
-	return d.inTx(ctx, func(ctx context.Context, x q) error {
-		if err := bumpRuleset(ctx, x); err != nil {
-			return err
-		}
+	return d.rulesetTx(ctx, func(ctx context.Context, x q) error {
 		res, err := x.exec(ctx, `DELETE FROM interventions WHERE name = ?`, name)
 		if err != nil {
 			return classify(err, "delete intervention")
 		}
-		if err := mustAffect(res, "intervention", name); err != nil {
-			return err
-		}
-		return nil
+		return mustAffect(res, "intervention", name)
 	})
 }
 
