@@ -21,7 +21,7 @@ func (a *app) interventionCmd() *cobra.Command {
 		Short: "Administer interventions (acting as the system)",
 	}
 	cmd.AddCommand(a.interventionCreateCmd(), a.interventionListCmd(), a.interventionShowCmd(),
-		a.interventionUpdateCmd(), a.interventionDeleteCmd())
+		a.interventionUpdateCmd(), a.interventionDeleteCmd(), a.ruleCmd())
 	return cmd
 }
 

@@ -135,6 +135,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 		s.registerUserAccess(api)
 		s.registerCards(api)
 		s.registerCommunicate(api)
+		s.registerAccessRules(api)
 	}
 	s.registerValueSets(api)
 	return api

@@ -25,6 +25,7 @@ const (
 // Metadata keys read by documentFHIR.
 const (
 	metaRequest  = "ward.request"  // reflect.Type of the raw request body
+	metaJSONOnly = "ward.jsonOnly" // true: the raw request body is plain JSON, not FHIR
 	metaResponse = "ward.response" // map[string]reflect.Type: content type -> body type
 )
 
@@ -106,6 +107,9 @@ func documentFHIR(oapi *huma.OpenAPI, op *huma.Operation) {
 	if t, ok := op.Metadata[metaRequest].(reflect.Type); ok && op.RequestBody != nil {
 		s := resourceSchema(reg, t)
 		op.RequestBody.Content = map[string]*huma.MediaType{ctFHIR: {Schema: s}, ctJSON: {Schema: s}}
+		if op.Metadata[metaJSONOnly] == true {
+			delete(op.RequestBody.Content, ctFHIR)
+		}
 	}
 	if m, ok := op.Metadata[metaResponse].(map[string]reflect.Type); ok {
 		status := op.DefaultStatus

@@ -69,6 +69,9 @@ type Directory interface {
 	Roles
 	CheckRole(ctx context.Context, perm directory.Permission, targetID int64) error
 	Relationships(ctx context.Context, id int64) ([]directory.UserRelationship, error)
+	// Tree is the cached organization tree (what rules' include_children
+	// expands through).
+	Tree(ctx context.Context) (*directory.OrgTree, error)
 }
 
 // UserAccess returns person userID's row for the intervention (Access ""
@@ -196,6 +199,23 @@ func (s *Service) requireInterventionAccount(ctx context.Context, iv *Interventi
 		}
 	}
 	return nil, refused
+}
+
+// requireRuleManager is who may read and write an intervention's access
+// rules: an administrator (or ward itself), or the intervention's own
+// service account as requireInterventionAccount defines it.
+func (s *Service) requireRuleManager(ctx context.Context, iv *Intervention) error {
+	err := s.requireAdmin(ctx)
+	if err == nil || !apperr.Is(err, apperr.Forbidden) {
+		return err
+	}
+	if _, err := s.requireInterventionAccount(ctx, iv); err != nil {
+		if apperr.Is(err, apperr.Forbidden) {
+			return apperr.New(apperr.Forbidden, "only an administrator or the service account of intervention %s's own client may manage its access rules", iv.Name)
+		}
+		return err
+	}
+	return nil
 }
 
 // originRegistered reports whether raw's scheme://host[:port] is the

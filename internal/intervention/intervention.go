@@ -85,6 +85,7 @@ type Store interface {
 	// coded in clinical.TxStarted exists (Facts.TxBegun),
 	// and the person's rows. An unknown person has empty Facts.
 	LoadFacts(ctx context.Context, userID int64) (*Facts, error)
+	RuleStore
 }
 
 // CheckName refuses a malformed intervention name before any lookup.

@@ -46,8 +46,9 @@ type Config struct {
 // create, read, change or delete their definitions; each change and its
 // typed audit event commit together.
 type Service struct {
-	d   Deps
-	cfg Config
+	d     Deps
+	cfg   Config
+	rules rulesetCache
 }
 
 // NewService wires a Service.

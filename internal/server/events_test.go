@@ -58,6 +58,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			secrets                                            = []string{"a long enough passphrase 1"}
 			obsVersion, procVersion, docVersion                int64
 			serviceUser, serviceTokenID                        int64
+			ruleID                                             int64
 		)
 		at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 		cases := []struct {
@@ -365,6 +366,22 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := svc.Interventions.Communicate(ctx, "care_plan", intervention.CommunicateRequest{
 					Protocol: intervention.ProtocolEmail, Users: []int64{patient}, Subject: "Hello", Message: "See you soon."})
 				return err
+			}},
+			{"intervention.Service.AddRule", audit.AccessRuleCreated, func(ctx context.Context) error {
+				r, err := svc.Interventions.AddRule(ctx, "care_plan",
+					[]byte(`{"name":"patients","function_details":{"function":"in_role_list","kwargs":[{"name":"role_list","value":["patient"]}]}}`))
+				if err == nil {
+					ruleID = r.ID
+				}
+				return err
+			}},
+			{"intervention.Service.UpdateRule", audit.AccessRuleUpdated, func(ctx context.Context) error {
+				_, err := svc.Interventions.UpdateRule(ctx, "care_plan", ruleID, 0,
+					[]byte(`{"name":"not begun","function_details":{"function":"tx_begun","kwargs":[{"name":"boolean_value","value":"false"}]}}`))
+				return err
+			}},
+			{"intervention.Service.DeleteRule", audit.AccessRuleDeleted, func(ctx context.Context) error {
+				return svc.Interventions.DeleteRule(ctx, "care_plan", ruleID)
 			}},
 			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
 				return svc.Interventions.Delete(ctx, "care_plan")

@@ -85,12 +85,24 @@ func (d *DB) CreateClient(ctx context.Context, c *client.Client) error {
 		return err
 	}
 	args = append([]any{c.ID}, args...)
-	if _, err := d.wr(ctx).exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		if c.Intervention != "" {
+			// The intervention's client_id changes (the lock first: bumpRuleset).
+			if err := bumpRuleset(ctx, x); err != nil {
+				return err
+			}
+		}
+		if _, err := x.exec(ctx, `INSERT INTO oauth_clients (client_id, name, public, secret_hash,
 		grant_types, redirect_uris, scope, auth_method, jwks_uri, jwks, token_format, disabled,
 		owner_id, intervention, created_at, updated_at, secret_issued_at, status, resource_server,
 		id_token_alg, idp_system, idp_organization_id, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...); err != nil {
-		return classify(err, "create client")
+			return classify(err, "create client")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.Version = 1
 	normalizeClientTimes(c)
@@ -119,24 +131,30 @@ func (d *DB) UpdateClient(ctx context.Context, c *client.Client) error {
 		return err
 	}
 	args = append(args, c.ID, c.Version)
-	res, err := d.wr(ctx).exec(ctx, `UPDATE oauth_clients SET name = ?, public = ?, secret_hash = ?,
+	err = d.inTx(ctx, func(ctx context.Context, x q) error {
+		// A client that acts, or acted, for an intervention changes what
+		// the compiled rulesets show as the intervention's client.
+		if _, err := x.exec(ctx, `UPDATE ruleset_version SET version = version + 1 WHERE id = 1 AND (? OR
+			EXISTS (SELECT 1 FROM oauth_clients WHERE client_id = ? AND intervention IS NOT NULL))`,
+			c.Intervention != "", c.ID); err != nil {
+			return fmt.Errorf("update client: bump ruleset version: %w", err)
+		}
+		res, err := x.exec(ctx, `UPDATE oauth_clients SET name = ?, public = ?, secret_hash = ?,
 		grant_types = ?, redirect_uris = ?, scope = ?, auth_method = ?, jwks_uri = ?, jwks = ?,
 		token_format = ?, disabled = ?, owner_id = ?, intervention = ?, created_at = ?,
 		updated_at = ?, secret_issued_at = ?, status = ?, resource_server = ?,
 		id_token_alg = ?, idp_system = ?, idp_organization_id = ?, version = version + 1
 		WHERE client_id = ? AND version = ?`, args...)
-	if err != nil {
-		return classify(err, "update client")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("update client: %w", err)
-	}
-	if n == 0 {
-		if _, err := d.GetClient(ctx, c.ID); err != nil {
-			return err
+		if err != nil {
+			return classify(err, "update client")
 		}
-		return apperr.New(apperr.Conflict, "client %s was changed by someone else; reload and retry", c.ID)
+		return versioned(res, "client", c.ID, func() error {
+			_, err := d.GetClient(ctx, c.ID)
+			return err
+		})
+	})
+	if err != nil {
+		return err
 	}
 	c.Version++
 	normalizeClientTimes(c)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
-	"ward/internal/apperr"
 	"ward/internal/intervention"
 )
 
@@ -34,12 +32,18 @@ func scanIntervention(s scanner) (*intervention.Intervention, error) {
 // CreateIntervention inserts iv with Version 1; a taken name is Conflict.
 func (d *DB) CreateIntervention(ctx context.Context, iv *intervention.Intervention) error {
 	var id int64
-	if err := d.wr(ctx).row(ctx, `INSERT INTO interventions (name, description, card_html, link_label,
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
+		if err := x.row(ctx, `INSERT INTO interventions (name, description, card_html, link_label,
 		link_url, status_text, public_access, display_rank, created_at, updated_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-		iv.Name, iv.Description, iv.CardHTML, iv.LinkLabel, iv.LinkURL, iv.StatusText, iv.PublicAccess,
-		iv.DisplayRank, toMicro(iv.CreatedAt), toMicro(iv.UpdatedAt)).Scan(&id); err != nil {
-		return classify(err, "create intervention")
+			iv.Name, iv.Description, iv.CardHTML, iv.LinkLabel, iv.LinkURL, iv.StatusText, iv.PublicAccess,
+			iv.DisplayRank, toMicro(iv.CreatedAt), toMicro(iv.UpdatedAt)).Scan(&id); err != nil {
+			return classify(err, "create intervention")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	iv.ID, iv.Version = id, 1
 	iv.CreatedAt, iv.UpdatedAt = fromMicro(toMicro(iv.CreatedAt)), fromMicro(toMicro(iv.UpdatedAt))
@@ -67,24 +71,26 @@ func (d *DB) ListInterventions(ctx context.Context) ([]*intervention.Interventio
 // UpdateIntervention writes every field but the name when the stored
 // version is iv.Version, then increments iv.Version.
 func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Intervention) error {
-	res, err := d.wr(ctx).exec(ctx, `UPDATE interventions SET description = ?, card_html = ?,
+	err := d.rulesetTx(ctx, func(ctx context.Context, x q) error {
+		res, err := x.exec(ctx, `UPDATE interventions SET description = ?, card_html = ?,
 		link_label = ?, link_url = ?, status_text = ?, public_access = ?, display_rank = ?,
 		created_at = ?, updated_at = ?, version = version + 1
 		WHERE name = ? AND version = ?`,
-		iv.Description, iv.CardHTML, iv.LinkLabel, iv.LinkURL, iv.StatusText, iv.PublicAccess,
-		iv.DisplayRank, toMicro(iv.CreatedAt), toMicro(iv.UpdatedAt), iv.Name, iv.Version)
-	if err != nil {
-		return classify(err, "update intervention")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("update intervention: %w", err)
-	}
-	if n == 0 {
-		if _, err := d.GetIntervention(ctx, iv.Name); err != nil {
+			iv.Description, iv.CardHTML, iv.LinkLabel, iv.LinkURL, iv.StatusText, iv.PublicAccess,
+			iv.DisplayRank, toMicro(iv.CreatedAt), toMicro(iv.UpdatedAt), iv.Name, iv.Version)
+		if err != nil {
+			return classify(err, "update intervention")
+		}
+		if err := versioned(res, "intervention", iv.Name, func() error {
+			_, err := d.GetIntervention(ctx, iv.Name)
+			return err
+		}); err != nil {
 			return err
 		}
-		return apperr.New(apperr.Conflict, "intervention %s was changed by someone else; reload and retry", iv.Name)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	iv.Version++
 	iv.CreatedAt, iv.UpdatedAt = fromMicro(toMicro(iv.CreatedAt)), fromMicro(toMicro(iv.UpdatedAt))
@@ -92,20 +98,16 @@ func (d *DB) UpdateIntervention(ctx context.Context, iv *intervention.Interventi
 }
 
 // DeleteIntervention removes the intervention; its user_interventions rows
-// go with it and a client naming it names none (the foreign keys).
+// and access rules go with it and a client naming it names none (the
+// foreign keys). Like every intervention write it moves ruleset_version.
 func (d *DB) DeleteIntervention(ctx context.Context, name string) error {
-	res, err := d.wr(ctx).exec(ctx, `DELETE FROM interventions WHERE name = ?`, name)
-	if err != nil {
-		return classify(err, "delete intervention")
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete intervention: %w", err)
-	}
-	if n == 0 {
-		return notFound("intervention", name)
-	}
-	return nil
+	return d.rulesetTx(ctx, func(ctx context.Context, x q) error {
+		res, err := x.exec(ctx, `DELETE FROM interventions WHERE name = ?`, name)
+		if err != nil {
+			return classify(err, "delete intervention")
+		}
+		return mustAffect(res, "intervention", name)
+	})
 }
 
 // GetUserIntervention reads person userID's row for intervention name.

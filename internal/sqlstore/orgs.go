@@ -171,7 +171,8 @@ func (d *DB) GetOrganizationByIdentifier(ctx context.Context, system, value stri
 }
 
 // UpdateOrganization replaces every field and the identifiers of o, bumping
-// Version, and the tree version when the parent changed.
+// Version, the ruleset version (rules resolve names and identifiers), and
+// the tree version when the parent changed.
 func (d *DB) UpdateOrganization(ctx context.Context, o *directory.Organization) error {
 	now := d.nowMicro()
 	cp := *o
@@ -199,6 +200,10 @@ func (d *DB) UpdateOrganization(ctx context.Context, o *directory.Organization) 
 			return classify(err, "update organization")
 		}
 		if err := insertOrgIdentifiers(ctx, x, o.ID, o.Identifiers); err != nil {
+			return err
+		}
+		// Access rules name organizations by name and identifier.
+		if err := bumpRuleset(ctx, x); err != nil {
 			return err
 		}
 		if oldParent.Int64 != o.PartOfID {

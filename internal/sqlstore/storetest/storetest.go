@@ -134,6 +134,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	}
 	cases = append(cases, clinicalCases...)
 	cases = append(cases, exportCases...)
+	cases = append(cases, accessRuleCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
