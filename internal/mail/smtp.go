@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"regexp"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -181,16 +182,31 @@ func (t *SMTP) Send(ctx context.Context, m Message) error {
 		}
 	}()
 	if err != nil {
-		return classifySMTP("connect", err)
+		return classifySMTP("connect", redacted{err, m.To})
 	}
 	if err := c.SendWithSMTPClient(sc, msg); err != nil {
-		return classifySMTP("send", err)
+		return classifySMTP("send", redacted{err, m.To})
 	}
 	// The message was accepted at the end of DATA; a failed QUIT does
 	// not undo that.
 	_ = c.CloseWithSMTPClient(sc)
 	return nil
 }
+
+// redacted is err with the recipient's address left out of its text
+// (go-mail names the affected recipients, servers often echo them): the
+// outbox stores and logs the error, and names recipients by user id only.
+type redacted struct {
+	err  error
+	addr string
+}
+
+func (r redacted) Error() string {
+	re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(r.addr))
+	return re.ReplaceAllLiteralString(r.err.Error(), "[recipient]")
+}
+
+func (r redacted) Unwrap() error { return r.err }
 
 // permanent marks an error that retrying cannot cure.
 type permanent struct{ err error }

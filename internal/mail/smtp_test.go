@@ -201,6 +201,11 @@ func TestSMTPPermanentAndTransient(t *testing.T) {
 		if err == nil || wmail.Permanent(err) != tc.permanent {
 			t.Errorf("%s %d: err %v, permanent %v", tc.verb, tc.code, err, wmail.Permanent(err))
 		}
+		// The outbox stores and logs the error; recipients are named
+		// there by user id, not by address.
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "pat@example.org") {
+			t.Errorf("%s %d: the error names the recipient: %v", tc.verb, tc.code, err)
+		}
 	}
 
 	// Nothing listens on a closed port.
