@@ -111,6 +111,12 @@ func (t *SMTP) client(dial gomail.DialContextFunc) (*gomail.Client, error) {
 		// Per command; the whole send is bounded by the context.
 		gomail.WithTimeout(t.cfg.Timeout),
 		gomail.WithDialContextFunc(dial),
+		// One message per fresh connection: no NOOP to test it first,
+		// and no RSET after DATA, whose failure go-mail would report as
+		// a failed send of a message already accepted (and the outbox
+		// would send it again).
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
 	}
 	switch t.cfg.TLS {
 	case TLSStartTLS:
