@@ -21,7 +21,8 @@ const (
 type SMTP struct {
 	Host string
 	Port int
-	// Username and Password are sent with AUTH PLAIN when Username is set.
+	// Username and Password are sent with AUTH (PLAIN or LOGIN, as the
+	// server offers) when Username is set.
 	Username string
 	Password string
 	// From is the sender address of every message.

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"mime"
-	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Message is one email to one recipient, as a Transport sends it.
@@ -52,46 +52,63 @@ func CheckAddress(addr string) error {
 	return nil
 }
 
-// Bytes renders m as an RFC 5322 message with MIME headers: the subject
-// is Q-encoded when it is not plain ASCII, and the body is quoted-printable
-// UTF-8 with CRLF line ends, so no line is too long for SMTP (the SMTP
-// client dot-stuffs a line that starts with ".").
-func (m Message) Bytes() ([]byte, error) {
+// check is ward's own validation of every header value and the body,
+// done before go-mail sees them: go-mail encodes what it is given, and
+// a line break that reached it could still end up splitting a header.
+func (m Message) check() error {
 	for _, v := range []string{m.From, m.To} {
 		if err := CheckAddress(v); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := CheckHeaderText(m.Subject); err != nil {
-		return nil, err
+		return err
 	}
-	if err := CheckHeaderText(m.MessageID); err != nil || strings.ContainsAny(m.MessageID, "<> ") {
-		return nil, fmt.Errorf("mail: bad Message-ID %q", m.MessageID)
+	if err := CheckHeaderText(m.MessageID); err != nil || m.MessageID == "" || strings.ContainsAny(m.MessageID, "<> ") {
+		return fmt.Errorf("mail: bad Message-ID %q", m.MessageID)
 	}
 	if !utf8.ValidString(m.Body) || strings.IndexByte(m.Body, 0) >= 0 {
-		return nil, errors.New("mail: body holds a NUL or invalid UTF-8")
+		return errors.New("mail: body holds a NUL or invalid UTF-8")
+	}
+	return nil
+}
+
+// msg checks m and builds it as a go-mail message: Date, Message-ID,
+// From, To, a subject Q-encoded when it is not plain ASCII, and a plain
+// UTF-8 body in quoted-printable, so no line is too long for SMTP. No
+// User-Agent header: the software that sent it is nobody's business.
+func (m Message) msg() (*gomail.Msg, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	g := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingQP),
+		gomail.WithNoDefaultUserAgent())
+	if err := g.From(m.From); err != nil {
+		return nil, fmt.Errorf("mail: sender: %w", err)
+	}
+	if err := g.To(m.To); err != nil {
+		return nil, fmt.Errorf("mail: recipient: %w", err)
+	}
+	g.Subject(m.Subject)
+	g.SetMessageIDWithValue(m.MessageID)
+	g.SetDateWithValue(m.Date)
+	// Line ends are the writer's business: it writes CRLF for each LF.
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\r", "\n")
+	g.SetBodyString(gomail.TypeTextPlain, body)
+	return g, nil
+}
+
+// Bytes renders m as the RFC 5322 message that is sent (before the SMTP
+// client dot-stuffs a line that starts with ".").
+func (m Message) Bytes() ([]byte, error) {
+	g, err := m.msg()
+	if err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
-	h := func(name, value string) { b.WriteString(name + ": " + value + "\r\n") }
-	h("Date", m.Date.Format(time.RFC1123Z))
-	h("Message-ID", "<"+m.MessageID+">")
-	h("From", (&mail.Address{Address: m.From}).String())
-	h("To", (&mail.Address{Address: m.To}).String())
-	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	h("MIME-Version", "1.0")
-	h("Content-Type", "text/plain; charset=utf-8")
-	h("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\r", "\n")
-	// quotedprintable writes a hard line break as CRLF when it reads LF.
-	if _, err := qp.Write([]byte(body)); err != nil {
-		return nil, fmt.Errorf("mail: encode body: %w", err)
+	if _, err := g.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("mail: render message: %w", err)
 	}
-	if err := qp.Close(); err != nil {
-		return nil, fmt.Errorf("mail: encode body: %w", err)
-	}
-	b.WriteString("\r\n")
 	return b.Bytes(), nil
 }
 

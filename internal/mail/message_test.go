@@ -34,13 +34,13 @@ func TestMessageBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := msg.Header
-	if !strings.HasPrefix(h.Get("Subject"), "=?utf-8?q?") {
+	if !strings.HasPrefix(strings.ToLower(h.Get("Subject")), "=?utf-8?q?") {
 		t.Errorf("subject not Q-encoded: %q", h.Get("Subject"))
 	}
 	if got, err := new(mime.WordDecoder).DecodeHeader(h.Get("Subject")); err != nil || got != m.Subject {
 		t.Errorf("subject decodes to %q, %v", got, err)
 	}
-	if h.Get("MIME-Version") != "1.0" || h.Get("Content-Type") != "text/plain; charset=utf-8" ||
+	if h.Get("MIME-Version") != "1.0" || !strings.EqualFold(h.Get("Content-Type"), "text/plain; charset=utf-8") ||
 		h.Get("Content-Transfer-Encoding") != "quoted-printable" || h.Get("Date") != "Fri, 02 Jan 2026 03:04:05 +0000" ||
 		h.Get("From") != "<ward@clinic.example>" || h.Get("Message-Id") == "" {
 		t.Errorf("headers %v", h)
@@ -71,6 +71,7 @@ func TestMessageRefusesHeaderInjection(t *testing.T) {
 		"no address":        func(m *wmail.Message) { m.To = "" },
 		"bad from":          func(m *wmail.Message) { m.From = "ward" },
 		"message id":        func(m *wmail.Message) { m.MessageID = "a>\r\nX: y" },
+		"no message id":     func(m *wmail.Message) { m.MessageID = "" },
 		"NUL in body":       func(m *wmail.Message) { m.Body = "a\x00b" },
 		"bad UTF-8 in body": func(m *wmail.Message) { m.Body = "\xff" },
 	} {

@@ -1,14 +1,22 @@
 package mail_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
+	"crypto/x509"
+	"io"
+	"log"
+	"log/slog"
+	"mime/quotedprintable"
+	"net"
 	"net/mail"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	wmail "ward/internal/mail"
 	"ward/internal/testutil"
@@ -20,145 +28,274 @@ func testMessage() wmail.Message {
 		Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-// sendTo sends testMessage to srv with cfg (Host and Port filled in)
-// and returns Send's error once the conversation is over.
+// sendTo sends testMessage to srv with cfg (Host and Port filled in) and
+// returns Send's error.
 func sendTo(t *testing.T, srv *testutil.SMTPServer, cfg wmail.SMTPConfig) error {
 	t.Helper()
-	srv.ServeOne()
 	cfg.Host, cfg.Port = "127.0.0.1", srv.Port()
 	tr, err := wmail.NewSMTP(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tr.Send(context.Background(), testMessage())
+	return tr.Send(context.Background(), testMessage())
+}
+
+// oneSession is the server's only session, after it ended.
+func oneSession(t *testing.T, srv *testutil.SMTPServer) testutil.SMTPSession {
+	t.Helper()
 	srv.Wait()
-	return err
-}
-
-func verbs(cmds []testutil.SMTPCommand) []string {
-	var out []string
-	for _, c := range cmds {
-		out = append(out, strings.ToUpper(strings.SplitN(c.Line, " ", 2)[0]))
+	ss := srv.Sessions()
+	if len(ss) != 1 {
+		t.Fatalf("%d sessions, want 1", len(ss))
 	}
-	return out
+	return ss[0]
 }
 
-// TestSMTPWireWithAuth: over a local relay without TLS (allowed for
-// localhost only), the transport says EHLO, authenticates with PLAIN, and
-// sends one MAIL, one RCPT and the rendered message.
-func TestSMTPWireWithAuth(t *testing.T) {
-	srv := testutil.NewSMTPServer(t)
+// trusting is a client TLS configuration that trusts roots.
+func trusting(roots *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+}
+
+// TestSMTPDeliversWithAuthPlain: over a local relay without TLS (allowed
+// for localhost only), the transport says EHLO with its name,
+// authenticates with PLAIN, and delivers one message to one recipient
+// with ward's headers and the body intact.
+func TestSMTPDeliversWithAuthPlain(t *testing.T) {
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{})
 	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: wmail.TLSNone,
 		HelloName: "ward.test"}); err != nil {
 		t.Fatal(err)
 	}
-	cmds, data := srv.Conversation()
-	if got, want := verbs(cmds), []string{"EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"}; !slices.Equal(got, want) {
-		t.Fatalf("conversation %v, want %v", got, want)
+	s := oneSession(t, srv)
+	if s.Hello != "ward.test" {
+		t.Errorf("EHLO %q", s.Hello)
 	}
-	if cmds[0].Line != "EHLO ward.test" {
-		t.Errorf("greeting %q", cmds[0].Line)
+	if s.AuthMech != "PLAIN" || s.Username != "ward" || s.Password != "s3cret" {
+		t.Errorf("AUTH %s %q %q", s.AuthMech, s.Username, s.Password)
 	}
-	auth := strings.Fields(cmds[1].Line)
-	if len(auth) != 3 || auth[1] != "PLAIN" {
-		t.Fatalf("AUTH line %q", cmds[1].Line)
+	if s.From != "ward@clinic.example" || !slices.Equal(s.To, []string{"pat@example.org"}) {
+		t.Errorf("envelope %q -> %q", s.From, s.To)
 	}
-	if cred, _ := base64.StdEncoding.DecodeString(auth[2]); string(cred) != "\x00ward\x00s3cret" {
-		t.Errorf("AUTH PLAIN credentials %q", cred)
+	if len(s.Data) != 1 {
+		t.Fatalf("%d messages received", len(s.Data))
 	}
-	if cmds[2].Line != "MAIL FROM:<ward@clinic.example> BODY=8BITMIME" && cmds[2].Line != "MAIL FROM:<ward@clinic.example>" {
-		t.Errorf("MAIL line %q", cmds[2].Line)
-	}
-	if cmds[3].Line != "RCPT TO:<pat@example.org>" {
-		t.Errorf("RCPT line %q", cmds[3].Line)
-	}
-	if len(data) != 1 {
-		t.Fatalf("%d messages received", len(data))
-	}
-	// The line holding a lone "." was dot-stuffed on the wire.
-	if !strings.Contains(data[0], "\r\n..\r\n") {
-		t.Errorf("a lone dot was not stuffed:\n%s", data[0])
-	}
-	msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(data[0], "\r\n..\r\n", "\r\n.\r\n")))
+	msg, err := mail.ReadMessage(strings.NewReader(s.Data[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.Header.Get("Subject") != "Your appointment" || msg.Header.Get("To") != "<pat@example.org>" ||
-		msg.Header.Get("Message-Id") != "<ward-1.abc@clinic.example>" {
-		t.Errorf("headers %v", msg.Header)
+	h := msg.Header
+	if h.Get("Subject") != "Your appointment" || h.Get("From") != "<ward@clinic.example>" ||
+		h.Get("To") != "<pat@example.org>" || h.Get("Message-Id") != "<ward-1.abc@clinic.example>" ||
+		h.Get("Date") != "Fri, 02 Jan 2026 03:04:05 +0000" || h.Get("Content-Transfer-Encoding") != "quoted-printable" ||
+		!strings.EqualFold(h.Get("Content-Type"), "text/plain; charset=utf-8") {
+		t.Errorf("headers %v", h)
+	}
+	if h.Get("User-Agent") != "" || h.Get("X-Mailer") != "" {
+		t.Errorf("the mail library named itself: %v", h)
+	}
+	// The line holding a lone "." survived (dot-stuffed on the wire,
+	// unstuffed by the server), and line ends are CRLF.
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimRight(string(body), "\r\n"); got != "Line one\r\n.\r\nLine three" {
+		t.Errorf("body %q", got)
+	}
+}
+
+// TestSMTPAuthLogin: a server that offers only LOGIN gets LOGIN.
+func TestSMTPAuthLogin(t *testing.T) {
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{AuthMechs: []string{"LOGIN"}})
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: wmail.TLSNone}); err != nil {
+		t.Fatal(err)
+	}
+	s := oneSession(t, srv)
+	if s.AuthMech != "LOGIN" || s.Username != "ward" || s.Password != "s3cret" || len(s.Data) != 1 {
+		t.Errorf("session %+v", s)
 	}
 }
 
 // TestSMTPRequiresSTARTTLS: in the default mode a server that does not
-// offer STARTTLS gets neither the credentials nor the message.
+// offer STARTTLS gets neither the credentials nor the message, and the
+// failure is not permanent (the server may be fixed).
 func TestSMTPRequiresSTARTTLS(t *testing.T) {
-	srv := testutil.NewSMTPServer(t)
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{})
 	err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret"})
-	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
-		t.Fatalf("send without STARTTLS: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "STARTTLS") || wmail.Permanent(err) {
+		t.Fatalf("send without STARTTLS: %v (permanent %v)", err, wmail.Permanent(err))
 	}
-	cmds, data := srv.Conversation()
-	for _, v := range verbs(cmds) {
-		if v == "AUTH" || v == "MAIL" || v == "DATA" {
-			t.Fatalf("%s was sent to a server without STARTTLS: %v", v, verbs(cmds))
-		}
-	}
-	if len(data) != 0 {
-		t.Fatal("the message was sent in clear")
+	s := oneSession(t, srv)
+	if s.Username != "" || s.Password != "" || s.From != "" || len(s.Data) != 0 {
+		t.Fatalf("a server without STARTTLS got %+v", s)
 	}
 }
 
 // TestSMTPSTARTTLS: with STARTTLS the credentials and the message go
 // over TLS, checked against the configured roots.
 func TestSMTPSTARTTLS(t *testing.T) {
-	srv := testutil.NewSMTPServer(t)
 	serverTLS, roots := testutil.SelfSigned(t)
-	srv.StartTLS = serverTLS
-	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret",
-		TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}); err != nil {
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{StartTLS: serverTLS})
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLSConfig: trusting(roots)}); err != nil {
 		t.Fatal(err)
 	}
-	cmds, data := srv.Conversation()
-	if got, want := verbs(cmds), []string{"EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"}; !slices.Equal(got, want) {
-		t.Fatalf("conversation %v, want %v", got, want)
+	s := oneSession(t, srv)
+	if !s.AuthTLS || !s.MailTLS || s.Password != "s3cret" || len(s.Data) != 1 {
+		t.Fatalf("session %+v", s)
 	}
-	for _, c := range cmds[2:] {
-		if !c.TLS {
-			t.Errorf("%q was sent in clear", c.Line)
+}
+
+// TestSMTPImplicitTLS: mode tls speaks TLS from the first byte.
+func TestSMTPImplicitTLS(t *testing.T) {
+	serverTLS, roots := testutil.SelfSigned(t)
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{Implicit: serverTLS})
+	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: wmail.TLSImplicit,
+		TLSConfig: trusting(roots)}); err != nil {
+		t.Fatal(err)
+	}
+	s := oneSession(t, srv)
+	if s.AuthMech != "PLAIN" || !s.AuthTLS || !s.MailTLS || s.Password != "s3cret" || len(s.Data) != 1 {
+		t.Fatalf("session %+v", s)
+	}
+}
+
+// TestSMTPUntrustedCertificate: a certificate the roots do not trust
+// stops the conversation before AUTH, with STARTTLS and implicit TLS.
+func TestSMTPUntrustedCertificate(t *testing.T) {
+	for _, mode := range []wmail.TLSMode{wmail.TLSStartTLS, wmail.TLSImplicit} {
+		serverTLS, _ := testutil.SelfSigned(t)
+		_, otherRoots := testutil.SelfSigned(t)
+		opts := testutil.SMTPOptions{StartTLS: serverTLS}
+		if mode == wmail.TLSImplicit {
+			opts = testutil.SMTPOptions{Implicit: serverTLS}
+		}
+		srv := testutil.NewSMTPServer(t, opts)
+		err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: mode, TLSConfig: trusting(otherRoots)})
+		if err == nil {
+			t.Fatalf("%s: an untrusted certificate was accepted", mode)
+		}
+		for _, s := range srv.Sessions() {
+			if s.Password != "" || s.From != "" || len(s.Data) != 0 {
+				t.Fatalf("%s: after a failed handshake the server got %+v", mode, s)
+			}
 		}
 	}
-	if len(data) != 1 {
-		t.Fatalf("%d messages", len(data))
-	}
 }
 
-// TestSMTPUntrustedCertificate: STARTTLS with a certificate the roots do
-// not trust fails before AUTH.
-func TestSMTPUntrustedCertificate(t *testing.T) {
-	srv := testutil.NewSMTPServer(t)
-	srv.StartTLS, _ = testutil.SelfSigned(t)
-	if err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret"}); err == nil {
-		t.Fatal("an untrusted certificate was accepted")
-	}
-	cmds, _ := srv.Conversation()
-	if slices.Contains(verbs(cmds), "AUTH") {
-		t.Fatal("credentials were sent after a failed TLS handshake")
-	}
-}
-
-// TestSMTPPermanentAndTransient: a 5xx reply is permanent, a 4xx one is
-// worth retrying.
+// TestSMTPPermanentAndTransient: a 5xx reply at any step is permanent, a
+// 4xx one or a network failure is worth retrying.
 func TestSMTPPermanentAndTransient(t *testing.T) {
 	for _, tc := range []struct {
-		reply     string
+		verb      string
+		code      int
 		permanent bool
-	}{{"550 no such user", true}, {"451 try later", false}} {
-		srv := testutil.NewSMTPServer(t)
-		srv.Reply["RCPT"] = tc.reply
-		err := sendTo(t, srv, wmail.SMTPConfig{TLS: wmail.TLSNone})
+	}{
+		{"RCPT", 550, true}, {"RCPT", 451, false},
+		{"MAIL", 553, true}, {"MAIL", 421, false},
+		{"DATA", 554, true}, {"DATA", 452, false},
+		{"AUTH", 535, true}, {"AUTH", 454, false},
+	} {
+		srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{Reject: map[string]*smtp.SMTPError{
+			tc.verb: {Code: tc.code, EnhancedCode: smtp.NoEnhancedCode, Message: "refused by the test"}}})
+		err := sendTo(t, srv, wmail.SMTPConfig{Username: "ward", Password: "s3cret", TLS: wmail.TLSNone})
 		if err == nil || wmail.Permanent(err) != tc.permanent {
-			t.Errorf("reply %q: err %v, permanent %v", tc.reply, err, wmail.Permanent(err))
+			t.Errorf("%s %d: err %v, permanent %v", tc.verb, tc.code, err, wmail.Permanent(err))
 		}
+		// The outbox stores and logs the error; recipients are named
+		// there by user id, not by address.
+		if err != nil && strings.Contains(strings.ToLower(err.Error()), "pat@example.org") {
+			t.Errorf("%s %d: the error names the recipient: %v", tc.verb, tc.code, err)
+		}
+	}
+
+	// Nothing listens on a closed port.
+	ln := testutil.Listen(t)
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: wmail.TLSNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Send(context.Background(), testMessage()); err == nil || wmail.Permanent(err) {
+		t.Errorf("connection refused: err %v, permanent %v", err, wmail.Permanent(err))
+	}
+}
+
+// TestSMTPHonoursContext: a server that accepts the connection and never
+// greets is given up on when the caller's context ends.
+func TestSMTPHonoursContext(t *testing.T) {
+	ln := testutil.Listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer func() { _ = conn.Close() }()
+		cancel()
+		_, _ = io.Copy(io.Discard, conn) // until the client hangs up
+	}()
+	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, TLS: wmail.TLSNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Send(ctx, testMessage()); err == nil || wmail.Permanent(err) {
+		t.Fatalf("send on a cancelled context: err %v, permanent %v", err, wmail.Permanent(err))
+	}
+}
+
+// TestSMTPLogsNoContent: neither a delivery nor a refused one writes the
+// subject or the body to any log, and the error (which the outbox stores
+// and logs) holds neither.
+func TestSMTPLogsNoContent(t *testing.T) {
+	var logs bytes.Buffer
+	prevSlog, prevLog := slog.Default(), log.Writer()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	log.SetOutput(&logs)
+	t.Cleanup(func() { slog.SetDefault(prevSlog); log.SetOutput(prevLog) })
+
+	m := testMessage()
+	m.Subject, m.Body = "Diagnosis: secret-subject", "secret-body"
+	ok := testutil.NewSMTPServer(t, testutil.SMTPOptions{})
+	refusing := testutil.NewSMTPServer(t, testutil.SMTPOptions{Reject: map[string]*smtp.SMTPError{
+		"DATA": {Code: 554, EnhancedCode: smtp.NoEnhancedCode, Message: "no"}}})
+	for i, srv := range []*testutil.SMTPServer{ok, refusing} {
+		tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.Port(), TLS: wmail.TLSNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tr.Send(context.Background(), m)
+		if (err == nil) != (i == 0) {
+			t.Fatalf("server %d: %v", i, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "secret-subject") || strings.Contains(err.Error(), "secret-body")) {
+			t.Errorf("the error holds the message: %v", err)
+		}
+		srv.Wait()
+	}
+	if got := ok.Messages(); len(got) != 1 || !strings.Contains(got[0], "secret-body") {
+		t.Fatalf("messages %q", got)
+	}
+	if strings.Contains(logs.String(), "secret-") {
+		t.Errorf("logged:\n%s", logs.String())
+	}
+}
+
+// TestSMTPRefusesHeaderInjection: ward's own checks stop a message with a
+// line break in a header before any connection, as a permanent failure.
+func TestSMTPRefusesHeaderInjection(t *testing.T) {
+	srv := testutil.NewSMTPServer(t, testutil.SMTPOptions{})
+	tr, err := wmail.NewSMTP(wmail.SMTPConfig{Host: "127.0.0.1", Port: srv.Port(), TLS: wmail.TLSNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMessage()
+	m.Subject = "Hi\r\nBcc: all@example.org"
+	if err := tr.Send(context.Background(), m); err == nil || !wmail.Permanent(err) {
+		t.Fatalf("err %v, permanent %v", err, wmail.Permanent(err))
+	}
+	if s := srv.Sessions(); len(s) != 0 {
+		t.Fatalf("sessions %+v", s)
 	}
 }
 

@@ -19,8 +19,7 @@ import (
 // transaction, and its row says sent.
 func TestCommunicateDeliversThroughRiver(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
-		relay := testutil.NewSMTPServer(t)
-		relay.ServeOne()
+		relay := testutil.NewSMTPServer(t, testutil.SMTPOptions{})
 		srv := newServer(t, dbURL, func(c *config.Config) {
 			c.SMTP = config.SMTP{Host: "127.0.0.1", Port: relay.Port(), From: "ward@clinic.example", TLS: config.SMTPNoTLS}
 		})
@@ -44,7 +43,7 @@ func TestCommunicateDeliversThroughRiver(t *testing.T) {
 			t.Fatalf("result %+v", res)
 		}
 		relay.Wait()
-		_, data := relay.Conversation()
+		data := relay.Messages()
 		if len(data) != 1 || !strings.Contains(data[0], "Subject: Reminder\r\n") ||
 			!strings.Contains(data[0], "To: <pat@example.org>\r\n") || !strings.Contains(data[0], "See you on Monday.") {
 			t.Fatalf("relayed %q", data)
