@@ -57,17 +57,20 @@ type accessRuleListDoc struct {
 type rulesEnv struct {
 	*ivEnv
 	svc, svc2, dev2 int64
+	// orgs are the organizations' ids by name.
+	orgs map[string]int64
 }
 
 func newRulesEnv(t *testing.T, url string) *rulesEnv {
 	t.Helper()
-	e := &rulesEnv{ivEnv: newInterventionEnv(t, url)}
+	e := &rulesEnv{ivEnv: newInterventionEnv(t, url), orgs: map[string]int64{}}
 	sys := actor.System(context.Background())
 	org := func(name string, parent int64, ids ...directory.Identifier) int64 {
 		o, err := e.dir.CreateOrganization(sys, &directory.Organization{Name: name, PartOfID: parent, Identifiers: ids})
 		if err != nil {
 			t.Fatalf("organization %s: %v", name, err)
 		}
+		e.orgs[name] = o.ID
 		return o.ID
 	}
 	ucsf := org("UCSF", 0)

@@ -9,7 +9,7 @@ import (
 // clinicalCodeSystem is the TRUENTH clinical code system: observation_check
 // names a concept by its display ("treatment begun", "PCa localized
 // diagnosis"), and only codings of this system are matched.
-const clinicalCodeSystem = "http://us.truenth.org/clinical-codes"
+const clinicalCodeSystem = clinical.TrueNTHClinicalSystem
 
 // yesNoSystem is HL7 v2 table 0136 (Y/N), FHIR's usual coded yes/no.
 const yesNoSystem = "http://terminology.hl7.org/CodeSystem/v2-0136"
@@ -30,6 +30,7 @@ type Facts struct {
 	Observations map[string]bool
 	// TxBegun: a Procedure coded in clinical.TxStarted exists that is not
 	// deleted, entered-in-error or not-done (those say it did not happen).
+	// Set it with SetTxBegun.
 	TxBegun bool
 	// Rows are the person's UserIntervention rows by intervention name.
 	Rows map[string]*UserIntervention
@@ -56,11 +57,26 @@ func (f *Facts) AddObservation(codes []clinical.Coding, v clinical.Value, seen m
 		if c.System != clinicalCodeSystem || c.Display == "" || seen[c.Display] {
 			continue
 		}
+		if f.TxBegun && c.Display == clinical.ConceptTreatmentBegun.Display {
+			continue // SetTxBegun decided it, in whichever order the loader calls them
+		}
 		seen[c.Display] = true
 		if ok {
 			f.Observations[c.Display] = b
 		}
 	}
+}
+
+// SetTxBegun records that a treatment-started Procedure exists. Such a
+// Procedure is also the person's "treatment begun" observation, true,
+// whatever observations of that concept say: the seed's P3P rule asks the
+// observation, the reference's later rules ask tx_begun, and a recorded
+// treatment must hide a card under either. A procedure performed cannot be
+// un-begun by a later "false" observation; marking the Procedure
+// entered-in-error is how a mistaken record is withdrawn.
+func (f *Facts) SetTxBegun() {
+	f.TxBegun = true
+	f.Observations[clinical.ConceptTreatmentBegun.Display] = true
 }
 
 // ClinicalCodeSystem returns the system AddObservation matches, for a

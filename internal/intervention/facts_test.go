@@ -62,3 +62,28 @@ func TestAddObservation(t *testing.T) {
 		t.Fatalf("observations %v", f.Observations)
 	}
 }
+
+// TestSetTxBegunIsTreatmentBegun: a treatment-started Procedure makes the
+// "treatment begun" concept true over a newer "false" observation, in
+// either order the loader offers them, and touches no other concept.
+func TestSetTxBegunIsTreatmentBegun(t *testing.T) {
+	tb := []clinical.Coding{clinical.ConceptTreatmentBegun}
+	no := clinical.Value{Kind: clinical.ValueBoolean}
+	for _, procFirst := range []bool{true, false} {
+		f := NewFacts(1)
+		if procFirst {
+			f.SetTxBegun()
+		}
+		f.AddObservation(tb, no, map[string]bool{})
+		f.AddObservation([]clinical.Coding{clinical.ConceptBiopsy}, no, map[string]bool{})
+		if !procFirst {
+			if f.Observations["treatment begun"] {
+				t.Fatal("the false observation was not read before the procedure")
+			}
+			f.SetTxBegun()
+		}
+		if !f.TxBegun || !f.Observations["treatment begun"] || f.Observations["biopsy"] || len(f.Observations) != 2 {
+			t.Fatalf("procedure first %t: %+v", procFirst, f)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func (d *DB) LoadFacts(ctx context.Context, userID int64) (*intervention.Facts, 
 		case "o":
 			f.Orgs[n] = true
 		case "t":
-			f.TxBegun = true
+			f.SetTxBegun()
 		}
 	}
 	if err := rows.Err(); err != nil {

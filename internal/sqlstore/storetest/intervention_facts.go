@@ -108,14 +108,16 @@ func testInterventionFacts(t *testing.T, b Backend) {
 	must(t, procs.Create(ctx, txProcedure(other.ID, "26294005", clinical.ProcCompleted)), "someone else's")
 	f, err = b.Interventions.LoadFacts(ctx, p.ID)
 	must(t, err, "load with procedures")
-	if f.TxBegun {
-		t.Fatal("tx_begun from a procedure that does not count")
+	if f.TxBegun || f.Observations["treatment begun"] {
+		t.Fatal("treatment begun from a procedure that does not count")
 	}
 	must(t, procs.Create(ctx, txProcedure(p.ID, "26294005", clinical.ProcCompleted)), "prostatectomy")
 	f, err = b.Interventions.LoadFacts(ctx, p.ID)
 	must(t, err, "load after prostatectomy")
-	if !f.TxBegun {
-		t.Fatal("a completed treatment-started procedure did not set tx_begun")
+	// The procedure is also the "treatment begun" observation, over the
+	// newer observation that said false.
+	if !f.TxBegun || !f.Observations["treatment begun"] {
+		t.Fatalf("a completed treatment-started procedure did not set treatment begun: %+v", f)
 	}
 
 	// An unknown person has no facts.
