@@ -194,6 +194,9 @@ func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*to
 // as ResolveIDPToken decides a token: the person's id when read.Token is a
 // live IdP token (judged on the issuer's row in the read, not on a cached
 // copy), else NotFound. A look-up of another system's token is audited.
+// The read's Issuer carries no grant policy, so the token of a pending
+// issuer (a system client never is one) is refused: the fast path fails
+// closed.
 func (p *Provider) AcceptIDPToken(ctx context.Context, read *tokens.IDPRead) (int64, error) {
 	if read == nil || read.Token == nil || read.Issuer == nil || !liveIDPToken(read.Token, read.Issuer, p.now()) {
 		return 0, errNoIDPToken()

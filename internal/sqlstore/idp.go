@@ -5,29 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"ward/internal/apperr"
+	"ward/internal/client"
 	"ward/internal/directory"
 	"ward/internal/oauth/tokens"
 )
-
-// Column lists of ReadIDPToken's join, each qualified by its table's alias.
-var (
-	callerColumns = qualified("c", clientColumns)
-	issuerColumns = qualified("ic", clientColumns)
-	cardColumns   = qualified("u", userColumns)
-)
-
-// qualified prefixes every column of the comma-separated list cols with
-// alias (the lists are plain column names).
-func qualified(alias, cols string) string {
-	fs := strings.Split(cols, ",")
-	for i, f := range fs {
-		fs[i] = alias + "." + strings.TrimSpace(f)
-	}
-	return strings.Join(fs, ", ")
-}
 
 // ReadIDPToken is the legacy IdP API's token look-up in one statement:
 // the calling client's row, the token's (by the (kind, signature) unique
@@ -37,41 +20,33 @@ func qualified(alias, cols string) string {
 // else NotFound and the caller falls back to the separate reads, which
 // tell the cases apart. Nothing is cached: each part is the row as it is
 // now, so a revoked client or token, a rotated secret or a deleted person
-// shows at once.
+// shows at once. Only the columns tokens.IDPRead names are read: on
+// SQLite the cost of a point read is mostly per column (the password
+// hash and the token's serialised session are never wanted here anyway).
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
-	query := `SELECT ` + callerColumns + `, ` + tokenColumnsJoined + `, ` + issuerColumns + `, ` + cardColumns + `,
-		` + d.cardAggregates("u.id") + `
+	var (
+		caller, issuer           client.Client
+		t                        tokens.Token
+		u                        directory.User
+		expires                  int64
+		registered, updated      int64
+		confirmed, deleted, user sql.NullInt64
+		agg                      cardAggregates
+	)
+	dest := []any{&caller.ID, &caller.SecretHash, &caller.AuthMethod, &caller.Disabled, &caller.IDPSystem, &caller.Status,
+		&t.ID, &t.Kind, &t.ClientID, &user, &expires, &t.Active, &t.Format,
+		&issuer.ID, &issuer.Disabled, &issuer.IDPSystem, &issuer.Status,
+		&u.ID, &u.Email, &u.GivenName, &u.FamilyName, &registered, &confirmed, &updated, &deleted}
+	err := d.rd(ctx).row(ctx, `SELECT c.client_id, c.secret_hash, c.auth_method, c.disabled, c.idp_system, c.status,
+		t.id, t.kind, t.client_id, t.user_id, t.expires_at, t.active, t.format,
+		ic.client_id, ic.disabled, ic.idp_system, ic.status,
+		u.id, u.email, u.given_name, u.family_name, u.registered, u.confirmed_at, u.updated_at, u.deleted_at,
+		`+d.cardAggregates("u.id")+`
 		FROM oauth_tokens t
 		JOIN users u ON u.id = t.user_id
 		JOIN oauth_clients ic ON ic.client_id = t.client_id
 		JOIN oauth_clients c ON c.client_id = ?
-		WHERE t.kind = ? AND t.signature = ?`
-	var (
-		out tokens.IDPRead
-		agg cardAggregates
-		u   *directory.User
-		err error
-	)
-	// Each scan function reads its own columns and decodes them after the
-	// one real Scan below returns, so the nesting is only about order:
-	// caller, token, issuer, person, then the card's aggregates.
-	out.Caller, _, err = scanClient(scanFunc(func(caller ...any) error {
-		var err error
-		out.Token, err = scanTokenRow(scanFunc(func(token ...any) error {
-			var err error
-			out.Issuer, _, err = scanClient(scanFunc(func(issuer ...any) error {
-				var err error
-				u, err = scanUser(scanFunc(func(person ...any) error {
-					dest := make([]any, 0, len(caller)+len(token)+len(issuer)+len(person)+3)
-					dest = append(append(append(append(dest, caller...), token...), issuer...), person...)
-					return d.rd(ctx).row(ctx, query, callerID, string(kind), signature).Scan(append(dest, agg.dest()...)...)
-				}))
-				return err
-			}))
-			return err
-		}), true)
-		return err
-	}))
+		WHERE t.kind = ? AND t.signature = ?`, callerID, string(kind), signature).Scan(append(dest, agg.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Neither id nor signature is echoed: the signature identifies a
 		// credential.
@@ -80,8 +55,13 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 	if err != nil {
 		return nil, fmt.Errorf("read IdP token: %w", err)
 	}
-	if out.Card, err = agg.card(u); err != nil {
+	t.Signature, t.UserID, t.ExpiresAt = signature, user.Int64, fromMicro(expires)
+	u.Registered, u.UpdatedAt = fromMicro(registered), fromMicro(updated)
+	u.ConfirmedAt, u.DeletedAt = fromNullMicro(confirmed), fromNullMicro(deleted)
+	t.UserDeleted = u.DeletedAt != nil
+	card, err := agg.card(&u)
+	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &tokens.IDPRead{Caller: &caller, Token: &t, Issuer: &issuer, Card: card}, nil
 }

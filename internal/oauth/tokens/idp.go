@@ -15,15 +15,24 @@ import (
 // rotated X-Auth-Token or a deleted person. The reader only reads; what
 // the rows mean (is the secret right, is the token live) is decided by
 // internal/client and internal/oauth.
+//
+// The look-up runs on every request of the systems that call it, so only
+// the columns it decides and answers on are read (no password hash, no
+// token data); the fields named below are set, the others are zero.
 type IDPRead struct {
-	// Caller is the system client named by the request's client_id.
+	// Caller is the system client named by the request's client_id: ID,
+	// SecretHash, AuthMethod, Disabled, IDPSystem and Status.
 	Caller *client.Client
-	// Token is the stored token, UserDeleted read from the person's row.
+	// Token is the stored token: ID, Signature, Kind, ClientID, UserID,
+	// ExpiresAt, Active, Format, and UserDeleted from the person's row.
 	Token *Token
-	// Issuer is the client the token was issued to (often Caller).
+	// Issuer is the client the token was issued to (often Caller): ID,
+	// Disabled, IDPSystem and Status.
 	Issuer *client.Client
 	// Card is the person the token is for, with groups, profiles and
-	// last sign-in, as directory.Store.IDCard reads it.
+	// last sign-in as directory.Store.IDCard reads them; of the user, ID,
+	// Email, GivenName, FamilyName, Registered, ConfirmedAt, UpdatedAt
+	// and DeletedAt.
 	Card *directory.IDCard
 }
 
