@@ -77,11 +77,11 @@ type Tokens interface {
 	IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, error)
 	ResolveIDPToken(ctx context.Context, text string) (userID int64, err error)
 	SignOutIDPToken(ctx context.Context, text string) error
-	// ReadIDPToken and AcceptIDPToken are a token look-up in one database
+	// ReadIDPToken and ResolveIDPRead are a token look-up in one database
 	// round trip: the calling client, the token, its client and the
 	// person's ID card read together, then decided (see lookupInOne).
 	ReadIDPToken(ctx context.Context, callerID, text string) (*tokens.IDPRead, error)
-	AcceptIDPToken(ctx context.Context, read *tokens.IDPRead) (userID int64, err error)
+	ResolveIDPRead(ctx context.Context, read *tokens.IDPRead) (userID int64, err error)
 }
 
 // Directory reads the person behind a token, with their groups, profiles
@@ -422,7 +422,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 // client's and the person's ID card read in one statement
 // (Tokens.ReadIDPToken), then the X-Auth-Token checked against that row
 // (Clients.CheckSystem) and the token decided on the rows read
-// (Tokens.AcceptIDPToken). Every row is the database's current one, so a
+// (Tokens.ResolveIDPRead). Every row is the database's current one, so a
 // rotated or revoked client, a revoked or expired token and a deleted
 // person are refused at once on every replica, as on the step-by-step
 // path. A miss (an unknown client id or token, a path segment or
@@ -447,7 +447,7 @@ func (h *Handler) lookupInOne(w http.ResponseWriter, r *http.Request, cred crede
 		return true
 	}
 	ctx := actor.With(r.Context(), actor.Actor{ClientID: read.Caller.ID})
-	if _, err := h.d.Tokens.AcceptIDPToken(ctx, read); err != nil {
+	if _, err := h.d.Tokens.ResolveIDPRead(ctx, read); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			WriteError(w, http.StatusNotFound, msgTokenNotActive)
 		} else {
@@ -457,7 +457,7 @@ func (h *Handler) lookupInOne(w http.ResponseWriter, r *http.Request, cred crede
 	}
 	out, err := cardInfo(read.Card, text)
 	if err != nil {
-		// Not reached: AcceptIDPToken refuses a deleted person's token.
+		// Not reached: ResolveIDPRead refuses a deleted person's token.
 		WriteError(w, http.StatusNotFound, msgTokenNotActive)
 		return true
 	}

@@ -164,7 +164,7 @@ func (p *Provider) idpLookedUp(ctx context.Context, t *tokens.Token) (int64, err
 // the token behind text, its client and its person's ID card. It decides
 // nothing: the caller checks the client's X-Auth-Token against Caller
 // (client.Service.CheckSystem) and only then hands the read to
-// AcceptIDPToken. NotFound when text is not a genuine ward token or a row
+// ResolveIDPRead. NotFound when text is not a genuine ward token or a row
 // is missing; the caller then takes the step-by-step path
 // (AuthenticateSystem, ResolveIDPToken, IDCard), which tells those cases
 // apart.
@@ -189,7 +189,7 @@ func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*to
 	return read, nil
 }
 
-// AcceptIDPToken decides a ReadIDPToken read for the system client in
+// ResolveIDPRead decides a ReadIDPToken read for the system client in
 // ctx (actor.ClientID, authenticated by the caller against read.Caller),
 // as ResolveIDPToken decides a token: the person's id when read.Token is a
 // live IdP token (judged on the issuer's row in the read, not on a cached
@@ -197,7 +197,7 @@ func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*to
 // The read's Issuer carries no grant policy, so the token of a pending
 // issuer (a system client never is one) is refused: the fast path fails
 // closed.
-func (p *Provider) AcceptIDPToken(ctx context.Context, read *tokens.IDPRead) (int64, error) {
+func (p *Provider) ResolveIDPRead(ctx context.Context, read *tokens.IDPRead) (int64, error) {
 	if read == nil || read.Token == nil || read.Issuer == nil || !liveIDPToken(read.Token, read.Issuer, p.now()) {
 		return 0, errNoIDPToken()
 	}

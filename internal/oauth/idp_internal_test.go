@@ -9,7 +9,7 @@ import (
 )
 
 // TestLiveIDPToken: the one rule both IdP look-up paths judge a token by
-// (AcceptIDPToken on the one-statement read, idpToken on the separate
+// (ResolveIDPRead on the one-statement read, idpToken on the separate
 // reads): the live token beside each thing that makes it dead.
 func TestLiveIDPToken(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
