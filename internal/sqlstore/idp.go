@@ -24,9 +24,9 @@ import (
 // subquery on the unique client_id index: joined on client_id itself,
 // SQLite's planner chose to scan oauth_clients (its statistics say the
 // table is tiny), which made the statement three times slower even with
-// one client (BenchmarkReadIDPToken). Only the columns tokens.IDPRead names are read: on
-// SQLite the cost of a point read is mostly per column (the password
-// hash and the token's serialised session are never wanted here anyway).
+// one client (BenchmarkReadIDPToken). Only the columns tokens.IDPRead
+// names are read: fewer allocations per look-up, and the password hash
+// and the token's serialised session are never wanted here.
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
 	var (
 		caller, issuer           client.Client
