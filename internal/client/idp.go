@@ -181,6 +181,23 @@ func (s *Service) AuthenticateSystem(ctx context.Context, id, token string) (*Cl
 	return c, nil
 }
 
+// CheckSystem is AuthenticateSystem on a client row the caller has just
+// read from the store (the IdP token look-up reads it in the token's
+// statement, tokens.IDPRead): nil when token is c's current X-Auth-Token
+// and c is an enabled IdP system client, else the same Unauthenticated
+// error. The secret is checked with the keyed HMAC in constant time,
+// whatever else is wrong, so every refusal costs the same.
+func (s *Service) CheckSystem(c *Client, token string) error {
+	if c == nil {
+		_ = s.key.Verify(token, "")
+		return errBadCredentials()
+	}
+	if !s.VerifySecret(c, token) || c.Disabled || !c.IDPSystem {
+		return errBadCredentials()
+	}
+	return nil
+}
+
 func (s *Service) mayManageSystems(ctx context.Context) error {
 	who, err := s.caller(ctx)
 	if err != nil {

@@ -24,11 +24,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/oauth/tokens"
 	"ward/internal/session"
 )
 
@@ -61,6 +63,8 @@ const maxTokenLen = 4096
 // Clients authenticates system clients (client.Service).
 type Clients interface {
 	AuthenticateSystem(ctx context.Context, id, token string) (*client.Client, error)
+	// CheckSystem is AuthenticateSystem on a client row already read.
+	CheckSystem(c *client.Client, token string) error
 }
 
 // Sessions signs people in with the browser form's rules (session.Service).
@@ -73,6 +77,11 @@ type Tokens interface {
 	IssueIDPToken(ctx context.Context, clientID string, userID int64, now time.Time) (string, error)
 	ResolveIDPToken(ctx context.Context, text string) (userID int64, err error)
 	SignOutIDPToken(ctx context.Context, text string) error
+	// ReadIDPToken and ResolveIDPRead are a token look-up in one database
+	// round trip: the calling client, the token, its client and the
+	// person's ID card read together, then decided (see lookupInOne).
+	ReadIDPToken(ctx context.Context, callerID, text string) (*tokens.IDPRead, error)
+	ResolveIDPRead(ctx context.Context, read *tokens.IDPRead) (userID int64, err error)
 }
 
 // Directory reads the person behind a token, with their groups, profiles
@@ -166,31 +175,46 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // endpoint; a right one costs no write. It returns the request's context
 // carrying the system client as the actor, or false after answering.
 func (h *Handler) system(w http.ResponseWriter, r *http.Request) (context.Context, *client.Client, bool) {
-	id, token := r.Header.Get(HeaderClientID), r.Header.Get(HeaderAuthToken)
-	if id == "" || token == "" {
-		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+	cred, ok := h.admit(w, r)
+	if !ok {
 		return nil, nil, false
 	}
-	addr := h.d.ClientIP(r)
+	return h.authenticate(w, r, cred)
+}
+
+// credentials are a request's system-client headers and address.
+type credentials struct{ id, token, addr string }
+
+// admit reads the headers client_id and X-Auth-Token (both required,
+// else 401) and asks the throttle whether the address may make a
+// credential check (a read only, mostly of an in-process entry). It
+// answers and returns false when the request goes no further.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (credentials, bool) {
+	cred := credentials{id: r.Header.Get(HeaderClientID), token: r.Header.Get(HeaderAuthToken)}
+	if cred.id == "" || cred.token == "" {
+		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+		return credentials{}, false
+	}
+	cred.addr = h.d.ClientIP(r)
 	if h.d.Throttle != nil {
-		v, err := h.d.Throttle.Check(r.Context(), addr)
+		v, err := h.d.Throttle.Check(r.Context(), cred.addr)
 		if err != nil {
 			h.fail(w, r, err)
-			return nil, nil, false
+			return credentials{}, false
 		}
 		if !v.Allowed {
 			throttled(w, v)
-			return nil, nil, false
+			return credentials{}, false
 		}
 	}
-	c, err := h.d.Clients.AuthenticateSystem(r.Context(), id, token)
+	return cred, true
+}
+
+// authenticate reads the system client cred names and checks its token.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, cred credentials) (context.Context, *client.Client, bool) {
+	c, err := h.d.Clients.AuthenticateSystem(r.Context(), cred.id, cred.token)
 	if apperr.Is(err, apperr.Unauthenticated) {
-		if h.d.Throttle != nil {
-			if ferr := h.d.Throttle.Fail(r.Context(), addr); ferr != nil {
-				h.d.Logger.WarnContext(r.Context(), "count failed IdP client check", "err", ferr)
-			}
-		}
-		WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
+		h.refuse(w, r, cred)
 		return nil, nil, false
 	}
 	if err != nil {
@@ -198,6 +222,17 @@ func (h *Handler) system(w http.ResponseWriter, r *http.Request) (context.Contex
 		return nil, nil, false
 	}
 	return actor.With(r.Context(), actor.Actor{ClientID: c.ID}), c, true
+}
+
+// refuse answers a failed system-client check with 401, counting it
+// against the address's failure budget.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, cred credentials) {
+	if h.d.Throttle != nil {
+		if ferr := h.d.Throttle.Fail(r.Context(), cred.addr); ferr != nil {
+			h.d.Logger.WarnContext(r.Context(), "count failed IdP client check", "err", ferr)
+		}
+	}
+	WriteError(w, http.StatusUnauthorized, MsgNotAuthenticated)
 }
 
 func throttled(w http.ResponseWriter, v session.Verdict) {
@@ -274,13 +309,17 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // base64 with dots, '_' and '-').
 func tokenSegment(w http.ResponseWriter, r *http.Request) (string, bool) {
 	t := r.PathValue("access_token")
-	if t == "" || len(t) > maxTokenLen || strings.IndexFunc(t, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '~')
-	}) >= 0 {
+	if !tokenShaped(t) {
 		WriteError(w, http.StatusBadRequest, "The path does not end in an access token")
 		return "", false
 	}
 	return t, true
+}
+
+func tokenShaped(t string) bool {
+	return t != "" && len(t) <= maxTokenLen && strings.IndexFunc(t, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '~')
+	}) < 0
 }
 
 // SignOutResponse is the answer to a sign-out (the seed shows none; ward
@@ -344,7 +383,11 @@ func stamp(t *time.Time) *string {
 }
 
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	ctx, c, ok := h.system(w, r)
+	cred, ok := h.admit(w, r)
+	if !ok || h.lookupInOne(w, r, cred) {
+		return
+	}
+	ctx, c, ok := h.authenticate(w, r, cred)
 	if !ok {
 		return
 	}
@@ -374,6 +417,54 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// lookupInOne answers a token look-up from one database round trip, and
+// reports whether it answered: the system client's row, the token's, its
+// client's and the person's ID card read in one statement
+// (Tokens.ReadIDPToken), then the X-Auth-Token checked against that row
+// (Clients.CheckSystem) and the token decided on the rows read
+// (Tokens.ResolveIDPRead). Every row is the database's current one, so a
+// rotated or revoked client, a revoked or expired token and a deleted
+// person are refused at once on every replica, as on the step-by-step
+// path. A miss (an unknown client id or token, a path segment or
+// client_id that cannot name one) returns false without answering: the
+// step-by-step path (authenticate, ResolveIDPToken, IDCard) then gives
+// the exact answer, in the same order of checks as before.
+func (h *Handler) lookupInOne(w http.ResponseWriter, r *http.Request, cred credentials) bool {
+	text := r.PathValue("access_token")
+	if !tokenShaped(text) || !utf8.ValidString(cred.id) || strings.ContainsRune(cred.id, 0) {
+		return false
+	}
+	read, err := h.d.Tokens.ReadIDPToken(r.Context(), cred.id, text)
+	if apperr.Is(err, apperr.NotFound) {
+		return false
+	}
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("IdP token look-up: %w", err))
+		return true
+	}
+	if err := h.d.Clients.CheckSystem(read.Caller, cred.token); err != nil {
+		h.refuse(w, r, cred)
+		return true
+	}
+	ctx := actor.With(r.Context(), actor.Actor{ClientID: read.Caller.ID})
+	if _, err := h.d.Tokens.ResolveIDPRead(ctx, read); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			WriteError(w, http.StatusNotFound, msgTokenNotActive)
+		} else {
+			h.fail(w, r, fmt.Errorf("IdP token look-up: %w", err))
+		}
+		return true
+	}
+	out, err := cardInfo(read.Card, text)
+	if err != nil {
+		// Not reached: ResolveIDPRead refuses a deleted person's token.
+		WriteError(w, http.StatusNotFound, msgTokenNotActive)
+		return true
+	}
+	writeJSON(w, http.StatusOK, out)
+	return true
+}
+
 // userInfo reads the person, groups, profiles and last sign-in. The token the system
 // holds is the person's authority to be identified to it, so the reads run
 // as ward itself, with the system client still named as the actor.
@@ -383,9 +474,14 @@ func (h *Handler) userInfo(ctx context.Context, c *client.Client, userID int64, 
 	if err != nil {
 		return nil, err
 	}
+	return cardInfo(card, token)
+}
+
+// cardInfo is the seed's answer for card; a deleted person is NotFound.
+func cardInfo(card *directory.IDCard, token string) (*UserInfo, error) {
 	u, groups, profiles := card.User, card.Groups, card.Profiles
 	if u.Deleted() {
-		return nil, apperr.New(apperr.NotFound, "user %d is deleted", userID)
+		return nil, apperr.New(apperr.NotFound, "user %d is deleted", u.ID)
 	}
 	out := &UserInfo{
 		ID:          u.ID,

@@ -62,36 +62,58 @@ type sessionOnly struct {
 // or a JWT's signature, typ, iss, aud and exp (RFC 9068 section 4), before
 // any database read; a JWT's row is then found by its verified jti.
 func (p *Provider) lookup(ctx context.Context, token string) (*tokens.Token, error) {
-	kind := tokens.KindAccess
-	var sig, jwtClient string
-	switch {
-	case isJWT(token):
-		v, err := p.strategy.jwt.verify(ctx, token)
-		if err != nil {
-			return nil, err
-		}
-		sig, jwtClient = v.jti, v.clientID
-	case p.strategy.genuine(ctx, prefixAccess, token):
-		sig = p.strategy.AccessTokenSignature(ctx, token)
-	case p.strategy.genuine(ctx, prefixRefresh, token):
-		kind, sig = tokens.KindRefresh, p.strategy.RefreshTokenSignature(ctx, token)
+	key, err := p.storedKey(ctx, token)
+	if err != nil {
+		return nil, err
 	}
-	if sig == "" {
-		return nil, errInactive()
-	}
-	t, err := p.d.Tokens.GetToken(ctx, kind, sig)
+	t, err := p.d.Tokens.GetToken(ctx, key.kind, key.sig)
 	if notFound(err) {
 		return nil, errInactive()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if jwtClient != "" && (t.ClientID != jwtClient || t.Format != "jwt") {
-		// A jti is unique, so this is a corrupt row or a bug, never a
-		// token to honour.
+	if !key.matches(t) {
 		return nil, errInactive()
 	}
 	return t, nil
+}
+
+// storedKey says where a presented token is stored: its kind and
+// signature (a JWT's jti). A token that is not genuine (forged, or not
+// ward's) is errInactive, before any read.
+type storedKey struct {
+	kind tokens.Kind
+	sig  string
+	// jwtClient is the client a JWT names; "" for an opaque token.
+	jwtClient string
+}
+
+func (p *Provider) storedKey(ctx context.Context, token string) (storedKey, error) {
+	k := storedKey{kind: tokens.KindAccess}
+	switch {
+	case isJWT(token):
+		v, err := p.strategy.jwt.verify(ctx, token)
+		if err != nil {
+			return storedKey{}, err
+		}
+		k.sig, k.jwtClient = v.jti, v.clientID
+	case p.strategy.genuine(ctx, prefixAccess, token):
+		k.sig = p.strategy.AccessTokenSignature(ctx, token)
+	case p.strategy.genuine(ctx, prefixRefresh, token):
+		k.kind, k.sig = tokens.KindRefresh, p.strategy.RefreshTokenSignature(ctx, token)
+	}
+	if k.sig == "" {
+		return storedKey{}, errInactive()
+	}
+	return k, nil
+}
+
+// matches reports whether the row read by k may be honoured: a JWT's row
+// must be a JWT of the client it names. A jti is unique, so a mismatch is
+// a corrupt row or a bug, never a token to honour.
+func (k storedKey) matches(t *tokens.Token) bool {
+	return k.jwtClient == "" || t.ClientID == k.jwtClient && t.Format == "jwt"
 }
 
 func (p *Provider) info(t *tokens.Token) (*TokenInfo, error) {

@@ -92,31 +92,41 @@ func (p *Provider) issueIDPToken(ctx context.Context, clientID string, userID in
 // Anything else (not a token, forged, unknown, revoked, expired, another
 // kind of client's token) is the one NotFound answer.
 func (p *Provider) idpToken(ctx context.Context, text string) (*tokens.Token, error) {
-	gone := apperr.New(apperr.NotFound, "the access token is not active")
 	if text == "" || len(text) > maxIDPToken {
-		return nil, gone
+		return nil, errNoIDPToken()
 	}
 	t, err := p.lookup(ctx, text)
 	if apperr.Is(err, apperr.Unauthenticated) {
-		return nil, gone
+		return nil, errNoIDPToken()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind != tokens.KindAccess || !t.Active || !t.ExpiresAt.After(p.now()) || t.UserID == 0 {
-		return nil, gone
+	if !t.Active || t.UserID == 0 {
+		// Refused before the issuer is looked up.
+		return nil, errNoIDPToken()
 	}
 	e, err := p.clients.get(ctx, t.ClientID)
 	if notFound(err) {
-		return nil, gone
+		return nil, errNoIDPToken()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !e.c.IDPSystem || !holdersLive(t, e.c) {
-		return nil, gone
+	if !liveIDPToken(t, e.c, p.now()) {
+		return nil, errNoIDPToken()
 	}
 	return t, nil
+}
+
+func errNoIDPToken() error { return apperr.New(apperr.NotFound, "the access token is not active") }
+
+// liveIDPToken is what makes t, issued to client issuer, a token the IdP
+// API honours: an active, unexpired access token for a live person, of an
+// enabled IdP system client.
+func liveIDPToken(t *tokens.Token, issuer *client.Client, now time.Time) bool {
+	return t.Kind == tokens.KindAccess && t.Active && t.ExpiresAt.After(now) && t.UserID != 0 &&
+		issuer.ID == t.ClientID && issuer.IDPSystem && holdersLive(t, issuer)
 }
 
 // ResolveIDPToken returns the live IdP token behind text for the system
@@ -129,6 +139,13 @@ func (p *Provider) ResolveIDPToken(ctx context.Context, text string) (int64, err
 	if err != nil {
 		return 0, err
 	}
+	return p.idpLookedUp(ctx, t)
+}
+
+// idpLookedUp audits a look-up of another system's token t with the
+// caller in ctx (a system's look-up of its own tokens is not audited: it
+// is every request) and returns the token's person.
+func (p *Provider) idpLookedUp(ctx context.Context, t *tokens.Token) (int64, error) {
 	if caller := actor.From(ctx).ClientID; caller != t.ClientID {
 		err := p.d.Tx.InTx(ctx, func(ctx context.Context) error {
 			return p.auditTool(ctx, audit.Change{Type: audit.IDPTokenLookedUp, Subject: audit.Ref("Token", t.ID), SubjectID: t.UserID,
@@ -140,6 +157,51 @@ func (p *Provider) ResolveIDPToken(ctx context.Context, text string) (int64, err
 		}
 	}
 	return t.UserID, nil
+}
+
+// ReadIDPToken reads, in one round trip, everything a token look-up of the
+// IdP API needs (tokens.IDPRead): the system client callerID as it is now,
+// the token behind text, its client and its person's ID card. It decides
+// nothing: the caller checks the client's X-Auth-Token against Caller
+// (client.Service.CheckSystem) and only then hands the read to
+// ResolveIDPRead. NotFound when text is not a genuine ward token or a row
+// is missing; the caller then takes the step-by-step path
+// (AuthenticateSystem, ResolveIDPToken, IDCard), which tells those cases
+// apart.
+func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*tokens.IDPRead, error) {
+	if text == "" || len(text) > maxIDPToken {
+		return nil, errNoIDPToken()
+	}
+	key, err := p.storedKey(ctx, text)
+	if apperr.Is(err, apperr.Unauthenticated) {
+		return nil, errNoIDPToken()
+	}
+	if err != nil {
+		return nil, err
+	}
+	read, err := p.d.Tokens.ReadIDPToken(ctx, callerID, key.kind, key.sig)
+	if err != nil {
+		return nil, err
+	}
+	if !key.matches(read.Token) {
+		return nil, errNoIDPToken()
+	}
+	return read, nil
+}
+
+// ResolveIDPRead decides a ReadIDPToken read for the system client in
+// ctx (actor.ClientID, authenticated by the caller against read.Caller),
+// as ResolveIDPToken decides a token: the person's id when read.Token is a
+// live IdP token (judged on the issuer's row in the read, not on a cached
+// copy), else NotFound. A look-up of another system's token is audited.
+// The read's Issuer carries no grant policy, so the token of a pending
+// issuer (a system client never is one) is refused: the fast path fails
+// closed.
+func (p *Provider) ResolveIDPRead(ctx context.Context, read *tokens.IDPRead) (int64, error) {
+	if read == nil || read.Token == nil || read.Issuer == nil || !liveIDPToken(read.Token, read.Issuer, p.now()) {
+		return 0, errNoIDPToken()
+	}
+	return p.idpLookedUp(ctx, read.Token)
 }
 
 // SignOutIDPToken revokes the live IdP token behind text (with its grant)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ward/internal/client"
+	"ward/internal/directory"
 	"ward/internal/oauth/tokens"
 	"ward/internal/sqlstore"
 	"ward/internal/testutil"
@@ -201,6 +202,67 @@ func BenchmarkGetToken(b *testing.B) {
 					b.Fatal(err)
 				}
 				i += 7919
+			}
+		})
+	}
+}
+
+// BenchmarkReadIDPToken is the legacy IdP look-up's one statement beside
+// BenchmarkGetToken's: the same 10k tokens, the caller's and the issuer's
+// client rows and the person's ID card (two groups, two profiles, a last
+// sign-in) read with the token. One goroutine, so it is the statement's
+// cost, not the handler's.
+func BenchmarkReadIDPToken(b *testing.B) {
+	const n = 10_000
+	for _, backend := range testutil.Backends() {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			db := testutil.NewStore(b, testutil.URLFor(b, backend))
+			seedPatients(b, db, n)
+			c := &client.Client{ID: "bench-system", Settings: client.Settings{Name: "Bench",
+				GrantTypes: []string{client.GrantAuthorizationCode}, AuthMethod: client.AuthClientSecretBasic,
+				TokenFormat: client.TokenOpaque, IDPSystem: true}, SecretHash: "x",
+				Status: client.StatusActive, CreatedAt: benchNow, UpdatedAt: benchNow}
+			if err := db.CreateClient(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			var groups []int64
+			for _, name := range []string{"MCI Admin", "API Consumer"} {
+				g := &directory.Group{Name: name, Description: name}
+				if err := db.CreateGroup(ctx, g); err != nil {
+					b.Fatal(err)
+				}
+				groups = append(groups, g.ID)
+			}
+			const people = 100 // with groups and profiles; their tokens are read
+			ts := make([]*tokens.Token, people)
+			for i := range ts {
+				id := int64(i + 1)
+				if err := db.SetUserGroups(ctx, id, groups); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.SetUserProfiles(ctx, id, []directory.Profile{
+					{Type: directory.ProfileProvider, ID: "123", Catchment: []string{"302618", "302614"}},
+					{Type: directory.ProfileAdmin, ID: "2", Catchment: []string{"3026"}}}); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.RecordLogin(ctx, id, benchNow); err != nil {
+					b.Fatal(err)
+				}
+				ts[i] = &tokens.Token{Signature: fmt.Sprintf("sig-%06d", i), Kind: tokens.KindAccess,
+					RequestID: fmt.Sprintf("req-%d", i), ClientID: c.ID, UserID: id,
+					Scopes: []string{client.IDPScope}, RequestedAt: benchNow, ExpiresAt: benchNow.Add(time.Hour),
+					Active: true, Format: "opaque", Data: []byte(`{"session":{}}`)}
+			}
+			if err := db.CreateTokens(ctx, ts); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				if _, err := db.ReadIDPToken(ctx, c.ID, tokens.KindAccess, ts[i%people].Signature); err != nil {
+					b.Fatal(err)
+				}
+				i += 7
 			}
 		})
 	}

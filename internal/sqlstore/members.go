@@ -373,32 +373,12 @@ func dedupe[T comparable](in []T) []T {
 // by name), profiles (sorted by type, id) and last sign-in in one
 // statement: the legacy IdP API's token look-up reads them on every
 // request, and one round trip instead of four is most of its cost on
-// PostgreSQL. Groups and profiles come back as JSON arrays built by the
-// database (json_group_array in SQLite, json_agg in PostgreSQL); a
-// profile's catchment travels as its stored JSON text.
+// PostgreSQL (ReadIDPToken folds the same columns into the token's read).
 func (d *DB) IDCard(ctx context.Context, id int64) (*directory.IDCard, error) {
-	groups := `(SELECT COALESCE(json_group_array(json_object('id', id, 'name', name, 'description', description)), '[]')
-		FROM (SELECT g.id, g.name, g.description FROM groups g JOIN user_groups ug ON ug.group_id = g.id
-			WHERE ug.user_id = users.id ORDER BY g.name))`
-	profiles := `(SELECT COALESCE(json_group_array(json_object('type', type, 'id', profile_id, 'catchment', catchment)), '[]')
-		FROM (SELECT type, profile_id, catchment FROM user_profiles WHERE user_id = users.id ORDER BY type, profile_id))`
-	if d.dialect == Postgres {
-		groups = `(SELECT COALESCE(json_agg(json_build_object('id', g.id, 'name', g.name, 'description', g.description)
-			ORDER BY g.name), '[]')::text
-			FROM groups g JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = users.id)`
-		profiles = `(SELECT COALESCE(json_agg(json_build_object('type', type, 'id', profile_id, 'catchment', catchment)
-			ORDER BY type, profile_id), '[]')::text
-			FROM user_profiles WHERE user_id = users.id)`
-	}
-	var (
-		groupsJSON, profilesJSON string
-		last                     sql.NullInt64
-	)
-	var card directory.IDCard
+	var agg cardAggregates
 	u, err := scanUser(scanFunc(func(dest ...any) error {
-		return d.rd(ctx).row(ctx, `SELECT `+userColumns+`, `+groups+`, `+profiles+`,
-			(SELECT last_login FROM user_last_login WHERE user_id = users.id)
-			FROM users WHERE id = ?`, id).Scan(append(dest, &groupsJSON, &profilesJSON, &last)...)
+		return d.rd(ctx).row(ctx, `SELECT `+userColumns+`, `+d.cardAggregates("users.id")+`
+			FROM users WHERE id = ?`, id).Scan(append(dest, agg.dest()...)...)
 	}))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user", id)
@@ -406,9 +386,46 @@ func (d *DB) IDCard(ctx context.Context, id int64) (*directory.IDCard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read ID card of user %d: %w", id, err)
 	}
-	card.User = u
-	if err := json.Unmarshal([]byte(groupsJSON), &card.Groups); err != nil {
-		return nil, fmt.Errorf("read ID card of user %d: groups: %w", id, err)
+	return agg.card(u)
+}
+
+// cardAggregates returns the select expressions of an ID card beside the
+// user's row, userID naming the user's id column: groups and profiles as
+// JSON arrays built by the database (json_group_array in SQLite, json_agg
+// in PostgreSQL; a profile's catchment travels as its stored JSON text)
+// and the last sign-in as a scalar subquery. cardAggregates.dest scans
+// them.
+func (d *DB) cardAggregates(userID string) string {
+	groups := `(SELECT COALESCE(json_group_array(json_object('id', id, 'name', name, 'description', description)), '[]')
+		FROM (SELECT g.id, g.name, g.description FROM groups g JOIN user_groups ug ON ug.group_id = g.id
+			WHERE ug.user_id = ` + userID + ` ORDER BY g.name))`
+	profiles := `(SELECT COALESCE(json_group_array(json_object('type', type, 'id', profile_id, 'catchment', catchment)), '[]')
+		FROM (SELECT type, profile_id, catchment FROM user_profiles WHERE user_id = ` + userID + ` ORDER BY type, profile_id))`
+	if d.dialect == Postgres {
+		groups = `(SELECT COALESCE(json_agg(json_build_object('id', g.id, 'name', g.name, 'description', g.description)
+			ORDER BY g.name), '[]')::text
+			FROM groups g JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = ` + userID + `)`
+		profiles = `(SELECT COALESCE(json_agg(json_build_object('type', type, 'id', profile_id, 'catchment', catchment)
+			ORDER BY type, profile_id), '[]')::text
+			FROM user_profiles WHERE user_id = ` + userID + `)`
+	}
+	return groups + `, ` + profiles + `,
+		(SELECT last_login FROM user_last_login WHERE user_id = ` + userID + `)`
+}
+
+// cardAggregates holds the scanned columns of DB.cardAggregates.
+type cardAggregates struct {
+	groups, profiles string
+	last             sql.NullInt64
+}
+
+func (a *cardAggregates) dest() []any { return []any{&a.groups, &a.profiles, &a.last} }
+
+// card decodes the aggregates into u's ID card.
+func (a *cardAggregates) card(u *directory.User) (*directory.IDCard, error) {
+	card := directory.IDCard{User: u}
+	if err := json.Unmarshal([]byte(a.groups), &card.Groups); err != nil {
+		return nil, fmt.Errorf("read ID card of user %d: groups: %w", u.ID, err)
 	}
 	if len(card.Groups) == 0 {
 		card.Groups = nil // as UserGroups answers for none
@@ -418,17 +435,17 @@ func (d *DB) IDCard(ctx context.Context, id int64) (*directory.IDCard, error) {
 		ID        string `json:"id"`
 		Catchment string `json:"catchment"`
 	}
-	if err := json.Unmarshal([]byte(profilesJSON), &ps); err != nil {
-		return nil, fmt.Errorf("read ID card of user %d: profiles: %w", id, err)
+	if err := json.Unmarshal([]byte(a.profiles), &ps); err != nil {
+		return nil, fmt.Errorf("read ID card of user %d: profiles: %w", u.ID, err)
 	}
 	for _, p := range ps {
 		cat, err := fromJSON[string](p.Catchment)
 		if err != nil {
-			return nil, fmt.Errorf("read ID card of user %d: catchment: %w", id, err)
+			return nil, fmt.Errorf("read ID card of user %d: catchment: %w", u.ID, err)
 		}
 		card.Profiles = append(card.Profiles, directory.Profile{Type: p.Type, ID: p.ID, Catchment: cat})
 	}
-	card.LastLogin = fromNullMicro(last)
+	card.LastLogin = fromNullMicro(a.last)
 	return &card, nil
 }
 

@@ -177,6 +177,8 @@ type Consent struct {
 //     many; ListConsents returns a user's consents, live and withdrawn,
 //     newest first.
 type Store interface {
+	IDPReader
+
 	CreateToken(ctx context.Context, t *Token) error
 	CreateTokens(ctx context.Context, ts []*Token) error
 	GetToken(ctx context.Context, kind Kind, signature string) (*Token, error)

@@ -7,6 +7,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/oauth/tokens"
 	"ward/internal/store"
 )
 
@@ -115,4 +116,109 @@ func testIDCard(t *testing.T, b Backend) {
 	}
 	_, err = b.Directory.IDCard(ctx, 999999)
 	wantKind(t, err, apperr.NotFound, "card of an unknown user")
+}
+
+// testReadIDPToken: ReadIDPToken reads the calling client, the token, its
+// client and its person's ID card as GetClient, GetToken and IDCard read
+// them, whoever issued the token; it judges nothing, so a revoked or
+// expired token, a disabled client, a rotated secret and a deleted person
+// come back as they now are, for the caller to refuse. A missing row of
+// any of the four (unknown client or token, a token of no person, the
+// same signature of another kind) is NotFound.
+func testReadIDPToken(t *testing.T, b Backend) {
+	ctx := t.Context()
+	org := newOrg(t, b, "DGHS MIS", 0)
+	system := func(n int) *client.Client {
+		c := fullClient(n, 0, "")
+		c.IDPSystem, c.OrganizationID = true, org.ID
+		must(t, b.Clients.CreateClient(ctx, c), "create system client")
+		return c
+	}
+	shr, mci := system(1), system(2)
+	u := newUser(t, b, "read@example.org")
+	g := &directory.Group{Name: "MCI Admin", Description: "x"}
+	must(t, b.Directory.CreateGroup(ctx, g), "group")
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g.ID}), "groups")
+	must(t, b.Directory.SetUserProfiles(ctx, u.ID, []directory.Profile{
+		{Type: directory.ProfileProvider, ID: "123", Catchment: []string{"302618", "302614"}}}), "profiles")
+	must(t, b.Session.RecordLogin(ctx, u.ID, base), "record login")
+	tok := mkToken(t, b, fullToken(1, tokens.KindAccess, shr.ID, u.ID))
+
+	// The read carries the fields tokens.IDPRead names, as GetClient,
+	// GetToken and IDCard read them.
+	check := func(what string, caller, issuer *client.Client, tok *tokens.Token) *tokens.IDPRead {
+		t.Helper()
+		read, err := b.Tokens.ReadIDPToken(ctx, caller.ID, tok.Kind, tok.Signature)
+		must(t, err, what)
+		c, err := b.Clients.GetClient(ctx, caller.ID)
+		must(t, err, "get caller")
+		mustEqual(t, read.Caller, &client.Client{ID: c.ID, Disabled: c.Disabled, Status: c.Status,
+			Settings: client.Settings{AuthMethod: c.AuthMethod, IDPSystem: c.IDPSystem}, SecretHash: c.SecretHash}, what+": caller")
+		c, err = b.Clients.GetClient(ctx, issuer.ID)
+		must(t, err, "get issuer")
+		mustEqual(t, read.Issuer, &client.Client{ID: c.ID, Disabled: c.Disabled, Status: c.Status,
+			Settings: client.Settings{IDPSystem: c.IDPSystem}},
+			what+": issuer")
+		g := getToken(t, b, tok)
+		mustEqual(t, read.Token, &tokens.Token{ID: g.ID, Signature: g.Signature, Kind: g.Kind, ClientID: g.ClientID,
+			UserID: g.UserID, ExpiresAt: g.ExpiresAt, Active: g.Active, Format: g.Format, UserDeleted: g.UserDeleted},
+			what+": token")
+		card, err := b.Directory.IDCard(ctx, tok.UserID)
+		must(t, err, "card")
+		cu := card.User
+		card.User = &directory.User{ID: cu.ID, Email: cu.Email, GivenName: cu.GivenName, FamilyName: cu.FamilyName,
+			Registered: cu.Registered, ConfirmedAt: cu.ConfirmedAt, UpdatedAt: cu.UpdatedAt, DeletedAt: cu.DeletedAt}
+		mustEqual(t, read.Card, card, what+": card")
+		return read
+	}
+	read := check("own token", shr, shr, tok)
+	if len(read.Card.Groups) != 1 || len(read.Card.Profiles) != 1 || read.Card.LastLogin == nil {
+		t.Fatalf("card = %+v, want one group, one profile and the last sign-in", read.Card)
+	}
+	check("another system's token", mci, shr, tok)
+
+	for _, c := range []struct {
+		what   string
+		caller string
+		kind   tokens.Kind
+		sig    string
+	}{
+		{"unknown token", shr.ID, tokens.KindAccess, "no-such-signature"},
+		{"unknown caller", "no-such-client", tokens.KindAccess, tok.Signature},
+		{"same signature, other kind", shr.ID, tokens.KindRefresh, tok.Signature},
+	} {
+		_, err := b.Tokens.ReadIDPToken(ctx, c.caller, c.kind, c.sig)
+		wantKind(t, err, apperr.NotFound, c.what)
+	}
+	clientOnly := mkToken(t, b, fullToken(2, tokens.KindAccess, shr.ID, 0))
+	_, err := b.Tokens.ReadIDPToken(ctx, shr.ID, clientOnly.Kind, clientOnly.Signature)
+	wantKind(t, err, apperr.NotFound, "token of no person")
+
+	// Nothing is judged: each change shows as the rows now are.
+	expired := fullToken(3, tokens.KindAccess, shr.ID, u.ID)
+	expired.ExpiresAt = micro(base.Add(-time.Hour))
+	mkToken(t, b, expired)
+	if read := check("expired token", shr, shr, expired); !read.Token.ExpiresAt.Equal(micro(base.Add(-time.Hour))) {
+		t.Fatalf("expired token read with expiry %v", read.Token.ExpiresAt)
+	}
+	_, err = b.Tokens.DeactivateToken(ctx, tok.Kind, tok.Signature)
+	must(t, err, "revoke token")
+	if read := check("revoked token", shr, shr, tok); read.Token.Active {
+		t.Fatal("revoked token read as active")
+	}
+	shr.SecretHash = "rotated-hash"
+	must(t, b.Clients.UpdateClient(ctx, shr), "rotate")
+	if read := check("rotated caller", shr, shr, tok); read.Caller.SecretHash != "rotated-hash" {
+		t.Fatalf("caller's secret hash = %q after rotation", read.Caller.SecretHash)
+	}
+	shr.Disabled = true
+	must(t, b.Clients.UpdateClient(ctx, shr), "revoke system client")
+	if read := check("revoked issuer", mci, shr, tok); !read.Issuer.Disabled {
+		t.Fatal("revoked issuer read as enabled")
+	}
+	gone := base.Add(time.Hour)
+	must(t, b.Directory.SetUserDeleted(ctx, u.ID, &gone), "delete person")
+	if read := check("deleted person", mci, shr, tok); !read.Token.UserDeleted || !read.Card.User.Deleted() {
+		t.Fatalf("deleted person read as token UserDeleted=%v, card deleted=%v", read.Token.UserDeleted, read.Card.User.Deleted())
+	}
 }

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"IDPSystemClients", testIDPSystemClients},
 		{"LastLogin", testLastLogin},
 		{"IDCard", testIDCard},
+		{"ReadIDPToken", testReadIDPToken},
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
 		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},
