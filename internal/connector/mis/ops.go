@@ -264,4 +264,3 @@ func (c *Client) SSO(ctx context.Context, email string) (SSOLink, error) {
 	}
 	return run(ctx, c, OpSSO, c.adapter.SSO(email))
 }
-
