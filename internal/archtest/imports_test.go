@@ -42,6 +42,7 @@ var (
 	// testHelpers are imported by tests only; they may build servers.
 	testHelpers = []string{
 		"ward/internal/testutil",
+		"ward/internal/connector/mistest", // the test MIS (seed 000)
 	}
 )
 
