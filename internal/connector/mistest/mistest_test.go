@@ -83,7 +83,7 @@ func TestRefreshRotates(t *testing.T) {
 		return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Unix(1, 0)}).Token()
 	}
 	s.Inject(mistest.Fault{Token: true, Status: http.StatusServiceUnavailable})
-	if _, err := refresh(tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := refresh(tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "injected_fault") {
 		t.Fatalf("injected token-endpoint fault: %v", err)
 	}
 	t2, err := refresh(tok.RefreshToken) // the fault did not spend it
