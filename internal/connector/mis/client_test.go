@@ -601,6 +601,23 @@ func TestNoRetryOnOther4xx(t *testing.T) {
 	}
 }
 
+// TestTimeoutPerAttempt: an attempt the MIS never answers ends at the
+// timeout and is retried.
+func TestTimeoutPerAttempt(t *testing.T) {
+	r := newRig(t, func(c *mis.Config) { c.Timeout = 50 * time.Millisecond })
+	g := r.srv.AddGroup(mistest.Group{Name: "G"})
+	r.srv.Inject(mistest.Fault{Hang: true})
+	if _, err := r.c.GetGroup(context.Background(), itoa(g.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.sleeps) != 1 {
+		t.Fatalf("sleeps %v; want one backoff after the timed-out attempt", r.sleeps)
+	}
+	if !strings.Contains(r.logs.String(), "deadline exceeded") {
+		t.Errorf("the timeout is not logged: %s", r.logs)
+	}
+}
+
 // TestCanceledWhileWaiting: a caller gone during the backoff ends the call.
 func TestCanceledWhileWaiting(t *testing.T) {
 	r := newRig(t, func(c *mis.Config) {

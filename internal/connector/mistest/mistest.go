@@ -102,6 +102,9 @@ type Fault struct {
 	Status int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Hang, instead of answering, holds the request until the client
+	// gives up (a MIS that stopped answering: the client's timeout).
+	Hang bool
 	// Count is how many requests the fault answers (at least 1).
 	Count int
 }
@@ -249,7 +252,10 @@ func (s *Server) newSecret(prefix string) string {
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if f := s.fault(r); f != nil {
+		if f := s.fault(r); f != nil && f.Hang {
+			<-r.Context().Done()
+			sw.status = 0 // no answer
+		} else if f != nil {
 			if f.RetryAfter != "" {
 				sw.Header().Set("Retry-After", f.RetryAfter)
 			}
