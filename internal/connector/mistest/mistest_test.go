@@ -197,7 +197,7 @@ func TestTokenResponseShape(t *testing.T) {
 	}
 	defer res.Body.Close()
 	var body struct {
-		AccessToken, RefreshToken, TokenType string `json:"-"`
+		AccessToken, RefreshToken, TokenType string   `json:"-"`
 		ExpiresIn                            int      `json:"expires_in"`
 		Scope                                []string `json:"scope"`
 		Type                                 string   `json:"token_type"`
