@@ -50,25 +50,20 @@ type Review struct {
 }
 
 // AddProfile stores p (a zero ID is assigned) and returns it.
-func (s *Server) AddProfile(p Profile) Profile {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p.ID == 0 {
-		p.ID = s.id()
-	}
-	s.profiles[p.ID] = &p
-	return p
-}
+func (s *Server) AddProfile(p Profile) Profile { return add(s, s.profiles, &p, &p.ID) }
 
 // AddGroup stores g (a zero ID is assigned) and returns it.
-func (s *Server) AddGroup(g Group) Group {
+func (s *Server) AddGroup(g Group) Group { return add(s, s.groups, &g, &g.ID) }
+
+// add stores v under *id, assigning one when zero.
+func add[T any](s *Server, m map[int]*T, v *T, id *int) T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g.ID == 0 {
-		g.ID = s.id()
+	if *id == 0 {
+		*id = s.id()
 	}
-	s.groups[g.ID] = &g
-	return g
+	m[*id] = v
+	return *v
 }
 
 // AddReview records a review of profile id under name.
