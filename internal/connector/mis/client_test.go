@@ -451,6 +451,40 @@ func TestCreateUserNamesTheMissingField(t *testing.T) {
 	}
 }
 
+// TestBadTextRefusedBeforeAnyCall: NUL, control characters and invalid
+// UTF-8 in any argument are an Invalid error naming it, and nothing is
+// sent.
+func TestBadTextRefusedBeforeAnyCall(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, bad := range []string{"a\x00b", "a\nb", "a\xffb"} {
+		for name, call := range map[string]func() error{
+			"identifier": func() error { _, err := r.c.GetProfile(ctx, bad); return err },
+			"middleName": func() error {
+				_, err := r.c.CreateOrUpdateProfile(ctx, "abc", mis.ProfileInput{MiddleName: bad})
+				return err
+			},
+			"email": func() error { _, err := r.c.SSO(ctx, bad+"@x.test"); return err },
+			"phone": func() error {
+				_, err := r.c.CreateUser(ctx, "abc", mis.UserInput{Email: "a@x.test", GivenName: "A", FamilyName: "B", Phone: bad})
+				return err
+			},
+			"group id":        func() error { _, err := r.c.CreateRegistration(ctx, "1", bad, ""); return err },
+			"type":            func() error { _, err := r.c.CreateRegistration(ctx, "1", "2", bad); return err },
+			"registration id": func() error { return r.c.DeactivateRegistration(ctx, "1", bad) },
+		} {
+			err := call()
+			wantKind(t, err, apperr.Invalid)
+			if !strings.Contains(apperr.Message(err), name) {
+				t.Errorf("%q in %s: %q does not name it", bad, name, apperr.Message(err))
+			}
+		}
+	}
+	if r.apiCalls() != 0 {
+		t.Fatalf("%d calls made", r.apiCalls())
+	}
+}
+
 // TestExpiredTokenRefreshedOnce: a 401 makes one refresh and one retry.
 func TestExpiredTokenRefreshedOnce(t *testing.T) {
 	r := newRig(t)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"ward/internal/apperr"
 )
@@ -58,8 +60,8 @@ func (e *UpsertError) Unwrap() []error {
 	return out
 }
 
-// required names the first empty one of fields (name, value pairs) in an
-// Invalid error, before any call is made.
+// required names the empty ones of fields (name, value pairs) in an
+// Invalid error, before any call is made; it checks them as text too.
 func required(what string, fields ...string) error {
 	var missing []string
 	for i := 0; i+1 < len(fields); i += 2 {
@@ -70,7 +72,26 @@ func required(what string, fields ...string) error {
 	if len(missing) > 0 {
 		return apperr.New(apperr.Invalid, "%s: %s required", what, strings.Join(missing, ", "))
 	}
+	return text(what, fields...)
+}
+
+// text refuses values (name, value pairs) that are not valid UTF-8 or
+// hold control characters: nothing the MIS should be sent, and a 400 here
+// rather than whatever the MIS makes of them.
+func text(what string, fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		v := fields[i+1]
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return apperr.New(apperr.Invalid, "%s: %s is not valid text", what, fields[i])
+		}
+	}
 	return nil
+}
+
+// profileText checks every field of a profile input.
+func profileText(what string, in ProfileInput) error {
+	return text(what, "givenName", in.GivenName, "middleName", in.MiddleName, "familyName", in.FamilyName,
+		"dob", in.DOB, "sex", in.Sex)
 }
 
 // CreateOrUpdateProfile finds the profile holding identifier and updates
@@ -79,6 +100,9 @@ func required(what string, fields ...string) error {
 // every reason.
 func (c *Client) CreateOrUpdateProfile(ctx context.Context, identifier string, in ProfileInput) (Profile, error) {
 	if err := required("create or update profile", "identifier", identifier); err != nil {
+		return Profile{}, err
+	}
+	if err := profileText("create or update profile", in); err != nil {
 		return Profile{}, err
 	}
 	// updateErr is why the profile was not updated: not found (by the
@@ -195,6 +219,9 @@ func (c *Client) CreateRegistration(ctx context.Context, profileID, groupID, typ
 	if typ == "" {
 		typ = DefaultRegistrationType
 	}
+	if err := text("create registration", "type", typ); err != nil {
+		return Registration{}, err
+	}
 	pid, err := c.resolve(ctx, profileID)
 	if err != nil {
 		return Registration{}, err
@@ -241,6 +268,9 @@ func (c *Client) resolve(ctx context.Context, profileID string) (string, error) 
 func (c *Client) CreateUser(ctx context.Context, identifier string, in UserInput) (User, error) {
 	if err := required("create user", "identifier", identifier, "email", in.Email,
 		"givenName", in.GivenName, "familyName", in.FamilyName); err != nil {
+		return User{}, err
+	}
+	if err := text("create user", "phone", in.Phone); err != nil {
 		return User{}, err
 	}
 	return run(ctx, c, OpCreateUser, c.adapter.CreateUser(identifier, in))
