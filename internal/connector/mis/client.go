@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ward/internal/apperr"
+	"ward/internal/outbound"
 )
 
 // Defaults of Config's zero fields.
@@ -242,7 +243,7 @@ func run[T any](ctx context.Context, c *Client, op string, call Call[T]) (out T,
 			if ctx.Err() != nil {
 				return out, fail(apperr.Unavailable, ctx.Err(), "%s %s: call abandoned", call.Method, call.Route)
 			}
-			if errors.Is(err, errTooLarge) || tries >= c.cfg.MaxAttempts {
+			if permanent(err) || tries >= c.cfg.MaxAttempts {
 				return out, fail(apperr.Unavailable, err, "%s %s", call.Method, call.Route)
 			}
 			wait = c.backoff(tries)
@@ -289,6 +290,15 @@ func run[T any](ctx context.Context, c *Client, op string, call Call[T]) (out T,
 }
 
 var errTooLarge = errors.New("response body larger than the limit")
+
+// permanent reports whether a failed attempt would fail again: a body
+// over a cap, or internal/outbound refusing the address, the scheme or a
+// redirect. Those end the call instead of being retried.
+func permanent(err error) bool {
+	var refused *outbound.RefusedAddressError
+	return errors.Is(err, errTooLarge) || errors.Is(err, outbound.ErrTooLarge) || errors.Is(err, outbound.ErrScheme) ||
+		errors.Is(err, outbound.ErrRedirect) || errors.As(err, &refused)
+}
 
 // wire is the untyped part of a Call.
 type wire struct {

@@ -652,6 +652,30 @@ func TestTimeoutPerAttempt(t *testing.T) {
 	}
 }
 
+// TestOutboundRefusalsAreNotRetried: the address guard (private
+// addresses refused) and the body cap fail once, not MaxAttempts times.
+func TestOutboundRefusalsAreNotRetried(t *testing.T) {
+	r := newRig(t, func(c *mis.Config) {
+		c.HTTPClient = outbound.New(outbound.Policy{}, outbound.Limits{}).HTTPClient()
+	})
+	_, err := r.c.GetGroup(context.Background(), "1")
+	wantKind(t, err, apperr.Unavailable)
+	if !errors.Is(err, outbound.ErrScheme) || len(r.sleeps) != 0 {
+		t.Fatalf("err %v, sleeps %v; want outbound's refusal, not retried", err, r.sleeps)
+	}
+
+	r = newRig(t, func(c *mis.Config) {
+		c.HTTPClient = outbound.New(outbound.Policy{AllowPrivate: true}, outbound.Limits{MaxBytes: 64}).HTTPClient()
+	})
+	for range 5 {
+		r.srv.AddGroup(mistest.Group{Name: "a group with a long enough name"})
+	}
+	_, err = mis.Collect(r.c.ListGroups(context.Background()))
+	if !errors.Is(err, outbound.ErrTooLarge) || len(r.sleeps) != 0 || r.apiCalls() != 1 {
+		t.Fatalf("err %v, sleeps %v, %d calls; want the cap, once", err, r.sleeps, r.apiCalls())
+	}
+}
+
 // TestCanceledWhileWaiting: a caller gone during the backoff ends the call.
 func TestCanceledWhileWaiting(t *testing.T) {
 	r := newRig(t, func(c *mis.Config) {
