@@ -188,17 +188,29 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request)) http.Handle
 	}
 }
 
+// withProfile finds the profile {pid} names, or answers 404.
+func (s *Server) withProfile(h func(http.ResponseWriter, *http.Request, *Profile)) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := s.profile(r)
+		if p == nil {
+			apiError(w, http.StatusNotFound, "not_found")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
 func (s *Server) apiRoutes(mux *http.ServeMux) {
 	p := APIPrefix + "{org}"
 	mux.HandleFunc("GET "+p+"/profiles", s.api(s.listProfiles))
 	mux.HandleFunc("POST "+p+"/profiles", s.api(s.createProfile))
-	mux.HandleFunc("GET "+p+"/profiles/{pid}", s.api(s.getProfile))
-	mux.HandleFunc("PUT "+p+"/profiles/{pid}", s.api(s.updateProfile))
-	mux.HandleFunc("GET "+p+"/profiles/{pid}/reviews", s.api(s.getReviews))
-	mux.HandleFunc("GET "+p+"/profiles/{pid}/registrations", s.api(s.listRegistrations))
-	mux.HandleFunc("POST "+p+"/profiles/{pid}/registrations", s.api(s.createRegistration))
-	mux.HandleFunc("DELETE "+p+"/profiles/{pid}/registrations/{rid}", s.api(s.deactivateRegistration))
-	mux.HandleFunc("POST "+p+"/profiles/{pid}/users", s.api(s.createUser))
+	mux.HandleFunc("GET "+p+"/profiles/{pid}", s.api(s.withProfile(s.getProfile)))
+	mux.HandleFunc("PUT "+p+"/profiles/{pid}", s.api(s.withProfile(s.updateProfile)))
+	mux.HandleFunc("GET "+p+"/profiles/{pid}/reviews", s.api(s.withProfile(s.getReviews)))
+	mux.HandleFunc("GET "+p+"/profiles/{pid}/registrations", s.api(s.withProfile(s.listRegistrations)))
+	mux.HandleFunc("POST "+p+"/profiles/{pid}/registrations", s.api(s.withProfile(s.createRegistration)))
+	mux.HandleFunc("DELETE "+p+"/profiles/{pid}/registrations/{rid}", s.api(s.withProfile(s.deactivateRegistration)))
+	mux.HandleFunc("POST "+p+"/profiles/{pid}/users", s.api(s.withProfile(s.createUser)))
 	mux.HandleFunc("GET "+p+"/groups", s.api(s.listGroups))
 	mux.HandleFunc("GET "+p+"/groups/{gid}", s.api(s.getGroup))
 	mux.HandleFunc("POST "+p+"/sso/{email}", s.api(s.sso))
@@ -317,21 +329,11 @@ func (s *Server) createProfile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, p.wire()) // bare, as CampDoc documents
 }
 
-func (s *Server) getProfile(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, p *Profile) {
 	writeJSON(w, http.StatusOK, map[string]any{"profile": p.wire()})
 }
 
-func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request, p *Profile) {
 	var b profileBody
 	if !readJSON(w, r, &b) {
 		return
@@ -344,12 +346,7 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p.wire())
 }
 
-func (s *Server) getReviews(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) getReviews(w http.ResponseWriter, r *http.Request, p *Profile) {
 	rv := map[string]any{}
 	for name, v := range s.reviews[p.ID] {
 		rv[name] = map[string]any{"status": v.Status, "timestamp": v.At.UTC().Format(time.RFC3339Nano),
@@ -358,12 +355,7 @@ func (s *Server) getReviews(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"profile": p.wire(), "reviews": rv})
 }
 
-func (s *Server) listRegistrations(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) listRegistrations(w http.ResponseWriter, r *http.Request, p *Profile) {
 	out := []map[string]any{}
 	for _, reg := range s.registrationsOf(p.ID) {
 		out = append(out, s.regWire(reg))
@@ -371,12 +363,7 @@ func (s *Server) listRegistrations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"registrations": out})
 }
 
-func (s *Server) createRegistration(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) createRegistration(w http.ResponseWriter, r *http.Request, p *Profile) {
 	var b struct {
 		GroupID         *int    `json:"groupID"`
 		GroupIdentifier *string `json:"groupIdentifier"`
@@ -409,11 +396,10 @@ func (s *Server) createRegistration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"registration": s.regWire(*reg)})
 }
 
-func (s *Server) deactivateRegistration(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
+func (s *Server) deactivateRegistration(w http.ResponseWriter, r *http.Request, p *Profile) {
 	rid, _ := strconv.Atoi(r.PathValue("rid"))
 	reg := s.regs[rid]
-	if p == nil || reg == nil || reg.ProfileID != p.ID {
+	if reg == nil || reg.ProfileID != p.ID {
 		apiError(w, http.StatusNotFound, "not_found")
 		return
 	}
@@ -424,12 +410,7 @@ func (s *Server) deactivateRegistration(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	p := s.profile(r)
-	if p == nil {
-		apiError(w, http.StatusNotFound, "not_found")
-		return
-	}
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *Profile) {
 	var b struct {
 		Email      string `json:"email"`
 		GivenName  string `json:"givenName"`
