@@ -35,12 +35,14 @@ var (
 	}
 	// outbound are HTTP clients.
 	outbound = []string{
-		"ward/internal/outbound", // the one outbound client policy
-		"ward/bench/loadgen",     // the load generator, a client of a running ward
+		"ward/internal/outbound",      // the one outbound client policy
+		"ward/internal/connector/mis", // the client of an external medical information system (seed 000)
+		"ward/bench/loadgen",          // the load generator, a client of a running ward
 	}
 	// testHelpers are imported by tests only; they may build servers.
 	testHelpers = []string{
 		"ward/internal/testutil",
+		"ward/internal/connector/mistest", // the test MIS (seed 000)
 	}
 )
 
