@@ -224,7 +224,8 @@ func (s *Service) checkRule(ctx context.Context, name string, self int64, raw []
 func invalidRule(err error) error {
 	var se *strategy.Error
 	if errors.As(err, &se) {
-		return apperr.Wrap(apperr.Invalid, err, "access rule refused: %s", se.Msg)
+		// se.Msg is the whole story; wrapping would print it twice.
+		return apperr.New(apperr.Invalid, "access rule refused: %s", se.Msg)
 	}
 	return fmt.Errorf("compile access rule: %w", err)
 }
