@@ -35,8 +35,9 @@ var (
 	}
 	// outbound are HTTP clients.
 	outbound = []string{
-		"ward/internal/outbound", // the one outbound client policy
-		"ward/bench/loadgen",     // the load generator, a client of a running ward
+		"ward/internal/outbound",              // the one outbound client policy
+		"ward/internal/connector/tokenclient", // a connector's token endpoint calls, on outbound's policy
+		"ward/bench/loadgen",                  // the load generator, a client of a running ward
 	}
 	// testHelpers are imported by tests only; they may build servers.
 	testHelpers = []string{
