@@ -52,7 +52,8 @@ var (
 var riverImporters = []string{
 	"ward/internal/jobs",
 	"ward/internal/bulk",
-	"ward/internal/mail", // the outbox's delivery worker
+	"ward/internal/mail",      // the outbox's delivery worker
+	"ward/internal/connector", // the token refresh worker and sweep
 }
 
 // fositeImporter is the one package that may import fosite (the design:
