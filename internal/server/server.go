@@ -153,6 +153,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:    o.logger,
 		Throttle:  svc.Throttle,
 		ClientIP:  svc.ClientIP,
+		// The connectors' priming pages (issue 16).
+		Connectors: svc.Connectors,
 	})
 	if err != nil {
 		return nil, err
