@@ -15,17 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
 	"ward/internal/store"
 )
-
-// Roles reads a user's roles (directory.Service.UserRoles).
-type Roles interface {
-	UserRoles(ctx context.Context, id int64) ([]string, error)
-}
 
 // Sealer encrypts and decrypts with associated data: *secrets.Keyset.
 type Sealer interface {
@@ -46,7 +40,7 @@ type Deps struct {
 		StateStore
 	}
 	Tx        store.Transactor
-	Directory Roles
+	Directory directory.RoleReader
 	Audit     audit.Recorder
 	Keyset    Sealer
 	Tokens    TokenEndpoint
@@ -110,29 +104,9 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// requireAdmin: ward itself, or an administrator acting as themselves or
-// through a client for themselves (internal/intervention's rule).
+// requireAdmin is directory.RequireAdmin: ward itself or an administrator.
 func (s *Service) requireAdmin(ctx context.Context) error {
-	a := actor.From(ctx)
-	switch {
-	case a.System:
-		return nil
-	case a.Anonymous():
-		return apperr.New(apperr.Unauthenticated, "sign in first")
-	case a.UserID == 0:
-		return apperr.New(apperr.Forbidden, "a client acting for nobody may not manage connectors")
-	}
-	roles, err := s.d.Directory.UserRoles(ctx, a.UserID)
-	if err != nil {
-		if k := apperr.KindOf(err); k == apperr.NotFound || k == apperr.Forbidden {
-			return apperr.Wrap(apperr.Unauthenticated, err, "the signed-in account is no longer active")
-		}
-		return fmt.Errorf("read the caller's roles: %w", err)
-	}
-	if !slices.Contains(roles, directory.RoleAdmin) {
-		return apperr.New(apperr.Forbidden, "only an administrator may manage connectors")
-	}
-	return nil
+	return directory.RequireAdmin(ctx, s.d.Directory, "manage connectors")
 }
 
 // record writes one typed audit event about c in the transaction in ctx.
