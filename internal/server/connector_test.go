@@ -187,6 +187,12 @@ func TestConnectorPriming(t *testing.T) {
 				t.Fatalf("the status shows a secret: %s", rec.Body)
 			}
 		}
+		// Priming scheduled the refresh job in its transaction.
+		var jobs int
+		if err := svc.DB.Writer().QueryRowContext(context.Background(),
+			`SELECT count(*) FROM river_job WHERE kind = 'connector_refresh'`).Scan(&jobs); err != nil || jobs != 1 {
+			t.Fatalf("refresh jobs scheduled: %d, %v; want 1", jobs, err)
+		}
 		tok, err := svc.Connectors.Token(context.Background(), "campdoc")
 		if err != nil || !strings.HasPrefix(tok, "mis-access-") {
 			t.Fatalf("Token after priming: %q, %v", tok, err)

@@ -59,7 +59,7 @@ func (e *Endpoint) Token(ctx context.Context, r connector.TokenRequest) (*connec
 		ExpiresIn    json.Number `json:"expires_in"`
 		Error        string      `json:"error"`
 	}
-	_ = json.Unmarshal(body, &out) // an unreadable body leaves the fields empty
+	decodeErr := json.Unmarshal(body, &out) // a refusal's body may be anything
 	switch {
 	case res.StatusCode >= 400 && res.StatusCode < 500:
 		code := out.Error
@@ -69,6 +69,8 @@ func (e *Endpoint) Token(ctx context.Context, r connector.TokenRequest) (*connec
 		return nil, &connector.GrantError{Status: res.StatusCode, Code: code}
 	case res.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("token endpoint %s: %w", req.URL.Host, &outbound.StatusError{Code: res.StatusCode})
+	case decodeErr != nil:
+		return nil, fmt.Errorf("token endpoint %s: the answer is not a token response", req.URL.Host)
 	case out.AccessToken == "":
 		return nil, fmt.Errorf("token endpoint %s: answer without an access token", req.URL.Host)
 	}
