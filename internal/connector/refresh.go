@@ -55,16 +55,19 @@ func (s *Service) Refresh(ctx context.Context, name string) error {
 	return err
 }
 
-// RefreshDue refreshes every connected connector whose token is due by
-// now+Margin (the periodic sweep, a safety net under the scheduled jobs).
-// It returns the first error after trying them all.
+// RefreshDue refreshes every connected connector whose token is due (the
+// periodic sweep, a safety net under the scheduled jobs). It returns the
+// first error after trying them all.
 func (s *Service) RefreshDue(ctx context.Context) error {
-	cs, err := s.d.Store.ConnectorsDue(ctx, s.now().Add(s.cfg.Margin))
+	cs, err := s.d.Store.ListConnectors(ctx)
 	if err != nil {
-		return fmt.Errorf("list connectors due: %w", err)
+		return fmt.Errorf("list connectors: %w", err)
 	}
 	var first error
 	for _, c := range cs {
+		if c.Status != StatusConnected || !s.due(c) {
+			continue
+		}
 		if err := s.Refresh(ctx, c.Name); err != nil && first == nil {
 			first = err
 		}

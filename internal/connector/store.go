@@ -24,9 +24,6 @@ type Store interface {
 	UpdateConnector(ctx context.Context, c *Connector) error
 	// DeleteConnector removes a connector (apperr.NotFound if none).
 	DeleteConnector(ctx context.Context, name string) error
-	// ConnectorsDue lists the connected connectors whose access token
-	// expires before t, for the refresh sweep.
-	ConnectorsDue(ctx context.Context, t time.Time) ([]*Connector, error)
 }
 
 // ConnectState is one pending priming: the state an administrator's

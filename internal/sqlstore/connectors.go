@@ -100,12 +100,6 @@ func (d *DB) ListConnectors(ctx context.Context) ([]*connector.Connector, error)
 	return queryList(ctx, d.rd(ctx), "list connectors", scanConnector, connectorSelect+` ORDER BY name`)
 }
 
-// ConnectorsDue lists connected connectors whose token expires before t.
-func (d *DB) ConnectorsDue(ctx context.Context, t time.Time) ([]*connector.Connector, error) {
-	return queryList(ctx, d.rd(ctx), "list connectors due", scanConnector,
-		connectorSelect+` WHERE status = 'connected' AND expiry <> 0 AND expiry < ? ORDER BY name`, toMicro(t))
-}
-
 // UpdateConnector writes c when the stored version is c.Version (compare
 // and swap), then increments c.Version.
 func (d *DB) UpdateConnector(ctx context.Context, c *connector.Connector) error {

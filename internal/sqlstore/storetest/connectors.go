@@ -39,7 +39,6 @@ func RunConnectors(t *testing.T, open func(t *testing.T) ConnectorBackend) {
 		{"ConnectorNameUnique", testConnectorNameUnique},
 		{"ConnectorCompareAndSwap", testConnectorCAS},
 		{"ConnectorCompareAndSwapRace", testConnectorCASRace},
-		{"ConnectorsDue", testConnectorsDue},
 		{"ConnectorDelete", testConnectorDelete},
 		{"ConnectorRollback", testConnectorRollback},
 		{"ConnectStateOnce", testConnectStateOnce},
@@ -166,21 +165,6 @@ func testConnectorCASRace(t *testing.T, b ConnectorBackend) {
 	}
 	if won != 1 {
 		t.Fatalf("%d racing updates of version 1 won, want exactly 1", won)
-	}
-}
-
-func testConnectorsDue(t *testing.T, b ConnectorBackend) {
-	soon, later, off, none := fullConnector("soon"), fullConnector("later"), fullConnector("off"), fullConnector("none")
-	later.Expiry = micro(base.Add(5 * time.Hour))
-	off.Status = connector.StatusDisconnected
-	none.Expiry = time.Time{}
-	for _, c := range []*connector.Connector{soon, later, off, none} {
-		createConnector(t, b, c)
-	}
-	due, err := b.Connectors.ConnectorsDue(t.Context(), base.Add(2*time.Hour))
-	must(t, err, "due")
-	if len(due) != 1 || due[0].Name != "soon" {
-		t.Fatalf("due: got %d, want only soon", len(due))
 	}
 }
 

@@ -33,7 +33,6 @@ CREATE TABLE connectors (
     updated_at           INTEGER NOT NULL,
     version              INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX connectors_due ON connectors (status, expiry);
 
 CREATE TABLE connector_states (
     hash         TEXT PRIMARY KEY,
