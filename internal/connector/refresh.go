@@ -124,7 +124,11 @@ func (s *Service) refresh(ctx context.Context, name, rejected string) (string, e
 // spend makes the refresh call for c, claimed by the caller, and stores
 // the outcome with the claim's version, releasing the claim.
 func (s *Service) spend(ctx context.Context, c *Connector) (string, error) {
-	ctx = actor.System(ctx)
+	// From here the work outlives the caller's context: a refresh token
+	// sent must have its answer stored even if the caller gave up, or the
+	// next refresh would offer a token the remote has already rotated.
+	// The outbound client's timeout bounds the call.
+	ctx = context.WithoutCancel(actor.System(ctx))
 	rt, err := s.open(c.Name, fieldRefresh, c.Secrets.RefreshToken)
 	if err != nil {
 		return "", err
@@ -138,9 +142,6 @@ func (s *Service) spend(ctx context.Context, c *Connector) (string, error) {
 	if callErr == nil && res.AccessToken == "" {
 		callErr = errors.New("token endpoint answered without an access token")
 	}
-	// The outcome is stored on a context that outlives the caller's: a
-	// refresh token spent must be replaced even if the caller gave up.
-	ctx = context.WithoutCancel(ctx)
 	now := s.now()
 	var event audit.EventType
 	switch {
