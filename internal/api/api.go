@@ -29,6 +29,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/client"
+	"ward/internal/connector"
 	"ward/internal/directory"
 	"ward/internal/intervention"
 	"ward/internal/oauth"
@@ -57,6 +58,9 @@ type Deps struct {
 	// Interventions manages interventions; without it the
 	// /api/intervention routes are not mounted.
 	Interventions *intervention.Service
+	// Connectors manages connectors (issue 16); without it the
+	// /api/connector routes are not mounted.
+	Connectors *connector.Service
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -71,6 +75,7 @@ type server struct {
 	oauth   *oauth.Provider
 	sess    *session.Service
 	ivs     *intervention.Service
+	conns   *connector.Service
 	aud     *audit.Log
 	base    string
 	log     *slog.Logger
@@ -83,7 +88,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -129,6 +134,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	}
 	if d.OAuth != nil {
 		s.registerTokens(api)
+	}
+	if d.Connectors != nil {
+		s.registerConnectors(api)
 	}
 	if d.Interventions != nil {
 		s.registerInterventions(api)

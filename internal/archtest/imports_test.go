@@ -35,9 +35,10 @@ var (
 	}
 	// outbound are HTTP clients.
 	outbound = []string{
-		"ward/internal/outbound",      // the one outbound client policy
-		"ward/internal/connector/mis", // the client of an external medical information system (seed 000)
-		"ward/bench/loadgen",          // the load generator, a client of a running ward
+		"ward/internal/outbound",              // the one outbound client policy
+		"ward/internal/connector/mis",         // the client of an external medical information system (seed 000)
+		"ward/internal/connector/tokenclient", // a connector's token endpoint calls, on outbound's policy
+		"ward/bench/loadgen",                  // the load generator, a client of a running ward
 	}
 	// testHelpers are imported by tests only; they may build servers.
 	testHelpers = []string{
@@ -53,7 +54,8 @@ var (
 var riverImporters = []string{
 	"ward/internal/jobs",
 	"ward/internal/bulk",
-	"ward/internal/mail", // the outbox's delivery worker
+	"ward/internal/mail",      // the outbox's delivery worker
+	"ward/internal/connector", // the token refresh worker and sweep
 }
 
 // fositeImporter is the one package that may import fosite (the design:

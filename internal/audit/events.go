@@ -109,6 +109,13 @@ const (
 	AccessRuleUpdated         EventType = "access_rule.updated"         // AccessRule/{id}
 	AccessRuleDeleted         EventType = "access_rule.deleted"         // AccessRule/{id}
 	InterventionMessageSent   EventType = "intervention.message_sent"   // Intervention/{name}
+
+	// Connectors (issue 16). A connector's reference is its name.
+	ConnectorCreated      EventType = "connector.created"      // Connector/{name}
+	ConnectorDeleted      EventType = "connector.deleted"      // Connector/{name}
+	ConnectorPrimed       EventType = "connector.primed"       // Connector/{name}: an administrator's login gave it tokens
+	ConnectorRefreshed    EventType = "connector.refreshed"    // Connector/{name}
+	ConnectorDisconnected EventType = "connector.disconnected" // Connector/{name}: the remote refused a refresh for good
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -195,6 +202,12 @@ var registry = map[EventType]eventInfo{
 	AccessRuleUpdated:         {Intervention, ActionUpdate},
 	AccessRuleDeleted:         {Intervention, ActionDelete},
 	InterventionMessageSent:   {Intervention, ActionExecute},
+
+	ConnectorCreated:      {Other, ActionCreate},
+	ConnectorDeleted:      {Other, ActionDelete},
+	ConnectorPrimed:       {Other, ActionUpdate},
+	ConnectorRefreshed:    {Other, ActionUpdate},
+	ConnectorDisconnected: {Other, ActionUpdate},
 }
 
 // Registered reports whether t is in the registry.

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
-	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
@@ -66,28 +64,10 @@ func NewService(d Deps, cfg Config) (*Service, error) {
 }
 
 // requireAdmin is the one rule for managing definitions: ward itself or an
-// administrator acting as themselves or through a client for themselves.
+// administrator acting as themselves or through a client for themselves
+// (directory.RequireAdmin).
 func (s *Service) requireAdmin(ctx context.Context) error {
-	a := actor.From(ctx)
-	switch {
-	case a.System:
-		return nil
-	case a.Anonymous():
-		return apperr.New(apperr.Unauthenticated, "sign in first")
-	case a.UserID == 0:
-		return apperr.New(apperr.Forbidden, "a client acting for nobody may not manage interventions")
-	}
-	roles, err := s.d.Directory.UserRoles(ctx, a.UserID)
-	if err != nil {
-		if k := apperr.KindOf(err); k == apperr.NotFound || k == apperr.Forbidden {
-			return apperr.Wrap(apperr.Unauthenticated, err, "the signed-in account is no longer active")
-		}
-		return fmt.Errorf("read the caller's roles: %w", err)
-	}
-	if !slices.Contains(roles, directory.RoleAdmin) {
-		return apperr.New(apperr.Forbidden, "only an administrator may manage interventions")
-	}
-	return nil
+	return directory.RequireAdmin(ctx, s.d.Directory, "manage interventions")
 }
 
 // record writes one typed audit event about iv in the transaction in ctx.

@@ -16,6 +16,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/clinical"
 	"ward/internal/config"
+	"ward/internal/connector"
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/intervention"
@@ -386,6 +387,17 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			{"intervention.Service.Delete", audit.InterventionDeleted, func(ctx context.Context) error {
 				return svc.Interventions.Delete(ctx, "care_plan")
 			}},
+			{"connector.Service.Create", audit.ConnectorCreated, func(ctx context.Context) error {
+				_, err := svc.Connectors.Create(ctx, connector.Settings{Name: "campdoc",
+					BaseURL: "https://mis.example.org/api/v2", AuthorizeURL: "https://mis.example.org/oauth/authorize",
+					TokenURL: "https://mis.example.org/oauth/token", ClientID: "ward", ClientSecret: "connector secret 77",
+					RedirectURI: "https://ward.example.org/admin/connectors/campdoc/callback"})
+				secrets = append(secrets, "connector secret 77")
+				return err
+			}},
+			{"connector.Service.Delete", audit.ConnectorDeleted, func(ctx context.Context) error {
+				return svc.Connectors.Delete(ctx, "campdoc")
+			}},
 			{"keys.Manager.Rotate", audit.SigningKeyRotated, func(ctx context.Context) error {
 				_, err := svc.Keys.Rotate(ctx, time.Hour)
 				return err
@@ -479,7 +491,8 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			v    any
 		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
 			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
-			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}, {"", svc.Interventions}}
+			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}, {"", svc.Interventions},
+			{"", svc.Connectors}}
 		for _, sv := range services {
 			typ := reflect.TypeOf(sv.v)
 			name := sv.name

@@ -86,8 +86,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
-		Register:    jobs.Registers(svc.Export.Register, svc.Mail.Register),
-		Periodic:    svc.Export.Periodic(),
+		Register:    jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register),
+		Periodic:    append(svc.Export.Periodic(), svc.Connectors.Periodic()...),
 		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
@@ -95,6 +95,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	}
 	s.jobs = runner
 	svc.Mail.UseJobs(runner)
+	svc.Connectors.UseJobs(runner)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -152,6 +153,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Logger:    o.logger,
 		Throttle:  svc.Throttle,
 		ClientIP:  svc.ClientIP,
+		// The connectors' priming pages (issue 16).
+		Connectors: svc.Connectors,
 	})
 	if err != nil {
 		return nil, err
@@ -177,6 +180,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		OAuth:         svc.OAuth,
 		Base:          cfg.PublicIssuer(),
 		Interventions: svc.Interventions,
+		Connectors:    svc.Connectors,
 		Logger:        o.logger,
 	})
 	pages.Mount(mux)

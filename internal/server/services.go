@@ -15,6 +15,8 @@ import (
 	"ward/internal/client"
 	"ward/internal/clinical"
 	"ward/internal/config"
+	"ward/internal/connector"
+	"ward/internal/connector/tokenclient"
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/httpauth"
@@ -73,6 +75,10 @@ type Services struct {
 	// Mail is the outbox of messages sent for interventions; its
 	// delivery jobs are inserted with the runner server.New builds.
 	Mail *mail.Outbox
+	// Connectors keeps the OAuth links to external systems (seed 000's
+	// MIS); its refresh jobs are scheduled with the runner server.New
+	// builds.
+	Connectors *connector.Service
 }
 
 // Option adjusts how services and the server are built.
@@ -221,11 +227,22 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	connAEAD, err := connector.NewMasterKeyAEAD(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := connector.NewService(connector.Deps{Store: db, Tx: db, Directory: dir, Audit: auditLog, Keyset: connAEAD,
+		Tokens: tokenclient.New(outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
+			outbound.Limits{Timeout: 10 * time.Second}))},
+		connector.Config{AllowPrivate: cfg.OutboundAllowPrivate, Now: o.now, Logger: o.logger})
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
-		Interventions: ivs, Mail: outbox}, nil
+		Interventions: ivs, Mail: outbox, Connectors: conns}, nil
 }
 
 // newOutbox builds the mail outbox, with the SMTP transport when a server

@@ -84,6 +84,9 @@ type Deps struct {
 	// ClientIP names a request's client address for the throttle
 	// (httpauth.ClientIP with the trusted proxies); nil means the peer's.
 	ClientIP func(*http.Request) string
+	// Connectors, when set, serves the priming pages of connectors
+	// (/admin/connectors/{name}/connect and /callback).
+	Connectors Connectors
 }
 
 // Handler serves the pages.
@@ -107,7 +110,7 @@ func New(d Deps) (*Handler, error) {
 		d.ClientIP = func(r *http.Request) string { return httpauth.ClientIP(r, nil) }
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "home", "error", "consent", "logout"} {
+	for _, name := range []string{"login", "home", "error", "consent", "logout", "connector"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
@@ -134,6 +137,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("POST /logout", h.d.CSRF.Handler(http.HandlerFunc(h.logout)))
 	mux.HandleFunc("GET /{$}", h.home)
 	mux.Handle("POST /authorizations/withdraw", h.d.CSRF.Handler(http.HandlerFunc(h.withdraw)))
+	h.mountConnectors(mux)
 }
 
 // loginPage is the data of the sign-in page.
