@@ -21,10 +21,6 @@ const (
 	maxPassThroughLimit     = 1000
 )
 
-type misPath struct {
-	Name string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
-}
-
 type misIDPath struct {
 	Name string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
 	ID   string `path:"id" maxLength:"256" doc:"The MIS id (or user:N, a ward user whose MIS profile id is recorded)."`
@@ -68,6 +64,36 @@ type profileBody struct {
 	FamilyName string `json:"family_name,omitempty" maxLength:"256"`
 	DOB        string `json:"dob,omitempty" maxLength:"10" doc:"YYYY-MM-DD"`
 	Sex        string `json:"sex,omitempty" maxLength:"32"`
+}
+
+// The inputs with a body; huma fills path parameters of the input's own
+// fields only, not of an embedded struct's.
+type putProfileInput struct {
+	Name       string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
+	Identifier string `path:"identifier" maxLength:"256" doc:"The organization's identifier of the profile."`
+	Body       profileBody
+}
+
+type createRegistrationInput struct {
+	Name string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
+	ID   string `path:"id" maxLength:"256" doc:"The MIS profile id (or user:N)."`
+	Body registrationBody
+}
+
+type deactivateRegistrationInput struct {
+	Name           string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
+	ID             string `path:"id" maxLength:"256" doc:"The MIS profile id (or user:N)."`
+	RegistrationID string `path:"registration_id" maxLength:"256"`
+}
+
+type createMISUserInput struct {
+	Name string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
+	Body misUserBody
+}
+
+type ssoInput struct {
+	Name string `path:"name" maxLength:"64" doc:"The connector's name." example:"campdoc"`
+	Body ssoBody
 }
 
 type body[T any] struct{ Body T }
@@ -188,16 +214,10 @@ func (s *server) registerConnectorCalls(api huma.API) {
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-put-profile", Method: http.MethodPut, Path: base + "/profiles/{identifier}",
 		Summary: "Create or update a MIS profile", Description: "Creation needs given_name and family_name."},
-		func(in *struct {
-			misIdentifierPath
-			Body profileBody
-		}) string {
+		func(in *putProfileInput) string {
 			return in.Name
 		},
-		func(ctx context.Context, c *mis.Client, in *struct {
-			misIdentifierPath
-			Body profileBody
-		}) (*body[misProfile], error) {
+		func(ctx context.Context, c *mis.Client, in *putProfileInput) (*body[misProfile], error) {
 			b := in.Body
 			p, err := c.CreateOrUpdateProfile(ctx, in.Identifier, mis.ProfileInput{GivenName: b.GivenName,
 				MiddleName: b.MiddleName, FamilyName: b.FamilyName, DOB: b.DOB, Sex: b.Sex})
@@ -215,32 +235,20 @@ func (s *server) registerConnectorCalls(api huma.API) {
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-create-registration", Method: http.MethodPost, Path: base + "/profiles/{id}/registrations",
 		Summary: "Register a MIS profile into a group", DefaultStatus: http.StatusCreated},
-		func(in *struct {
-			misIDPath
-			Body registrationBody
-		}) string {
+		func(in *createRegistrationInput) string {
 			return in.Name
 		},
-		func(ctx context.Context, c *mis.Client, in *struct {
-			misIDPath
-			Body registrationBody
-		}) (*body[misRegistration], error) {
+		func(ctx context.Context, c *mis.Client, in *createRegistrationInput) (*body[misRegistration], error) {
 			r, err := c.CreateRegistration(ctx, in.ID, in.Body.GroupID, in.Body.Type)
 			return &body[misRegistration]{misRegistration(r)}, err
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-deactivate-registration", Method: http.MethodDelete,
 		Path: base + "/profiles/{id}/registrations/{registration_id}", Summary: "Deactivate a MIS registration",
 		DefaultStatus: http.StatusNoContent},
-		func(in *struct {
-			misIDPath
-			RegistrationID string `path:"registration_id" maxLength:"256"`
-		}) string {
+		func(in *deactivateRegistrationInput) string {
 			return in.Name
 		},
-		func(ctx context.Context, c *mis.Client, in *struct {
-			misIDPath
-			RegistrationID string `path:"registration_id" maxLength:"256"`
-		}) (*struct{}, error) {
+		func(ctx context.Context, c *mis.Client, in *deactivateRegistrationInput) (*struct{}, error) {
 			return &struct{}{}, c.DeactivateRegistration(ctx, in.ID, in.RegistrationID)
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-get-reviews", Method: http.MethodGet, Path: base + "/profiles/{id}/reviews",
@@ -251,32 +259,20 @@ func (s *server) registerConnectorCalls(api huma.API) {
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-create-user", Method: http.MethodPost, Path: base + "/users",
 		Summary: "Create a MIS user", DefaultStatus: http.StatusCreated},
-		func(in *struct {
-			misPath
-			Body misUserBody
-		}) string {
+		func(in *createMISUserInput) string {
 			return in.Name
 		},
-		func(ctx context.Context, c *mis.Client, in *struct {
-			misPath
-			Body misUserBody
-		}) (*body[misUser], error) {
+		func(ctx context.Context, c *mis.Client, in *createMISUserInput) (*body[misUser], error) {
 			b := in.Body
 			u, err := c.CreateUser(ctx, b.Identifier, mis.UserInput{Email: b.Email, GivenName: b.GivenName, FamilyName: b.FamilyName})
 			return &body[misUser]{misUser(u)}, err
 		})
 	passThrough(api, s, huma.Operation{OperationID: "mis-sso", Method: http.MethodPost, Path: base + "/sso",
 		Summary: "A MIS single sign-on link for a user"},
-		func(in *struct {
-			misPath
-			Body ssoBody
-		}) string {
+		func(in *ssoInput) string {
 			return in.Name
 		},
-		func(ctx context.Context, c *mis.Client, in *struct {
-			misPath
-			Body ssoBody
-		}) (*body[misSSOLink], error) {
+		func(ctx context.Context, c *mis.Client, in *ssoInput) (*body[misSSOLink], error) {
 			l, err := c.SSO(ctx, in.Body.Email)
 			return &body[misSSOLink]{misSSOLink(l)}, err
 		})
