@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"net/http"
 
@@ -174,16 +175,40 @@ func passThrough[I, O any](api huma.API, s *server, op huma.Operation, name func
 	call func(context.Context, *mis.Client, *I) (*O, error)) {
 	op.Tags = []string{"connectors"}
 	op.Description = "Administrators only; each call is audited (connector.called, the operation, never a body). " +
-		"503 when the connector is not connected; the MIS's refusals keep their meaning (404, 409, 400). " + op.Description
-	op.Errors = append(op.Errors, http.StatusServiceUnavailable, http.StatusNotFound)
+		"503 when the connector is not connected; the MIS's refusals keep their meaning (404, 409, 400), " +
+		"except its 403 and unreadable answers (502). " + op.Description
+	op.Errors = append(op.Errors, http.StatusServiceUnavailable, http.StatusNotFound, http.StatusBadGateway)
 	opID := op.OperationID
 	register(api, s, op, func(ctx context.Context, in *I) (*O, error) {
 		c, err := s.mis(ctx, name(in), opID)
 		if err != nil {
 			return nil, err
 		}
-		return call(ctx, c, in)
+		out, err := call(ctx, c, in)
+		if err != nil {
+			return nil, s.misProblem(ctx, err)
+		}
+		return out, nil
 	})
+}
+
+// misProblem is the answer to a failed MIS call. The MIS refusing ward
+// itself (403: the grant does not cover the call) or answering what the
+// client cannot read is a bad gateway, not the administrator's 403 or
+// ward's own 500; every other refusal keeps its kind (404, 409, 400, 429,
+// 503).
+func (s *server) misProblem(ctx context.Context, err error) error {
+	var se *mis.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusForbidden {
+		return &huma.ErrorModel{Status: http.StatusBadGateway, Title: http.StatusText(http.StatusBadGateway),
+			Detail: "the MIS refused ward's access (403): the connector's grant does not cover " + se.Op}
+	}
+	if apperr.KindOf(err) == apperr.Internal {
+		s.log.ErrorContext(ctx, "api: MIS call failed", "err", err)
+		return &huma.ErrorModel{Status: http.StatusBadGateway, Title: http.StatusText(http.StatusBadGateway),
+			Detail: "the MIS answered what ward could not read"}
+	}
+	return err
 }
 
 func (s *server) registerConnectorCalls(api huma.API) {

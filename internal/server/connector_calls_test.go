@@ -413,6 +413,17 @@ func TestConnectorPassThroughRefusals(t *testing.T) {
 			t.Fatalf("connector.called: %+v", called)
 		}
 
+		// The MIS's refusals: its 403 (ward's grant does not cover the
+		// call) is a bad gateway, its 409 stays a conflict, and a profile
+		// created without its names is the caller's 400.
+		r.mis.Inject(mistest.Fault{Method: "GET", Path: "/groups", Status: http.StatusForbidden, Count: 1})
+		want(t, r.send("GET", base+"/groups", admin, nil), http.StatusBadGateway, "MIS 403")
+		r.mis.Inject(mistest.Fault{Method: "POST", Path: "/profiles", Status: http.StatusConflict, Count: 1})
+		want(t, r.send("POST", base+"/profiles/"+pid+"/registrations", admin, jsonBody(map[string]string{"group_id": "1"})),
+			http.StatusConflict, "MIS 409")
+		want(t, r.send("PUT", base+"/profiles/NEW-1", admin, jsonBody(map[string]string{"sex": "female"})),
+			http.StatusBadRequest, "create without names")
+
 		// Bad input is the caller's error, on every database.
 		for _, c := range []struct {
 			method, path string
