@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +21,6 @@ import (
 	"ward/internal/testutil"
 )
 
-// fakeClock is the one clock of ward and the test MIS, so moving it expires
-// both sides' tokens together.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // passRig is a ward server with a connector to a test MIS.
 type passRig struct {
 	t     *testing.T
@@ -50,14 +28,14 @@ type passRig struct {
 	svc   *server.Services
 	h     http.Handler
 	mis   *mistest.Server
-	clock *fakeClock
+	clock *testutil.Clock
 	url   string
 }
 
 const passPassword = "a long enough passphrase 31"
 
 func newPassRig(t *testing.T, dbURL string) *passRig {
-	clock := &fakeClock{t: time.Now().UTC()}
+	clock := testutil.NewClock(time.Now().UTC()) // ward and the MIS share it
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = dbURL
@@ -165,33 +143,7 @@ func (r *passRig) status(admin string) string {
 // audit rows as text (PostgreSQL), to look for what must not be in clear.
 func (r *passRig) dump() []byte {
 	r.t.Helper()
-	var out []byte
-	if path, ok := strings.CutPrefix(r.url, "sqlite://"); ok {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if b, err := os.ReadFile(filepath.Clean(path + suffix)); err == nil {
-				out = append(out, b...)
-			}
-		}
-		if len(out) == 0 {
-			r.t.Fatal("read no SQLite file")
-		}
-		return out
-	}
-	for _, table := range []string{"connectors", "connector_states", "audit_events"} {
-		rows, err := r.svc.DB.Writer().QueryContext(context.Background(), `SELECT t::text FROM `+table+` t`)
-		if err != nil {
-			r.t.Fatalf("dump %s: %v", table, err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				r.t.Fatal(err)
-			}
-			out = append(out, s...)
-		}
-		rows.Close()
-	}
-	return out
+	return testutil.Dump(r.t, r.url, r.svc.DB.Writer(), "connectors", "connector_states", "audit_events")
 }
 
 func (r *passRig) events(from int64) []audit.Event {
