@@ -61,6 +61,10 @@ type Deps struct {
 	// Connectors manages connectors (issue 16); without it the
 	// /api/connector routes are not mounted.
 	Connectors *connector.Service
+	// MIS builds a connector's MIS client for the pass-through routes
+	// (/api/connector/{name}/groups, /profiles, ...); without it they
+	// answer 503.
+	MIS MISClients
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -76,9 +80,11 @@ type server struct {
 	sess    *session.Service
 	ivs     *intervention.Service
 	conns   *connector.Service
-	aud     *audit.Log
-	base    string
-	log     *slog.Logger
+	// misClients builds a connector's MIS client (Deps.MIS).
+	misClients MISClients
+	aud        *audit.Log
+	base       string
+	log        *slog.Logger
 }
 
 // Mount registers the management API on mux and returns the huma API (for
@@ -88,7 +94,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, misClients: d.MIS, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -137,6 +143,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	}
 	if d.Connectors != nil {
 		s.registerConnectors(api)
+		s.registerConnectorCalls(api)
 	}
 	if d.Interventions != nil {
 		s.registerInterventions(api)

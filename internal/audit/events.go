@@ -116,6 +116,7 @@ const (
 	ConnectorPrimed       EventType = "connector.primed"       // Connector/{name}: an administrator's login gave it tokens
 	ConnectorRefreshed    EventType = "connector.refreshed"    // Connector/{name}
 	ConnectorDisconnected EventType = "connector.disconnected" // Connector/{name}: the remote refused a refresh for good
+	ConnectorCalled       EventType = "connector.called"       // Connector/{name}: an administrator's pass-through call (operation, never a body)
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -208,6 +209,7 @@ var registry = map[EventType]eventInfo{
 	ConnectorPrimed:       {Other, ActionUpdate},
 	ConnectorRefreshed:    {Other, ActionUpdate},
 	ConnectorDisconnected: {Other, ActionUpdate},
+	ConnectorCalled:       {Other, ActionExecute},
 }
 
 // Registered reports whether t is in the registry.

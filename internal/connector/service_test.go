@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -516,33 +514,7 @@ func TestOnlyAdminsManage(t *testing.T) {
 // column as text on PostgreSQL.
 func (e *env) scanForSecrets(r replica) {
 	e.t.Helper()
-	var dump []byte
-	if path, ok := strings.CutPrefix(e.url, "sqlite://"); ok {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			b, err := os.ReadFile(filepath.Clean(path + suffix))
-			if err == nil {
-				dump = append(dump, b...)
-			}
-		}
-		if len(dump) == 0 {
-			e.t.Fatal("read no SQLite file")
-		}
-	} else {
-		for _, table := range []string{"connectors", "connector_states", "audit_events"} {
-			rows, err := r.db.Writer().QueryContext(context.Background(), `SELECT t::text FROM `+table+` t`)
-			if err != nil {
-				e.t.Fatalf("dump %s: %v", table, err)
-			}
-			for rows.Next() {
-				var s string
-				if err := rows.Scan(&s); err != nil {
-					e.t.Fatal(err)
-				}
-				dump = append(dump, s...)
-			}
-			rows.Close()
-		}
-	}
+	dump := testutil.Dump(e.t, e.url, r.db.Writer(), "connectors", "connector_states", "audit_events")
 	for _, s := range e.mis.secrets() {
 		if bytes.Contains(dump, []byte(s)) {
 			e.t.Errorf("the database holds %q in clear", s)

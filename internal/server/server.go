@@ -24,6 +24,7 @@ import (
 	"ward/internal/api"
 	"ward/internal/audit"
 	"ward/internal/config"
+	"ward/internal/connector/mis"
 	"ward/internal/httpauth"
 	"ward/internal/idpcompat"
 	"ward/internal/jobs"
@@ -120,6 +121,13 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		return nil, err
 	}
 	s.metrics = m
+	// One set of connector metrics for every MIS client, told apart by
+	// the connector label.
+	misMetrics, err := mis.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	svc.MIS.metrics = misMetrics
 
 	s.csrf = http.NewCrossOriginProtection()
 	// Behind a proxy that rewrites Host, the browser's Origin is the public
@@ -181,6 +189,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Base:          cfg.PublicIssuer(),
 		Interventions: svc.Interventions,
 		Connectors:    svc.Connectors,
+		MIS:           svc.MIS.Client,
 		Logger:        o.logger,
 	})
 	pages.Mount(mux)

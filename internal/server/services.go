@@ -79,6 +79,8 @@ type Services struct {
 	// MIS); its refresh jobs are scheduled with the runner server.New
 	// builds.
 	Connectors *connector.Service
+	// MIS builds a connector's MIS client for the pass-through API.
+	MIS *MISClients
 }
 
 // Option adjusts how services and the server are built.
@@ -242,7 +244,8 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
-		Interventions: ivs, Mail: outbox, Connectors: conns}, nil
+		Interventions: ivs, Mail: outbox, Connectors: conns,
+		MIS: newMISClients(conns, dir, cfg.OutboundAllowPrivate, o)}, nil
 }
 
 // newOutbox builds the mail outbox, with the SMTP transport when a server
