@@ -168,6 +168,9 @@ func testReadIDPToken(t *testing.T, b Backend) {
 		cu := card.User
 		card.User = &directory.User{ID: cu.ID, Email: cu.Email, GivenName: cu.GivenName, FamilyName: cu.FamilyName,
 			Registered: cu.Registered, ConfirmedAt: cu.ConfirmedAt, UpdatedAt: cu.UpdatedAt, DeletedAt: cu.DeletedAt}
+		for i, g := range card.Groups {
+			card.Groups[i] = directory.Group{Name: g.Name} // the look-up answers names only
+		}
 		mustEqual(t, read.Card, card, what+": card")
 		return read
 	}
