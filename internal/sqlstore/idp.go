@@ -42,69 +42,91 @@ import (
 //     decode, not one per profile. The statement text is built once per
 //     dialect (idpReadSQL), not per request.
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
-	var (
-		caller                       client.Client
-		t                            tokens.Token
-		u                            directory.User
-		expires, registered, updated int64
-		confirmed, deleted, last     sql.NullInt64
-		issuerDisabled, issuerIDP    sql.NullBool
-		issuerStatus                 sql.NullString
-		groups, profiles             []byte
-	)
+	// Every scan target lives in one struct, so the read allocates it
+	// once instead of once per target (each escapes through Scan).
+	r := new(idpRow)
 	query := idpReadSQL[0]
 	if d.dialect == Postgres {
 		query = idpReadSQL[1]
 	}
+	c, t, u := &r.caller, &r.token, &r.user
 	err := d.rd(ctx).row(ctx, query, callerID, string(kind), signature).Scan(
-		&caller.SecretHash, &caller.AuthMethod, &caller.Disabled, &caller.IDPSystem, &caller.Status,
-		&t.ID, &t.ClientID, &t.UserID, &expires, &t.Active, &t.Format,
-		&issuerDisabled, &issuerIDP, &issuerStatus,
-		&u.Email, &u.GivenName, &u.FamilyName, &registered, &confirmed, &updated, &deleted,
-		&groups, &profiles, &last)
+		&c.SecretHash, &c.AuthMethod, &c.Disabled, &c.IDPSystem, &c.Status,
+		&t.ID, &t.ClientID, &t.UserID, &r.expires, &t.Active, &t.Format,
+		&r.issuerDisabled, &r.issuerIDP, &r.issuerStatus,
+		&u.Email, &u.GivenName, &u.FamilyName, &r.registered, &r.confirmed, &r.updated, &r.deleted,
+		&r.groups, &r.profiles, &r.last)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Neither id nor signature is echoed: the signature identifies a
 		// credential.
-		return nil, apperr.New(apperr.NotFound, "IdP token look-up: no such client, token or person")
+		return nil, errNoIDPRead()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read IdP token: %w", err)
 	}
-	caller.ID, t.Kind, t.Signature, u.ID = callerID, kind, signature, t.UserID
-	issuer := client.Client{ID: t.ClientID, Disabled: issuerDisabled.Bool, Status: issuerStatus.String,
-		Settings: client.Settings{IDPSystem: issuerIDP.Bool}}
+	c.ID, t.Kind, t.Signature, u.ID = callerID, kind, signature, t.UserID
+	r.issuer = client.Client{ID: t.ClientID, Disabled: r.issuerDisabled.Bool, Status: r.issuerStatus.String,
+		Settings: client.Settings{IDPSystem: r.issuerIDP.Bool}}
 	if t.ClientID == callerID {
-		issuer.Disabled, issuer.Status, issuer.IDPSystem = caller.Disabled, caller.Status, caller.IDPSystem
-	} else if !issuerStatus.Valid {
-		return nil, apperr.New(apperr.NotFound, "IdP token look-up: no such client, token or person")
+		r.issuer.Disabled, r.issuer.Status, r.issuer.IDPSystem = c.Disabled, c.Status, c.IDPSystem
+	} else if !r.issuerStatus.Valid {
+		return nil, errNoIDPRead()
 	}
-	t.ExpiresAt = fromMicro(expires)
-	u.Registered, u.UpdatedAt = fromMicro(registered), fromMicro(updated)
-	u.ConfirmedAt, u.DeletedAt = fromNullMicro(confirmed), fromNullMicro(deleted)
+	t.ExpiresAt = fromMicro(r.expires)
+	u.Registered, u.UpdatedAt = fromMicro(r.registered), fromMicro(r.updated)
+	u.ConfirmedAt, u.DeletedAt = fromNullMicro(r.confirmed), fromNullMicro(r.deleted)
 	t.UserDeleted = u.DeletedAt != nil
-	card := &directory.IDCard{User: &u, LastLogin: fromNullMicro(last)}
+	r.card = directory.IDCard{User: u, LastLogin: fromNullMicro(r.last)}
+	if err := r.decodeCard(); err != nil {
+		return nil, fmt.Errorf("read IdP token of user %d: %w", u.ID, err)
+	}
+	r.read = tokens.IDPRead{Caller: c, Token: t, Issuer: &r.issuer, Card: &r.card}
+	return &r.read, nil
+}
+
+func errNoIDPRead() error {
+	return apperr.New(apperr.NotFound, "IdP token look-up: no such client, token or person")
+}
+
+// idpRow is ReadIDPToken's scan targets and its answer, in one allocation.
+type idpRow struct {
+	caller, issuer               client.Client
+	token                        tokens.Token
+	user                         directory.User
+	card                         directory.IDCard
+	read                         tokens.IDPRead
+	expires, registered, updated int64
+	confirmed, deleted, last     sql.NullInt64
+	issuerDisabled, issuerIDP    sql.NullBool
+	issuerStatus                 sql.NullString
+	groups, profiles             []byte
+}
+
+// decodeCard decodes the group names and profiles into r.card, empty
+// lists and catchments as nil, as IDCard reads them.
+func (r *idpRow) decodeCard() error {
 	var names []string
-	if err := json.Unmarshal(groups, &names); err != nil {
-		return nil, fmt.Errorf("read IdP token of user %d: groups: %w", u.ID, err)
+	if err := json.Unmarshal(r.groups, &names); err != nil {
+		return fmt.Errorf("groups: %w", err)
 	}
 	if len(names) > 0 {
-		card.Groups = make([]directory.Group, len(names))
+		r.card.Groups = make([]directory.Group, len(names))
 		for i, n := range names {
-			card.Groups[i].Name = n
+			r.card.Groups[i].Name = n
 		}
 	}
-	if err := json.Unmarshal(profiles, &card.Profiles); err != nil {
-		return nil, fmt.Errorf("read IdP token of user %d: profiles: %w", u.ID, err)
+	if err := json.Unmarshal(r.profiles, &r.card.Profiles); err != nil {
+		return fmt.Errorf("profiles: %w", err)
 	}
-	for i := range card.Profiles {
-		if len(card.Profiles[i].Catchment) == 0 {
-			card.Profiles[i].Catchment = nil // as IDCard reads an empty catchment
+	for i := range r.card.Profiles {
+		if len(r.card.Profiles[i].Catchment) == 0 {
+			r.card.Profiles[i].Catchment = nil
 		}
 	}
-	if len(card.Profiles) == 0 {
-		card.Profiles = nil
+	if len(r.card.Profiles) == 0 {
+		r.card.Profiles = nil
 	}
-	return &tokens.IDPRead{Caller: &caller, Token: &t, Issuer: &issuer, Card: card}, nil
+	return nil
 }
 
 // idpReadSQL is ReadIDPToken's statement for SQLite ([0]) and PostgreSQL
