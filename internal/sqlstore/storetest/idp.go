@@ -219,6 +219,10 @@ func testReadIDPToken(t *testing.T, b Backend) {
 	if read := check("revoked issuer", mci, shr, tok); !read.Issuer.Disabled {
 		t.Fatal("revoked issuer read as enabled")
 	}
+	// Its own token: the issuer is the caller's row, read once.
+	if read := check("revoked caller, own token", shr, shr, tok); !read.Caller.Disabled || !read.Issuer.Disabled {
+		t.Fatalf("revoked caller read as caller disabled=%v, issuer disabled=%v", read.Caller.Disabled, read.Issuer.Disabled)
+	}
 	gone := base.Add(time.Hour)
 	must(t, b.Directory.SetUserDeleted(ctx, u.ID, &gone), "delete person")
 	if read := check("deleted person", mci, shr, tok); !read.Token.UserDeleted || !read.Card.User.Deleted() {
