@@ -29,10 +29,11 @@ type IDPRead struct {
 	// Issuer is the client the token was issued to (often Caller): ID,
 	// Disabled, IDPSystem and Status.
 	Issuer *client.Client
-	// Card is the person the token is for, with groups, profiles and
-	// last sign-in as directory.Store.IDCard reads them; of the user, ID,
-	// Email, GivenName, FamilyName, Registered, ConfirmedAt, UpdatedAt
-	// and DeletedAt.
+	// Card is the person the token is for, with groups (their Name
+	// only: the answer lists names), profiles and last sign-in as
+	// directory.Store.IDCard reads them; of the user, ID, Email,
+	// GivenName, FamilyName, Registered, ConfirmedAt, UpdatedAt and
+	// DeletedAt.
 	Card *directory.IDCard
 }
 
