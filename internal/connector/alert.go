@@ -3,7 +3,9 @@ package connector
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"ward/internal/mail"
 )
@@ -75,6 +77,19 @@ func disconnectedMail(c *Connector, when time.Time) (subject, body string) {
 	body = fmt.Sprintf("The connector %s was disconnected at %s: its token endpoint refused to refresh its tokens.\n\n"+
 		"Last error: %s\n\n"+
 		"Calls through it fail until an administrator connects it again at /admin/connectors/%s/connect\n",
-		c.Name, when.UTC().Format(time.RFC3339), c.LastError, c.Name)
+		c.Name, when.UTC().Format(time.RFC3339), oneLine(c.LastError), c.Name)
 	return subject, body
+}
+
+// oneLine makes remote-controlled text (the error code a token endpoint
+// answered) safe in a mail body: valid UTF-8, no NUL or other control
+// character (the outbox refuses a body holding a NUL or invalid UTF-8 at
+// delivery, and a stray line break could fake a line of ward's own).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
