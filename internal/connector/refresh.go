@@ -167,7 +167,12 @@ func (s *Service) spend(ctx context.Context, c *Connector) (string, error) {
 			}
 			return s.schedule(ctx, c)
 		case audit.ConnectorDisconnected:
-			return s.record(ctx, event, c, "the token endpoint refused the refresh; prime it again")
+			if err := s.record(ctx, event, c, "the token endpoint refused the refresh; prime it again"); err != nil {
+				return err
+			}
+			// Once per disconnection: spend runs only on a connector
+			// that was connected, claimed by this caller.
+			return s.mailDisconnected(ctx, c, now)
 		}
 		return nil
 	})

@@ -46,6 +46,9 @@ type Deps struct {
 	Tokens    TokenEndpoint
 	// Scheduler, when set, gets a refresh scheduled ahead of each expiry.
 	Scheduler Scheduler
+	// Alerts, when set, mails each active administrator when a refresh
+	// fails for good and the connector is disconnected.
+	Alerts Alerts
 }
 
 // Config tunes the Service. Zero fields take the defaults.

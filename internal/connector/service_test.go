@@ -23,6 +23,8 @@ import (
 	"ward/internal/connector"
 	"ward/internal/connector/tokenclient"
 	"ward/internal/directory"
+	"ward/internal/intervention"
+	"ward/internal/mail"
 	"ward/internal/outbound"
 	"ward/internal/secrets"
 	"ward/internal/sqlstore"
@@ -193,7 +195,12 @@ func (e *env) replica() replica {
 		e.first = db
 	}
 	aud := audit.NewLog(audit.Deps{Store: db, Tx: db}, audit.Config{Version: "test"})
-	svc, err := connector.NewService(connector.Deps{Store: db, Tx: db,
+	// No transport: alerts are stored not_sent, as on a server without SMTP.
+	outbox, err := mail.NewOutbox(db, nil, mail.OutboxConfig{Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	svc, err := connector.NewService(connector.Deps{Store: db, Tx: db, Alerts: connector.Alerts{Admins: db, Outbox: outbox},
 		Directory: roles{adminID: {directory.RoleAdmin}, staffID: {"staff"}}, Audit: aud, Keyset: e.ks,
 		Tokens: tokenclient.New(outbound.New(outbound.Policy{AllowPrivate: true}, outbound.Limits{}))},
 		connector.Config{AllowPrivate: true, Now: e.clk.Now, Poll: time.Millisecond,
@@ -402,6 +409,7 @@ func TestRevokedGrantDisconnects(t *testing.T) {
 		e := newEnv(t, url)
 		r := e.replica()
 		e.prime(r)
+		admins := e.addAlertUsers(r)
 
 		// A temporary failure is retried later and disconnects nothing.
 		e.mis.unhealthy = true
@@ -418,8 +426,13 @@ func TestRevokedGrantDisconnects(t *testing.T) {
 			t.Fatalf("Token once the MIS is back: %v", err)
 		}
 
+		if got := e.alerts(r); len(got) != 0 {
+			t.Fatalf("a temporary failure mailed %d alerts", len(got))
+		}
+
 		e.mis.revoked = true
 		e.clk.Add(55 * time.Minute)
+		disconnectedAt := e.clk.Now()
 		_, err := r.svc.Token(context.Background(), "campdoc")
 		if !errors.Is(err, connector.ErrDisconnected) || !apperr.Is(err, apperr.Unavailable) {
 			t.Fatalf("Token with a revoked grant: %v, want Unavailable ErrDisconnected", err)
@@ -454,6 +467,28 @@ func TestRevokedGrantDisconnects(t *testing.T) {
 				t.Fatalf("the log holds a secret the MIS issued")
 			}
 		}
+		// One alert per active administrator with an address, after the
+		// later failed calls too; none to staff, the deleted or the
+		// address-less admin.
+		got := e.alerts(r)
+		if len(got) != 2 || got[0].RecipientID != admins[0] || got[1].RecipientID != admins[1] {
+			t.Fatalf("alerts %+v, want one to each of users %v", got, admins)
+		}
+		for _, m := range got {
+			if m.Status != mail.StatusNotSent || m.Subject != "ward: connector campdoc disconnected" {
+				t.Fatalf("alert status %s subject %q", m.Status, m.Subject)
+			}
+			for _, want := range []string{"campdoc", disconnectedAt.UTC().Format(time.RFC3339), "invalid_grant", "/admin/connectors/campdoc/connect"} {
+				if !strings.Contains(m.Body, want) {
+					t.Fatalf("alert body lacks %q:\n%s", want, m.Body)
+				}
+			}
+			for _, s := range append(e.mis.secrets(), clientSecret) {
+				if strings.Contains(m.Body, s) || strings.Contains(m.Subject, s) {
+					t.Fatalf("the alert holds a secret")
+				}
+			}
+		}
 		// Priming again reconnects.
 		q := e.begin(r, "s")
 		if _, err := r.svc.CompleteConnect(admin(), "campdoc", "s", q.Get("state"), e.mis.newCode(q.Get("code_challenge"))); err != nil {
@@ -463,7 +498,60 @@ func TestRevokedGrantDisconnects(t *testing.T) {
 		if _, err := r.svc.Token(context.Background(), "campdoc"); err != nil {
 			t.Fatalf("Token after priming again: %v", err)
 		}
+		// A second disconnection is a second alert.
+		e.mis.revoked = true
+		e.clk.Add(55 * time.Minute)
+		if _, err := r.svc.Token(context.Background(), "campdoc"); !errors.Is(err, connector.ErrDisconnected) {
+			t.Fatalf("Token with the grant revoked again: %v", err)
+		}
+		if got := e.alerts(r); len(got) != 4 {
+			t.Fatalf("%d alerts after two disconnections, want 4", len(got))
+		}
 	})
+}
+
+// addAlertUsers stores the people a disconnection alert may go to and
+// returns the ids of those it must go to: two active administrators with
+// an address. A staff member, a deleted administrator and one without an
+// address get none.
+func (e *env) addAlertUsers(r replica) []int64 {
+	e.t.Helper()
+	ctx := context.Background()
+	add := func(email, role string) int64 {
+		u := &directory.User{Email: email, GivenName: "G", FamilyName: "F", Registered: e.clk.Now()}
+		if err := r.db.CreateUser(ctx, u); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := r.db.SetUserRoles(ctx, u.ID, []string{role}); err != nil {
+			e.t.Fatal(err)
+		}
+		return u.ID
+	}
+	a1 := add("admin1@example.org", directory.RoleAdmin)
+	add("staff@example.org", directory.RoleStaff)
+	gone := add("gone@example.org", directory.RoleAdmin)
+	at := e.clk.Now()
+	if err := r.db.SetUserDeleted(ctx, gone, &at); err != nil {
+		e.t.Fatal(err)
+	}
+	add("", directory.RoleAdmin)
+	a2 := add("admin2@example.org", directory.RoleAdmin)
+	return []int64{a1, a2}
+}
+
+// alerts reads the stored connector alerts: messages of no intervention,
+// which no intervention's listing shows (an intervention's name is never
+// empty).
+func (e *env) alerts(r replica) []*mail.Outgoing {
+	e.t.Helper()
+	if intervention.CheckName("") == nil {
+		e.t.Fatal("an empty intervention name is valid: connector alerts would be listed as its messages")
+	}
+	got, err := r.db.ListMailMessages(context.Background(), "", 0, 100)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got
 }
 
 // TestOnlyAdminsManage: every management method refuses staff and the

@@ -17,6 +17,7 @@ import (
 	"ward/internal/connector/mistest"
 	"ward/internal/directory"
 	"ward/internal/httpauth"
+	"ward/internal/mail"
 	"ward/internal/server"
 	"ward/internal/testutil"
 )
@@ -287,6 +288,21 @@ func TestConnectorPassThroughDone(t *testing.T) {
 		}
 		if got := len(r.mis.Requests()); got != n {
 			t.Fatalf("a call on a disconnected connector reached the MIS (%d requests, was %d)", got, n)
+		}
+		// The administrator was mailed once (stored not_sent: no SMTP
+		// here), without any secret the MIS issued.
+		alerts, err := r.svc.DB.ListMailMessages(context.Background(), "", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(alerts) != 1 || alerts[0].RecipientAddress != adminEmail || alerts[0].Status != mail.StatusNotSent ||
+			!strings.Contains(alerts[0].Body, "/admin/connectors/campdoc/connect") {
+			t.Fatalf("disconnection alerts %+v, want one not_sent to %s", alerts, adminEmail)
+		}
+		for _, s := range r.mis.Issued() {
+			if strings.Contains(alerts[0].Body, s) {
+				t.Fatalf("the alert holds a secret the MIS issued")
+			}
 		}
 	})
 }

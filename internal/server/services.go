@@ -234,6 +234,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 		return nil, err
 	}
 	conns, err := connector.NewService(connector.Deps{Store: db, Tx: db, Directory: dir, Audit: auditLog, Keyset: connAEAD,
+		Alerts: connector.Alerts{Admins: db, Outbox: outbox},
 		Tokens: tokenclient.New(outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
 			outbound.Limits{Timeout: 10 * time.Second}))},
 		connector.Config{AllowPrivate: cfg.OutboundAllowPrivate, Now: o.now, Logger: o.logger})

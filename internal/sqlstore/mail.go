@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"ward/internal/apperr"
+	"ward/internal/connector"
+	"ward/internal/directory"
 	"ward/internal/intervention"
 	"ward/internal/mail"
 )
@@ -133,7 +135,24 @@ func (d *DB) MailRecipients(ctx context.Context, ids []int64) ([]intervention.Re
 	return out, nil
 }
 
+// AdminMailboxes returns the users holding the admin role, not deleted,
+// with an email address, in id order, at most limit: whom a connector's
+// disconnection alert is mailed to.
+func (d *DB) AdminMailboxes(ctx context.Context, limit int) ([]connector.Mailbox, error) {
+	out, err := queryList(ctx, d.rd(ctx), "read administrators' addresses", func(s scanner) (connector.Mailbox, error) {
+		var m connector.Mailbox
+		return m, s.Scan(&m.UserID, &m.Email)
+	}, `SELECT u.id, u.email FROM users u JOIN user_roles r ON r.user_id = u.id
+		WHERE r.role_name = ? AND u.deleted_at IS NULL AND u.email <> ''
+		ORDER BY u.id LIMIT ?`, directory.RoleAdmin, limit)
+	if err != nil {
+		return nil, fmt.Errorf("admin mailboxes: %w", err)
+	}
+	return out, nil
+}
+
 var (
 	_ mail.Store                  = (*DB)(nil)
 	_ intervention.RecipientStore = (*DB)(nil)
+	_ connector.AdminMailboxes    = (*DB)(nil)
 )

@@ -16,7 +16,7 @@ func TestMailConformance(t *testing.T) {
 			db := open(t)
 			return storetest.MailBackend{
 				Backend: storetest.Backend{Directory: db, Audit: db, Tx: db, Roles: db.Roles},
-				Mail:    db, Recipients: db,
+				Mail:    db, Recipients: db, Admins: db,
 			}
 		})
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ward/internal/apperr"
+	"ward/internal/connector"
 	"ward/internal/directory"
 	"ward/internal/intervention"
 	"ward/internal/mail"
@@ -21,6 +22,8 @@ type MailBackend struct {
 	Backend
 	Mail       mail.Store
 	Recipients intervention.RecipientStore
+	// Admins lists whom a connector's disconnection alert goes to.
+	Admins connector.AdminMailboxes
 }
 
 // RunMail runs every mail conformance case, each on a backend from open.
@@ -35,6 +38,7 @@ func RunMail(t *testing.T, open func(t *testing.T) MailBackend) {
 		{"MailPurgedUsers", testMailPurgedUsers},
 		{"MailRecipients", testMailRecipients},
 		{"GroupMemberIDs", testGroupMemberIDs},
+		{"AdminMailboxes", testAdminMailboxes},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -147,6 +151,27 @@ func testMailRecipients(t *testing.T, b MailBackend) {
 	}
 	if got, err := b.Recipients.MailRecipients(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("no ids: %v, %v", got, err)
+	}
+}
+
+// testAdminMailboxes: the administrators not deleted and with an
+// address, in id order, at most limit; other roles are not listed.
+func testAdminMailboxes(t *testing.T, b MailBackend) {
+	ctx := t.Context()
+	a := newUser(t, b.Backend, "a@example.org", directory.RoleAdmin)
+	newUser(t, b.Backend, "staff@example.org", directory.RoleStaff)
+	newUser(t, b.Backend, "", directory.RoleAdmin)
+	gone := newUser(t, b.Backend, "gone@example.org", directory.RoleAdmin)
+	must(t, b.Directory.SetUserDeleted(ctx, gone.ID, microPtr(base)), "delete")
+	c := newUser(t, b.Backend, "c@example.org", directory.RoleStaff, directory.RoleAdmin)
+	got, err := b.Admins.AdminMailboxes(ctx, 10)
+	must(t, err, "admin mailboxes")
+	want := []connector.Mailbox{{UserID: a.ID, Email: "a@example.org"}, {UserID: c.ID, Email: "c@example.org"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("admin mailboxes %+v, want %+v", got, want)
+	}
+	if got, _ := b.Admins.AdminMailboxes(ctx, 1); !reflect.DeepEqual(got, want[:1]) {
+		t.Fatalf("limited admin mailboxes %+v", got)
 	}
 }
 
