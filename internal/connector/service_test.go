@@ -340,9 +340,9 @@ func TestPrimeAndRefresh(t *testing.T) {
 		if err != nil || cur != fresh || e.mis.spends != n+1 {
 			t.Fatalf("Rejected(old): %q, %v, %d spends", cur, err, e.mis.spends)
 		}
-		base, err := r.svc.Endpoint(context.Background(), "campdoc")
-		if err != nil || base != e.mis.srv.URL+"/api/v2" {
-			t.Fatalf("Endpoint: %q, %v", base, err)
+		base, system, err := r.svc.Endpoint(context.Background(), "campdoc")
+		if err != nil || base != e.mis.srv.URL+"/api/v2" || system != connector.DefaultProfileSystem("campdoc") {
+			t.Fatalf("Endpoint: %q, %q, %v", base, system, err)
 		}
 		for ty, want := range map[audit.EventType]int{audit.ConnectorCreated: 1, audit.ConnectorPrimed: 1,
 			audit.ConnectorRefreshed: e.mis.spends} {
