@@ -70,7 +70,7 @@ func (a *app) connectorCreateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use: "create --name N --base-url U --authorize-url U --token-url U --client-id X " +
-			"(--client-secret S | --client-secret-file F) --redirect-uri U [--scope S ...] [--json]",
+			"(--client-secret S | --client-secret-file F) --redirect-uri U [--scope S ...] [--profile-system URI] [--json]",
 		Short: "Create an unprimed connector; the client secret is stored encrypted and never printed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -612,3 +612,30 @@ func (e *env) scanForSecrets(r replica) {
 		e.t.Fatal("the dump does not hold even the client id: the scan read nothing")
 	}
 }
+
+// TestProfileSystemCheck: a profile system is an absolute URI of valid
+// text without whitespace, at most 255 bytes; "" is the default for the
+// connector's name.
+func TestProfileSystemCheck(t *testing.T) {
+	for _, ok := range []string{"urn:ward:connector:campdoc:profile", "https://mis.example.org/id",
+		"http://mis.example.org/id", "urn:" + strings.Repeat("x", 251)} {
+		if err := connector.CheckProfileSystem("profile_system", ok); err != nil {
+			t.Errorf("CheckProfileSystem(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "profile", "urn:", "ftp://x.example.org", "https://", "urn:a b", "urn:a\x00b",
+		"urn:\xff", "urn:a\u00a0b", "urn:" + strings.Repeat("x", 252), "http:/relative"} {
+		err := connector.CheckProfileSystem("profile_system", bad)
+		if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "profile_system") {
+			t.Errorf("CheckProfileSystem(%q): %v, want Invalid naming the field", bad, err)
+		}
+	}
+	c := &connector.Connector{Name: "campdoc"}
+	if got := c.EffectiveProfileSystem(); got != "urn:ward:connector:campdoc:profile" {
+		t.Errorf("default: %q", got)
+	}
+	c.ProfileSystem = "urn:x"
+	if got := c.EffectiveProfileSystem(); got != "urn:x" {
+		t.Errorf("own: %q", got)
+	}
+}
