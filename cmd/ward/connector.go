@@ -27,18 +27,19 @@ func (a *app) connectorCmd() *cobra.Command {
 
 // connectorOut is a connector as --json prints it: never a secret or token.
 type connectorOut struct {
-	Name         string     `json:"name"`
-	BaseURL      string     `json:"base_url"`
-	AuthorizeURL string     `json:"authorize_url"`
-	TokenURL     string     `json:"token_url"`
-	ClientID     string     `json:"client_id"`
-	RedirectURI  string     `json:"redirect_uri"`
-	Scopes       []string   `json:"scopes"`
-	Status       string     `json:"status"`
-	Expiry       *time.Time `json:"token_expiry,omitempty"`
-	LastRefresh  *time.Time `json:"last_refresh,omitempty"`
-	LastError    string     `json:"last_error,omitempty"`
-	Version      int64      `json:"version"`
+	Name          string     `json:"name"`
+	BaseURL       string     `json:"base_url"`
+	AuthorizeURL  string     `json:"authorize_url"`
+	TokenURL      string     `json:"token_url"`
+	ClientID      string     `json:"client_id"`
+	RedirectURI   string     `json:"redirect_uri"`
+	Scopes        []string   `json:"scopes"`
+	ProfileSystem string     `json:"profile_system"`
+	Status        string     `json:"status"`
+	Expiry        *time.Time `json:"token_expiry,omitempty"`
+	LastRefresh   *time.Time `json:"last_refresh,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	Version       int64      `json:"version"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -50,8 +51,8 @@ func optTime(t time.Time) *time.Time {
 
 func toConnectorOut(c *connector.Connector) connectorOut {
 	return connectorOut{Name: c.Name, BaseURL: c.BaseURL, AuthorizeURL: c.AuthorizeURL, TokenURL: c.TokenURL,
-		ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scopes: c.Scopes, Status: string(c.Status),
-		Expiry: optTime(c.Expiry), LastRefresh: optTime(c.LastRefresh), LastError: c.LastError, Version: c.Version}
+		ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scopes: c.Scopes, ProfileSystem: c.EffectiveProfileSystem(),
+		Status: string(c.Status), Expiry: optTime(c.Expiry), LastRefresh: optTime(c.LastRefresh), LastError: c.LastError, Version: c.Version}
 }
 
 func (a *app) writeJSON(v any) error {
@@ -69,7 +70,7 @@ func (a *app) connectorCreateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use: "create --name N --base-url U --authorize-url U --token-url U --client-id X " +
-			"(--client-secret S | --client-secret-file F) --redirect-uri U [--scope S ...] [--json]",
+			"(--client-secret S | --client-secret-file F) --redirect-uri U [--scope S ...] [--profile-system URI] [--json]",
 		Short: "Create an unprimed connector; the client secret is stored encrypted and never printed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,6 +109,8 @@ func (a *app) connectorCreateCmd() *cobra.Command {
 	fl.StringVar(&secretFile, "client-secret-file", "", "file holding the client secret")
 	fl.StringVar(&s.RedirectURI, "redirect-uri", "", "ward's https://HOST/admin/connectors/NAME/callback, as registered at the remote")
 	fl.StringArrayVar(&s.Scopes, "scope", nil, "a scope to ask for (repeat for several)")
+	fl.StringVar(&s.ProfileSystem, "profile-system", "",
+		"identifier system holding a person's profile id at the remote (default urn:ward:connector:NAME:profile)")
 	fl.BoolVar(&asJSON, "json", false, "print the connector as JSON")
 	return cmd
 }
@@ -173,7 +176,7 @@ func (a *app) connectorShowCmd() *cobra.Command {
 				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				for _, row := range [][2]string{{"name", o.Name}, {"status", o.Status}, {"base_url", o.BaseURL},
 					{"authorize_url", o.AuthorizeURL}, {"token_url", o.TokenURL}, {"client_id", o.ClientID},
-					{"redirect_uri", o.RedirectURI}, {"scopes", strings.Join(o.Scopes, " ")},
+					{"redirect_uri", o.RedirectURI}, {"scopes", strings.Join(o.Scopes, " ")}, {"profile_system", o.ProfileSystem},
 					{"token_expiry", fmtTime(o.Expiry)}, {"last_refresh", fmtTime(o.LastRefresh)},
 					{"last_error", o.LastError}, {"version", fmt.Sprint(o.Version)}} {
 					fmt.Fprintf(w, "%s\t%s\n", row[0], row[1])

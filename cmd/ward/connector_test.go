@@ -24,7 +24,8 @@ func TestConnectorCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("create --json printed %q: %v", out, err)
 		}
-		if got.Name != "campdoc" || got.Status != "unprimed" || strings.Join(got.Scopes, " ") != "profiles groups" {
+		if got.Name != "campdoc" || got.Status != "unprimed" || strings.Join(got.Scopes, " ") != "profiles groups" ||
+			got.ProfileSystem != "urn:ward:connector:campdoc:profile" {
 			t.Fatalf("created %+v", got)
 		}
 		file := filepath.Join(t.TempDir(), "secret")
@@ -33,7 +34,16 @@ func TestConnectorCommands(t *testing.T) {
 		}
 		c.must("connector", "create", "--name", "other", "--base-url", "https://o.example.org", "--authorize-url",
 			"https://o.example.org/a", "--token-url", "https://o.example.org/t", "--client-id", "w",
-			"--client-secret-file", file, "--redirect-uri", "https://ward.example.org/admin/connectors/other/callback")
+			"--client-secret-file", file, "--redirect-uri", "https://ward.example.org/admin/connectors/other/callback",
+			"--profile-system", "https://o.example.org/fhir/profile-id")
+		if out := c.must("connector", "show", "other"); !strings.Contains(out, "https://o.example.org/fhir/profile-id") {
+			t.Fatalf("show other: %q lacks its profile system", out)
+		}
+		var other connectorOut
+		if err := json.Unmarshal([]byte(c.must("connector", "show", "other", "--json")), &other); err != nil ||
+			other.ProfileSystem != "https://o.example.org/fhir/profile-id" {
+			t.Fatalf("show other --json: %+v, %v", other, err)
+		}
 		for _, a := range [][]string{{"connector", "list"}, {"connector", "list", "--json"},
 			{"connector", "show", "campdoc"}, {"connector", "show", "campdoc", "--json"}} {
 			out := c.must(a...)
@@ -52,6 +62,9 @@ func TestConnectorCommands(t *testing.T) {
 				"--token-url", "https://a.example.org", "--client-id", "w", "--client-secret", "s", "--redirect-uri", "https://w.example.org"},
 			{"connector", "create", "--name", "y", "--base-url", "https://mis.example.org", "--authorize-url", "https://a.example.org",
 				"--token-url", "https://a.example.org", "--client-id", "w", "--redirect-uri", "https://w.example.org"},
+			{"connector", "create", "--name", "z", "--base-url", "https://mis.example.org", "--authorize-url", "https://a.example.org",
+				"--token-url", "https://a.example.org", "--client-id", "w", "--client-secret", "s",
+				"--redirect-uri", "https://w.example.org", "--profile-system", "not a uri"},
 		} {
 			if code, _, errs := c.run(bad...); code == 0 || errs == "" {
 				t.Errorf("ward %s = exit %d stderr %q, want a refusal", strings.Join(bad, " "), code, errs)

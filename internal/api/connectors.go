@@ -14,21 +14,22 @@ import (
 // connectorJSON is a connector as the management API shows it: its
 // settings and status, never its client secret or a token.
 type connectorJSON struct {
-	Name         string     `json:"name"`
-	BaseURL      string     `json:"base_url"`
-	AuthorizeURL string     `json:"authorize_url"`
-	TokenURL     string     `json:"token_url"`
-	ClientID     string     `json:"client_id"`
-	RedirectURI  string     `json:"redirect_uri"`
-	Scopes       []string   `json:"scopes"`
-	Status       string     `json:"status" enum:"unprimed,connected,disconnected" doc:"unprimed until an administrator connects it; disconnected once the remote refused a refresh for good."`
-	Expiry       *time.Time `json:"token_expiry,omitempty" doc:"When the current access token expires."`
-	LastRefresh  *time.Time `json:"last_refresh,omitempty" doc:"When tokens were last obtained."`
-	LastError    string     `json:"last_error,omitempty" doc:"The last failure to obtain tokens."`
-	ConnectPath  string     `json:"connect_path" doc:"Where an administrator's browser primes the connector."`
-	Created      time.Time  `json:"created"`
-	Updated      time.Time  `json:"updated"`
-	Version      int64      `json:"version"`
+	Name          string     `json:"name"`
+	BaseURL       string     `json:"base_url"`
+	AuthorizeURL  string     `json:"authorize_url"`
+	TokenURL      string     `json:"token_url"`
+	ClientID      string     `json:"client_id"`
+	RedirectURI   string     `json:"redirect_uri"`
+	Scopes        []string   `json:"scopes"`
+	ProfileSystem string     `json:"profile_system" doc:"The identifier system holding a person's profile id in the remote (the default urn:ward:connector:<name>:profile when none was set)."`
+	Status        string     `json:"status" enum:"unprimed,connected,disconnected" doc:"unprimed until an administrator connects it; disconnected once the remote refused a refresh for good."`
+	Expiry        *time.Time `json:"token_expiry,omitempty" doc:"When the current access token expires."`
+	LastRefresh   *time.Time `json:"last_refresh,omitempty" doc:"When tokens were last obtained."`
+	LastError     string     `json:"last_error,omitempty" doc:"The last failure to obtain tokens."`
+	ConnectPath   string     `json:"connect_path" doc:"Where an administrator's browser primes the connector."`
+	Created       time.Time  `json:"created"`
+	Updated       time.Time  `json:"updated"`
+	Version       int64      `json:"version"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -40,7 +41,8 @@ func timePtr(t time.Time) *time.Time {
 
 func toConnectorJSON(c *connector.Connector) connectorJSON {
 	return connectorJSON{Name: c.Name, BaseURL: c.BaseURL, AuthorizeURL: c.AuthorizeURL, TokenURL: c.TokenURL,
-		ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scopes: c.Scopes, Status: string(c.Status),
+		ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scopes: c.Scopes, ProfileSystem: c.EffectiveProfileSystem(),
+		Status: string(c.Status),
 		Expiry: timePtr(c.Expiry), LastRefresh: timePtr(c.LastRefresh), LastError: c.LastError,
 		ConnectPath: "/admin/connectors/" + url.PathEscape(c.Name) + "/connect",
 		Created:     c.CreatedAt, Updated: c.UpdatedAt, Version: c.Version}
@@ -55,6 +57,9 @@ type createConnectorBody struct {
 	ClientSecret string   `json:"client_secret" maxLength:"2048" doc:"Stored encrypted; never returned."`
 	RedirectURI  string   `json:"redirect_uri" maxLength:"2048" doc:"ward's /admin/connectors/{name}/callback as the remote knows it."`
 	Scopes       []string `json:"scopes,omitempty" maxItems:"32"`
+	// No maxLength: the service refuses an over-long value with a 400
+	// naming the field, like any other bad value.
+	ProfileSystem string `json:"profile_system,omitempty" doc:"Optional absolute URI (urn:, http:// or https://, at most 255 bytes): the system of the directory identifier holding a person's profile id in the remote. Default urn:ward:connector:<name>:profile."`
 }
 
 type connectorPath struct {
@@ -98,7 +103,7 @@ func (s *server) registerConnectors(api huma.API) {
 		b := in.Body
 		c, err := s.conns.Create(ctx, connector.Settings{Name: b.Name, BaseURL: b.BaseURL, AuthorizeURL: b.AuthorizeURL,
 			TokenURL: b.TokenURL, ClientID: b.ClientID, ClientSecret: b.ClientSecret, RedirectURI: b.RedirectURI,
-			Scopes: b.Scopes})
+			Scopes: b.Scopes, ProfileSystem: b.ProfileSystem})
 		if err != nil {
 			return nil, err
 		}

@@ -74,6 +74,8 @@ type connectorDoc struct {
 	Scopes      []string `json:"scopes"`
 	ConnectPath string   `json:"connect_path"`
 	TokenExpiry *string  `json:"token_expiry"`
+	// ProfileSystem is the effective profile identifier system.
+	ProfileSystem string `json:"profile_system"`
 }
 
 func TestConnectorAPI(t *testing.T) {
@@ -100,7 +102,7 @@ func TestConnectorAPI(t *testing.T) {
 		noSecret(res)
 		e.must(res, http.StatusCreated, &c)
 		if c.Name != "campdoc" || c.Status != "unprimed" || c.ConnectPath != "/admin/connectors/campdoc/connect" ||
-			c.TokenExpiry != nil || len(c.Scopes) != 1 {
+			c.TokenExpiry != nil || len(c.Scopes) != 1 || c.ProfileSystem != "urn:ward:connector:campdoc:profile" {
 			t.Fatalf("created: %+v", c)
 		}
 		if loc := res.header.Get("Location"); loc != "https://ward.test/api/connector/campdoc" {
@@ -156,5 +158,44 @@ func TestConnectorAPI(t *testing.T) {
 		}
 		e.must(e.do("DELETE", "/api/connector/campdoc", e.adminID, nil), http.StatusNoContent, nil)
 		e.problem(e.do("GET", "/api/connector/campdoc", e.adminID, nil), http.StatusNotFound)
+	})
+}
+
+// TestConnectorProfileSystemAPI: a connector's own profile identifier
+// system is stored and shown; a bad one is a 400 naming the field, on
+// both databases.
+func TestConnectorProfileSystemAPI(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		e, staff := newConnectorEnv(t, url)
+		body := connectorBody()
+		body["profile_system"] = "https://mis.example.org/fhir/profile-id"
+		e.problem(e.do("POST", "/api/connector", staff, body), http.StatusForbidden)
+		var c connectorDoc
+		e.must(e.do("POST", "/api/connector", e.adminID, body), http.StatusCreated, &c)
+		if c.ProfileSystem != "https://mis.example.org/fhir/profile-id" {
+			t.Fatalf("created: %+v", c)
+		}
+		c = connectorDoc{}
+		e.must(e.do("GET", "/api/connector/campdoc", e.adminID, nil), http.StatusOK, &c)
+		if c.ProfileSystem != "https://mis.example.org/fhir/profile-id" {
+			t.Fatalf("read back: %+v", c)
+		}
+		for _, v := range []string{"profile", "urn:", "ftp://x.example.org/p", "https://", "urn:a b",
+			"urn:a\x00b", "urn:a\tb", "urn:" + strings.Repeat("x", 252), "http:/relative"} {
+			b := connectorBody()
+			b["name"] = "other"
+			b["profile_system"] = v
+			if p := e.problem(e.do("POST", "/api/connector", e.adminID, b), http.StatusBadRequest); !strings.Contains(p.Detail, "profile_system") {
+				t.Fatalf("profile_system %q: detail %q does not name the field", v, p.Detail)
+			}
+		}
+		raw := `{"name":"other","base_url":"https://mis.example.org","authorize_url":"https://mis.example.org/a",` +
+			`"token_url":"https://mis.example.org/t","client_id":"c","client_secret":"s",` +
+			`"redirect_uri":"https://ward.test/cb","profile_system":"urn:` + "\xff" + `"}`
+		// The JSON decoder turns an invalid byte into U+FFFD (valid text);
+		// the service refuses raw invalid UTF-8 (TestProfileSystemCheck).
+		if res := e.do("POST", "/api/connector", e.adminID, raw); res.status >= 500 {
+			t.Fatalf("invalid UTF-8 profile_system: %d, want no 5xx", res.status)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"ward/internal/apperr"
@@ -43,7 +44,11 @@ type Connector struct {
 	ClientID     string
 	RedirectURI  string
 	Scopes       []string
-	Status       Status
+	// ProfileSystem is the system of the directory identifier holding a
+	// person's profile id in the remote system; "" means
+	// DefaultProfileSystem(Name). EffectiveProfileSystem resolves it.
+	ProfileSystem string
+	Status        Status
 	// Expiry is when the access token expires (zero: unknown or none).
 	Expiry time.Time
 	// LastRefresh is when tokens were last obtained (priming or refresh).
@@ -70,6 +75,40 @@ type Settings struct {
 	ClientSecret string
 	RedirectURI  string
 	Scopes       []string
+	// ProfileSystem is optional ("" is DefaultProfileSystem(Name)).
+	ProfileSystem string
+}
+
+// DefaultProfileSystem is the identifier system under which a person's
+// profile id in connector name's remote system is kept when the connector
+// names none (mis.ProfileSystem is this).
+func DefaultProfileSystem(name string) string { return "urn:ward:connector:" + name + ":profile" }
+
+// EffectiveProfileSystem is c's profile identifier system: its own, or the
+// default for its name.
+func (c *Connector) EffectiveProfileSystem() string {
+	if c.ProfileSystem != "" {
+		return c.ProfileSystem
+	}
+	return DefaultProfileSystem(c.Name)
+}
+
+// CheckProfileSystem refuses a profile system that is not an absolute URI
+// (urn:, http:// or https://) of at most 255 bytes of valid text without
+// whitespace: it becomes a directory identifier's system.
+func CheckProfileSystem(field, v string) error {
+	if err := checkText(field, v, 255); err != nil {
+		return err
+	}
+	if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+		return apperr.New(apperr.Invalid, "%s holds no whitespace", field)
+	}
+	lv := strings.ToLower(v)
+	if u, err := url.Parse(v); err != nil || !(strings.HasPrefix(lv, "urn:") && len(v) > 4 ||
+		(u.Scheme == "http" || u.Scheme == "https") && u.Host != "") {
+		return apperr.New(apperr.Invalid, "%s must be an absolute URI (urn:, http:// or https://)", field)
+	}
+	return nil
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -143,6 +182,9 @@ func (s *Settings) Validate(allowPrivate bool) error {
 	add(CheckURL("redirect_uri", s.RedirectURI, allowPrivate))
 	add(checkText("client_id", s.ClientID, 512))
 	add(checkText("client_secret", s.ClientSecret, 2048))
+	if s.ProfileSystem != "" {
+		add(CheckProfileSystem("profile_system", s.ProfileSystem))
+	}
 	if len(s.Scopes) > 32 {
 		add(apperr.New(apperr.Invalid, "at most 32 scopes"))
 	}

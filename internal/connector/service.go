@@ -171,7 +171,8 @@ func (s *Service) Create(ctx context.Context, in Settings) (*Connector, error) {
 	now := s.now()
 	c := &Connector{Name: in.Name, BaseURL: in.BaseURL, AuthorizeURL: in.AuthorizeURL, TokenURL: in.TokenURL,
 		ClientID: in.ClientID, RedirectURI: in.RedirectURI, Scopes: slices.Clone(in.Scopes), Status: StatusUnprimed,
-		CreatedAt: now, UpdatedAt: now}
+		ProfileSystem: in.ProfileSystem,
+		CreatedAt:     now, UpdatedAt: now}
 	if c.Scopes == nil {
 		c.Scopes = []string{}
 	}
@@ -233,14 +234,15 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	})
 }
 
-// Endpoint returns a connector's base URL, for the MIS client. Like Token
-// it is for ward's own code and checks no caller.
-func (s *Service) Endpoint(ctx context.Context, name string) (string, error) {
+// Endpoint returns a connector's base URL and effective profile identifier
+// system, for the MIS client, in one read. Like Token it is for ward's own
+// code and checks no caller.
+func (s *Service) Endpoint(ctx context.Context, name string) (base, profileSystem string, err error) {
 	c, err := s.d.Store.GetConnector(ctx, name)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return c.BaseURL, nil
+	return c.BaseURL, c.EffectiveProfileSystem(), nil
 }
 
 // randomToken is n random bytes, base64url without padding.

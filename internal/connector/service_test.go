@@ -340,9 +340,9 @@ func TestPrimeAndRefresh(t *testing.T) {
 		if err != nil || cur != fresh || e.mis.spends != n+1 {
 			t.Fatalf("Rejected(old): %q, %v, %d spends", cur, err, e.mis.spends)
 		}
-		base, err := r.svc.Endpoint(context.Background(), "campdoc")
-		if err != nil || base != e.mis.srv.URL+"/api/v2" {
-			t.Fatalf("Endpoint: %q, %v", base, err)
+		base, system, err := r.svc.Endpoint(context.Background(), "campdoc")
+		if err != nil || base != e.mis.srv.URL+"/api/v2" || system != connector.DefaultProfileSystem("campdoc") {
+			t.Fatalf("Endpoint: %q, %q, %v", base, system, err)
 		}
 		for ty, want := range map[audit.EventType]int{audit.ConnectorCreated: 1, audit.ConnectorPrimed: 1,
 			audit.ConnectorRefreshed: e.mis.spends} {
@@ -610,5 +610,32 @@ func (e *env) scanForSecrets(r replica) {
 	}
 	if !bytes.Contains(dump, []byte(clientID)) {
 		e.t.Fatal("the dump does not hold even the client id: the scan read nothing")
+	}
+}
+
+// TestProfileSystemCheck: a profile system is an absolute URI of valid
+// text without whitespace, at most 255 bytes; "" is the default for the
+// connector's name.
+func TestProfileSystemCheck(t *testing.T) {
+	for _, ok := range []string{"urn:ward:connector:campdoc:profile", "https://mis.example.org/id",
+		"http://mis.example.org/id", "urn:" + strings.Repeat("x", 251)} {
+		if err := connector.CheckProfileSystem("profile_system", ok); err != nil {
+			t.Errorf("CheckProfileSystem(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "profile", "urn:", "ftp://x.example.org", "https://", "urn:a b", "urn:a\x00b",
+		"urn:\xff", "urn:a\u00a0b", "urn:" + strings.Repeat("x", 252), "http:/relative"} {
+		err := connector.CheckProfileSystem("profile_system", bad)
+		if !apperr.Is(err, apperr.Invalid) || !strings.Contains(apperr.Message(err), "profile_system") {
+			t.Errorf("CheckProfileSystem(%q): %v, want Invalid naming the field", bad, err)
+		}
+	}
+	c := &connector.Connector{Name: "campdoc"}
+	if got := c.EffectiveProfileSystem(); got != "urn:ward:connector:campdoc:profile" {
+		t.Errorf("default: %q", got)
+	}
+	c.ProfileSystem = "urn:x"
+	if got := c.EffectiveProfileSystem(); got != "urn:x" {
+		t.Errorf("own: %q", got)
 	}
 }

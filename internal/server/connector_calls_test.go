@@ -413,3 +413,44 @@ func TestConnectorPassThroughRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectorProfileSystem: a connector created with its own profile
+// identifier system maps user:N through a directory identifier in that
+// system (one lookup); an identifier under the default system no longer
+// maps.
+func TestConnectorProfileSystem(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		r := newPassRig(t, dbURL)
+		admin := r.login(r.person("root@example.org", directory.RoleAdmin))
+		const system = "https://mis.example.org/fhir/profile-id"
+		if rec := r.send("POST", "/api/connector", admin, jsonBody(map[string]any{"name": "campdoc",
+			"base_url": r.mis.BaseURL(), "authorize_url": r.mis.AuthorizeURL(), "token_url": r.mis.TokenURL(),
+			"client_id": r.mis.ClientID(), "client_secret": r.mis.ClientSecret(), "profile_system": system,
+			"redirect_uri": "https://ward.test/admin/connectors/campdoc/callback"})); rec.Code != http.StatusCreated ||
+			!strings.Contains(rec.Body.String(), `"profile_system":"`+system+`"`) {
+			t.Fatalf("create connector: %d %s", rec.Code, rec.Body)
+		}
+		r.prime(admin)
+		p := r.mis.AddProfile(mistest.Profile{Identifier: "C-7", GivenName: "Ada", FamilyName: "Lovelace"})
+		g := r.mis.AddGroup(mistest.Group{Identifier: "S27", Name: "Summer 2027"})
+		sys := actor.System(context.Background())
+		mapped := func(email, idSystem string) int64 {
+			u, err := r.svc.Directory.CreateUser(sys, directory.NewUser{User: directory.User{Email: email},
+				Identifiers: []directory.Identifier{{System: idSystem, Value: fmt.Sprint(p.ID)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}
+		own, dflt := mapped("own@example.org", system), mapped("dflt@example.org", "urn:ward:connector:campdoc:profile")
+		base := "/api/connector/campdoc/profiles/"
+		reg := jsonBody(map[string]string{"group_id": fmt.Sprint(g.ID)})
+		want(t, r.send("POST", base+fmt.Sprintf("user:%d/registrations", own), admin, reg), http.StatusCreated,
+			"register a person mapped in the connector's system")
+		if regs := r.mis.Registrations(p.ID); len(regs) != 1 {
+			t.Fatalf("the MIS holds %d registrations of profile %d, want 1", len(regs), p.ID)
+		}
+		want(t, r.send("POST", base+fmt.Sprintf("user:%d/registrations", dflt), admin, reg), http.StatusNotFound,
+			"register a person mapped only in the default system")
+	})
+}

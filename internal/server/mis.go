@@ -41,12 +41,12 @@ func newMISClients(conns *connector.Service, dir *directory.Service, allowPrivat
 // there is no such connector). It checks no caller: the pass-through API
 // authorizes with connector.Service.Call first.
 func (f *MISClients) Client(ctx context.Context, name string) (*mis.Client, error) {
-	base, err := f.conns.Endpoint(ctx, name)
+	base, system, err := f.conns.Endpoint(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	return mis.New(mis.Config{Name: name, BaseURL: base, Tokens: f.conns, HTTPClient: f.http,
-		IDMap:   mis.DirectoryIDMap{Users: f.dir, System: mis.ProfileSystem(name)},
+		IDMap:   mis.DirectoryIDMap{Users: f.dir, System: system},
 		Logger:  f.logger.With("connector", name),
 		Metrics: f.metrics, Now: f.now})
 }

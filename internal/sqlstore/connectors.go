@@ -16,7 +16,7 @@ import (
 
 const connectorSelect = `SELECT id, name, base_url, authorize_url, token_url, client_id, redirect_uri,
 	scopes, status, client_secret_sealed, access_token_sealed, refresh_token_sealed, expiry, last_refresh,
-	last_error, lease_until, created_at, updated_at, version FROM connectors`
+	last_error, lease_until, created_at, updated_at, version, profile_system FROM connectors`
 
 // microOrZero stores the zero time as 0, so "none" reads back as zero.
 func microOrZero(t time.Time) int64 {
@@ -49,7 +49,7 @@ func scanConnector(s scanner) (*connector.Connector, error) {
 	)
 	if err := s.Scan(&c.ID, &c.Name, &c.BaseURL, &c.AuthorizeURL, &c.TokenURL, &c.ClientID, &c.RedirectURI,
 		&scopes, &status, &c.Secrets.ClientSecret, &c.Secrets.AccessToken, &c.Secrets.RefreshToken, &expiry, &last,
-		&c.LastError, &lease, &created, &up, &c.Version); err != nil {
+		&c.LastError, &lease, &created, &up, &c.Version, &c.ProfileSystem); err != nil {
 		return nil, err
 	}
 	c.Scopes = strings.Fields(scopes)
@@ -70,12 +70,12 @@ func roundConnectorTimes(c *connector.Connector) {
 func (d *DB) CreateConnector(ctx context.Context, c *connector.Connector) error {
 	if err := d.wr(ctx).row(ctx, `INSERT INTO connectors (name, base_url, authorize_url, token_url, client_id,
 		redirect_uri, scopes, status, client_secret_sealed, access_token_sealed, refresh_token_sealed, expiry,
-		last_refresh, last_error, lease_until, created_at, updated_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		last_refresh, last_error, lease_until, created_at, updated_at, profile_system, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 		c.Name, c.BaseURL, c.AuthorizeURL, c.TokenURL, c.ClientID, c.RedirectURI, strings.Join(c.Scopes, " "),
 		string(c.Status), sealedOrNull(c.Secrets.ClientSecret), sealedOrNull(c.Secrets.AccessToken),
 		sealedOrNull(c.Secrets.RefreshToken), microOrZero(c.Expiry), microOrZero(c.LastRefresh), c.LastError,
-		microOrZero(c.LeaseUntil), toMicro(c.CreatedAt), toMicro(c.UpdatedAt)).Scan(&c.ID); err != nil {
+		microOrZero(c.LeaseUntil), toMicro(c.CreatedAt), toMicro(c.UpdatedAt), c.ProfileSystem).Scan(&c.ID); err != nil {
 		return classify(err, "create connector")
 	}
 	c.Version = 1
@@ -106,12 +106,12 @@ func (d *DB) UpdateConnector(ctx context.Context, c *connector.Connector) error 
 	res, err := d.wr(ctx).exec(ctx, `UPDATE connectors SET base_url = ?, authorize_url = ?, token_url = ?,
 		client_id = ?, redirect_uri = ?, scopes = ?, status = ?, client_secret_sealed = ?, access_token_sealed = ?,
 		refresh_token_sealed = ?, expiry = ?, last_refresh = ?, last_error = ?, lease_until = ?, updated_at = ?,
-		version = version + 1
+		profile_system = ?, version = version + 1
 		WHERE name = ? AND version = ?`,
 		c.BaseURL, c.AuthorizeURL, c.TokenURL, c.ClientID, c.RedirectURI, strings.Join(c.Scopes, " "),
 		string(c.Status), sealedOrNull(c.Secrets.ClientSecret), sealedOrNull(c.Secrets.AccessToken),
 		sealedOrNull(c.Secrets.RefreshToken), microOrZero(c.Expiry), microOrZero(c.LastRefresh), c.LastError,
-		microOrZero(c.LeaseUntil), toMicro(c.UpdatedAt), c.Name, c.Version)
+		microOrZero(c.LeaseUntil), toMicro(c.UpdatedAt), c.ProfileSystem, c.Name, c.Version)
 	if err != nil {
 		return classify(err, "update connector")
 	}

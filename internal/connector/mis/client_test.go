@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"ward/internal/apperr"
+	wconnector "ward/internal/connector"
 	"ward/internal/connector/mis"
 	"ward/internal/connector/mistest"
 	"ward/internal/directory"
@@ -301,8 +302,8 @@ func TestDirectoryIDMap(t *testing.T) {
 			t.Errorf("ProfileID(%q) = %q, %v, %v; want %q, %v", tc.local, got, ok, err, tc.want, tc.ok)
 		}
 	}
-	if sys != "urn:ward:connector:campdoc:profile" {
-		t.Errorf("ProfileSystem = %q", sys)
+	if sys != "urn:ward:connector:campdoc:profile" || sys != wconnector.DefaultProfileSystem(connector) {
+		t.Errorf("ProfileSystem = %q, connector.DefaultProfileSystem = %q", sys, wconnector.DefaultProfileSystem(connector))
 	}
 }
 

@@ -40,7 +40,10 @@ type IDMap interface {
 const LocalPrefix = "user:"
 
 // ProfileSystem is the default identifier system under which a person's
-// MIS profile id is recorded for connector name.
+// MIS profile id is recorded for connector name. It equals
+// connector.DefaultProfileSystem (a test keeps them in step; this package
+// does not import connector), which a connector's own profile_system
+// setting replaces.
 func ProfileSystem(name string) string { return "urn:ward:connector:" + name + ":profile" }
 
 // DefaultRegistrationType is the seed's default registration type.

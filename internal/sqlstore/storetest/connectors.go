@@ -52,7 +52,8 @@ func fullConnector(name string) *connector.Connector {
 	return &connector.Connector{Name: name, BaseURL: "https://mis.example.org/api/v2",
 		AuthorizeURL: "https://mis.example.org/oauth/authorize", TokenURL: "https://mis.example.org/oauth/token",
 		ClientID: "ward-client", RedirectURI: "https://ward.example.org/admin/connectors/" + name + "/callback",
-		Scopes: []string{"profiles", "groups.read"}, Status: connector.StatusConnected,
+		Scopes: []string{"profiles", "groups.read"}, ProfileSystem: "https://mis.example.org/fhir/profile-id",
+		Status: connector.StatusConnected,
 		Expiry: micro(base.Add(time.Hour)), LastRefresh: micro(base), LastError: "earlier: 503",
 		LeaseUntil: micro(base.Add(time.Minute)),
 		Secrets: connector.Sealed{ClientSecret: []byte{1, 2, 0, 3}, AccessToken: []byte{4, 5, 6},
@@ -77,7 +78,8 @@ func testConnectorRoundTrip(t *testing.T, b ConnectorBackend) {
 	must(t, err, "get")
 	mustEqual(t, got, c, "read back")
 
-	// Zero times and no secrets read back as zero and nil.
+	// Zero times, no secrets and no profile system read back as zero, nil
+	// and "" (the default system).
 	bare := &connector.Connector{Name: "bare", BaseURL: "https://b.example.org", AuthorizeURL: "https://b.example.org/a",
 		TokenURL: "https://b.example.org/t", ClientID: "c", RedirectURI: "https://w.example.org/cb",
 		Scopes: []string{}, Status: connector.StatusUnprimed, CreatedAt: micro(base), UpdatedAt: micro(base)}
@@ -109,7 +111,7 @@ func testConnectorCAS(t *testing.T, b ConnectorBackend) {
 	createConnector(t, b, c)
 	stale := *c
 	c.Status, c.LastError, c.Secrets.AccessToken = connector.StatusDisconnected, "invalid_grant", []byte{9, 9}
-	c.Expiry, c.LeaseUntil = time.Time{}, time.Time{}
+	c.Expiry, c.LeaseUntil, c.ProfileSystem = time.Time{}, time.Time{}, "urn:example:profile"
 	must(t, b.Tx.InTx(ctx, func(ctx context.Context) error { return b.Connectors.UpdateConnector(ctx, c) }), "update")
 	if c.Version != 2 {
 		t.Fatalf("version after update: %d, want 2", c.Version)
