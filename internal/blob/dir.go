@@ -371,15 +371,16 @@ func (w *dirWriter) commit() (Info, error) {
 }
 
 // moveInto renames the root-relative file from to dir/name, creating dir. A
-// concurrent Delete may prune a directory between MkdirAll and Rename, so an
-// ENOENT is retried while the source still exists.
+// concurrent Delete may prune a directory between MkdirAll and Rename, or
+// between the levels MkdirAll creates, so an ENOENT from either is retried
+// while the source still exists.
 func (d *Dir) moveInto(from, dir, name string) error {
 	var err error
 	for range 8 {
-		if err = d.root.MkdirAll(dir, dirMode); err != nil {
-			return err
+		if err = d.root.MkdirAll(dir, dirMode); err == nil {
+			err = d.root.Rename(from, filepath.Join(dir, name))
 		}
-		if err = d.root.Rename(from, filepath.Join(dir, name)); err == nil {
+		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {

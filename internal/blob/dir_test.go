@@ -2,6 +2,7 @@ package blob_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,5 +365,39 @@ func TestDirCorruptMetadata(t *testing.T) {
 		if apperr.Message(err) != "internal error" {
 			t.Errorf("internal detail shown: %q", apperr.Message(err))
 		}
+	}
+}
+
+// A Delete prunes empty parents while another writer is creating them; the
+// writer's commit must not fail because a level it just made went away.
+func TestDirCommitRacesPrune(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, key := range []string{"exports/e/a/b/x.ndjson", "exports/e/a/c/y.ndjson"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				w, err := d.Create(ctx, key)
+				if err == nil {
+					_, err = w.Commit()
+				}
+				if err != nil {
+					errs <- fmt.Errorf("commit %s: %w", key, err)
+					return
+				}
+				if err := d.Delete(ctx, key); err != nil {
+					errs <- fmt.Errorf("delete %s: %w", key, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
