@@ -1,12 +1,6 @@
 package connector
 
-import (
-	"fmt"
-
-	"github.com/tink-crypto/tink-go/v2/aead/subtle"
-
-	"ward/internal/secrets"
-)
+import "ward/internal/secrets"
 
 // KeyPurpose is the secrets.DeriveKey purpose of the sub-key that seals
 // connectors' secrets: no other use of the master key can open them.
@@ -17,13 +11,5 @@ const KeyPurpose = "connector-secrets"
 // seals private signing keys). Without the master key the database holds
 // nothing usable.
 func NewMasterKeyAEAD(masterKey []byte) (Sealer, error) {
-	k, err := secrets.DeriveKey(masterKey, KeyPurpose, 32)
-	if err != nil {
-		return nil, fmt.Errorf("connector AEAD: %w", err)
-	}
-	a, err := subtle.NewAESGCM(k)
-	if err != nil {
-		return nil, fmt.Errorf("connector AEAD: %w", err)
-	}
-	return a, nil
+	return secrets.PurposeAEAD(masterKey, KeyPurpose)
 }

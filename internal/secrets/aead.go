@@ -119,3 +119,19 @@ func (k *Keyset) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// PurposeAEAD returns tink's AES-256-GCM under the sub-key of masterKey
+// derived for purpose: what one feature seals (connector tokens, webhook
+// secrets) no other use of the master key can open, and without the master
+// key the database holds nothing usable.
+func PurposeAEAD(masterKey []byte, purpose string) (tink.AEAD, error) {
+	k, err := DeriveKey(masterKey, purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%s AEAD: %w", purpose, err)
+	}
+	a, err := subtle.NewAESGCM(k)
+	if err != nil {
+		return nil, fmt.Errorf("%s AEAD: %w", purpose, err)
+	}
+	return a, nil
+}
