@@ -117,6 +117,15 @@ const (
 	ConnectorRefreshed    EventType = "connector.refreshed"    // Connector/{name}
 	ConnectorDisconnected EventType = "connector.disconnected" // Connector/{name}: the remote refused a refresh for good
 	ConnectorCalled       EventType = "connector.called"       // Connector/{name}: an administrator's pass-through call (operation, never a body)
+
+	// Webhooks (issue 15). A subscription's reference is its id.
+	WebhookCreated          EventType = "webhook.created"           // Webhook/{id}
+	WebhookUpdated          EventType = "webhook.updated"           // Webhook/{id}
+	WebhookDeleted          EventType = "webhook.deleted"           // Webhook/{id}
+	WebhookSecretRotated    EventType = "webhook.secret_rotated"    // Webhook/{id}
+	WebhookEnabled          EventType = "webhook.enabled"           // Webhook/{id}: by a person
+	WebhookDisabled         EventType = "webhook.disabled"          // Webhook/{id}: by a person, or by ward after a run of failures
+	WebhookDeliveryReplayed EventType = "webhook.delivery_replayed" // Webhook/{id}
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -210,6 +219,14 @@ var registry = map[EventType]eventInfo{
 	ConnectorRefreshed:    {Other, ActionUpdate},
 	ConnectorDisconnected: {Other, ActionUpdate},
 	ConnectorCalled:       {Other, ActionExecute},
+
+	WebhookCreated:          {Other, ActionCreate},
+	WebhookUpdated:          {Other, ActionUpdate},
+	WebhookDeleted:          {Other, ActionDelete},
+	WebhookSecretRotated:    {Other, ActionUpdate},
+	WebhookEnabled:          {Other, ActionUpdate},
+	WebhookDisabled:         {Other, ActionUpdate},
+	WebhookDeliveryReplayed: {Other, ActionExecute},
 }
 
 // Registered reports whether t is in the registry.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"ward/internal/audit"
 	"ward/internal/webhook"
@@ -87,4 +88,25 @@ func (d *DB) GetWebhook(ctx context.Context, id string) (*webhook.Subscription, 
 		return nil, classify(err, "get webhook")
 	}
 	return w, nil
+}
+
+const deliverySelect = `SELECT id, webhook_id, event_id, event_type, subject, payload, status, attempts,
+	next_attempt_at, last_attempt_at, response_status, last_error, latency_us, created_at, delivered_at
+	FROM webhook_deliveries`
+
+func scanDelivery(s scanner) (*webhook.Delivery, error) {
+	var (
+		dl                                 webhook.Delivery
+		typ, payload, status               string
+		next, last, latency, created, done int64
+	)
+	if err := s.Scan(&dl.ID, &dl.WebhookID, &dl.EventID, &typ, &dl.Subject, &payload, &status, &dl.Attempts,
+		&next, &last, &dl.ResponseStatus, &dl.LastError, &latency, &created, &done); err != nil {
+		return nil, err
+	}
+	dl.EventType, dl.Payload, dl.Status = audit.EventType(typ), []byte(payload), webhook.DeliveryStatus(status)
+	dl.NextAttemptAt, dl.LastAttemptAt = fromMicroOrZero(next), fromMicroOrZero(last)
+	dl.Latency = time.Duration(latency) * time.Microsecond
+	dl.CreatedAt, dl.DeliveredAt = fromMicro(created), fromMicroOrZero(done)
+	return &dl, nil
 }
