@@ -50,6 +50,11 @@ type Deps struct {
 	Audit  audit.Recorder
 	Tx     store.Transactor
 	Sealer Sealer
+	// Wake, when set, is called in the transaction that makes a
+	// subscription's deliveries due outside the dispatcher's own path (a
+	// replay, or enabling it again), so the delivery side can schedule
+	// its worker for webhookID with the change (River's InsertTx).
+	Wake func(ctx context.Context, webhookID string) error
 }
 
 // Config tunes the Service. Zero fields take the defaults.
@@ -427,6 +432,11 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 				return err
 			}
 		}
+		if statusEvent == audit.WebhookEnabled {
+			if err := s.wake(ctx, w.ID); err != nil {
+				return err
+			}
+		}
 		out = w
 		return nil
 	})
@@ -434,6 +444,18 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 		return nil, err
 	}
 	return out, nil
+}
+
+// wake tells the delivery side, in the transaction in ctx, that webhookID
+// has deliveries due now.
+func (s *Service) wake(ctx context.Context, webhookID string) error {
+	if s.d.Wake == nil {
+		return nil
+	}
+	if err := s.d.Wake(ctx, webhookID); err != nil {
+		return fmt.Errorf("schedule webhook %s deliveries: %w", webhookID, err)
+	}
+	return nil
 }
 
 // describe names an actor in a disabled reason.
@@ -578,6 +600,9 @@ func (s *Service) Replay(ctx context.Context, id string, deliveryID int64) (*Del
 		extra := map[string]any{"delivery_id": deliveryID, "replay_id": dl.ID, "event_id": dl.EventID,
 			"event_type": string(dl.EventType)}
 		if err := s.record(ctx, audit.WebhookDeliveryReplayed, w, fmt.Sprintf("delivery %d replayed as %d", deliveryID, dl.ID), extra); err != nil {
+			return err
+		}
+		if err := s.wake(ctx, id); err != nil {
 			return err
 		}
 		out = dl
