@@ -55,9 +55,12 @@ func insertDelivery(ctx context.Context, db *sqlstore.DB, d *webhook.Delivery) e
 	micro := func(t interface {
 		UnixMicro() int64
 		IsZero() bool
-	}) int64 { if t.IsZero() {
-		return 0
-	}; return t.UnixMicro() }
+	}) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMicro()
+	}
 	return db.Writer().QueryRowContext(ctx, q, d.WebhookID, d.EventID, string(d.EventType), d.Subject, string(d.Payload),
 		string(d.Status), d.Attempts, micro(d.NextAttemptAt), micro(d.LastAttemptAt), d.ResponseStatus, d.LastError,
 		d.Latency.Microseconds(), micro(d.CreatedAt), micro(d.DeliveredAt)).Scan(&d.ID)
