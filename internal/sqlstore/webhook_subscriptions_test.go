@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"ward/internal/sqlstore"
 	"ward/internal/sqlstore/storetest"
@@ -52,10 +53,7 @@ func insertDelivery(ctx context.Context, db *sqlstore.DB, d *webhook.Delivery) e
 		}
 		q = b.String()
 	}
-	micro := func(t interface {
-		UnixMicro() int64
-		IsZero() bool
-	}) int64 {
+	micro := func(t time.Time) int64 {
 		if t.IsZero() {
 			return 0
 		}
