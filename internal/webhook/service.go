@@ -380,7 +380,7 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 		return nil, apperr.New(apperr.Invalid, "status must be enabled or disabled")
 	}
 	var out *Subscription
-	err = s.d.Tx.InTx(ctx, func(ctx context.Context) error {
+	err = s.writeRetrying(ctx, func(ctx context.Context) error {
 		w, err := s.get(ctx, who, id)
 		if err != nil {
 			return err
@@ -444,6 +444,24 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 		return nil, err
 	}
 	return out, nil
+}
+
+// casAttempts bounds how often a read-modify-write of a subscription is
+// tried when another write (the delivery worker counting a failure, a
+// second administrator) changed it between the read and the write.
+const casAttempts = 3
+
+// writeRetrying runs fn in a transaction, again from the read when its
+// compare-and-swap lost to a concurrent write (apperr.Conflict), so a
+// person's change is not refused because a delivery failed meanwhile.
+func (s *Service) writeRetrying(ctx context.Context, fn func(ctx context.Context) error) error {
+	var err error
+	for range casAttempts {
+		if err = s.d.Tx.InTx(ctx, fn); !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+	}
+	return err
 }
 
 // wake tells the delivery side, in the transaction in ctx, that webhookID
@@ -515,7 +533,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap *time.Dur
 		return nil, "", err
 	}
 	var out *Subscription
-	err = s.d.Tx.InTx(ctx, func(ctx context.Context) error {
+	err = s.writeRetrying(ctx, func(ctx context.Context) error {
 		w, err := s.get(ctx, who, id)
 		if err != nil {
 			return err

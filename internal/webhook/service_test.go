@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,4 +206,61 @@ func TestServiceCreateCallers(t *testing.T) {
 	if err != nil || w.ClientID != e.portal {
 		t.Fatalf("the client itself: %+v %v", w, err)
 	}
+}
+
+// Concurrent changes are never lost: each one that succeeds is a version
+// and an audit event; a loser after every retry gets Conflict, never a
+// silent overwrite.
+func TestServiceConcurrentUpdates(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		e := newSvcEnv(t, dbURL)
+		sys := actor.System(context.Background())
+		w, _ := e.create(t)
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				d := fmt.Sprintf("writer %d", i)
+				if i%2 == 0 {
+					_, _, errs[i] = e.svc.RotateSecret(sys, w.ID, nil)
+					return
+				}
+				_, errs[i] = e.svc.Update(sys, w.ID, webhook.Changes{Description: &d})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !apperr.Is(err, apperr.Conflict):
+				t.Fatalf("a concurrent change failed: %v", err)
+			}
+		}
+		if ok == 0 {
+			t.Fatal("no concurrent change succeeded")
+		}
+		got, err := e.svc.Get(sys, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != int64(1+ok) {
+			t.Fatalf("version %d after %d successful changes", got.Version, ok)
+		}
+		evs, _, err := e.st.ListAudit(context.Background(), audit.Filter{}, store.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes := 0
+		for _, ev := range evs {
+			if ev.Type == audit.WebhookUpdated || ev.Type == audit.WebhookSecretRotated {
+				changes++
+			}
+		}
+		if changes != ok {
+			t.Fatalf("%d audit events for %d successful changes", changes, ok)
+		}
+	})
 }
