@@ -43,10 +43,24 @@ func toWebhookJSON(w *webhook.Subscription) webhookJSON {
 }
 
 // createdWebhookJSON is the answer to a create: the subscription and its
-// signing secret, shown this once.
+// signing secret, shown this once. The fields are spelled out: huma
+// documents no field of an embedded unexported struct.
 type createdWebhookJSON struct {
-	webhookJSON
-	Secret string `json:"secret" doc:"The signing secret (whsec_…), shown only in this answer; store it now."`
+	ID          string    `json:"id"`
+	Secret      string    `json:"secret" doc:"The signing secret (whsec_…), shown only in this answer; store it now."`
+	ClientID    string    `json:"client_id"`
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Description string    `json:"description"`
+	Status      string    `json:"status" enum:"enabled,disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	Version     int64     `json:"version"`
+}
+
+func toCreatedWebhookJSON(w *webhook.Subscription, secret string) createdWebhookJSON {
+	j := toWebhookJSON(w)
+	return createdWebhookJSON{ID: j.ID, Secret: secret, ClientID: j.ClientID, URL: j.URL, Events: j.Events,
+		Description: j.Description, Status: j.Status, CreatedAt: j.CreatedAt, Version: j.Version}
 }
 
 // deliveryJSON is one entry of the delivery log.
@@ -168,7 +182,7 @@ func (s *server) registerWebhooks(api huma.API) {
 			Location string `header:"Location"`
 			Body     createdWebhookJSON
 		}{Location: s.base + "/api/webhook/" + url.PathEscape(w.ID),
-			Body: createdWebhookJSON{webhookJSON: toWebhookJSON(w), Secret: secret}}, nil
+			Body: toCreatedWebhookJSON(w, secret)}, nil
 	})
 
 	register(api, s, huma.Operation{

@@ -623,3 +623,48 @@ func TestWebhookAPIClientCredentials(t *testing.T) {
 		t.Fatalf("anonymous: %d", a.status)
 	}
 }
+
+// The webhook operations are in the OpenAPI document, without the 422
+// this API never sends, and the create answer documents its secret.
+func TestWebhookOpenAPI(t *testing.T) {
+	h := newHookEnv(t, testutil.SQLiteURL(t), false)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	h.must(h.do("GET", "/api/openapi.json", 0, nil), http.StatusOK, &doc)
+	for path, methods := range map[string][]string{
+		"/api/webhook":                                      {"get", "post"},
+		"/api/webhook/{id}":                                 {"get", "patch", "delete"},
+		"/api/webhook/{id}/rotate-secret":                   {"post"},
+		"/api/webhook/{id}/deliveries":                      {"get"},
+		"/api/webhook/{id}/deliveries/{delivery_id}":        {"get"},
+		"/api/webhook/{id}/deliveries/{delivery_id}/replay": {"post"},
+	} {
+		for _, m := range methods {
+			op, ok := doc.Paths[path][m]
+			if !ok {
+				t.Errorf("%s %s missing from the OpenAPI document", m, path)
+				continue
+			}
+			if _, bad := op.Responses["422"]; bad {
+				t.Errorf("%s %s documents a 422", m, path)
+			}
+		}
+	}
+	found := false
+	for _, s := range doc.Components.Schemas {
+		if s.Properties["secret"] != nil && s.Properties["client_id"] != nil && s.Properties["events"] != nil {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no schema documents the create answer's secret beside the subscription's fields")
+	}
+}
