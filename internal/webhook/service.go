@@ -379,6 +379,25 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 	if ch.Status != nil && *ch.Status != StatusEnabled && *ch.Status != StatusDisabled {
 		return nil, apperr.New(apperr.Invalid, "status must be enabled or disabled")
 	}
+	// Only what changes is checked: a subscription made under other rules
+	// (WARD_OUTBOUND_ALLOW_PRIVATE since turned off) can still be disabled,
+	// described or deleted. The delivery side refuses its address anyway.
+	if ch.URL != nil {
+		if err := CheckURL(*ch.URL, s.cfg.AllowPrivate, s.cfg.PublicAddr); err != nil {
+			return nil, err
+		}
+	}
+	var newEvents []audit.EventType
+	if ch.Events != nil {
+		if newEvents, err = CheckEvents(*ch.Events); err != nil {
+			return nil, err
+		}
+	}
+	if ch.Description != nil {
+		if err := CheckDescription(*ch.Description); err != nil {
+			return nil, err
+		}
+	}
 	var out *Subscription
 	err = s.writeRetrying(ctx, func(ctx context.Context) error {
 		w, err := s.get(ctx, who, id)
@@ -389,22 +408,14 @@ func (s *Service) Update(ctx context.Context, id string, ch Changes) (*Subscript
 		if ch.URL != nil {
 			url = *ch.URL
 		}
-		evs := make([]string, len(events))
-		for i, e := range events {
-			evs[i] = string(e)
-		}
 		if ch.Events != nil {
-			evs = *ch.Events
+			events = newEvents
 		}
 		if ch.Description != nil {
 			desc = *ch.Description
 		}
-		cleaned, err := s.validate(url, evs, desc)
-		if err != nil {
-			return err
-		}
-		settings := url != w.URL || desc != w.Description || !slices.Equal(cleaned, w.Events)
-		w.URL, w.Events, w.Description = url, cleaned, desc
+		settings := url != w.URL || desc != w.Description || !slices.Equal(events, w.Events)
+		w.URL, w.Events, w.Description = url, events, desc
 		var statusEvent audit.EventType
 		if ch.Status != nil && *ch.Status != w.Status {
 			w.Status = *ch.Status

@@ -44,6 +44,7 @@ type svcEnv struct {
 	svc     *webhook.Service
 	aud     *failingAudit
 	portal  string
+	deps    webhook.Deps
 	woken   []string
 	wakeErr error
 }
@@ -66,14 +67,15 @@ func newSvcEnv(t *testing.T, dbURL string) *svcEnv {
 		t.Fatal(err)
 	}
 	e := &svcEnv{st: st, aud: &failingAudit{Recorder: log}}
-	e.svc, err = webhook.NewService(webhook.Deps{Store: st, Clients: clients, Roles: dir, Audit: e.aud, Tx: st, Sealer: sealer,
+	e.deps = webhook.Deps{Store: st, Clients: clients, Roles: dir, Audit: e.aud, Tx: st, Sealer: sealer,
 		Wake: func(ctx context.Context, id string) error {
 			if e.wakeErr != nil {
 				return e.wakeErr
 			}
 			e.woken = append(e.woken, id)
 			return nil
-		}}, webhook.Config{Now: clock})
+		}}
+	e.svc, err = webhook.NewService(e.deps, webhook.Config{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,4 +265,29 @@ func TestServiceConcurrentUpdates(t *testing.T) {
 			t.Fatalf("%d audit events for %d successful changes", changes, ok)
 		}
 	})
+}
+
+// A subscription made while private receivers were allowed can still be
+// disabled and described once they are not; its URL is only checked when
+// it changes.
+func TestServiceChecksOnlyWhatChanges(t *testing.T) {
+	e := newSvcEnv(t, testutil.SQLiteURL(t))
+	sys := actor.System(context.Background())
+	open, err := webhook.NewService(e.deps, webhook.Config{AllowPrivate: true, Now: func() time.Time { return now0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := open.Create(sys, webhook.NewSubscription{ClientID: e.portal, URL: "http://127.0.0.1:9000/hook",
+		Events: []string{"user.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, d := webhook.StatusDisabled, "test receiver"
+	if _, err := e.svc.Update(sys, w.ID, webhook.Changes{Status: &off, Description: &d}); err != nil {
+		t.Fatalf("disable under stricter rules: %v", err)
+	}
+	u := "http://127.0.0.1:9001/hook"
+	if _, err := e.svc.Update(sys, w.ID, webhook.Changes{URL: &u}); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("a private URL set under strict rules: %v", err)
+	}
 }
