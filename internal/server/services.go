@@ -263,9 +263,9 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 
 // newWebhooks builds the webhook control plane (issue 15). The URL check
 // at subscription time uses outbound's notion of a public address; the
-// real guard is the outbound client's at delivery time. Deps.Wake (waking
-// the delivery worker after a replay or a re-enable) is the delivery
-// side's to set when it wires its worker.
+// real guard is the outbound client's at delivery time. Wake (waking the
+// delivery worker after a replay or a re-enable) is the delivery side's to
+// set (Service.WakeWith) when it wires its worker.
 func newWebhooks(db *sqlstore.DB, masterKey []byte, clients *client.Service, dir *directory.Service,
 	auditLog *audit.Log, cfg config.Config, o options) (*webhook.Service, error) {
 	sealer, err := webhook.NewSealer(masterKey)
