@@ -90,6 +90,7 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 		clients,
 		a.interventionCmd(),
 		a.connectorCmd(),
+		a.webhookCmd(), // issue 15
 		a.tokenCmd(),
 		a.serviceAccountCmd(),
 		a.idpClientCmd(),

@@ -34,6 +34,7 @@ import (
 	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/session"
+	"ward/internal/webhook"
 )
 
 // MaxBodyBytes caps every request body this API reads. The server also
@@ -65,6 +66,9 @@ type Deps struct {
 	// (/api/connector/{name}/groups, /profiles, ...); without it they
 	// answer 503.
 	MIS MISClients
+	// Webhooks manages webhook subscriptions (issue 15); without it the
+	// /api/webhook routes are not mounted.
+	Webhooks *webhook.Service
 	// Base is ward's public base URL (no trailing slash), used for FHIR
 	// fullUrl values and Location headers.
 	Base string
@@ -85,6 +89,9 @@ type server struct {
 	aud        *audit.Log
 	base       string
 	log        *slog.Logger
+
+	// hooks is Deps.Webhooks (issue 15).
+	hooks *webhook.Service
 }
 
 // Mount registers the management API on mux and returns the huma API (for
@@ -95,6 +102,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 		log = slog.Default()
 	}
 	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, misClients: d.MIS, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s.hooks = d.Webhooks // issue 15
 
 	cfg := huma.DefaultConfig("ward management API", "1")
 	cfg.Info.Description = "Users, roles, organizations, consents, demographics and audit log. " +
@@ -151,6 +159,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 		s.registerCards(api)
 		s.registerCommunicate(api)
 		s.registerAccessRules(api)
+	}
+	if d.Webhooks != nil { // issue 15
+		s.registerWebhooks(api)
 	}
 	s.registerValueSets(api)
 	return api

@@ -189,6 +189,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Base:          cfg.PublicIssuer(),
 		Interventions: svc.Interventions,
 		Connectors:    svc.Connectors,
+		Webhooks:      svc.Webhooks, // issue 15
 		MIS:           svc.MIS.Client,
 		Logger:        o.logger,
 	})

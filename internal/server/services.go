@@ -29,6 +29,7 @@ import (
 	"ward/internal/secrets"
 	"ward/internal/session"
 	"ward/internal/sqlstore"
+	"ward/internal/webhook"
 )
 
 // Services are ward's domain services wired on one database: what the HTTP
@@ -81,6 +82,10 @@ type Services struct {
 	Connectors *connector.Service
 	// MIS builds a connector's MIS client for the pass-through API.
 	MIS *MISClients
+
+	// Webhooks manages webhook subscriptions (issue 15, the control
+	// plane); OpenSecrets serves the delivery side.
+	Webhooks *webhook.Service
 }
 
 // Option adjusts how services and the server are built.
@@ -241,12 +246,34 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Webhook subscriptions (issue 15): signing secrets sealed under
+	// their own sub-key of the master key.
+	hooks, err := newWebhooks(db, masterKey, clients, dir, auditLog, cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
 		Interventions: ivs, Mail: outbox, Connectors: conns,
-		MIS: newMISClients(conns, dir, cfg.OutboundAllowPrivate, o)}, nil
+		MIS:      newMISClients(conns, dir, cfg.OutboundAllowPrivate, o),
+		Webhooks: hooks}, nil
+}
+
+// newWebhooks builds the webhook control plane (issue 15). The URL check
+// at subscription time uses outbound's notion of a public address; the
+// real guard is the outbound client's at delivery time. Wake (waking the
+// delivery worker after a replay or a re-enable) is the delivery side's to
+// set (Service.WakeWith) when it wires its worker.
+func newWebhooks(db *sqlstore.DB, masterKey []byte, clients *client.Service, dir *directory.Service,
+	auditLog *audit.Log, cfg config.Config, o options) (*webhook.Service, error) {
+	sealer, err := webhook.NewSealer(masterKey)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sealer: %w", err)
+	}
+	return webhook.NewService(webhook.Deps{Store: db, Clients: clients, Roles: dir, Audit: auditLog, Tx: db, Sealer: sealer},
+		webhook.Config{AllowPrivate: cfg.OutboundAllowPrivate, PublicAddr: outbound.Public, Now: o.now})
 }
 
 // newOutbox builds the mail outbox, with the SMTP transport when a server
