@@ -192,6 +192,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Base:          cfg.PublicIssuer(),
 		Interventions: svc.Interventions,
 		Connectors:    svc.Connectors,
+		Integrations:  svc.Integrations,
 		MIS:           svc.MIS.Client,
 		Logger:        o.logger,
 	})
