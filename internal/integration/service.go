@@ -287,7 +287,7 @@ func (s *Service) Delete(ctx context.Context, id string) (int, error) {
 		if err := s.d.Store.DeleteIntegration(ctx, id); err != nil {
 			return err
 		}
-		return s.record(ctx, audit.IntegrationDeleted, it, map[string]any{"revoked_tokens": n},
+		return s.record(ctx, audit.IntegrationDeleted, it, map[string]any{"revoked": n},
 			fmt.Sprintf("deleted; %d live pushed token(s) revoked", n))
 	})
 	return n, err
@@ -461,7 +461,7 @@ func (s *Service) succeeded(ctx context.Context, it *Integration, m *Minted, sta
 		if err := s.d.Store.AddPushedToken(ctx, it.ID, m.ID, m.ExpiresAt, now); err != nil {
 			return fmt.Errorf("record pushed token: %w", err)
 		}
-		return s.record(ctx, audit.IntegrationTokenPushed, it, map[string]any{"token": m.ID, "jti": m.JTI,
+		return s.record(ctx, audit.IntegrationTokenPushed, it, map[string]any{"row_id": m.ID, "jti": m.JTI,
 			"expires": m.ExpiresAt.UTC().Format(time.RFC3339), "status": status, "webhook_id": msgID},
 			fmt.Sprintf("token %d pushed (expires %s)", m.ID, m.ExpiresAt.UTC().Format(time.RFC3339)))
 	})
@@ -490,7 +490,7 @@ func (s *Service) failed(ctx context.Context, it *Integration, m *Minted, status
 	fields := map[string]any{"status": status, "error": it.LastError, "failures": it.Failures,
 		"next_push_at": it.NextPushAt.Format(time.RFC3339)}
 	if m != nil {
-		fields["token"], fields["jti"] = m.ID, m.JTI
+		fields["row_id"], fields["jti"] = m.ID, m.JTI
 	}
 	err := s.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		if m != nil {
@@ -539,7 +539,7 @@ func (s *Service) backoff(n int) time.Duration {
 // record writes one typed audit event about it in ctx's transaction. The
 // fields never hold a secret or a token.
 func (s *Service) record(ctx context.Context, t audit.EventType, it *Integration, extra map[string]any, comment string) error {
-	fields := map[string]any{"client": it.ClientID, "url": redact(it.URL), "token_lifetime_s": int64(it.TokenLifetime / time.Second)}
+	fields := map[string]any{"client": it.ClientID, "url": redact(it.URL), "lifetime_s": int64(it.TokenLifetime / time.Second)}
 	for k, v := range extra {
 		fields[k] = v
 	}

@@ -146,7 +146,7 @@ func (p *Provider) MintPushedToken(ctx context.Context, clientID string, lifetim
 		}
 		return p.auditTool(ctx, audit.Change{Type: audit.TokenIssued, Subject: audit.Ref("Client", clientID),
 			Fields: map[string]any{"grant": GrantIntegrationPush, "scope": strings.Join(scopes, " "), "refreshed": false,
-				"token": info.ID, "integration": integration, "expires": info.ExpiresAt.UTC().Format(time.RFC3339)}},
+				"row_id": info.ID, "integration": integration, "expires": info.ExpiresAt.UTC().Format(time.RFC3339)}},
 			"token issued to client %s (grant %s for integration %s, scope %q)", clientID, GrantIntegrationPush,
 			integration, strings.Join(scopes, " "))
 	})
