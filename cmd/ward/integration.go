@@ -188,6 +188,11 @@ func (a *app) integrationPushCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withServices(cmd, func(svc *server.Services) error {
+				// Tokens are signed with ward's keys, which this process
+				// loads (or, on a fresh install, creates) as serve does.
+				if err := svc.Keys.EnsureActive(actor.System(cmd.Context())); err != nil {
+					return fmt.Errorf("signing keys: %w", err)
+				}
 				it, err := svc.Integrations.PushNow(actor.System(cmd.Context()), args[0])
 				if err != nil {
 					return fmt.Errorf("push integration: %w", err)

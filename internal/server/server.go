@@ -28,6 +28,7 @@ import (
 	"ward/internal/connector/mis"
 	"ward/internal/httpauth"
 	"ward/internal/idpcompat"
+	"ward/internal/integration"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/web"
@@ -84,7 +85,8 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	jcfg.AuditCheckpointInterval = cfg.AuditCheckpointInterval
 	// A key retired by rotation stays published while anything it signed
 	// (JWT access tokens, ID tokens) may still be valid.
-	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime)
+	// Pushed integration tokens live up to integration.MaxLifetime.
+	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime, integration.MaxLifetime)
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
