@@ -302,6 +302,11 @@ func TestIntegrationPushedTokenEndToEnd(t *testing.T) {
 		if in["active"] != true || in["scope"] != "system/Patient.rs" || in["client_id"] != portal.ID {
 			t.Fatalf("introspection of the pushed token: %v", in)
 		}
+		// The token tools see it as the client's JWT (ward token inspect).
+		ti, err := svc.OAuth.InspectToken(sys, first)
+		if err != nil || !ti.Active || ti.Format != "jwt" || ti.ClientID != portal.ID || ti.UserID != 0 {
+			t.Fatalf("inspect the pushed token: %+v, %v", ti, err)
+		}
 		req := httptest.NewRequest("GET", "/fhir/Patient?_count=5", nil)
 		req.Header.Set("Authorization", "Bearer "+first)
 		res := httptest.NewRecorder()
