@@ -91,6 +91,7 @@ WARD_MASTER_KEY, ...), so the CLI and a running server can share one database.`,
 		a.interventionCmd(),
 		a.connectorCmd(),
 		a.webhookCmd(), // issue 15
+		a.integrationCmd(),
 		a.tokenCmd(),
 		a.serviceAccountCmd(),
 		a.idpClientCmd(),

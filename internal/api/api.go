@@ -31,6 +31,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/connector"
 	"ward/internal/directory"
+	"ward/internal/integration"
 	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/session"
@@ -62,6 +63,9 @@ type Deps struct {
 	// Connectors manages connectors (issue 16); without it the
 	// /api/connector routes are not mounted.
 	Connectors *connector.Service
+	// Integrations pushes tokens to integrations (issue 15 part 2);
+	// without it the /api/integration routes are not mounted.
+	Integrations *integration.Service
 	// MIS builds a connector's MIS client for the pass-through routes
 	// (/api/connector/{name}/groups, /profiles, ...); without it they
 	// answer 503.
@@ -84,6 +88,7 @@ type server struct {
 	sess    *session.Service
 	ivs     *intervention.Service
 	conns   *connector.Service
+	ints    *integration.Service
 	// misClients builds a connector's MIS client (Deps.MIS).
 	misClients MISClients
 	aud        *audit.Log
@@ -101,7 +106,7 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, misClients: d.MIS, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
+	s := &server{dir: d.Directory, clients: d.Clients, oauth: d.OAuth, sess: d.Sessions, ivs: d.Interventions, conns: d.Connectors, ints: d.Integrations, misClients: d.MIS, aud: d.Audit, base: strings.TrimRight(d.Base, "/"), log: log}
 	s.hooks = d.Webhooks // issue 15
 
 	cfg := huma.DefaultConfig("ward management API", "1")
@@ -152,6 +157,9 @@ func Mount(mux *http.ServeMux, d Deps) huma.API {
 	if d.Connectors != nil {
 		s.registerConnectors(api)
 		s.registerConnectorCalls(api)
+	}
+	if d.Integrations != nil {
+		s.registerIntegrations(api)
 	}
 	if d.Interventions != nil {
 		s.registerInterventions(api)

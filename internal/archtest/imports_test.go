@@ -54,8 +54,9 @@ var (
 var riverImporters = []string{
 	"ward/internal/jobs",
 	"ward/internal/bulk",
-	"ward/internal/mail",      // the outbox's delivery worker
-	"ward/internal/connector", // the token refresh worker and sweep
+	"ward/internal/mail",        // the outbox's delivery worker
+	"ward/internal/connector",   // the token refresh worker and sweep
+	"ward/internal/integration", // the token push worker, sweep and start job
 }
 
 // fositeImporter is the one package that may import fosite (the design:

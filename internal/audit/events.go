@@ -126,6 +126,14 @@ const (
 	WebhookEnabled          EventType = "webhook.enabled"           // Webhook/{id}: by a person
 	WebhookDisabled         EventType = "webhook.disabled"          // Webhook/{id}: by a person, or by ward after a run of failures
 	WebhookDeliveryReplayed EventType = "webhook.delivery_replayed" // Webhook/{id}
+
+	// Pushed integration tokens (issue 15 part 2). An integration's
+	// reference is its id; fields name the token's row id, jti and expiry,
+	// never the token.
+	IntegrationCreated     EventType = "integration.created"      // Integration/{id}
+	IntegrationDeleted     EventType = "integration.deleted"      // Integration/{id}
+	IntegrationTokenPushed EventType = "integration.token_pushed" // Integration/{id}: the receiver answered 2xx
+	IntegrationPushFailed  EventType = "integration.push_failed"  // Integration/{id}: its token was revoked
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -227,6 +235,12 @@ var registry = map[EventType]eventInfo{
 	WebhookEnabled:          {Other, ActionUpdate},
 	WebhookDisabled:         {Other, ActionUpdate},
 	WebhookDeliveryReplayed: {Other, ActionExecute},
+
+	// Pushed integration tokens (issue 15 part 2).
+	IntegrationCreated:     {Other, ActionCreate},
+	IntegrationDeleted:     {Other, ActionDelete},
+	IntegrationTokenPushed: {Other, ActionExecute},
+	IntegrationPushFailed:  {Other, ActionExecute},
 }
 
 // Registered reports whether t is in the registry.

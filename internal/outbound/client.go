@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -133,6 +134,33 @@ func (c *Client) Get(ctx context.Context, rawURL, accept string) ([]byte, error)
 		return nil, fmt.Errorf("outbound: GET %s: reading the body: %w", redact(req.URL), c.timedOut(err))
 	}
 	return body, nil
+}
+
+// Post sends body to rawURL with the given headers and returns the
+// remote's status, whatever it is (the caller decides what counts as
+// accepted); the response body is read up to the cap and dropped. An error
+// means no status was received (refused address or scheme, timeout,
+// redirect, connection failure); its text carries the detail for the log.
+func (c *Client) Post(ctx context.Context, rawURL string, headers map[string]string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.limits.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("outbound: POST: %w", err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("outbound: POST %s: %w", redact(req.URL), c.timedOut(unwrapURL(err)))
+	}
+	defer res.Body.Close()
+	// Drained (to the cap) so the connection can be reused; a body over
+	// the cap only ends the connection.
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, nil
 }
 
 // timedOut names a timeout as ErrTimeout (net/http words it several ways,

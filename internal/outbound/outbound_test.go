@@ -202,3 +202,61 @@ func TestStatusIsAnError(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestPost: Post sends the body and headers and returns any status (the
+// caller judges it); a loopback receiver is refused with the switch off,
+// a redirect is not followed, a receiver that hangs times out.
+func TestPost(t *testing.T) {
+	var got atomic.Value
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /ok", func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 64)
+		n, _ := r.Body.Read(b)
+		got.Store(r.Header.Get("webhook-id") + " " + r.Header.Get("Content-Type") + " " + string(b[:n]))
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /fail", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(strings.Repeat("x", 1<<20))) // drained up to the cap, then dropped
+	})
+	mux.HandleFunc("POST /moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusTemporaryRedirect) })
+	mux.HandleFunc("POST /hang", func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c := outbound.New(allow, outbound.Limits{Timeout: 300 * time.Millisecond})
+	h := map[string]string{"webhook-id": "msg_1", "Content-Type": "application/json"}
+	if st, err := c.Post(t.Context(), srv.URL+"/ok", h, []byte(`{"a":1}`)); err != nil || st != http.StatusAccepted {
+		t.Fatalf("POST /ok: %d %v", st, err)
+	}
+	if s, _ := got.Load().(string); s != `msg_1 application/json {"a":1}` {
+		t.Fatalf("the receiver got %q", s)
+	}
+	if st, err := c.Post(t.Context(), srv.URL+"/fail", h, nil); err != nil || st != http.StatusInternalServerError {
+		t.Fatalf("POST /fail: %d %v, want the status and no error", st, err)
+	}
+	if _, err := c.Post(t.Context(), srv.URL+"/moved", h, nil); !errors.Is(err, outbound.ErrRedirect) {
+		t.Fatalf("POST /moved: %v, want ErrRedirect", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := c.Post(ctx, srv.URL+"/hang", h, nil); !errors.Is(err, outbound.ErrTimeout) || ctx.Err() != nil {
+		t.Fatalf("POST /hang: %v, want the client's own timeout", err)
+	}
+	off := outbound.New(outbound.Policy{}, outbound.Limits{})
+	if _, err := off.Post(t.Context(), srv.URL+"/ok", h, nil); !errors.Is(err, outbound.ErrScheme) {
+		t.Fatalf("plain http with the switch off: %v, want ErrScheme", err)
+	}
+	tls := httptest.NewTLSServer(mux)
+	t.Cleanup(tls.Close)
+	var refused *outbound.RefusedAddressError
+	if _, err := off.Post(t.Context(), tls.URL+"/ok", h, nil); !errors.As(err, &refused) {
+		t.Fatalf("loopback with the switch off: %v, want a refused address", err)
+	}
+}

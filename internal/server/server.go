@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"ward/internal/connector/mis"
 	"ward/internal/httpauth"
 	"ward/internal/idpcompat"
+	"ward/internal/integration"
 	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/web"
@@ -83,12 +85,14 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	jcfg.AuditCheckpointInterval = cfg.AuditCheckpointInterval
 	// A key retired by rotation stays published while anything it signed
 	// (JWT access tokens, ID tokens) may still be valid.
-	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime)
+	// Pushed integration tokens live up to integration.MaxLifetime.
+	jcfg.MaxTokenLifetime = max(cfg.AccessTokenLifetime, svc.OAuth.Config().IDTokenLifetime, integration.MaxLifetime)
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
-		Register:    jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register),
-		Periodic:    append(svc.Export.Periodic(), svc.Connectors.Periodic()...),
+		Register: jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register,
+			svc.Integrations.Register),
+		Periodic:    slices.Concat(svc.Export.Periodic(), svc.Connectors.Periodic(), svc.Integrations.Periodic()),
 		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
@@ -97,6 +101,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	s.jobs = runner
 	svc.Mail.UseJobs(runner)
 	svc.Connectors.UseJobs(runner)
+	svc.Integrations.UseJobs(runner)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -190,6 +195,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Interventions: svc.Interventions,
 		Connectors:    svc.Connectors,
 		Webhooks:      svc.Webhooks, // issue 15
+		Integrations:  svc.Integrations,
 		MIS:           svc.MIS.Client,
 		Logger:        o.logger,
 	})
@@ -300,6 +306,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.jobs.Start(ctx); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("start background jobs: %w", err)
+	}
+	// Every integration gets a fresh token when ward starts (one replica
+	// pushes: the job is unique per minute).
+	if err := s.svc.Integrations.EnqueueStartPush(ctx); err != nil {
+		s.o.logger.ErrorContext(ctx, "enqueue the integrations' start push", "err", err)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -20,6 +20,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/document"
 	"ward/internal/httpauth"
+	"ward/internal/integration"
 	"ward/internal/intervention"
 	"ward/internal/jobs"
 	"ward/internal/mail"
@@ -86,6 +87,9 @@ type Services struct {
 	// Webhooks manages webhook subscriptions (issue 15, the control
 	// plane); OpenSecrets serves the delivery side.
 	Webhooks *webhook.Service
+	// Integrations pushes tokens to integrations (issue 15 part 2); its
+	// push jobs are enqueued with the runner server.New builds.
+	Integrations *integration.Service
 }
 
 // Option adjusts how services and the server are built.
@@ -252,13 +256,24 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	intAEAD, err := secrets.PurposeAEAD(masterKey, integration.KeyPurpose)
+	if err != nil {
+		return nil, err
+	}
+	ints, err := integration.NewService(integration.Deps{Store: db, Tx: db, Directory: dir, Audit: auditLog,
+		Sealer: intAEAD, Minter: integrationMinter{p: provider},
+		Poster: outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate}, outbound.Limits{Timeout: 10 * time.Second})},
+		integration.Config{AllowPrivate: cfg.OutboundAllowPrivate, Now: o.now, Logger: o.logger})
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
 		Interventions: ivs, Mail: outbox, Connectors: conns,
 		MIS:      newMISClients(conns, dir, cfg.OutboundAllowPrivate, o),
-		Webhooks: hooks}, nil
+		Webhooks: hooks, Integrations: ints}, nil
 }
 
 // newWebhooks builds the webhook control plane (issue 15). The URL check
