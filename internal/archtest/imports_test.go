@@ -56,6 +56,7 @@ var riverImporters = []string{
 	"ward/internal/bulk",
 	"ward/internal/mail",      // the outbox's delivery worker
 	"ward/internal/connector", // the token refresh worker and sweep
+	"ward/internal/webhook",   // the dispatcher and the delivery worker (issue 15)
 }
 
 // fositeImporter is the one package that may import fosite (the design:

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -215,3 +216,39 @@ func (c *capped) Read(p []byte) (int, error) {
 }
 
 func (c *capped) Close() error { return c.rc.Close() }
+
+// SnippetBytes bounds the body Post returns: enough for a log line.
+const SnippetBytes = 256
+
+// Post sends body to rawURL with the given headers and returns the answer's
+// status and at most SnippetBytes of its body, whatever the status (the
+// caller decides what a success is), within the same guarantees as Get:
+// the timeout bounds the whole exchange, the body read is capped, the
+// address is checked at dial time, and a redirect is an error
+// (ErrRedirect), never followed. The body past the snippet is drained up
+// to the cap so that the connection can be reused.
+func (c *Client) Post(ctx context.Context, rawURL string, headers map[string]string, body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.limits.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbound: POST: %w", err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbound: POST %s: %w", redact(req.URL), c.timedOut(unwrapURL(err)))
+	}
+	defer res.Body.Close()
+	snippet, err := io.ReadAll(io.LimitReader(res.Body, SnippetBytes))
+	if err == nil {
+		_, err = io.Copy(io.Discard, res.Body)
+	}
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return res.StatusCode, snippet, fmt.Errorf("outbound: POST %s: reading the answer: %w", redact(req.URL), c.timedOut(err))
+	}
+	return res.StatusCode, snippet, nil
+}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,8 +88,11 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
-		Register:    jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register),
-		Periodic:    append(svc.Export.Periodic(), svc.Connectors.Periodic()...),
+		// Webhooks (issue 15): the dispatcher runs every second; delivery
+		// jobs are queued by it.
+		Register: jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register,
+			svc.Webhooks.Register),
+		Periodic:    slices.Concat(svc.Export.Periodic(), svc.Connectors.Periodic(), svc.Webhooks.Periodic()),
 		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
@@ -97,6 +101,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	s.jobs = runner
 	svc.Mail.UseJobs(runner)
 	svc.Connectors.UseJobs(runner)
+	svc.Webhooks.UseJobs(runner)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -128,6 +133,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		return nil, err
 	}
 	svc.MIS.metrics = misMetrics
+	// Webhook deliveries by outcome and their latency (issue 15).
+	whMetrics, err := newWebhookMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	svc.Webhooks.Observe(whMetrics)
 
 	s.csrf = http.NewCrossOriginProtection()
 	// Behind a proxy that rewrites Host, the browser's Origin is the public

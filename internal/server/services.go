@@ -29,6 +29,7 @@ import (
 	"ward/internal/secrets"
 	"ward/internal/session"
 	"ward/internal/sqlstore"
+	"ward/internal/webhook"
 )
 
 // Services are ward's domain services wired on one database: what the HTTP
@@ -81,6 +82,10 @@ type Services struct {
 	Connectors *connector.Service
 	// MIS builds a connector's MIS client for the pass-through API.
 	MIS *MISClients
+	// Webhooks is the webhook outbox's data plane (issue 15): the
+	// dispatcher over the audit chain and the delivery worker; its jobs
+	// are inserted with the runner server.New builds.
+	Webhooks *webhook.Outbox
 }
 
 // Option adjusts how services and the server are built.
@@ -241,12 +246,26 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Webhook delivery (issue 15): signing secrets open with a sub-key of
+	// the master key; receivers are reached through the outbound client
+	// (SSRF guard at dial time, timeout, no redirects).
+	whSealer, err := webhook.NewSealer(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	whOutbox, err := webhook.NewOutbox(webhook.Deps{Store: db, Tx: db, Audit: auditLog, Sealer: whSealer,
+		Poster: outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
+			outbound.Limits{Timeout: cfg.WebhookTimeout})},
+		webhook.Config{Timeout: cfg.WebhookTimeout, MaxFailures: cfg.WebhookMaxFailures, Now: o.now, Logger: o.logger})
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
 		Interventions: ivs, Mail: outbox, Connectors: conns,
-		MIS: newMISClients(conns, dir, cfg.OutboundAllowPrivate, o)}, nil
+		MIS: newMISClients(conns, dir, cfg.OutboundAllowPrivate, o), Webhooks: whOutbox}, nil
 }
 
 // newOutbox builds the mail outbox, with the SMTP transport when a server
