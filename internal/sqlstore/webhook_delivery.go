@@ -78,7 +78,7 @@ func (d *DB) DispatchTargets(ctx context.Context) ([]webhook.Target, error) {
 		t.Sub = sub
 		return t, err
 	}, `SELECT `+webhookColumnsW+`, c.scope, COALESCE(c.intervention, '') FROM webhooks w
-		JOIN oauth_clients c ON c.client_id = w.client_id WHERE c.disabled = 0 ORDER BY w.id`)
+		JOIN oauth_clients c ON c.client_id = w.client_id WHERE NOT c.disabled ORDER BY w.id`)
 }
 
 // SubscribedPeople returns the "subscribed" intervention rows of userIDs.
