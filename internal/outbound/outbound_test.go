@@ -202,3 +202,38 @@ func TestStatusIsAnError(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestPost: Post reports any status with the start of the answer, sends
+// the headers given, refuses a redirect, and keeps the address check.
+func TestPost(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		case "/big":
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(r.Header.Get("X-Test") + " " + r.Header.Get("Content-Type")))
+		}
+	}))
+	defer srv.Close()
+	c := outbound.New(allow, outbound.Limits{Timeout: 2 * time.Second})
+	status, snippet, err := c.Post(context.Background(), srv.URL+"/fail", map[string]string{"X-Test": "hi", "Content-Type": "application/json"}, []byte(`{}`))
+	if err != nil || status != 500 || string(snippet) != "hi application/json" {
+		t.Fatalf("post: %d %q %v", status, snippet, err)
+	}
+	status, snippet, err = c.Post(context.Background(), srv.URL+"/big", nil, nil)
+	if err != nil || status != 202 || len(snippet) != outbound.SnippetBytes {
+		t.Fatalf("big answer: %d %d %v", status, len(snippet), err)
+	}
+	if _, _, err := c.Post(context.Background(), srv.URL+"/redirect", nil, nil); !errors.Is(err, outbound.ErrRedirect) {
+		t.Fatalf("redirect: %v", err)
+	}
+	strict := outbound.New(outbound.Policy{}, outbound.Limits{Timeout: 2 * time.Second})
+	var refused *outbound.RefusedAddressError
+	if _, _, err := strict.Post(context.Background(), strings.Replace(srv.URL, "http:", "https:", 1), nil, nil); !errors.As(err, &refused) {
+		t.Fatalf("loopback without AllowPrivate: %v", err)
+	}
+}
