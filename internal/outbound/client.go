@@ -44,6 +44,10 @@ type Limits struct {
 	Timeout time.Duration
 	// MaxBytes caps the response body; zero means DefaultMaxBytes.
 	MaxBytes int64
+	// IdlePerHost is how many idle connections to one host are kept for
+	// reuse; zero means 2. A caller that sends to one host from many
+	// goroutines (webhook delivery) keeps as many as it sends in parallel.
+	IdlePerHost int
 }
 
 // Errors a fetch fails with, wrapped with the detail; test with errors.Is
@@ -89,7 +93,7 @@ func New(p Policy, l Limits) *Client {
 		ResponseHeaderTimeout:  l.Timeout,
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		MaxIdleConns:           32,
-		MaxIdleConnsPerHost:    2,
+		MaxIdleConnsPerHost:    max(l.IdlePerHost, 2),
 		IdleConnTimeout:        30 * time.Second,
 		ForceAttemptHTTP2:      true,
 	}

@@ -255,7 +255,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	whOutbox, err := webhook.NewOutbox(webhook.Deps{Store: db, Tx: db, Audit: auditLog, Sealer: whSealer,
 		Poster: outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
-			outbound.Limits{Timeout: cfg.WebhookTimeout})},
+			outbound.Limits{Timeout: cfg.WebhookTimeout, IdlePerHost: webhook.DefaultParallel})},
 		webhook.Config{Timeout: cfg.WebhookTimeout, MaxFailures: cfg.WebhookMaxFailures, Now: o.now, Logger: o.logger})
 	if err != nil {
 		return nil, err

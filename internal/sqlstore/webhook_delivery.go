@@ -238,29 +238,53 @@ func (d *DB) ClaimDeliveries(ctx context.Context, webhookID string, now, until t
 	return out, nil
 }
 
+// attemptChunk is how many attempts one UPDATE records.
+const attemptChunk = 100
+
 // RecordAttempts writes each attempt's outcome (or a released claim's due
-// time). A succeeded delivery is never changed again, so a late worker
-// whose claim lapsed cannot undo another's success.
+// time), a statement per hundred attempts. A succeeded delivery is never
+// changed again, so a late worker whose claim lapsed cannot undo another's
+// success.
 func (d *DB) RecordAttempts(ctx context.Context, as []webhook.Attempt) error {
 	return d.inTx(ctx, func(ctx context.Context, x q) error {
+		var tried []webhook.Attempt
 		for _, a := range as {
-			var err error
-			if a.Released {
-				_, err = x.exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status <> 'succeeded'`,
-					toMicro(a.NextAttemptAt), a.DeliveryID)
-			} else {
+			if !a.Released {
+				tried = append(tried, a)
+				continue
+			}
+			if _, err := x.exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status <> 'succeeded'`,
+				toMicro(a.NextAttemptAt), a.DeliveryID); err != nil {
+				return classify(err, "release webhook delivery")
+			}
+		}
+		for start := 0; start < len(tried); start += attemptChunk {
+			part := tried[start:min(start+attemptChunk, len(tried))]
+			// One UPDATE ... FROM a VALUES list (both databases have it);
+			// the casts type PostgreSQL's parameters.
+			var b strings.Builder
+			b.WriteString(`WITH v (id, status, attempts, next_at, last_at, response_status, last_error, latency_us,
+				delivered_at) AS (VALUES `)
+			args := make([]any, 0, 9*len(part))
+			for i, a := range part {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT),
+					CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))`)
 				status, next, done := webhook.DeliveryRetrying, microOrZero(a.NextAttemptAt), int64(0)
 				if a.Succeeded {
 					status, next, done = webhook.DeliverySucceeded, 0, toMicro(a.At)
 				}
-				_, err = x.exec(ctx, `UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-					last_attempt_at = ?, response_status = ?, last_error = ?, latency_us = ?, delivered_at = ?
-					WHERE id = ? AND status <> 'succeeded'`,
-					string(status), a.Attempts, next, toMicro(a.At), a.ResponseStatus, a.Error,
-					a.Latency.Microseconds(), done, a.DeliveryID)
+				args = append(args, a.DeliveryID, string(status), a.Attempts, next, toMicro(a.At), a.ResponseStatus,
+					a.Error, a.Latency.Microseconds(), done)
 			}
-			if err != nil {
-				return classify(err, "record webhook delivery attempt")
+			b.WriteString(`) UPDATE webhook_deliveries SET status = v.status, attempts = v.attempts,
+				next_attempt_at = v.next_at, last_attempt_at = v.last_at, response_status = v.response_status,
+				last_error = v.last_error, latency_us = v.latency_us, delivered_at = v.delivered_at
+				FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.status <> 'succeeded'`)
+			if _, err := x.exec(ctx, b.String(), args...); err != nil {
+				return classify(err, "record webhook delivery attempts")
 			}
 		}
 		return nil

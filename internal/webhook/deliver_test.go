@@ -119,7 +119,7 @@ func (r *receiver) callCount() int {
 
 // env is ward's services on one database, with an outbox under test.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *server.Services
 	clock  *testutil.Clock
 	outbox *webhook.Outbox
@@ -133,7 +133,7 @@ type envOpts struct {
 	allowPrivate bool
 }
 
-func newEnv(t *testing.T, dbURL string, o envOpts) *env {
+func newEnv(t testing.TB, dbURL string, o envOpts) *env {
 	t.Helper()
 	if o.timeout == 0 {
 		o.timeout = 300 * time.Millisecond
@@ -159,7 +159,7 @@ func newEnv(t *testing.T, dbURL string, o envOpts) *env {
 		t.Fatal(err)
 	}
 	ob, err := webhook.NewOutbox(webhook.Deps{Store: svc.DB, Tx: svc.DB, Audit: svc.Audit, Sealer: sealer,
-		Poster: outbound.New(outbound.Policy{AllowPrivate: o.allowPrivate}, outbound.Limits{Timeout: o.timeout})},
+		Poster: outbound.New(outbound.Policy{AllowPrivate: o.allowPrivate}, outbound.Limits{Timeout: o.timeout, IdlePerHost: webhook.DefaultParallel})},
 		webhook.Config{Timeout: o.timeout, MaxFailures: o.maxFailures, Now: clock.Now, Rand: func() float64 { return 0.5 },
 			Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
