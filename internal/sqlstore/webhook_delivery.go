@@ -28,16 +28,27 @@ func (d *DB) forUpdate() string {
 }
 
 // LockDispatchCursor returns the id of the last dispatched audit event,
-// locking the cursor row until the transaction ends.
-func (d *DB) LockDispatchCursor(ctx context.Context) (int64, error) {
+// locking the cursor row until the transaction ends. On PostgreSQL a
+// cursor another dispatcher holds is skipped (ok false) rather than waited
+// for: the transaction may share a group commit with requests, which must
+// not queue behind another replica's dispatch.
+func (d *DB) LockDispatchCursor(ctx context.Context) (int64, bool, error) {
 	if d.Tx(ctx) == nil {
-		return 0, errors.New("lock webhook dispatch cursor: needs a transaction")
+		return 0, false, errors.New("lock webhook dispatch cursor: needs a transaction")
+	}
+	lock := ""
+	if d.dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	var id int64
-	if err := d.wr(ctx).row(ctx, `SELECT last_event_id FROM webhook_dispatch WHERE id = 1`+d.forUpdate()).Scan(&id); err != nil {
-		return 0, classify(err, "lock webhook dispatch cursor")
+	err := d.wr(ctx).row(ctx, `SELECT last_event_id FROM webhook_dispatch WHERE id = 1`+lock).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	return id, nil
+	if err != nil {
+		return 0, false, classify(err, "lock webhook dispatch cursor")
+	}
+	return id, true, nil
 }
 
 // SetDispatchCursor moves the dispatch cursor.

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,7 +128,7 @@ func TestWebhookDispatchCursor(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, url string) {
 		db := testutil.NewStore(t, url)
 		ctx := context.Background()
-		if _, err := db.LockDispatchCursor(ctx); err == nil {
+		if _, _, err := db.LockDispatchCursor(ctx); err == nil {
 			t.Fatal("locked the cursor outside a transaction")
 		}
 		for i := range 3 {
@@ -137,9 +138,9 @@ func TestWebhookDispatchCursor(t *testing.T) {
 			}
 		}
 		err := db.InTx(ctx, func(ctx context.Context) error {
-			c, err := db.LockDispatchCursor(ctx)
-			if err != nil {
-				return err
+			c, ok, err := db.LockDispatchCursor(ctx)
+			if err != nil || !ok {
+				return fmt.Errorf("lock: %v %v", ok, err)
 			}
 			evs, err := db.AuditEventsAfter(ctx, c, 2)
 			if err != nil {
@@ -154,9 +155,9 @@ func TestWebhookDispatchCursor(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = db.InTx(ctx, func(ctx context.Context) error {
-			c, err := db.LockDispatchCursor(ctx)
-			if err != nil {
-				return err
+			c, ok, err := db.LockDispatchCursor(ctx)
+			if err != nil || !ok {
+				return fmt.Errorf("lock: %v %v", ok, err)
 			}
 			evs, err := db.AuditEventsAfter(ctx, c, 10)
 			if len(evs) != 1 || evs[0].SubjectID != 3 {
@@ -190,4 +191,28 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// TestWebhookDispatchCursorSkippedWhileHeld: on PostgreSQL a second
+// replica's dispatcher skips the cursor another holds instead of waiting
+// (SQLite has one writer: the question does not arise).
+func TestWebhookDispatchCursorSkippedWhileHeld(t *testing.T) {
+	url := testutil.PostgresURL(t)
+	one, two := testutil.NewStore(t, url), testutil.NewStore(t, url)
+	ctx := context.Background()
+	err := one.InTx(ctx, func(ctx context.Context) error {
+		if _, ok, err := one.LockDispatchCursor(ctx); err != nil || !ok {
+			return fmt.Errorf("first lock: %v %v", ok, err)
+		}
+		return two.InTx(context.Background(), func(ctx2 context.Context) error {
+			_, ok, err := two.LockDispatchCursor(ctx2)
+			if err != nil || ok {
+				return fmt.Errorf("second replica: ok %v err %v, want a skip", ok, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

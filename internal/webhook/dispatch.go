@@ -61,8 +61,9 @@ type Subscribed struct {
 type OutboxStore interface {
 	// LockDispatchCursor returns the id of the last dispatched audit
 	// event, locking the cursor until the transaction ends, so that two
-	// dispatchers (replicas) never dispatch one event twice.
-	LockDispatchCursor(ctx context.Context) (int64, error)
+	// dispatchers (replicas) never dispatch one event twice; ok is false
+	// when another dispatcher holds it (this one then has nothing to do).
+	LockDispatchCursor(ctx context.Context) (lastEventID int64, ok bool, err error)
 	// SetDispatchCursor moves the cursor.
 	SetDispatchCursor(ctx context.Context, lastEventID int64) error
 	// AuditEventsAfter returns at most limit events after afterID in id
@@ -255,8 +256,8 @@ func (o *Outbox) dispatchBatch(ctx context.Context) (int, error) {
 	n := 0
 	err := o.d.Tx.InTx(ctx, func(ctx context.Context) error {
 		st := o.d.Store
-		cursor, err := st.LockDispatchCursor(ctx)
-		if err != nil {
+		cursor, ok, err := st.LockDispatchCursor(ctx)
+		if err != nil || !ok {
 			return err
 		}
 		evs, err := st.AuditEventsAfter(ctx, cursor, dispatchBatch)
