@@ -270,11 +270,14 @@ func (o *Outbox) send(ctx context.Context, sub *Subscription, secrets []string, 
 }
 
 // record writes a round's attempts, and the subscription's failure run, in
-// one transaction. The run is the number of consecutive failed tries of
-// the delivery failing longest since the last success: subjects failing
-// together in one round count once, so a receiver that is down fails its
-// run at the pace of the backoff, whatever its traffic. At MaxFailures the
-// subscription is disabled, audited in the same transaction.
+// one transaction. The run counts consecutive failures since the last
+// success (or the enabling that reset it), at most one per retry step: a
+// failed attempt adds one only when its delivery has been tried more often
+// than the run is long. Subjects failing together in one round so count
+// once, and a receiver that is down fails its run at the pace of the
+// backoff, whatever its traffic; one delivery that keeps failing while
+// others succeed never builds a run. At MaxFailures the subscription is
+// disabled, audited in the same transaction.
 func (o *Outbox) record(ctx context.Context, sub *Subscription, as []Attempt) error {
 	if len(as) == 0 {
 		return nil
@@ -298,7 +301,14 @@ func (o *Outbox) record(ctx context.Context, sub *Subscription, as []Attempt) er
 			case a.Succeeded:
 				run = 0
 			default:
-				run, lastErr = max(run, a.Attempts), a.Error
+				// One step per retry round of the longest-failing delivery:
+				// subjects failing together count once, and a delivery
+				// failing long (attempts far above the run, after a
+				// success or an enabling reset it) starts a run afresh.
+				if a.Attempts > run {
+					run++
+				}
+				lastErr = a.Error
 			}
 		}
 		disable := cur.Status == StatusEnabled && run >= o.cfg.MaxFailures
