@@ -654,3 +654,63 @@ func TestScopeFiltering(t *testing.T) {
 		}
 	})
 }
+
+// TestRotationOverlapSignsWithBoth: during a rotation's overlap a
+// delivery verifies with the previous secret too; after it, only with
+// the current one.
+func TestRotationOverlapSignsWithBoth(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{allowPrivate: true})
+		rcv := newReceiver(t)
+		e.client("crvs", "system/Patient.read", "")
+		cur, _ := webhook.NewSecret()
+		prev, _ := webhook.NewSecret()
+		seal := func(s string) []byte {
+			b, err := e.sealer.Encrypt([]byte(s), []byte("wh-rot"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		now := e.clock.Now()
+		if err := e.svc.DB.CreateWebhook(e.ctx, &webhook.Subscription{ID: "wh-rot", ClientID: "crvs", URL: rcv.srv.URL,
+			Events: []audit.EventType{audit.UserUpdated}, Status: webhook.StatusEnabled,
+			Secrets:   webhook.Sealed{Current: seal(cur), Previous: seal(prev), PreviousExpires: now.Add(time.Hour)},
+			CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		e.update(1, map[string]any{"n": 1})
+		e.dispatch()
+		e.deliver("wh-rot")
+		e.clock.Advance(2 * time.Hour)
+		e.update(1, map[string]any{"n": 2})
+		e.dispatch()
+		e.deliver("wh-rot")
+		got := rcv.received()
+		if len(got) != 2 {
+			t.Fatalf("received %d", len(got))
+		}
+		for i, g := range got {
+			if err := webhook.Verify(cur, g.headers, g.body, time.Unix(mustInt(t, g.headers[webhook.HeaderTimestamp]), 0), time.Minute); err != nil {
+				t.Errorf("message %d with the current secret: %v", i, err)
+			}
+		}
+		ts0 := time.Unix(mustInt(t, got[0].headers[webhook.HeaderTimestamp]), 0)
+		if err := webhook.Verify(prev, got[0].headers, got[0].body, ts0, time.Minute); err != nil {
+			t.Errorf("during the overlap, the previous secret: %v", err)
+		}
+		ts1 := time.Unix(mustInt(t, got[1].headers[webhook.HeaderTimestamp]), 0)
+		if err := webhook.Verify(prev, got[1].headers, got[1].body, ts1, time.Minute); err == nil {
+			t.Error("after the overlap the previous secret still verifies")
+		}
+	})
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
+}
