@@ -57,6 +57,7 @@ var riverImporters = []string{
 	"ward/internal/mail",        // the outbox's delivery worker
 	"ward/internal/connector",   // the token refresh worker and sweep
 	"ward/internal/integration", // the token push worker, sweep and start job
+	"ward/internal/webhook",     // the dispatcher and the delivery worker (issue 15)
 }
 
 // fositeImporter is the one package that may import fosite (the design:

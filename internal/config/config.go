@@ -131,6 +131,13 @@ type Config struct {
 	// Off (the default), only https to public addresses; see
 	// internal/outbound.
 	OutboundAllowPrivate bool
+	// WebhookTimeout bounds one webhook delivery, connection to answer
+	// (WARD_WEBHOOK_TIMEOUT); a receiver slower than this has failed.
+	WebhookTimeout time.Duration
+	// WebhookMaxFailures is the run of consecutive failed deliveries after
+	// which ward disables a subscription (WARD_WEBHOOK_MAX_FAILURES);
+	// a person enables it again.
+	WebhookMaxFailures int
 	// SMTP is the mail server messages are sent through (WARD_SMTP_*);
 	// with no host, messages are stored and logged as not sent.
 	SMTP SMTP
@@ -176,6 +183,8 @@ func Default() Config {
 		ExportSlice:             30 * time.Minute,
 		JobRescueAfter:          time.Hour,
 		AuditCheckpointInterval: 5 * time.Minute,
+		WebhookTimeout:          10 * time.Second,
+		WebhookMaxFailures:      20,
 		LogFormat:               LogJSON,
 		LogLevel:                "info",
 		SMTP:                    SMTP{Port: 587, TLS: SMTPStartTLS},
@@ -306,6 +315,15 @@ var envVars = map[string]setter{
 			return fmt.Errorf("not 1 or 0 (true or false): %q", v)
 		}
 		c.OutboundAllowPrivate = b
+		return nil
+	},
+	"WARD_WEBHOOK_TIMEOUT": func(c *Config, v string) error { return parseDuration(v, &c.WebhookTimeout) },
+	"WARD_WEBHOOK_MAX_FAILURES": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", v)
+		}
+		c.WebhookMaxFailures = n
 		return nil
 	},
 	"WARD_SMTP_HOST":     func(c *Config, v string) error { c.SMTP.Host = v; return nil },
@@ -545,6 +563,12 @@ func (c Config) Validate() error {
 	if c.ExportSlice < time.Second || c.JobRescueAfter < c.ExportSlice+min(c.ExportSlice, 5*time.Minute) {
 		bad("export slice and job rescue: want WARD_EXPORT_SLICE of at least 1s and WARD_JOB_RESCUE_AFTER of at least the slice plus min(slice, 5m), got %s and %s",
 			c.ExportSlice, c.JobRescueAfter)
+	}
+	if c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > 5*time.Minute {
+		bad("webhook timeout: must be between 100ms and 5m, got %s", c.WebhookTimeout)
+	}
+	if c.WebhookMaxFailures < 1 {
+		bad("webhook max failures: must be at least 1, got %d", c.WebhookMaxFailures)
 	}
 	if c.DocumentMaxBytes < 1 {
 		bad("document max bytes: must be positive, got %d", c.DocumentMaxBytes)

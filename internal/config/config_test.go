@@ -66,6 +66,8 @@ func TestFromEnv(t *testing.T) {
 				"WARD_SMTP_PASSWORD=s3cret",
 				"WARD_SMTP_FROM=ward@example.org",
 				"WARD_SMTP_TLS=tls",
+				"WARD_WEBHOOK_TIMEOUT=3s",
+				"WARD_WEBHOOK_MAX_FAILURES=5",
 			},
 			check: func(t *testing.T, c Config) {
 				want := Config{
@@ -87,6 +89,7 @@ func TestFromEnv(t *testing.T) {
 				want.OutboundAllowPrivate = true
 				want.SystemTokenLifetime = 2 * time.Minute
 				want.IDPTokenLifetime = 3 * time.Hour
+				want.WebhookTimeout, want.WebhookMaxFailures = 3*time.Second, 5
 				want.SMTP = SMTP{Host: "smtp.example.org", Port: 465, Username: "ward", Password: "s3cret",
 					From: "ward@example.org", TLS: SMTPTLS}
 				if c != want {
@@ -181,6 +184,8 @@ func TestValidate(t *testing.T) {
 		{"document limit", func(c *Config) { c.DocumentMaxBytes = 0 }, []string{"document max bytes"}},
 		{"system token lifetime", func(c *Config) { c.SystemTokenLifetime = 0 }, []string{"system token lifetime"}},
 		{"IdP token lifetime", func(c *Config) { c.IDPTokenLifetime = 0 }, []string{"IdP token lifetime"}},
+		{"webhook timeout", func(c *Config) { c.WebhookTimeout = time.Hour }, []string{"webhook timeout"}},
+		{"webhook max failures", func(c *Config) { c.WebhookMaxFailures = 0 }, []string{"webhook max failures"}},
 		{"slice outlives rescue", func(c *Config) { c.ExportSlice, c.JobRescueAfter = time.Hour, time.Hour }, []string{"export slice"}},
 		{"no data dir with url but no key", func(c *Config) { c.DataDir, c.DatabaseURL = "", "postgres://h/d" }, []string{"data dir"}},
 		{"postgres url", func(c *Config) { c.DatabaseURL = "postgresql://u:p@h:5432/d?sslmode=disable" }, nil},

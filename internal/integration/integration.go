@@ -140,10 +140,11 @@ type Minter interface {
 	Revoke(ctx context.Context, clientID string, tokenID int64) error
 }
 
-// Poster sends one POST and returns the receiver's status: the SSRF-guarded
-// outbound client, which refuses private addresses at dial time.
+// Poster sends one POST and returns the receiver's status and the start of
+// its answer: the SSRF-guarded outbound client, which refuses private
+// addresses at dial time.
 type Poster interface {
-	Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, error)
+	Post(ctx context.Context, url string, headers map[string]string, body []byte) (int, []byte, error)
 }
 
 // Sealer encrypts and decrypts with associated data

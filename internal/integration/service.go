@@ -436,7 +436,7 @@ func (s *Service) push(ctx context.Context, id string, force bool) (*Integration
 		return s.failed(ctx, it, m, 0, fmt.Errorf("sign: %w", err))
 	}
 	headers["Content-Type"] = "application/json"
-	status, perr := s.d.Poster.Post(ctx, it.URL, headers, body)
+	status, _, perr := s.d.Poster.Post(ctx, it.URL, headers, body)
 	if perr == nil && (status < 200 || status > 299) {
 		perr = fmt.Errorf("receiver answered %d", status)
 	}

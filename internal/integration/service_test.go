@@ -80,11 +80,11 @@ type fakePoster struct {
 	posts  []post
 }
 
-func (p *fakePoster) Post(_ context.Context, url string, headers map[string]string, body []byte) (int, error) {
+func (p *fakePoster) Post(_ context.Context, url string, headers map[string]string, body []byte) (int, []byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.posts = append(p.posts, post{url, headers, body})
-	return p.status, p.err
+	return p.status, nil, p.err
 }
 
 func (p *fakePoster) set(status int, err error) {

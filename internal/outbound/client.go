@@ -44,6 +44,10 @@ type Limits struct {
 	Timeout time.Duration
 	// MaxBytes caps the response body; zero means DefaultMaxBytes.
 	MaxBytes int64
+	// IdlePerHost is how many idle connections to one host are kept for
+	// reuse; zero means 2. A caller that sends to one host from many
+	// goroutines (webhook delivery) keeps as many as it sends in parallel.
+	IdlePerHost int
 }
 
 // Errors a fetch fails with, wrapped with the detail; test with errors.Is
@@ -89,7 +93,7 @@ func New(p Policy, l Limits) *Client {
 		ResponseHeaderTimeout:  l.Timeout,
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		MaxIdleConns:           32,
-		MaxIdleConnsPerHost:    2,
+		MaxIdleConnsPerHost:    max(l.IdlePerHost, 2),
 		IdleConnTimeout:        30 * time.Second,
 		ForceAttemptHTTP2:      true,
 	}
@@ -134,33 +138,6 @@ func (c *Client) Get(ctx context.Context, rawURL, accept string) ([]byte, error)
 		return nil, fmt.Errorf("outbound: GET %s: reading the body: %w", redact(req.URL), c.timedOut(err))
 	}
 	return body, nil
-}
-
-// Post sends body to rawURL with the given headers and returns the
-// remote's status, whatever it is (the caller decides what counts as
-// accepted); the response body is read up to the cap and dropped. An error
-// means no status was received (refused address or scheme, timeout,
-// redirect, connection failure); its text carries the detail for the log.
-func (c *Client) Post(ctx context.Context, rawURL string, headers map[string]string, body []byte) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.limits.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Errorf("outbound: POST: %w", err)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("outbound: POST %s: %w", redact(req.URL), c.timedOut(unwrapURL(err)))
-	}
-	defer res.Body.Close()
-	// Drained (to the cap) so the connection can be reused; a body over
-	// the cap only ends the connection.
-	_, _ = io.Copy(io.Discard, res.Body)
-	return res.StatusCode, nil
 }
 
 // timedOut names a timeout as ErrTimeout (net/http words it several ways,
@@ -243,3 +220,39 @@ func (c *capped) Read(p []byte) (int, error) {
 }
 
 func (c *capped) Close() error { return c.rc.Close() }
+
+// SnippetBytes bounds the body Post returns: enough for a log line.
+const SnippetBytes = 256
+
+// Post sends body to rawURL with the given headers and returns the answer's
+// status and at most SnippetBytes of its body, whatever the status (the
+// caller decides what a success is), within the same guarantees as Get:
+// the timeout bounds the whole exchange, the body read is capped, the
+// address is checked at dial time, and a redirect is an error
+// (ErrRedirect), never followed. The body past the snippet is drained up
+// to the cap so that the connection can be reused.
+func (c *Client) Post(ctx context.Context, rawURL string, headers map[string]string, body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.limits.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbound: POST: %w", err)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbound: POST %s: %w", redact(req.URL), c.timedOut(unwrapURL(err)))
+	}
+	defer res.Body.Close()
+	snippet, err := io.ReadAll(io.LimitReader(res.Body, SnippetBytes))
+	if err == nil {
+		_, err = io.Copy(io.Discard, res.Body)
+	}
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return res.StatusCode, snippet, fmt.Errorf("outbound: POST %s: reading the answer: %w", redact(req.URL), c.timedOut(err))
+	}
+	return res.StatusCode, snippet, nil
+}

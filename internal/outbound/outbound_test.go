@@ -203,10 +203,10 @@ func TestStatusIsAnError(t *testing.T) {
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 
-// TestPost: Post sends the body and headers and returns any status (the
+// TestPostTimeoutAndScheme: Post sends the body and headers and returns any status (the
 // caller judges it); a loopback receiver is refused with the switch off,
 // a redirect is not followed, a receiver that hangs times out.
-func TestPost(t *testing.T) {
+func TestPostTimeoutAndScheme(t *testing.T) {
 	var got atomic.Value
 	release := make(chan struct{})
 	mux := http.NewServeMux()
@@ -232,31 +232,66 @@ func TestPost(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	c := outbound.New(allow, outbound.Limits{Timeout: 300 * time.Millisecond})
 	h := map[string]string{"webhook-id": "msg_1", "Content-Type": "application/json"}
-	if st, err := c.Post(t.Context(), srv.URL+"/ok", h, []byte(`{"a":1}`)); err != nil || st != http.StatusAccepted {
+	if st, _, err := c.Post(t.Context(), srv.URL+"/ok", h, []byte(`{"a":1}`)); err != nil || st != http.StatusAccepted {
 		t.Fatalf("POST /ok: %d %v", st, err)
 	}
 	if s, _ := got.Load().(string); s != `msg_1 application/json {"a":1}` {
 		t.Fatalf("the receiver got %q", s)
 	}
-	if st, err := c.Post(t.Context(), srv.URL+"/fail", h, nil); err != nil || st != http.StatusInternalServerError {
+	if st, _, err := c.Post(t.Context(), srv.URL+"/fail", h, nil); err != nil || st != http.StatusInternalServerError {
 		t.Fatalf("POST /fail: %d %v, want the status and no error", st, err)
 	}
-	if _, err := c.Post(t.Context(), srv.URL+"/moved", h, nil); !errors.Is(err, outbound.ErrRedirect) {
+	if _, _, err := c.Post(t.Context(), srv.URL+"/moved", h, nil); !errors.Is(err, outbound.ErrRedirect) {
 		t.Fatalf("POST /moved: %v, want ErrRedirect", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if _, err := c.Post(ctx, srv.URL+"/hang", h, nil); !errors.Is(err, outbound.ErrTimeout) || ctx.Err() != nil {
+	if _, _, err := c.Post(ctx, srv.URL+"/hang", h, nil); !errors.Is(err, outbound.ErrTimeout) || ctx.Err() != nil {
 		t.Fatalf("POST /hang: %v, want the client's own timeout", err)
 	}
 	off := outbound.New(outbound.Policy{}, outbound.Limits{})
-	if _, err := off.Post(t.Context(), srv.URL+"/ok", h, nil); !errors.Is(err, outbound.ErrScheme) {
+	if _, _, err := off.Post(t.Context(), srv.URL+"/ok", h, nil); !errors.Is(err, outbound.ErrScheme) {
 		t.Fatalf("plain http with the switch off: %v, want ErrScheme", err)
 	}
 	tls := httptest.NewTLSServer(mux)
 	t.Cleanup(tls.Close)
 	var refused *outbound.RefusedAddressError
-	if _, err := off.Post(t.Context(), tls.URL+"/ok", h, nil); !errors.As(err, &refused) {
+	if _, _, err := off.Post(t.Context(), tls.URL+"/ok", h, nil); !errors.As(err, &refused) {
 		t.Fatalf("loopback with the switch off: %v, want a refused address", err)
+	}
+}
+
+// TestPost: Post reports any status with the start of the answer, sends
+// the headers given, refuses a redirect, and keeps the address check.
+func TestPost(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		case "/big":
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(r.Header.Get("X-Test") + " " + r.Header.Get("Content-Type")))
+		}
+	}))
+	defer srv.Close()
+	c := outbound.New(allow, outbound.Limits{Timeout: 2 * time.Second})
+	status, snippet, err := c.Post(context.Background(), srv.URL+"/fail", map[string]string{"X-Test": "hi", "Content-Type": "application/json"}, []byte(`{}`))
+	if err != nil || status != 500 || string(snippet) != "hi application/json" {
+		t.Fatalf("post: %d %q %v", status, snippet, err)
+	}
+	status, snippet, err = c.Post(context.Background(), srv.URL+"/big", nil, nil)
+	if err != nil || status != 202 || len(snippet) != outbound.SnippetBytes {
+		t.Fatalf("big answer: %d %d %v", status, len(snippet), err)
+	}
+	if _, _, err := c.Post(context.Background(), srv.URL+"/redirect", nil, nil); !errors.Is(err, outbound.ErrRedirect) {
+		t.Fatalf("redirect: %v", err)
+	}
+	strict := outbound.New(outbound.Policy{}, outbound.Limits{Timeout: 2 * time.Second})
+	var refused *outbound.RefusedAddressError
+	if _, _, err := strict.Post(context.Background(), strings.Replace(srv.URL, "http:", "https:", 1), nil, nil); !errors.As(err, &refused) {
+		t.Fatalf("loopback without AllowPrivate: %v", err)
 	}
 }

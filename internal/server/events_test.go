@@ -333,6 +333,20 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err = svc.OAuth.RevokeToken(ctx, sa.Token)
 				return err
 			}},
+			{"oauth.Provider.RevokePushedToken", audit.TokenRevoked, func(ctx context.Context) error {
+				c, secret, err := svc.Clients.Create(ctx, client.Settings{Name: "Integration", GrantTypes: []string{client.GrantClientCredentials},
+					Scope: "system/Patient.rs"})
+				if err != nil {
+					return err
+				}
+				secrets = append(secrets, secret, c.SecretHash)
+				pt, err := svc.OAuth.MintPushedToken(ctx, c.ID, time.Hour, "events-test")
+				if err != nil {
+					return err
+				}
+				secrets = append(secrets, pt.Token)
+				return svc.OAuth.RevokePushedToken(ctx, c.ID, pt.Info.ID)
+			}},
 			{"oauth.Provider.RevokeClientUser", audit.AuthorizationRevoked, func(ctx context.Context) error {
 				if _, err := svc.OAuth.CreateServiceAccount(ctx, staff); err != nil {
 					return err

@@ -90,9 +90,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	runner, err := jobs.New(ctx, jcfg, jobs.Deps{
 		DB: svc.DB, DatabaseURL: cfg.DatabaseURL,
 		Tokens: svc.OAuth, Keys: svc.Keys, Sessions: svc.Sessions, Logger: o.logger,
+		// Webhooks (issue 15): the dispatcher runs every second; delivery
+		// jobs are queued by it.
 		Register: jobs.Registers(svc.Export.Register, svc.Mail.Register, svc.Connectors.Register,
-			svc.Integrations.Register),
-		Periodic:    slices.Concat(svc.Export.Periodic(), svc.Connectors.Periodic(), svc.Integrations.Periodic()),
+			svc.Integrations.Register, svc.WebhookOutbox.Register),
+		Periodic: slices.Concat(svc.Export.Periodic(), svc.Connectors.Periodic(), svc.Integrations.Periodic(),
+			svc.WebhookOutbox.Periodic()),
 		Checkpoints: svc.Checkpoints,
 	})
 	if err != nil {
@@ -102,6 +105,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	svc.Mail.UseJobs(runner)
 	svc.Connectors.UseJobs(runner)
 	svc.Integrations.UseJobs(runner)
+	svc.WebhookOutbox.UseJobs(runner)
 
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
@@ -133,6 +137,12 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		return nil, err
 	}
 	svc.MIS.metrics = misMetrics
+	// Webhook deliveries by outcome and their latency (issue 15).
+	whMetrics, err := newWebhookMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	svc.WebhookOutbox.Observe(whMetrics)
 
 	s.csrf = http.NewCrossOriginProtection()
 	// Behind a proxy that rewrites Host, the browser's Origin is the public

@@ -85,8 +85,12 @@ type Services struct {
 	MIS *MISClients
 
 	// Webhooks manages webhook subscriptions (issue 15, the control
-	// plane); OpenSecrets serves the delivery side.
+	// plane).
 	Webhooks *webhook.Service
+	// WebhookOutbox is the webhook outbox's data plane (issue 15): the
+	// dispatcher over the audit chain and the delivery worker; its jobs
+	// are inserted with the runner server.New builds.
+	WebhookOutbox *webhook.Outbox
 	// Integrations pushes tokens to integrations (issue 15 part 2); its
 	// push jobs are enqueued with the runner server.New builds.
 	Integrations *integration.Service
@@ -250,12 +254,6 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Webhook subscriptions (issue 15): signing secrets sealed under
-	// their own sub-key of the master key.
-	hooks, err := newWebhooks(db, masterKey, clients, dir, auditLog, cfg, o)
-	if err != nil {
-		return nil, err
-	}
 	intAEAD, err := secrets.PurposeAEAD(masterKey, integration.KeyPurpose)
 	if err != nil {
 		return nil, err
@@ -267,28 +265,45 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	hooks, whOutbox, err := newWebhooks(db, masterKey, clients, dir, auditLog, cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
 		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
 		Interventions: ivs, Mail: outbox, Connectors: conns,
 		MIS:      newMISClients(conns, dir, cfg.OutboundAllowPrivate, o),
-		Webhooks: hooks, Integrations: ints}, nil
+		Webhooks: hooks, WebhookOutbox: whOutbox, Integrations: ints}, nil
 }
 
-// newWebhooks builds the webhook control plane (issue 15). The URL check
-// at subscription time uses outbound's notion of a public address; the
-// real guard is the outbound client's at delivery time. Wake (waking the
-// delivery worker after a replay or a re-enable) is the delivery side's to
-// set (Service.WakeWith) when it wires its worker.
+// newWebhooks builds the webhook control plane and the delivery side
+// (issue 15), sharing one sealer: signing secrets are sealed under their
+// own sub-key of the master key. The URL check at subscription time uses
+// outbound's notion of a public address; the real guard is the outbound
+// client's at delivery time (after DNS, no redirects). A replay or a
+// re-enable wakes the delivery worker in its own transaction.
 func newWebhooks(db *sqlstore.DB, masterKey []byte, clients *client.Service, dir *directory.Service,
-	auditLog *audit.Log, cfg config.Config, o options) (*webhook.Service, error) {
+	auditLog *audit.Log, cfg config.Config, o options) (*webhook.Service, *webhook.Outbox, error) {
 	sealer, err := webhook.NewSealer(masterKey)
 	if err != nil {
-		return nil, fmt.Errorf("webhook sealer: %w", err)
+		return nil, nil, fmt.Errorf("webhook sealer: %w", err)
 	}
-	return webhook.NewService(webhook.Deps{Store: db, Clients: clients, Roles: dir, Audit: auditLog, Tx: db, Sealer: sealer},
+	ob, err := webhook.NewOutbox(webhook.OutboxDeps{Store: db, Tx: db, Audit: auditLog, Sealer: sealer,
+		Poster: outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate},
+			outbound.Limits{Timeout: cfg.WebhookTimeout, IdlePerHost: webhook.DefaultParallel})},
+		webhook.OutboxConfig{Timeout: cfg.WebhookTimeout, MaxFailures: cfg.WebhookMaxFailures, Now: o.now, Logger: o.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := webhook.NewService(webhook.Deps{Store: db, Clients: clients, Roles: dir, Audit: auditLog, Tx: db,
+		Sealer: sealer, Wake: ob.Kick},
 		webhook.Config{AllowPrivate: cfg.OutboundAllowPrivate, PublicAddr: outbound.Public, Now: o.now})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, ob, nil
 }
 
 // newOutbox builds the mail outbox, with the SMTP transport when a server

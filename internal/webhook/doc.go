@@ -7,8 +7,9 @@
 // audit trail inside the transaction of the change it describes (see
 // audit.Recorder), so a committed change always has its event and a
 // rolled-back change never emits one. The dispatcher tails the chain from
-// a stored cursor and writes one delivery per matching enabled
-// subscription, with the body as it will be sent: references always, the
+// a stored cursor and writes one delivery per matching subscription
+// (a disabled one too: its deliveries wait, so enabling it again loses
+// nothing), with the body as it will be sent: references always, the
 // changed fields only when the subscriber's scopes let it read the
 // subject's resource type. The delivery worker (a River job per
 // subscription) sends due deliveries through the outbound client (SSRF

@@ -199,13 +199,19 @@ func (s *Service) seal(id, secret string) ([]byte, error) {
 // (a rotation's overlap). The delivery worker calls it; it checks no
 // caller.
 func (s *Service) OpenSecrets(w *Subscription, now time.Time) ([]string, error) {
-	cur, err := s.d.Sealer.Decrypt(w.Secrets.Current, ad(w.ID))
+	return openSecrets(s.d.Sealer, w, now)
+}
+
+// openSecrets is OpenSecrets for whoever holds the Sealer (the Service,
+// the delivery worker).
+func openSecrets(sealer Sealer, w *Subscription, now time.Time) ([]string, error) {
+	cur, err := sealer.Decrypt(w.Secrets.Current, ad(w.ID))
 	if err != nil {
 		return nil, fmt.Errorf("open webhook %s secret (wrong master key?): %w", w.ID, err)
 	}
 	out := []string{string(cur)}
 	if len(w.Secrets.Previous) > 0 && now.Before(w.Secrets.PreviousExpires) {
-		prev, err := s.d.Sealer.Decrypt(w.Secrets.Previous, ad(w.ID))
+		prev, err := sealer.Decrypt(w.Secrets.Previous, ad(w.ID))
 		if err != nil {
 			return nil, fmt.Errorf("open webhook %s previous secret: %w", w.ID, err)
 		}
