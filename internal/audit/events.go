@@ -126,6 +126,10 @@ const (
 	WebhookEnabled          EventType = "webhook.enabled"           // Webhook/{id}: by a person
 	WebhookDisabled         EventType = "webhook.disabled"          // Webhook/{id}: by a person, or by ward after a run of failures
 	WebhookDeliveryReplayed EventType = "webhook.delivery_replayed" // Webhook/{id}
+
+	// Workflow records (issue 15, seed 002): FHIR Task declarations.
+	TaskCreated       EventType = "task.created"        // Task/{id}: a declaration submitted
+	TaskStatusChanged EventType = "task.status_changed" // Task/{id}: fields from, to, action (reason)
 )
 
 // eventInfo is what the registry knows about a type: the audit context it
@@ -227,6 +231,9 @@ var registry = map[EventType]eventInfo{
 	WebhookEnabled:          {Other, ActionUpdate},
 	WebhookDisabled:         {Other, ActionUpdate},
 	WebhookDeliveryReplayed: {Other, ActionExecute},
+
+	TaskCreated:       {Other, ActionCreate},
+	TaskStatusChanged: {Other, ActionUpdate},
 }
 
 // Registered reports whether t is in the registry.
