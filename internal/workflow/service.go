@@ -44,10 +44,12 @@ func NewService(d Deps) *Service {
 // SelfSubmitted reports whether a declaration made by the actor in ctx is
 // a self-submission in seed 002's sense: it comes from a system client (a
 // public portal acting with no signed-in registrar), or the person
-// declares themself (Task.requester is Task.for).
+// declares themself (Task.requester is Task.for). The edge runs the use
+// case as ward itself once its policy has decided, with the client kept
+// on the actor, so the client decides here, not the System flag.
 func SelfSubmitted(ctx context.Context, d Declaration) bool {
 	a := actor.From(ctx)
-	return (a.ClientID != "" && a.UserID == 0 && !a.System) || d.RequesterIsSubject
+	return (a.ClientID != "" && a.UserID == 0) || d.RequesterIsSubject
 }
 
 // Create records a new declaration, submitted. Seed 002's rule: "self

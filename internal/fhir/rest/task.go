@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -301,6 +302,11 @@ func (h *Handler) createTask(ctx context.Context, g policy.Grant, body []byte) (
 		return nil, fmt.Errorf("encode task: %w", err)
 	}
 	out, err := h.d.Workflow.Create(asWard(ctx), d)
+	var se *workflow.SourceError
+	if errors.As(err, &se) {
+		// Name the element in the OperationOutcome's expression.
+		return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: se.Expression, Err: err}, "%s", apperr.Message(err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +440,7 @@ func facilityInput(cc fhir.CodeableConcept) bool {
 	}
 	for _, w := range words {
 		w = strings.ToLower(w)
-		for _, k := range []string{"facility", "organization", "organisation", "location", "source", "place-of-birth", "health"} {
+		for _, k := range []string{"facility", "organization", "organisation", "location", "source", "place of birth", "place-of-birth", "birthplace", "health"} {
 			if strings.Contains(w, k) {
 				return true
 			}
