@@ -433,6 +433,19 @@ func (w *world) testTaskBadInput(t *testing.T) {
 }
 
 func (w *world) testTaskMetadata(t *testing.T) {
+	// Discovery lists the action scopes.
+	d := w.do(noToken, http.MethodGet, "/.well-known/smart-configuration", nil)
+	var conf struct {
+		ScopesSupported []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal(d.body, &conf); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"validate", "register", "certify", "issue", "reject"} {
+		if !slices.Contains(conf.ScopesSupported, "system/Task."+a) {
+			t.Errorf("scopes_supported lacks system/Task.%s: %v", a, conf.ScopesSupported)
+		}
+	}
 	r := w.get(noToken, "/fhir/metadata", http.StatusOK)
 	cs, err := fhir.DecodeCapabilityStatement(r.body)
 	if err != nil {
