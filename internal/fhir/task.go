@@ -136,10 +136,12 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 }
 
 // DecodeTask decodes a Task strictly (unknown or misspelt members, wrong
-// types and trailing data are refused) and checks what R4 requires that
-// the JSON Schema does not: status, intent and priority from their
-// required bindings, dates that parse, and each input and output with a
-// type and exactly one value.
+// types and trailing data are refused) and checks what the JSON Schema
+// does not: status, intent and priority, when given, from their required
+// bindings; dates that parse; each input and output with a type and
+// exactly one value. That status and intent are present (R4 1..1) is
+// CheckTask's, as with the other resources, whose decoders read what was
+// sent and leave what a use case requires to the use case.
 func DecodeTask(data []byte) (*Task, error) {
 	var w struct {
 		ResourceType string `json:"resourceType"`
@@ -149,16 +151,10 @@ func DecodeTask(data []byte) (*Task, error) {
 		return nil, err
 	}
 	t := Task(w.taskWire)
-	if t.Status == "" {
-		return nil, invalidField("Task.status", "Task.status is required (one of %s)", strings.Join(TaskStatuses, ", "))
-	}
-	if !slices.Contains(TaskStatuses, t.Status) {
+	if t.Status != "" && !slices.Contains(TaskStatuses, t.Status) {
 		return nil, invalidField("Task.status", "Task.status %q is not an R4 task status (one of %s)", clip(t.Status), strings.Join(TaskStatuses, ", "))
 	}
-	if t.Intent == "" {
-		return nil, invalidField("Task.intent", "Task.intent is required (one of %s)", strings.Join(TaskIntents, ", "))
-	}
-	if !slices.Contains(TaskIntents, t.Intent) {
+	if t.Intent != "" && !slices.Contains(TaskIntents, t.Intent) {
 		return nil, invalidField("Task.intent", "Task.intent %q is not an R4 task intent (one of %s)", clip(t.Intent), strings.Join(TaskIntents, ", "))
 	}
 	if t.Priority != "" && !slices.Contains(taskPriorities, t.Priority) {
@@ -197,6 +193,18 @@ func DecodeTask(data []byte) (*Task, error) {
 		}
 	}
 	return &t, nil
+}
+
+// CheckTask refuses a Task without the elements R4 requires of every Task
+// (status and intent, 1..1), naming the missing one.
+func CheckTask(t *Task) error {
+	if t.Status == "" {
+		return invalidField("Task.status", "Task.status is required (one of %s)", strings.Join(TaskStatuses, ", "))
+	}
+	if t.Intent == "" {
+		return invalidField("Task.intent", "Task.intent is required (one of %s)", strings.Join(TaskIntents, ", "))
+	}
+	return nil
 }
 
 // StripManaged clears the elements ward manages on a stored Task (id,

@@ -265,6 +265,9 @@ func (h *Handler) createTask(ctx context.Context, g policy.Grant, body []byte) (
 	if err != nil {
 		return nil, err
 	}
+	if err := fhir.CheckTask(t); err != nil {
+		return nil, err
+	}
 	if t.Status != "requested" {
 		return nil, apperr.Wrap(apperr.Invalid, &fhir.FieldError{Expression: "Task.status"},
 			"a declaration is submitted with Task.status requested (got %s); ward moves it through the workflow with the Task operations", t.Status)
