@@ -363,6 +363,14 @@ func (w *world) testTaskSearch(t *testing.T) {
 	w.get(noToken, "/fhir/Task/"+a.ID, http.StatusUnauthorized)
 	// Unsupported parameters are refused, not ignored.
 	w.get(sys, "/fhir/Task?owner=Organization/1", http.StatusBadRequest)
+
+	// A signed-in registrar's user/ action scope reaches the declarations
+	// of patients they may edit, and no other; a system/ action scope
+	// means nothing with a person signed in.
+	w.act(w.staffApp("system/Task.validate"), mine.ID, "validate-declaration", nil, http.StatusForbidden)
+	w.act(w.staffApp("user/Task.validate"), a.ID, "validate-declaration", nil, http.StatusNotFound)
+	w.act(w.staffApp("user/Task.validate"), mine.ID, "validate-declaration", nil, http.StatusOK)
+	w.act(w.patientApp("launch/patient", "patient/Task.cruds"), mine.ID, "register", nil, http.StatusForbidden)
 }
 
 func (w *world) testTaskBadInput(t *testing.T) {
