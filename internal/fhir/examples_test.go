@@ -325,6 +325,7 @@ func TestDecodeTaskChecks(t *testing.T) {
 		`{"resourceType":"Task","status":"done"}`:                                                    "Task.status",
 		`{"resourceType":"Task","intent":"wish"}`:                                                    "Task.intent",
 		`{"resourceType":"Task","priority":"soon"}`:                                                  "Task.priority",
+		`{"resourceType":"Task","restriction":{"repetitions":0}}`:                                    "Task.restriction.repetitions",
 		`{"resourceType":"Task","authoredOn":"yesterday"}`:                                           "Task.authoredOn",
 		`{"resourceType":"Task","input":[{"type":{"text":"x"}}]}`:                                    "Task.input[0].value[x]",
 		`{"resourceType":"Task","input":[{"valueString":"x"}]}`:                                      "Task.input[0].type",

@@ -160,6 +160,10 @@ func DecodeTask(data []byte) (*Task, error) {
 	if t.Priority != "" && !slices.Contains(taskPriorities, t.Priority) {
 		return nil, invalidField("Task.priority", "Task.priority must be routine, urgent, asap or stat")
 	}
+	if r := t.Restriction; r != nil && r.Repetitions != nil && *r.Repetitions < 1 {
+		// positiveInt; the JSON Schema gives it only a pattern.
+		return nil, invalidField("Task.restriction.repetitions", "Task.restriction.repetitions must be a positive integer")
+	}
 	for expr, v := range map[string]string{"Task.authoredOn": t.AuthoredOn, "Task.lastModified": t.LastModified} {
 		if v != "" {
 			if _, err := parseDateTimeAt(v, expr); err != nil {
