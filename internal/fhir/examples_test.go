@@ -19,6 +19,7 @@ var decoders = map[string]func([]byte) (any, error){
 	"DocumentReference":   func(b []byte) (any, error) { return DecodeDocumentReference(b) },
 	"Binary":              func(b []byte) (any, error) { return DecodeBinary(b) },
 	"CapabilityStatement": func(b []byte) (any, error) { return DecodeCapabilityStatement(b) },
+	"Task":                func(b []byte) (any, error) { return DecodeTask(b) },
 }
 
 // resourceExamples are the fixtures in testdata written after the R4 spec's
@@ -32,6 +33,7 @@ var resourceExamples = map[string][]string{
 	"DocumentReference":   {"documentreference-example.json"},
 	"Binary":              {"binary-example.json"},
 	"CapabilityStatement": {"capabilitystatement-phr-example.json"},
+	"Task":                {"task-example1.json"},
 }
 
 // The examples decode strictly and re-encode to the same JSON, resourceType
@@ -315,3 +317,44 @@ var (
 	_ Resource = Binary{}
 	_ Resource = CapabilityStatement{}
 )
+
+// Task's own checks: the codes of its required bindings, one value per
+// input, parseable dates; status and intent present is CheckTask's.
+func TestDecodeTaskChecks(t *testing.T) {
+	for body, expr := range map[string]string{
+		`{"resourceType":"Task","status":"done"}`:                                                    "Task.status",
+		`{"resourceType":"Task","intent":"wish"}`:                                                    "Task.intent",
+		`{"resourceType":"Task","priority":"soon"}`:                                                  "Task.priority",
+		`{"resourceType":"Task","restriction":{"repetitions":0}}`:                                    "Task.restriction.repetitions",
+		`{"resourceType":"Task","authoredOn":"yesterday"}`:                                           "Task.authoredOn",
+		`{"resourceType":"Task","input":[{"type":{"text":"x"}}]}`:                                    "Task.input[0].value[x]",
+		`{"resourceType":"Task","input":[{"valueString":"x"}]}`:                                      "Task.input[0].type",
+		`{"resourceType":"Task","output":[{"type":{"text":"x"},"valueString":"a","valueCode":"b"}]}`: "Task.output[0].value[x]",
+		`{"resourceType":"Task","input":[{"type":{"text":"x"},"valueDate":"someday"}]}`:              "Task.input[0].valueDate",
+		`{"resourceType":"Task","input":[{"type":{"text":"x"},"valueSampledData":{}}]}`:              "Task.valueSampledData",
+	} {
+		_, err := DecodeTask([]byte(body))
+		if !apperr.Is(err, apperr.Invalid) || OutcomeFromError(err).Issue[0].Expression[0] != expr {
+			t.Errorf("%s: %v, want Invalid at %s", body, err, expr)
+		}
+	}
+	for body, expr := range map[string]string{
+		`{"resourceType":"Task","intent":"order"}`:     "Task.status",
+		`{"resourceType":"Task","status":"requested"}`: "Task.intent",
+	} {
+		tk, err := DecodeTask([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckTask(tk); !apperr.Is(err, apperr.Invalid) || OutcomeFromError(err).Issue[0].Expression[0] != expr {
+			t.Errorf("%s: %v, want Invalid at %s", body, err, expr)
+		}
+	}
+	reason, err := DecodeTaskActionReason([]byte(`{"resourceType":"Parameters","parameter":[{"name":"reason","valueString":"why"}]}`))
+	if err != nil || reason != "why" {
+		t.Errorf("reason: %q %v", reason, err)
+	}
+	if r, err := DecodeTaskActionReason([]byte(`{"resourceType":"Parameters"}`)); err != nil || r != "" {
+		t.Errorf("no reason: %q %v", r, err)
+	}
+}

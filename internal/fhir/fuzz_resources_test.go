@@ -66,3 +66,6 @@ func FuzzDecodeBinary(f *testing.F) {
 
 // FuzzDecodeCapabilityStatement fuzzes DecodeCapabilityStatement.
 func FuzzDecodeCapabilityStatement(f *testing.F) { fuzzDecoder(f, "CapabilityStatement") }
+
+// FuzzDecodeTask fuzzes DecodeTask.
+func FuzzDecodeTask(f *testing.F) { fuzzDecoder(f, "Task") }

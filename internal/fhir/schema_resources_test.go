@@ -21,6 +21,7 @@ var decodeByType = map[string]func([]byte) (any, error){
 	"DocumentReference":   func(b []byte) (any, error) { return fhir.DecodeDocumentReference(b) },
 	"Binary":              func(b []byte) (any, error) { return fhir.DecodeBinary(b) },
 	"CapabilityStatement": func(b []byte) (any, error) { return fhir.DecodeCapabilityStatement(b) },
+	"Task":                func(b []byte) (any, error) { return fhir.DecodeTask(b) },
 }
 
 // Every fixture in testdata is valid R4, and so is what it decodes and

@@ -299,7 +299,9 @@ func DeveloperScope(s string) bool {
 	case scope.KindOpenID, scope.KindLaunch:
 		return true
 	case scope.KindResource:
-		return sc.Context == scope.ContextPatient || sc.Context == scope.ContextUser
+		// A workflow action (user/Task.certify) is a registrar's power
+		// over other people's declarations: an administrator's to give.
+		return sc.Action == "" && (sc.Context == scope.ContextPatient || sc.Context == scope.ContextUser)
 	}
 	return s == scope.OfflineAccess || s == scope.OnlineAccess
 }

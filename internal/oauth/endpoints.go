@@ -559,7 +559,10 @@ func (p *Provider) scopesSupported() []string {
 	return []string{scope.OpenID, scope.FHIRUser, scope.Profile, scope.Email, scope.LaunchPatient,
 		scope.OfflineAccess, scope.OnlineAccess,
 		"patient/*.rs", "user/*.rs", "system/*.rs", "patient/*.read", "user/*.read", "system/*.read",
-		"system/*.$export", "system/Patient.$export", "system/Group.$export", "system/*.$bulkdata-status", ScopeAPI}
+		"system/*.$export", "system/Patient.$export", "system/Group.$export", "system/*.$bulkdata-status", ScopeAPI,
+		// Seed 002's workflow: one scope per action on Task, never implied
+		// by a read or write scope (docs/workflow.md).
+		"system/Task.validate", "system/Task.register", "system/Task.certify", "system/Task.issue", "system/Task.reject"}
 }
 
 func (p *Provider) openIDConfiguration(w http.ResponseWriter, _ *http.Request) {

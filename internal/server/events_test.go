@@ -22,6 +22,7 @@ import (
 	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/testutil"
+	"ward/internal/workflow"
 )
 
 // writePrefixes name the service methods that change state. A new exported
@@ -60,6 +61,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 			obsVersion, procVersion, docVersion                int64
 			serviceUser, serviceTokenID                        int64
 			ruleID                                             int64
+			taskID                                             int64
 		)
 		at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 		cases := []struct {
@@ -443,6 +445,18 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				}
 				return dir.DeleteOrganization(ctx, o.ID)
 			}},
+			// Workflow records (issue 15): a declaration and one step.
+			{"workflow.Service.Create", audit.TaskCreated, func(ctx context.Context) error {
+				tk, err := svc.Workflow.Create(ctx, workflow.Declaration{Resource: []byte(`{"intent":"order"}`)})
+				if err == nil {
+					taskID = tk.ID
+				}
+				return err
+			}},
+			{"workflow.Service.Act", audit.TaskStatusChanged, func(ctx context.Context) error {
+				_, err := svc.Workflow.Act(ctx, taskID, workflow.Validate, "", nil)
+				return err
+			}},
 		}
 
 		listed := map[string]bool{}
@@ -506,7 +520,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
 			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
 			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}, {"", svc.Interventions},
-			{"", svc.Connectors}}
+			{"", svc.Connectors}, {"", svc.Workflow}}
 		for _, sv := range services {
 			typ := reflect.TypeOf(sv.v)
 			name := sv.name

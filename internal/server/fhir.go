@@ -37,6 +37,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 		Directory: svc.Directory,
 		Groups:    svc.Directory,
 		Consents:  svc.Directory,
+		Workflow:  svc.Workflow,
 		Clinical:  svc.Clinical,
 		Documents: svc.Documents,
 		Audit:     svc.Audit,

@@ -31,6 +31,7 @@ import (
 	"ward/internal/session"
 	"ward/internal/sqlstore"
 	"ward/internal/webhook"
+	"ward/internal/workflow"
 )
 
 // Services are ward's domain services wired on one database: what the HTTP
@@ -94,6 +95,8 @@ type Services struct {
 	// Integrations pushes tokens to integrations (issue 15 part 2); its
 	// push jobs are enqueued with the runner server.New builds.
 	Integrations *integration.Service
+	// Workflow holds seed 002's declarations (FHIR Task) and their steps.
+	Workflow *workflow.Service
 }
 
 // Option adjusts how services and the server are built.
@@ -271,7 +274,8 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	}
 	return &Services{DB: db, Audit: auditLog, Directory: dir, Sessions: sessions, Clients: clients,
 		Keys: signingKeys, OAuth: provider, Clinical: clin, Documents: docs, Blobs: blobs,
-		Export: engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
+		Workflow: workflow.NewService(workflow.Deps{Store: db, Tx: db, Audit: auditLog, Now: o.now}),
+		Export:   engine, ExportSource: src, SessionConfig: scfg, MasterKey: masterKey,
 		Checkpoints: checkpoints, Throttle: throttle, ClientIP: clientIP,
 		Interventions: ivs, Mail: outbox, Connectors: conns,
 		MIS:      newMISClients(conns, dir, cfg.OutboundAllowPrivate, o),

@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -616,3 +617,13 @@ var (
 	_ session.Store    = (*DB)(nil)
 	_ store.Transactor = (*DB)(nil)
 )
+
+// stringList is int64List for text values.
+func (d *DB) stringList(col string, vs []string) (string, any) {
+	if d.dialect == Postgres {
+		return col + " = ANY(?)", vs
+	}
+	// Marshalling strings cannot fail.
+	b, _ := json.Marshal(vs)
+	return col + " IN (SELECT value FROM json_each(?))", string(b)
+}

@@ -3,9 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -173,19 +171,6 @@ func (d *DB) SetWebhookFailureRun(ctx context.Context, id string, run int, disab
 const deliveryColumnsD = `d.id, d.webhook_id, d.event_id, d.event_type, d.subject, d.payload, d.status, d.attempts,
 	d.next_attempt_at, d.last_attempt_at, d.response_status, d.last_error, d.latency_us, d.created_at, d.delivered_at`
 
-// stringList is int64List for strings: "col IN <list>" with the whole list
-// as one argument.
-func (d *DB) stringList(col string, vals []string) (string, any, error) {
-	if d.dialect == Postgres {
-		return col + " = ANY(?)", vals, nil
-	}
-	b, err := json.Marshal(vals)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode list: %w", err)
-	}
-	return col + " IN (SELECT value FROM json_each(?))", string(b), nil
-}
-
 // ClaimDeliveries takes at most heads due subject heads of webhookID in id
 // order, moves their next attempt to until (the claim), and returns each
 // with up to chain-1 of its subject's following unsucceeded deliveries.
@@ -221,10 +206,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, webhookID string, now, until t
 			byHead[h.Subject] = []*webhook.Delivery{h}
 		}
 		if chain > 1 {
-			scond, sarg, err := d.stringList("subject", subjects)
-			if err != nil {
-				return err
-			}
+			scond, sarg := d.stringList("subject", subjects)
 			fs, err := queryList(ctx, x, "read following webhook deliveries", scanDelivery, deliverySelect+`
 				WHERE webhook_id = ? AND status <> 'succeeded' AND `+scond+` AND id > ? ORDER BY id LIMIT ?`,
 				webhookID, sarg, ids[0], len(hs)*(chain-1))

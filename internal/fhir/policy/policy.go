@@ -67,7 +67,7 @@ func (in Interaction) String() string {
 // Binary are not in it.
 var PatientCompartment = map[string]bool{
 	"Patient": true, "Observation": true, "Procedure": true, "Consent": true,
-	"AuditEvent": true, "DocumentReference": true, "Group": true,
+	"AuditEvent": true, "DocumentReference": true, "Group": true, "Task": true,
 }
 
 // referenceTypes are the directory's reference data: not patient data, so
@@ -142,6 +142,45 @@ func (p *Policy) Decide(ctx context.Context, typ string, in Interaction) (Grant,
 		}
 	}
 	return Grant{}, apperr.New(apperr.Forbidden, "the access token's scopes do not allow %s on %s", in, typ)
+}
+
+// DecideAction says whether the actor in ctx may take the workflow action
+// (scope.TaskActions: validate, register, certify, issue, reject) on
+// Task, and in which context. Only a scope naming that very action allows
+// it (system/Task.certify, or user/Task.certify for a signed-in
+// registrar): no cruds or wildcard scope does, because each step is a
+// decision of its own that an administrator grants separately. A system/
+// grant reaches every declaration; a user/ grant only those whose patient
+// the person may edit (PatientAccess with Update), and those naming no
+// ward patient only when the person sees everyone. Errors: Unauthenticated
+// without a token, Forbidden naming the scope that is missing.
+func (p *Policy) DecideAction(ctx context.Context, action string) (Grant, error) {
+	a := actor.From(ctx)
+	if a.System {
+		return Grant{Context: scope.ContextSystem, Admin: true}, nil
+	}
+	if a.ClientID == "" {
+		return Grant{}, apperr.New(apperr.Unauthenticated, "the FHIR API needs an access token (Authorization: Bearer)")
+	}
+	if !scope.IsTaskAction(action) {
+		return Grant{}, apperr.New(apperr.Forbidden, "%q is not a workflow action", action)
+	}
+	granted := parseGranted(a.Scopes)
+	if a.UserID == 0 && scope.AllowsAction(granted, scope.ContextSystem, action) {
+		return Grant{Context: scope.ContextSystem, Admin: true}, nil
+	}
+	if a.UserID != 0 && scope.AllowsAction(granted, scope.ContextUser, action) {
+		admin, err := p.dir.ViewsEveryone(ctx)
+		if err != nil {
+			return Grant{}, err
+		}
+		return Grant{Context: scope.ContextUser, Admin: admin}, nil
+	}
+	want := "system/Task." + action
+	if a.UserID != 0 {
+		want = "user/Task." + action
+	}
+	return Grant{}, apperr.New(apperr.Forbidden, "the %s action needs the scope %s (no read or write scope implies it)", action, want)
 }
 
 // CanDocument reports whether the token may download document content

@@ -32,6 +32,9 @@ type Deps struct {
 	Trail     AuditTrail
 	Groups    Groups
 	Consents  Consents
+	// Workflow serves Task (seed 002's declarations); nil leaves Task
+	// out of the API.
+	Workflow Workflow
 	// Security is the CapabilityStatement's SMART security block.
 	Security *fhir.CapabilityStatementSecurity
 	// Operations are extra operations mounted by other packages (bulk
@@ -87,6 +90,10 @@ type resourceType struct {
 	// lists them for the CapabilityStatement.
 	routes       func(mux *http.ServeMux)
 	interactions []string
+	// operations, when set, mounts the type's operations beside the
+	// standard routes, and typeOps lists them for the CapabilityStatement.
+	operations func(mux *http.ServeMux)
+	typeOps    []fhir.CapabilityStatementOperation
 }
 
 // found is one resource as a read, create or update answers it.
@@ -131,6 +138,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 		}
 		if t.update != nil {
 			mux.HandleFunc("PUT "+base+"/{id}", negotiate(h.updateHandler(t)))
+		}
+		if t.operations != nil {
+			t.operations(mux)
 		}
 	}
 	mux.HandleFunc("/fhir/", h.unknown)

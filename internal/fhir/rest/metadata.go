@@ -29,7 +29,7 @@ func (h *Handler) Capabilities() *fhir.CapabilityStatement {
 		res := fhir.CapabilityStatementResource{
 			Type:          t.name,
 			Documentation: t.documentation,
-			Operation:     h.d.TypeOperations[t.name],
+			Operation:     append(slices.Clone(h.d.TypeOperations[t.name]), t.typeOps...),
 		}
 		for _, code := range t.interactions {
 			res.Interaction = append(res.Interaction, fhir.CapabilityStatementInteraction{Code: code})

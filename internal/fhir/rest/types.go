@@ -3,7 +3,7 @@ package rest
 // resourceTypes is the table Mount routes from and the CapabilityStatement
 // is built from, in the statement's order.
 func (h *Handler) resourceTypes() []*resourceType {
-	return []*resourceType{
+	types := []*resourceType{
 		h.patientType(),
 		h.practitionerType(),
 		h.organizationType(),
@@ -15,4 +15,8 @@ func (h *Handler) resourceTypes() []*resourceType {
 		h.documentReferenceType(),
 		h.binaryType(),
 	}
+	if h.d.Workflow != nil {
+		types = append(types, h.taskType())
+	}
+	return types
 }

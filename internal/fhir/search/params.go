@@ -104,6 +104,11 @@ var typeParams = map[string][]Param{
 		{Code: "date", Kind: KindDate},
 		{Code: "subtype", Kind: KindToken},
 	},
+	"Task": {
+		{Code: "patient", Kind: KindReference, Targets: patientOnly},
+		{Code: "status", Kind: KindToken},
+		{Code: "business-status", Kind: KindToken},
+	},
 	"DocumentReference": {
 		{Code: "patient", Kind: KindReference, Targets: patientOnly},
 		{Code: "subject", Kind: KindReference, Targets: patientOnly},

@@ -119,6 +119,7 @@ func TestRequiredParams(t *testing.T) {
 		"Consent":           {"patient"},
 		"DocumentReference": {"patient", "subject", "type", "date"},
 		"AuditEvent":        {"patient", "date", "subtype"},
+		"Task":              {"patient", "status", "business-status"},
 	}
 	for typ, codes := range want {
 		for _, c := range append([]string{"_id", "_lastUpdated"}, codes...) {

@@ -43,6 +43,9 @@ func Describe(s Scope) string {
 
 func describeResource(s Scope) string {
 	target := targetPhrase(s.Context, s.ResourceType)
+	if s.Action != "" {
+		return fmt.Sprintf("%s declarations (the %s action on %s)", capitalize(taskActionVerb(s.Action)), s.Action, target)
+	}
 	switch s.Operation {
 	case "":
 	case OpExport:
@@ -128,4 +131,21 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// taskActionVerb is the plain verb for a workflow action.
+func taskActionVerb(action string) string {
+	switch action {
+	case "validate":
+		return "validate"
+	case "register":
+		return "register"
+	case "certify":
+		return "certify"
+	case "issue":
+		return "issue certificates for"
+	case "reject":
+		return "reject"
+	}
+	return action
 }

@@ -13,7 +13,16 @@ func (s Scope) valid() bool {
 		if s.Context == "" || s.ResourceType == "" {
 			return false
 		}
-		return (s.Operation == "") != (s.Perms == 0) && s.Perms&^PermAll == 0
+		set := 0
+		for _, b := range []bool{s.Operation != "", s.Action != "", s.Perms != 0} {
+			if b {
+				set++
+			}
+		}
+		if s.Action != "" && (s.ResourceType != TaskType || !IsTaskAction(s.Action)) {
+			return false
+		}
+		return set == 1 && s.Perms&^PermAll == 0
 	default:
 		return s.Name != ""
 	}
@@ -28,6 +37,8 @@ func (s Scope) valid() bool {
 //   - a's resource type must equal b's, or be the wildcard "*"; a wildcard in
 //     b is covered only by a wildcard in a.
 //   - a's permissions must include all of b's.
+//   - An action scope (system/Task.certify) covers only the same action on
+//     Task in the same context; no cruds scope covers an action.
 //   - An operation scope covers only the same operation: system/*.$export
 //     covers system/Group.$export but not system/Group.rs, and no read or
 //     write scope covers an operation.
@@ -42,7 +53,7 @@ func Covers(a, b Scope) bool {
 	if a.Kind != KindResource {
 		return a.Name == b.Name
 	}
-	if a.Context != b.Context || a.Operation != b.Operation {
+	if a.Context != b.Context || a.Operation != b.Operation || a.Action != b.Action {
 		return false
 	}
 	if a.ResourceType != WildcardType && a.ResourceType != b.ResourceType {
@@ -125,7 +136,7 @@ func cloneQuery(q url.Values) url.Values {
 }
 
 func matchesResource(g Scope, context Context, resourceType string) bool {
-	return g.valid() && g.Kind == KindResource && g.Operation == "" && g.Context == context &&
+	return g.valid() && g.Kind == KindResource && g.Operation == "" && g.Action == "" && g.Context == context &&
 		(g.ResourceType == WildcardType || g.ResourceType == resourceType)
 }
 
@@ -141,6 +152,19 @@ func AllowsOperation(granted []Scope, context Context, resourceType, op string) 
 	return slices.ContainsFunc(granted, func(g Scope) bool {
 		return g.valid() && g.Kind == KindResource && g.Operation == op && g.Context == context &&
 			(g.ResourceType == WildcardType || g.ResourceType == resourceType)
+	})
+}
+
+// AllowsAction reports whether granted scopes allow the workflow action
+// (one of TaskActions) on Task in context. Only a scope naming that very
+// action counts: system/Task.cruds, system/*.cruds and system/Task.register
+// do not allow certify.
+func AllowsAction(granted []Scope, context Context, action string) bool {
+	if !IsTaskAction(action) {
+		return false
+	}
+	return slices.ContainsFunc(granted, func(g Scope) bool {
+		return g.valid() && g.Kind == KindResource && g.Action == action && g.Context == context && g.ResourceType == TaskType
 	})
 }
 
@@ -203,10 +227,10 @@ func Narrow(requested, registered []Scope) (granted []Scope, rejected []string) 
 // the model can express it and it is not empty.
 func intersect(r, g Scope) (Scope, bool) {
 	if !r.valid() || !g.valid() || r.Kind != KindResource || g.Kind != KindResource ||
-		r.Context != g.Context || r.Operation != g.Operation {
+		r.Context != g.Context || r.Operation != g.Operation || r.Action != g.Action {
 		return Scope{}, false
 	}
-	x := Scope{Kind: KindResource, Context: r.Context, Operation: r.Operation, Perms: r.Perms & g.Perms}
+	x := Scope{Kind: KindResource, Context: r.Context, Operation: r.Operation, Action: r.Action, Perms: r.Perms & g.Perms}
 	switch {
 	case r.ResourceType == g.ResourceType:
 		x.ResourceType = r.ResourceType
@@ -217,7 +241,10 @@ func intersect(r, g Scope) (Scope, bool) {
 	default:
 		return Scope{}, false
 	}
-	if x.Operation == "" && x.Perms == 0 {
+	if x.Action != "" && x.ResourceType != TaskType {
+		return Scope{}, false // an action exists on Task only
+	}
+	if x.Operation == "" && x.Action == "" && x.Perms == 0 {
 		return Scope{}, false
 	}
 	if len(r.Query)+len(g.Query) > 0 {

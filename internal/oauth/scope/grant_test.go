@@ -3,6 +3,7 @@ package scope
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -325,5 +326,51 @@ func TestNarrowNeverWidens(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Task action scopes (seed 002): each grants its action only; no cruds or
+// wildcard scope implies one, and one action never implies another.
+func TestTaskActionScopes(t *testing.T) {
+	for _, in := range []string{"system/Task.certify", "user/Task.validate", "system/Task.reject"} {
+		sc := mustParse(t, in)
+		if sc.Action == "" || sc.Perms != 0 || sc.String() != in {
+			t.Errorf("Parse(%q) = %+v (%s)", in, sc, sc.String())
+		}
+	}
+	for _, bad := range []string{"system/Patient.certify", "system/*.certify", "patient/Task.certify",
+		"system/Task.certify?status=requested", "system/Task.approve"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+	certify := mustList(t, "system/Task.certify")
+	if !AllowsAction(certify, ContextSystem, "certify") {
+		t.Error("system/Task.certify does not allow certify")
+	}
+	if AllowsAction(certify, ContextSystem, "issue") || AllowsAction(certify, ContextUser, "certify") {
+		t.Error("system/Task.certify allows another action or context")
+	}
+	if Allows(certify, ContextSystem, "Task", PermRead) || Allows(certify, ContextSystem, "Task", PermUpdate) {
+		t.Error("an action scope allows read or update")
+	}
+	for _, wide := range []string{"system/Task.cruds", "system/*.cruds", "system/Task.write", "system/*.*", "system/Task.register"} {
+		if AllowsAction(mustList(t, wide), ContextSystem, "certify") {
+			t.Errorf("%s allows certify", wide)
+		}
+		if Covers(mustParse(t, wide), mustParse(t, "system/Task.certify")) {
+			t.Errorf("%s covers system/Task.certify", wide)
+		}
+	}
+	if !Covers(mustParse(t, "system/Task.certify"), mustParse(t, "system/Task.certify")) {
+		t.Error("an action scope does not cover itself")
+	}
+	got, rejected := Narrow(mustList(t, "system/Task.certify system/Task.issue system/Task.rs"),
+		mustList(t, "system/Task.certify system/*.cruds"))
+	if Join(got) != "system/Task.certify system/Task.rs" || len(rejected) != 1 || rejected[0] != "system/Task.issue" {
+		t.Errorf("Narrow: granted %q rejected %v", Join(got), rejected)
+	}
+	if d := Describe(mustParse(t, "system/Task.certify")); !strings.Contains(d, "ertify") {
+		t.Errorf("Describe: %q", d)
 	}
 }

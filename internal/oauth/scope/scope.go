@@ -92,6 +92,21 @@ const DocumentType = "Document"
 // WildcardType is the resource type that stands for every type.
 const WildcardType = "*"
 
+// TaskType is the one resource type whose scopes may name a workflow
+// action instead of permissions (system/Task.certify, seed 002).
+const TaskType = "Task"
+
+// TaskActions are the workflow actions a Task scope may name, one scope
+// each: system/Task.validate, .register, .certify, .issue, .reject (and the
+// user/ forms). An action scope grants that action only, never read or
+// write, and no cruds scope grants an action: certifying a birth is a
+// decision of its own, not an update. internal/workflow's transition table
+// names the same actions (its tests check the two agree).
+var TaskActions = []string{"validate", "register", "certify", "issue", "reject"}
+
+// IsTaskAction reports whether name is one of TaskActions.
+func IsTaskAction(name string) bool { return slices.Contains(TaskActions, name) }
+
 // Bulk Data operation names as they appear in scopes (seed 004).
 const (
 	OpExport         = "$export"
@@ -134,11 +149,15 @@ type Scope struct {
 	Context Context
 	// ResourceType is a FHIR resource type name or WildcardType.
 	ResourceType string
-	// Perms is empty exactly when Operation is set.
+	// Perms is empty exactly when Operation or Action is set.
 	Perms Perm
 	// Operation is a FHIR operation name with its "$" (OpExport); an
 	// operation scope grants that operation only, never read or write.
 	Operation string
+	// Action is a workflow action on Task (one of TaskActions, no "$"):
+	// system/Task.certify. Like an operation it grants that action only.
+	// Exactly one of Perms, Operation and Action is set.
+	Action string
 	// Query is the v2 search-parameter restriction: access is limited to
 	// resources that match all of it. Nil when unrestricted.
 	Query url.Values
@@ -158,9 +177,12 @@ func (s Scope) String() string {
 	b.WriteByte('/')
 	b.WriteString(s.ResourceType)
 	b.WriteByte('.')
-	if s.Operation != "" {
+	switch {
+	case s.Operation != "":
 		b.WriteString(s.Operation)
-	} else {
+	case s.Action != "":
+		b.WriteString(s.Action)
+	default:
 		b.WriteString(s.Perms.String())
 	}
 	if len(s.Query) > 0 {
@@ -175,7 +197,7 @@ func (s Scope) String() string {
 func (s Scope) Equal(o Scope) bool {
 	return s.Kind == o.Kind && s.Name == o.Name && s.LaunchContext == o.LaunchContext &&
 		s.Context == o.Context && s.ResourceType == o.ResourceType &&
-		s.Perms == o.Perms && s.Operation == o.Operation &&
+		s.Perms == o.Perms && s.Operation == o.Operation && s.Action == o.Action &&
 		encodeQuery(s.Query) == encodeQuery(o.Query)
 }
 
@@ -184,7 +206,7 @@ func (s Scope) Equal(o Scope) bool {
 // 400 without knowing this type.
 type ParseError struct {
 	Scope  string // the offending scope, as given
-	Part   string // "scope", "context", "resource type", "permissions", "operation", "query", "launch context"
+	Part   string // "scope", "context", "resource type", "permissions", "operation", "action", "query", "launch context"
 	Value  string // the offending part's text
 	Reason string
 }
@@ -271,6 +293,20 @@ func parseResource(raw, ctx, rest string) (Scope, error) {
 			return Scope{}, perr(raw, "query", query, "operation scopes take no query")
 		}
 		sc.Operation = perms
+		return sc, nil
+	case IsTaskAction(perms):
+		if typ != TaskType {
+			return Scope{}, perr(raw, "action", perms, "workflow actions are scopes on Task only, as in system/Task."+perms)
+		}
+		if sc.Context == ContextPatient {
+			// A workflow action is a registrar's decision about a
+			// declaration, never the declarant's own.
+			return Scope{}, perr(raw, "action", perms, "workflow actions are system/ or user/ scopes, not patient/")
+		}
+		if hasQuery {
+			return Scope{}, perr(raw, "query", query, "action scopes take no query")
+		}
+		sc.Action = perms
 		return sc, nil
 	case perms == "read" || perms == "write" || perms == "*":
 		if hasQuery {
