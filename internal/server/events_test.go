@@ -19,9 +19,11 @@ import (
 	"ward/internal/connector"
 	"ward/internal/directory"
 	"ward/internal/document"
+	"ward/internal/integration"
 	"ward/internal/intervention"
 	"ward/internal/oauth"
 	"ward/internal/testutil"
+	"ward/internal/webhook"
 	"ward/internal/workflow"
 )
 
@@ -55,13 +57,13 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 		dir := svc.Directory
 
 		var (
-			patient, other, staff, orgID, obsID, procID, docID int64
-			clientID, token, idpClientID                       string
-			secrets                                            = []string{"a long enough passphrase 1"}
-			obsVersion, procVersion, docVersion                int64
-			serviceUser, serviceTokenID                        int64
-			ruleID                                             int64
-			taskID                                             int64
+			patient, other, staff, orgID, obsID, procID, docID     int64
+			clientID, token, idpClientID, webhookID, integrationID string
+			secrets                                                = []string{"a long enough passphrase 1"}
+			obsVersion, procVersion, docVersion                    int64
+			serviceUser, serviceTokenID                            int64
+			ruleID                                                 int64
+			taskID                                                 int64
 		)
 		at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 		cases := []struct {
@@ -457,6 +459,45 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 				_, err := svc.Workflow.Act(ctx, taskID, workflow.Validate, "", nil)
 				return err
 			}},
+			// Webhooks and integrations (issue 15).
+			{"webhook.Service.Create", audit.WebhookCreated, func(ctx context.Context) error {
+				w, secret, err := svc.Webhooks.Create(ctx, webhook.NewSubscription{ClientID: clientID,
+					URL: "https://receiver.example.org/ward", Events: []string{string(audit.UserUpdated)}})
+				if err == nil {
+					webhookID, secrets = w.ID, append(secrets, secret)
+				}
+				return err
+			}},
+			{"webhook.Service.Update", audit.WebhookUpdated, func(ctx context.Context) error {
+				d := "changed"
+				_, err := svc.Webhooks.Update(ctx, webhookID, webhook.Changes{Description: &d})
+				return err
+			}},
+			{"webhook.Service.RotateSecret", audit.WebhookSecretRotated, func(ctx context.Context) error {
+				_, secret, err := svc.Webhooks.RotateSecret(ctx, webhookID, nil)
+				secrets = append(secrets, secret)
+				return err
+			}},
+			{"webhook.Service.Delete", audit.WebhookDeleted, func(ctx context.Context) error {
+				return svc.Webhooks.Delete(ctx, webhookID)
+			}},
+			{"integration.Service.Create", audit.IntegrationCreated, func(ctx context.Context) error {
+				c, secret, err := svc.Clients.Create(ctx, client.Settings{Name: "Registry", GrantTypes: []string{client.GrantClientCredentials},
+					Scope: "system/Patient.rs"})
+				if err != nil {
+					return err
+				}
+				secrets = append(secrets, secret, c.SecretHash)
+				in, err := svc.Integrations.Create(ctx, integration.NewIntegration{ClientID: c.ID, URL: "https://registry.example.org/token"})
+				if err == nil {
+					integrationID, secrets = in.ID, append(secrets, in.Secret)
+				}
+				return err
+			}},
+			{"integration.Service.Delete", audit.IntegrationDeleted, func(ctx context.Context) error {
+				_, err := svc.Integrations.Delete(ctx, integrationID)
+				return err
+			}},
 		}
 
 		listed := map[string]bool{}
@@ -520,7 +561,7 @@ func TestEveryWriteRecordsAnEvent(t *testing.T) {
 		}{{"", dir}, {"", svc.Clinical}, {"clinical.Observations", svc.Clinical.Observations()},
 			{"clinical.Procedures", svc.Clinical.Procedures()}, {"", svc.Documents}, {"", svc.Clients},
 			{"", svc.Sessions}, {"", svc.OAuth}, {"", svc.Keys}, {"", svc.Interventions},
-			{"", svc.Connectors}, {"", svc.Workflow}}
+			{"", svc.Connectors}, {"", svc.Workflow}, {"", svc.Webhooks}, {"", svc.Integrations}}
 		for _, sv := range services {
 			typ := reflect.TypeOf(sv.v)
 			name := sv.name

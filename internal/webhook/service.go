@@ -481,12 +481,6 @@ func (s *Service) writeRetrying(ctx context.Context, fn func(ctx context.Context
 	return err
 }
 
-// WakeWith sets Deps.Wake after construction: the delivery worker needs
-// the Service (OpenSecrets) and the Service needs the worker's scheduler,
-// so one of them is wired second. It is for wiring, before the Service is
-// used.
-func (s *Service) WakeWith(fn func(ctx context.Context, webhookID string) error) { s.d.Wake = fn }
-
 // wake tells the delivery side, in the transaction in ctx, that webhookID
 // has deliveries due now.
 func (s *Service) wake(ctx context.Context, webhookID string) error {
