@@ -119,7 +119,7 @@ const matchBackfillBatch = 500
 // once do the same work twice, harmlessly.
 func (d *DB) backfillMatchKeys(ctx context.Context) error {
 	type row struct {
-		id                         int64
+		id                        int64
 		given, family, phone, alt string
 	}
 	for {

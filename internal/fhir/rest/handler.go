@@ -32,6 +32,8 @@ type Deps struct {
 	Trail     AuditTrail
 	Groups    Groups
 	Consents  Consents
+	// Matcher serves Patient/$match; nil leaves the operation out.
+	Matcher Matcher
 	// Security is the CapabilityStatement's SMART security block.
 	Security *fhir.CapabilityStatementSecurity
 	// Operations are extra operations mounted by other packages (bulk
@@ -113,6 +115,9 @@ type page struct {
 // packages, such as /fhir/Group/{id}/$export, never collide.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/metadata", negotiate(h.metadata))
+	if h.d.Matcher != nil {
+		mux.HandleFunc("POST "+PathPatientMatch, negotiate(h.match))
+	}
 	for _, t := range h.types {
 		if t.routes != nil {
 			t.routes(mux)

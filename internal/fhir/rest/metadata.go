@@ -29,7 +29,10 @@ func (h *Handler) Capabilities() *fhir.CapabilityStatement {
 		res := fhir.CapabilityStatementResource{
 			Type:          t.name,
 			Documentation: t.documentation,
-			Operation:     h.d.TypeOperations[t.name],
+			Operation:     slices.Clone(h.d.TypeOperations[t.name]),
+		}
+		if t.name == "Patient" && h.d.Matcher != nil {
+			res.Operation = append(res.Operation, matchOperation)
 		}
 		for _, code := range t.interactions {
 			res.Interaction = append(res.Interaction, fhir.CapabilityStatementInteraction{Code: code})
