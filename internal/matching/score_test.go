@@ -150,3 +150,25 @@ func TestKeysFor(t *testing.T) {
 		t.Error("a gender alone has keys")
 	}
 }
+
+// FuzzScore: any demographics score in 0..1 without panicking, and keys
+// are computed for them.
+func FuzzScore(f *testing.F) {
+	f.Add("García", "José", "1980-02-03", "555 012 3456", "Garcia", "Jose", "1980-03-02", "5550123456")
+	f.Add("", "", "", "", "李", "ż", "2024", "+")
+	f.Fuzz(func(t *testing.T, f1, g1, b1, p1, f2, g2, b2, p2 string) {
+		q := Record{Family: f1, Given: []string{g1}, BirthDate: b1, Phones: []string{p1}, Emails: []string{g1}}
+		c := Record{Family: f2, Given: []string{g2}, BirthDate: b2, Phones: []string{p2}, Emails: []string{g2}}
+		r := Score(q, c)
+		if r.Score < 0 || r.Score > 1 {
+			t.Fatalf("score %v", r.Score)
+		}
+		KeysFor(q)
+	})
+}
+
+func TestScoreSelf(t *testing.T) {
+	if r := Score(stored, stored); r.Grade != Certain || r.Score != 1 {
+		t.Errorf("a record against itself: %+v", r)
+	}
+}

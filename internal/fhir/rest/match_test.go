@@ -13,6 +13,8 @@ import (
 	"ward/internal/audit"
 	"ward/internal/directory"
 	"ward/internal/fhir"
+	"ward/internal/fhir/r4spec"
+	"ward/internal/matching"
 	"ward/internal/store"
 	"ward/internal/testutil"
 )
@@ -324,4 +326,63 @@ func TestPatientMatchAdvertised(t *testing.T) {
 		t.Fatalf("Patient operations %+v lack $match", res.Operation)
 	}
 	t.Fatal("no Patient resource in the CapabilityStatement")
+}
+
+// TestPatientMatchFollowsR4 checks the parameters $match takes and the
+// grades it writes against the R4 definitions (r4spec copies).
+func TestPatientMatchFollowsR4(t *testing.T) {
+	var op struct {
+		URL       string
+		Parameter []struct {
+			Name, Use, Type string
+			Min             int
+			Max             string
+		}
+	}
+	readSpec(t, r4spec.PatientMatchFile, &op)
+	if op.URL != fhir.OperationPatientMatch {
+		t.Errorf("OperationDefinition url %q, ward advertises %q", op.URL, fhir.OperationPatientMatch)
+	}
+	want := map[string]string{fhir.MatchParamResource: "Resource", fhir.MatchParamOnlyCertain: "boolean", fhir.MatchParamCount: "integer"}
+	for _, p := range op.Parameter {
+		if p.Use != "in" {
+			continue
+		}
+		if want[p.Name] != p.Type || p.Max != "1" {
+			t.Errorf("R4 parameter %s (%s, max %s) is not what ward decodes", p.Name, p.Type, p.Max)
+		}
+		delete(want, p.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("ward decodes parameters R4 does not define: %v", want)
+	}
+	var ext struct {
+		URL     string
+		Concept []struct{ Code string }
+	}
+	readSpec(t, r4spec.MatchGradeFile, &ext)
+	if ext.URL != fhir.ExtMatchGrade {
+		t.Errorf("extension url %q, ward writes %q", ext.URL, fhir.ExtMatchGrade)
+	}
+	var codes []string
+	for _, c := range ext.Concept {
+		codes = append(codes, c.Code)
+	}
+	for _, g := range []matching.Grade{matching.Certain, matching.Probable, matching.Possible, matching.CertainlyNot} {
+		if !slices.Contains(codes, string(g)) {
+			t.Errorf("grade %q is not a match-grade code (%v)", g, codes)
+		}
+	}
+}
+
+func readSpec(t *testing.T, name string, v any) {
+	t.Helper()
+	rc, err := r4spec.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := json.NewDecoder(rc).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }
