@@ -21,22 +21,24 @@ const livePatientU = `u.deleted_at IS NULL
 
 // MatchCandidates returns the live patients sharing a key with k: one
 // index lookup per kind of key (identifier, email, phone, birth date,
-// phonetic name), each bounded by perKey, united in one statement. The
-// statement's shape depends on how many keys of each kind there are, so it
-// bypasses the statement and rebind caches.
+// phonetic name), each bounded by perKey, united in one statement.
 func (d *DB) MatchCandidates(ctx context.Context, k matching.Keys, perKey int) ([]*directory.User, error) {
 	if perKey <= 0 {
 		return nil, apperr.New(apperr.Invalid, "perKey must be positive")
 	}
-	query, args := d.matchQuery(k, perKey)
-	if query == "" {
+	if k.Empty() {
 		return nil, nil
+	}
+	query, args, fixed := d.matchQuery(k, perKey)
+	if fixed {
+		// One shape whatever the keys: prepared once (SQLite) and rebound
+		// once (PostgreSQL); parsing the statement cost as much as running it.
+		return queryList(ctx, d.rd(ctx), "match candidates", scanUser, query, args...)
 	}
 	if err := storableText(args); err != nil {
 		return nil, err
 	}
-	x := d.rd(ctx)
-	rows, err := x.db.QueryContext(ctx, rebindUncached(d, query), args...)
+	rows, err := d.rd(ctx).db.QueryContext(ctx, rebindUncached(d, query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("match candidates: %w", d.unavailable(err))
 	}
@@ -55,32 +57,77 @@ func (d *DB) MatchCandidates(ctx context.Context, k matching.Keys, perKey int) (
 	return out, nil
 }
 
-// matchQuery is MatchCandidates' statement ("" when k has no key).
-func (d *DB) matchQuery(k matching.Keys, perKey int) (string, []any) {
+// The fixed shape of the candidate statement: how many values of each
+// kind it takes. Unused places hold NULL, which matches nothing (an index
+// probe that finds no row). Keys beyond them (more than KeysFor gives)
+// get a statement of their own shape, run without the caches.
+const (
+	shapeIdentifiers = 8
+	shapeEmails      = 8
+	shapePhones      = 8
+	shapeBirthDates  = 4
+	shapeNames       = 2 // (family, given) pairs; plus one family-only key
+)
+
+// matchQuery is MatchCandidates' statement and whether it has the fixed
+// shape.
+func (d *DB) matchQuery(k matching.Keys, perKey int) (string, []any, bool) {
+	var full, family []matching.NameKey
+	for _, n := range k.Names {
+		if n.Given == "" {
+			family = append(family, n)
+		} else {
+			full = append(full, n)
+		}
+	}
+	fixed := len(k.Identifiers) <= shapeIdentifiers && len(k.Emails) <= shapeEmails &&
+		len(k.Phones) <= shapePhones && len(k.BirthDates) <= shapeBirthDates &&
+		len(full) <= shapeNames && len(family) <= 1
+	// width is how many places a list gets: the shape's, or its own length
+	// when the statement is not of the fixed shape (then a kind without
+	// keys has no pass at all).
+	width := func(n, shape int) int {
+		if fixed {
+			return shape
+		}
+		return n
+	}
 	var passes []string
 	var args []any
-	pass := func(cond string, a ...any) {
-		passes = append(passes, `SELECT u.id FROM users u WHERE `+cond+` AND `+livePatientU+` LIMIT ?`)
+	// pass adds one lookup. On SQLite it names its index: SQLite's
+	// statistics do not set NULLs apart, so where most rows have no email
+	// or no key yet the planner would estimate an index probe at the
+	// whole table and scan it instead. INDEXED BY makes a scan an error,
+	// never a silent plan (PostgreSQL tracks null_frac and needs no hint).
+	pass := func(index, cond string, a ...any) {
+		from := `users u`
+		if index != "" && d.dialect == SQLite {
+			from += ` INDEXED BY ` + index
+		}
+		passes = append(passes, `SELECT u.id FROM `+from+` WHERE `+cond+` AND `+livePatientU+` LIMIT ?`)
 		args = append(append(args, a...), perKey)
 	}
-	if len(k.Identifiers) > 0 {
-		var alts []string
+	if n := width(len(k.Identifiers), shapeIdentifiers); n > 0 {
+		alts := make([]string, n)
 		var a []any
-		for _, id := range k.Identifiers {
-			alts = append(alts, "(i.system = ? AND i.value = ?)")
-			a = append(a, id.System, id.Value)
+		for i := range n {
+			alts[i] = "(i.system = ? AND i.value = ?)"
+			if i < len(k.Identifiers) {
+				a = append(a, k.Identifiers[i].System, k.Identifiers[i].Value)
+			} else {
+				a = append(a, nil, nil)
+			}
 		}
-		pass(`u.id IN (SELECT i.user_id FROM user_identifiers i WHERE `+strings.Join(alts, " OR ")+`)`, a...)
+		pass("", `u.id IN (SELECT i.user_id FROM user_identifiers i WHERE `+strings.Join(alts, " OR ")+`)`, a...)
 	}
-	if len(k.Emails) > 0 {
-		pass(`u.email_lower IN (`+placeholders(len(k.Emails))+`)`, appendStrings(nil, k.Emails)...)
+	if n := width(len(k.Emails), shapeEmails); n > 0 {
+		pass("users_email_live", `u.email_lower IN (`+placeholders(n)+`)`, padded(k.Emails, n)...)
 	}
-	if len(k.Phones) > 0 {
-		ph := placeholders(len(k.Phones))
-		a := appendStrings(nil, k.Phones)
+	if n := width(len(k.Phones), shapePhones); n > 0 {
+		ph, a := placeholders(n), padded(k.Phones, n)
 		// The literal <> '' lets the partial indexes serve the lookups.
-		pass(`u.phone_key IN (`+ph+`) AND u.phone_key <> ''`, a...)
-		pass(`u.alt_phone_key IN (`+ph+`) AND u.alt_phone_key <> ''`, a...)
+		pass("users_phone_key", `u.phone_key IN (`+ph+`) AND u.phone_key <> ''`, a...)
+		pass("users_alt_phone_key", `u.alt_phone_key IN (`+ph+`) AND u.alt_phone_key <> ''`, a...)
 	}
 	var starts []any
 	for _, bd := range k.BirthDates {
@@ -88,24 +135,40 @@ func (d *DB) matchQuery(k matching.Keys, perKey int) (string, []any) {
 			starts = append(starts, s.Int64)
 		}
 	}
-	if len(starts) > 0 {
-		pass(`u.birth_start IN (`+placeholders(len(starts))+`)`, starts...)
-	}
-	for _, n := range k.Names {
-		if n.Given == "" {
-			pass(`u.family_phon = ?`, n.Family)
-		} else {
-			pass(`u.family_phon = ? AND u.given_phon = ?`, n.Family, n.Given)
+	if n := width(len(starts), shapeBirthDates); n > 0 {
+		for len(starts) < n {
+			starts = append(starts, nil)
 		}
+		pass("users_birth_start", `u.birth_start IN (`+placeholders(n)+`)`, starts...)
 	}
-	if len(passes) == 0 {
-		return "", nil
+	for i := range width(len(full), shapeNames) {
+		var f, g any
+		if i < len(full) {
+			f, g = full[i].Family, full[i].Given
+		}
+		pass("users_match_name", `u.family_phon = ? AND u.given_phon = ?`, f, g)
+	}
+	for i := range width(len(family), 1) {
+		var f any
+		if i < len(family) {
+			f = family[i].Family
+		}
+		pass("users_match_name", `u.family_phon = ?`, f)
 	}
 	for i, p := range passes {
 		passes[i] = fmt.Sprintf("SELECT id FROM (%s) AS b%d", p, i)
 	}
 	return `SELECT ` + prefixed("u.", userColumns) + ` FROM users u WHERE u.id IN (` +
-		strings.Join(passes, " UNION ") + `) ORDER BY u.id`, args
+		strings.Join(passes, " UNION ") + `) ORDER BY u.id`, args, fixed
+}
+
+// padded returns vals as arguments, NULL-padded to n places.
+func padded(vals []string, n int) []any {
+	out := make([]any, n)
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
 }
 
 // matchBackfillBatch is how many rows one backfill transaction keys.

@@ -71,6 +71,10 @@ func TestMatchCandidates(t *testing.T) {
 			{"phonetic name", matching.Keys{Names: []matching.NameKey{{Family: matching.Phonetic("Garsia"), Given: matching.Phonetic("Jose")}}}, []int64{jose}},
 			{"phonetic family name", matching.Keys{Names: []matching.NameKey{{Family: matching.Phonetic("Lopes")}}}, []int64{ana}},
 			{"no key", matching.Keys{}, nil},
+			// More keys than the fixed statement holds: a statement of
+			// their own shape.
+			{"many emails", matching.Keys{Emails: []string{"a@x", "b@x", "c@x", "d@x", "e@x", "f@x", "g@x", "h@x", "jose@example.org"},
+				Names: []matching.NameKey{{Family: "L120"}, {Family: "L200"}}}, []int64{jose, ana}},
 		} {
 			if got := find(tc.k); !slices.Equal(got, tc.want) {
 				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
