@@ -197,13 +197,26 @@ func (d *DB) backfillMatchKeys(ctx context.Context) error {
 				return err
 			}
 			n = len(rows)
-			for _, r := range rows {
-				if _, err := d.wr(ctx).exec(ctx, `UPDATE users SET family_phon = ?, given_phon = ?, phone_key = ?,
-					alt_phone_key = ? WHERE id = ? AND family_phon IS NULL`,
-					matching.Phonetic(r.family), matching.Phonetic(r.given), matching.PhoneKey(r.phone),
-					matching.PhoneKey(r.alt), r.id); err != nil {
-					return fmt.Errorf("key user %d for matching: %w", r.id, err)
+			if n == 0 {
+				return nil
+			}
+			// One UPDATE for the batch, from a VALUES list (both dialects
+			// name its columns column1..column5).
+			var sb strings.Builder
+			args := make([]any, 0, 5*n)
+			for i, r := range rows {
+				if i > 0 {
+					sb.WriteString(", ")
 				}
+				sb.WriteString("(CAST(? AS BIGINT), ?, ?, ?, ?)")
+				args = append(args, r.id, matching.Phonetic(r.family), matching.Phonetic(r.given),
+					matching.PhoneKey(r.phone), matching.PhoneKey(r.alt))
+			}
+			if _, err := d.wr(ctx).db.ExecContext(ctx, rebindUncached(d, `UPDATE users SET family_phon = v.column2,
+				given_phon = v.column3, phone_key = v.column4, alt_phone_key = v.column5
+				FROM (VALUES `+sb.String()+`) AS v
+				WHERE users.id = v.column1 AND users.family_phon IS NULL`), args...); err != nil {
+				return fmt.Errorf("key %d users for matching: %w", n, err)
 			}
 			return nil
 		})

@@ -123,8 +123,17 @@ func TestMatchKeysBackfill(t *testing.T) {
 		if _, err := db.Writer().ExecContext(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES (`+strconv.FormatInt(id, 10)+`, 'patient')`); err != nil {
 			t.Fatal(err)
 		}
+		// More than one batch of them.
+		if _, err := db.Writer().ExecContext(ctx, `INSERT INTO users (given_name, family_name, registered, updated_at)
+			SELECT 'g' || g.n, 'Family', 0, 0 FROM `+numbers(db, 1200)); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatal(err)
+		}
+		var unkeyed int
+		if err := db.Writer().QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE family_phon IS NULL`).Scan(&unkeyed); err != nil || unkeyed != 0 {
+			t.Fatalf("%d rows unkeyed after Migrate (%v)", unkeyed, err)
 		}
 		users, err := db.MatchCandidates(ctx, matching.Keys{Names: []matching.NameKey{{Family: matching.Phonetic("Muller"), Given: matching.Phonetic("Zoe")}},
 			Phones: []string{matching.PhoneKey("301234567")}}, 10)
