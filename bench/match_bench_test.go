@@ -18,7 +18,9 @@ import (
 	"ward/internal/actor"
 	"ward/internal/client"
 	"ward/internal/config"
+	"ward/internal/directory"
 	"ward/internal/matching"
+	"ward/internal/server"
 	"ward/internal/sqlstore"
 	"ward/internal/testutil"
 )
@@ -203,8 +205,78 @@ func BenchmarkPatientMatch(b *testing.B) {
 					reportLatency(b, lat)
 				})
 			}
+			benchUserMatch(b, srv.Handler(), svc, first, n)
 		})
 	}
+}
+
+// benchUserMatch is $match for a clinician (user/Patient.read) who may see
+// half the patients (those consented to the clinician's clinic; the other
+// half consented to another), in-process through the whole middleware
+// chain with the actor set as the bearer check would set it: every
+// candidate graded possible or better then goes through check_role, as a
+// Patient read does. Requests alternate between a visible person, who must
+// come first, and an invisible one, who must not appear.
+func benchUserMatch(b *testing.B, h http.Handler, svc *server.Services, first int64, n int) {
+	ctx := actor.System(context.Background())
+	orgA, err := svc.Directory.CreateOrganization(ctx, &directory.Organization{Name: "Clinic A"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	orgB, err := svc.Directory.CreateOrganization(ctx, &directory.Organization{Name: "Clinic B"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	staff, err := svc.Directory.CreateUser(ctx, directory.NewUser{User: directory.User{Email: "clinician@example.org",
+		GivenName: "Cleo", FamilyName: "Clinician"}, Roles: []string{directory.RoleClinician}, OrgIDs: []int64{orgA.ID}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	far := time.Now().AddDate(10, 0, 0).UnixMicro()
+	if _, err := svc.DB.Writer().ExecContext(context.Background(), fmt.Sprintf(`INSERT INTO consents
+		(user_id, organization_id, status, acceptance_date, expires_at)
+		SELECT id, CASE WHEN (id - %d) %% 2 = 0 THEN %d ELSE %d END, 'consented', 0, %d FROM users WHERE id >= %d AND id < %d`,
+		first, orgA.ID, orgB.ID, far, first, first+int64(n))); err != nil {
+		b.Fatalf("seed consents: %v", err)
+	}
+	who := actor.Actor{ClientID: "staff-app", UserID: staff.ID, Scopes: []string{"user/Patient.read"}}
+	mc := matchCases(first)[0]
+	post := func(i int) (int, []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/fhir/Patient/$match", strings.NewReader(mc.body(i)))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req = req.WithContext(actor.With(req.Context(), who))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.Bytes()
+	}
+	for _, i := range []int{10, 11} {
+		status, body := post(i)
+		var res struct {
+			Entry []struct{ Resource struct{ ID string } }
+		}
+		if status != http.StatusOK || json.Unmarshal(body, &res) != nil {
+			b.Fatalf("user $match: %d %.300s", status, body)
+		}
+		want := strconv.FormatInt(first+int64(i), 10)
+		found := len(res.Entry) > 0 && res.Entry[0].Resource.ID == want
+		if found != (i%2 == 0) {
+			b.Fatalf("user $match for person %d (visible %v): entries %+v", i, i%2 == 0, res.Entry)
+		}
+	}
+	b.Run("user scope, half visible", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % n
+			start := time.Now()
+			status, body := post(i)
+			lat = append(lat, time.Since(start))
+			if status != http.StatusOK {
+				b.Fatalf("$match: %d %.300s", status, body)
+			}
+		}
+		reportLatency(b, lat)
+	})
 }
 
 // matchCase is one shape of $match query for the i-th person.
