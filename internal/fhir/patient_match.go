@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"ward/internal/matching"
 )
@@ -101,12 +102,20 @@ func DecodeMatchRequest(body []byte) (*MatchRequest, error) {
 }
 
 // MatchRecord is the query a Patient makes for matching: its first
-// official (else usual, else first) name, birth date, gender, identifiers,
+// official (else usual, else first) name (its parts, else its text),
+// birth date, gender, identifiers,
 // emails, phones (phone and sms) and addresses.
 func MatchRecord(p *Patient) matching.Record {
 	r := matching.Record{BirthDate: p.BirthDate, Gender: p.Gender}
 	if n := preferredName(p.Name); n != nil {
 		r.Family, r.Given = n.Family, n.Given
+		if r.Family == "" && len(r.Given) == 0 {
+			// Only the text ("José García"): its last word is taken for
+			// the family name, the others for given names.
+			if words := strings.Fields(n.Text); len(words) > 0 {
+				r.Family, r.Given = words[len(words)-1], words[:len(words)-1]
+			}
+		}
 	}
 	for _, id := range p.Identifier {
 		r.Identifiers = append(r.Identifiers, matching.Identifier{System: id.System, Value: id.Value})

@@ -27,6 +27,9 @@ func TestDecodeMatchRequest(t *testing.T) {
 		len(r.Addresses) != 1 || r.Addresses[0] != (matching.Address{PostalCode: "69001", City: "Lyon"}) {
 		t.Errorf("record %+v", r)
 	}
+	if r := MatchRecord(&Patient{Name: []HumanName{{Text: "  José  Luis García "}}}); r.Family != "García" || len(r.Given) != 2 {
+		t.Errorf("name from text: %+v", r)
+	}
 	req, err = DecodeMatchRequest([]byte(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient"}}]}`))
 	if err != nil || req.Count != MatchDefaultCount || req.OnlyCertainMatches {
 		t.Errorf("defaults: %+v %v", req, err)
