@@ -117,6 +117,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/metadata", negotiate(h.metadata))
 	if h.d.Matcher != nil {
 		mux.HandleFunc("POST "+PathPatientMatch, negotiate(h.match))
+		// Not "Patient/$match" read as an id: $match takes a resource,
+		// which a GET cannot carry.
+		mux.HandleFunc("GET "+PathPatientMatch, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			WriteOutcome(w, http.StatusMethodNotAllowed, fhir.NewOperationOutcome("error", "not-supported",
+				"Patient/$match takes a Patient in a Parameters body: use POST"))
+		})
 	}
 	for _, t := range h.types {
 		if t.routes != nil {

@@ -286,6 +286,9 @@ func TestPatientMatch(t *testing.T) {
 				}
 				outcomeCode(t, r.body)
 			}
+			if r := w.do(sysRead, http.MethodGet, "/fhir/Patient/$match", nil); r.status != http.StatusMethodNotAllowed {
+				t.Errorf("GET $match: %d, want 405", r.status)
+			}
 			// A body of another media type is refused before it is read.
 			if r := w.do(sysRead, http.MethodPost, "/fhir/Patient/$match", matchParams(maria), "Content-Type", "text/plain"); r.status != 400 && r.status != 415 {
 				t.Errorf("text/plain: %d", r.status)
