@@ -131,8 +131,18 @@ func MatchRecord(p *Patient) matching.Record {
 	for _, a := range p.Address {
 		r.Addresses = append(r.Addresses, matching.Address{PostalCode: a.PostalCode, City: a.City})
 	}
+	// Each list is compared with every candidate's: a hostile body with
+	// thousands of entries must not multiply the work.
+	r.Given = r.Given[:min(len(r.Given), maxMatchValues)]
+	r.Identifiers = r.Identifiers[:min(len(r.Identifiers), maxMatchValues)]
+	r.Emails = r.Emails[:min(len(r.Emails), maxMatchValues)]
+	r.Phones = r.Phones[:min(len(r.Phones), maxMatchValues)]
+	r.Addresses = r.Addresses[:min(len(r.Addresses), maxMatchValues)]
 	return r
 }
+
+// maxMatchValues bounds each list of a $match query; the first ones count.
+const maxMatchValues = 32
 
 func preferredName(names []HumanName) *HumanName {
 	for _, use := range []string{"official", "usual"} {
