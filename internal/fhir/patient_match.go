@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"ward/internal/matching"
 )
@@ -138,7 +139,40 @@ func MatchRecord(p *Patient) matching.Record {
 	r.Emails = r.Emails[:min(len(r.Emails), maxMatchValues)]
 	r.Phones = r.Phones[:min(len(r.Phones), maxMatchValues)]
 	r.Addresses = r.Addresses[:min(len(r.Addresses), maxMatchValues)]
+	// And each value is cut short: names are compared by Jaro-Winkler,
+	// whose cost grows with the square of the length, once per candidate.
+	r.Family, r.BirthDate, r.Gender = clipMatch(r.Family), clipMatch(r.BirthDate), clipMatch(r.Gender)
+	for i := range r.Given {
+		r.Given[i] = clipMatch(r.Given[i])
+	}
+	for i := range r.Identifiers {
+		r.Identifiers[i] = matching.Identifier{System: clipMatch(r.Identifiers[i].System), Value: clipMatch(r.Identifiers[i].Value)}
+	}
+	for i := range r.Emails {
+		r.Emails[i] = clipMatch(r.Emails[i])
+	}
+	for i := range r.Phones {
+		r.Phones[i] = clipMatch(r.Phones[i])
+	}
+	for i := range r.Addresses {
+		r.Addresses[i] = matching.Address{PostalCode: clipMatch(r.Addresses[i].PostalCode), City: clipMatch(r.Addresses[i].City)}
+	}
 	return r
+}
+
+// maxMatchText bounds each value of a $match query, in bytes.
+const maxMatchText = 256
+
+// clipMatch cuts s to at most maxMatchText bytes, at a rune boundary.
+func clipMatch(s string) string {
+	if len(s) <= maxMatchText {
+		return s
+	}
+	cut := maxMatchText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // maxMatchValues bounds each list of a $match query; the first ones count.

@@ -1,7 +1,9 @@
 package fhir
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"ward/internal/apperr"
 	"ward/internal/matching"
@@ -29,6 +31,10 @@ func TestDecodeMatchRequest(t *testing.T) {
 	}
 	if r := MatchRecord(&Patient{Name: []HumanName{{Text: "  José  Luis García "}}}); r.Family != "García" || len(r.Given) != 2 {
 		t.Errorf("name from text: %+v", r)
+	}
+	long := MatchRecord(&Patient{Name: []HumanName{{Family: strings.Repeat("ż", 1000)}}})
+	if len(long.Family) > maxMatchText || !utf8.ValidString(long.Family) {
+		t.Errorf("a long name is kept at %d bytes (valid UTF-8: %v)", len(long.Family), utf8.ValidString(long.Family))
 	}
 	req, err = DecodeMatchRequest([]byte(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient"}}]}`))
 	if err != nil || req.Count != MatchDefaultCount || req.OnlyCertainMatches {
