@@ -134,6 +134,7 @@ const (
 	IntegrationDeleted     EventType = "integration.deleted"      // Integration/{id}
 	IntegrationTokenPushed EventType = "integration.token_pushed" // Integration/{id}: the receiver answered 2xx
 	IntegrationPushFailed  EventType = "integration.push_failed"  // Integration/{id}: its token was revoked
+
 	// Workflow records (issue 15, seed 002): FHIR Task declarations.
 	TaskCreated       EventType = "task.created"        // Task/{id}: a declaration submitted
 	TaskStatusChanged EventType = "task.status_changed" // Task/{id}: fields from, to, action (reason)
@@ -244,6 +245,7 @@ var registry = map[EventType]eventInfo{
 	IntegrationDeleted:     {Other, ActionDelete},
 	IntegrationTokenPushed: {Other, ActionExecute},
 	IntegrationPushFailed:  {Other, ActionExecute},
+
 	TaskCreated:       {Other, ActionCreate},
 	TaskStatusChanged: {Other, ActionUpdate},
 }

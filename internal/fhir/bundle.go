@@ -36,9 +36,12 @@ type BundleEntry struct {
 }
 
 // BundleEntrySearch says why an entry is in a searchset: "match" or "include"
-// (or "outcome" for an OperationOutcome about the search).
+// (or "outcome" for an OperationOutcome about the search). Score is the
+// ranking in 0..1 ($match sets it, with the match-grade extension).
 type BundleEntrySearch struct {
-	Mode string `json:"mode,omitempty"`
+	Extension []Extension `json:"extension,omitempty"`
+	Mode      string      `json:"mode,omitempty"`
+	Score     Decimal     `json:"score,omitempty"`
 }
 
 // UnmarshalJSON keeps the resource as raw JSON.

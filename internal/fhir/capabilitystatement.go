@@ -131,6 +131,11 @@ const (
 	OperationExport = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
 	// OperationPatientExport is the Bulk Data Patient/$export OperationDefinition.
 	OperationPatientExport = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"
+	// OperationPatientMatch is R4's Patient/$match OperationDefinition.
+	OperationPatientMatch = "http://hl7.org/fhir/OperationDefinition/Patient-match"
+	// ExtMatchGrade is R4's match-grade extension on Bundle.entry.search
+	// (valueCode from http://hl7.org/fhir/ValueSet/match-grade).
+	ExtMatchGrade = "http://hl7.org/fhir/StructureDefinition/match-grade"
 	// OperationGroupExport is the Bulk Data Group/[id]/$export OperationDefinition.
 	OperationGroupExport = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
 	// CapabilityBulkData is the Bulk Data Access IG's server

@@ -507,6 +507,14 @@ func fhirRoutes(t *testing.T, h http.Handler, bearer string) []route {
 			route{method: "GET", path: p, query: exportQuery},
 			route{method: "POST", path: p, json: parameters})
 	}
+	// Patient/$match: the bad value in the Patient it carries, and as a
+	// parameter name.
+	var match []string
+	for _, b := range fhirBodies("Patient") {
+		match = append(match, `{"resourceType":"Parameters","parameter":[{"name":"resource","resource":`+b+`}]}`)
+	}
+	match = append(match, parameters[2])
+	out = append(out, route{method: "POST", path: "/fhir/Patient/$match", json: match})
 	out = append(out,
 		route{method: "GET", path: "/fhir/$bulkdata-status/{id}"},
 		route{method: "DELETE", path: "/fhir/$bulkdata-status/{id}"},

@@ -10,6 +10,7 @@ import (
 	"ward/internal/fhir/policy"
 	"ward/internal/fhir/rest"
 	"ward/internal/httpauth"
+	"ward/internal/matching"
 	"ward/internal/oauth"
 )
 
@@ -38,6 +39,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 		Groups:    svc.Directory,
 		Consents:  svc.Directory,
 		Workflow:  svc.Workflow,
+		Matcher:   matching.NewService(svc.DB),
 		Clinical:  svc.Clinical,
 		Documents: svc.Documents,
 		Audit:     svc.Audit,

@@ -336,6 +336,9 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := d.backfillMatchKeys(ctx); err != nil {
+		return err
+	}
 	if err := d.EnsureStaticData(ctx); err != nil {
 		return err
 	}

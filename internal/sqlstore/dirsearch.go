@@ -10,6 +10,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/matching"
 )
 
 // The directory's FHIR search support: the stored search keys, the
@@ -18,44 +19,12 @@ import (
 // runs on.
 
 // nameKey is a name as the store compares it for FHIR string search, which
-// R4 makes case- and accent-insensitive: lower-cased and with the Latin
-// accents removed, in Go, so that SQLite (whose lower() folds ASCII only)
-// and PostgreSQL (whose lower() follows the locale) fold alike. Changing it
-// changes what stored keys mean: rows keep the key of their last write.
-func nameKey(name string) string {
-	lower := strings.ToLower(name)
-	var b strings.Builder
-	b.Grow(len(lower))
-	for _, r := range lower {
-		if f, ok := latinFold[r]; ok {
-			b.WriteString(f)
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// latinFold maps the lower-case letters of Latin-1 Supplement, Latin
-// Extended-A and most of Latin Extended-B to their unaccented letters (the
-// first letter of their canonical decomposition), plus the letters that do
-// not decompose but are written without their mark in ASCII (ß, æ, ø, ł...).
-var latinFold = func() map[rune]string {
-	groups := map[string]string{
-		"a": "àáâãäåāăąǎǟǡǻȁȃȧ", "c": "çćĉċč", "d": "ďđ", "e": "èéêëēĕėęěȅȇȩ",
-		"g": "ĝğġģǧǵ", "h": "ĥȟħ", "i": "ìíîïĩīĭįǐȉȋı", "j": "ĵǰ", "k": "ķǩ", "l": "ĺļľŀł",
-		"n": "ñńņňǹ", "o": "òóôõöōŏőơǒǫǭȍȏȫȭȯȱø", "r": "ŕŗřȑȓ", "s": "śŝşšș",
-		"t": "ţťț", "u": "ùúûüũūŭůűųưǔǖǘǚǜȕȗ", "w": "ŵ", "y": "ýÿŷȳ", "z": "źżž",
-		"ss": "ß", "ae": "æ", "oe": "œ", "th": "þ",
-	}
-	m := map[rune]string{}
-	for base, letters := range groups {
-		for _, r := range letters {
-			m[r] = base
-		}
-	}
-	return m
-}()
+// R4 makes case- and accent-insensitive: matching.Fold, lower-cased and
+// with the Latin accents removed in Go, so that SQLite (whose lower() folds
+// ASCII only) and PostgreSQL (whose lower() follows the locale) fold alike.
+// Changing it changes what stored keys mean: rows keep the key of their
+// last write.
+func nameKey(name string) string { return matching.Fold(name) }
 
 // dayMicros is one calendar day in microseconds: a birth date's stored range
 // is [birth_start, birth_start + dayMicros).

@@ -10,6 +10,7 @@ import (
 
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/matching"
 	"ward/internal/store"
 )
 
@@ -60,7 +61,9 @@ func scanUser(s scanner) (*directory.User, error) {
 
 // userArgs returns the values of every column after id, in userColumns
 // order, except version (which the statements set themselves), then the
-// search keys given_key, family_key and birth_start (see dirsearch.go).
+// search keys given_key, family_key and birth_start (see dirsearch.go) and
+// the match keys family_phon, given_phon, phone_key and alt_phone_key (see
+// match.go).
 func userArgs(u *directory.User) ([]any, error) {
 	races, err := toJSON(u.Races)
 	if err != nil {
@@ -78,7 +81,9 @@ func userArgs(u *directory.User) ([]any, error) {
 		u.Gender, u.Phone, u.AltPhone, u.Locale, u.Timezone, u.Deceased, nullMicro(u.DeceasedAt),
 		u.ImageURL, races, eth, ind, toMicro(u.Registered), nullMicro(u.ConfirmedAt),
 		nullMicro(u.DeletedAt), toMicro(u.UpdatedAt), nullID(u.GeneralPractitionerID),
-		nameKey(u.GivenName), nameKey(u.FamilyName), birthStart(u.BirthDate)}, nil
+		nameKey(u.GivenName), nameKey(u.FamilyName), birthStart(u.BirthDate),
+		matching.Phonetic(u.FamilyName), matching.Phonetic(u.GivenName),
+		matching.PhoneKey(u.Phone), matching.PhoneKey(u.AltPhone)}, nil
 }
 
 // CreateUser inserts u, setting ID, Version=1, UpdatedAt (and Registered when
@@ -99,8 +104,9 @@ func (d *DB) CreateUser(ctx context.Context, u *directory.User) error {
 	err = d.wr(ctx).row(ctx, `INSERT INTO users (email, email_lower, password_hash, given_name,
 		family_name, birth_date, gender, phone, alt_phone, locale, timezone, deceased, deceased_at,
 		image_url, races, ethnicities, indigenous, registered, confirmed_at, deleted_at, updated_at,
-		general_practitioner_id, given_key, family_key, birth_start, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		general_practitioner_id, given_key, family_key, birth_start,
+		family_phon, given_phon, phone_key, alt_phone_key, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 		args...).Scan(&id)
 	if err != nil {
 		*u = saved
@@ -171,6 +177,7 @@ func (d *DB) UpdateUser(ctx context.Context, u *directory.User) error {
 		locale = ?, timezone = ?, deceased = ?, deceased_at = ?, image_url = ?, races = ?,
 		ethnicities = ?, indigenous = ?, registered = ?, confirmed_at = ?, deleted_at = ?,
 		updated_at = ?, general_practitioner_id = ?, given_key = ?, family_key = ?, birth_start = ?,
+		family_phon = ?, given_phon = ?, phone_key = ?, alt_phone_key = ?,
 		version = version + 1
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {

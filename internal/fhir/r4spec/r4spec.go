@@ -13,7 +13,7 @@ import (
 	"io"
 )
 
-//go:embed fhir.schema.json.gz search-parameters.json.gz compartmentdefinition-patient.json version.info
+//go:embed fhir.schema.json.gz search-parameters.json.gz compartmentdefinition-patient.json version.info operation-patient-match.json extension-match-grade.json
 var files embed.FS
 
 // The files this package holds, by name.
@@ -21,6 +21,11 @@ const (
 	SchemaFile             = "fhir.schema.json.gz"
 	SearchParametersFile   = "search-parameters.json.gz"
 	PatientCompartmentFile = "compartmentdefinition-patient.json"
+	// PatientMatchFile is the Patient/$match OperationDefinition.
+	PatientMatchFile = "operation-patient-match.json"
+	// MatchGradeFile is the match-grade extension, with its code system's
+	// codes beside it.
+	MatchGradeFile = "extension-match-grade.json"
 )
 
 // Open returns the contents of one of the files above, decompressed when the

@@ -35,6 +35,8 @@ type Deps struct {
 	// Workflow serves Task (seed 002's declarations); nil leaves Task
 	// out of the API.
 	Workflow Workflow
+	// Matcher serves Patient/$match; nil leaves the operation out.
+	Matcher Matcher
 	// Security is the CapabilityStatement's SMART security block.
 	Security *fhir.CapabilityStatementSecurity
 	// Operations are extra operations mounted by other packages (bulk
@@ -120,6 +122,16 @@ type page struct {
 // packages, such as /fhir/Group/{id}/$export, never collide.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /fhir/metadata", negotiate(h.metadata))
+	if h.d.Matcher != nil {
+		mux.HandleFunc("POST "+PathPatientMatch, negotiate(h.match))
+		// Not "Patient/$match" read as an id: $match takes a resource,
+		// which a GET cannot carry.
+		mux.HandleFunc("GET "+PathPatientMatch, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			WriteOutcome(w, http.StatusMethodNotAllowed, fhir.NewOperationOutcome("error", "not-supported",
+				"Patient/$match takes a Patient in a Parameters body: use POST"))
+		})
+	}
 	for _, t := range h.types {
 		if t.routes != nil {
 			t.routes(mux)

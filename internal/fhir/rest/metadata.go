@@ -31,6 +31,9 @@ func (h *Handler) Capabilities() *fhir.CapabilityStatement {
 			Documentation: t.documentation,
 			Operation:     append(slices.Clone(h.d.TypeOperations[t.name]), t.typeOps...),
 		}
+		if t.name == "Patient" && h.d.Matcher != nil {
+			res.Operation = append(res.Operation, matchOperation)
+		}
 		for _, code := range t.interactions {
 			res.Interaction = append(res.Interaction, fhir.CapabilityStatementInteraction{Code: code})
 		}
