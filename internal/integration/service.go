@@ -27,9 +27,6 @@ import (
 // integrations' signing secrets.
 const KeyPurpose = "integration-secrets"
 
-// maxURLBytes bounds a receiver URL.
-const maxURLBytes = 2048
-
 // maxErrorBytes bounds a recorded failure.
 const maxErrorBytes = 512
 
@@ -50,6 +47,10 @@ type Deps struct {
 
 // Config tunes the Service; zero fields take the defaults.
 type Config struct {
+	// PublicAddr says whether a literal address in a receiver URL is
+	// public (the server wires outbound.Public; nil means
+	// webhook.PublicFallback): integrations share webhooks' URL rules.
+	PublicAddr func(netip.Addr) bool
 	// AllowPrivate accepts plain http and non-public literal addresses in
 	// receiver URLs (WARD_OUTBOUND_ALLOW_PRIVATE=1). The outbound client
 	// checks the address it connects to either way.
@@ -141,41 +142,6 @@ func checkText(field, v string, max int) error {
 	return nil
 }
 
-// CheckURL refuses a receiver URL ward may not post to: the rules of
-// webhook receivers. It must be an absolute http(s) URL with a host and
-// neither user information nor a fragment; unless allowPrivate, https only,
-// and a literal address must be public (the outbound client checks the
-// address it connects to, after DNS, either way).
-func CheckURL(raw string, allowPrivate bool) error {
-	if err := checkText("url", raw, maxURLBytes); err != nil {
-		return err
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
-		return apperr.New(apperr.Invalid, "url must be an absolute URL with a host, no user information and no fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowPrivate {
-			return apperr.New(apperr.Invalid, "url must use https (plain http only with WARD_OUTBOUND_ALLOW_PRIVATE=1)")
-		}
-	default:
-		return apperr.New(apperr.Invalid, "url must use https")
-	}
-	if allowPrivate {
-		return nil
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return apperr.New(apperr.Invalid, "url names a loopback host (allowed only with WARD_OUTBOUND_ALLOW_PRIVATE=1)")
-	}
-	if a, err := netip.ParseAddr(host); err == nil && !publicAddr(a) {
-		return apperr.New(apperr.Invalid, "url names a non-public address (allowed only with WARD_OUTBOUND_ALLOW_PRIVATE=1)")
-	}
-	return nil
-}
-
 // Create registers an integration for a system client (administrators
 // only) and enqueues its first push. The secret is returned once.
 func (s *Service) Create(ctx context.Context, in NewIntegration) (*Created, error) {
@@ -186,7 +152,7 @@ func (s *Service) Create(ctx context.Context, in NewIntegration) (*Created, erro
 	if err := checkText("client_id", in.ClientID, 255); err != nil {
 		errs = append(errs, err)
 	}
-	if err := CheckURL(in.URL, s.cfg.AllowPrivate); err != nil {
+	if err := webhook.CheckURL(in.URL, s.cfg.AllowPrivate, s.cfg.PublicAddr); err != nil {
 		errs = append(errs, err)
 	}
 	if in.TokenLifetime == 0 {
@@ -557,15 +523,6 @@ func redact(raw string) string {
 		return ""
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
-// publicAddr reports whether a literal address in a URL may be posted to
-// without WARD_OUTBOUND_ALLOW_PRIVATE: a first check when it is typed; the
-// outbound client's dial-time check (after DNS) is the one that counts.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !cgnat.Contains(a)
 }
 
 func truncate(s string) string {

@@ -165,7 +165,9 @@ func (e *env) events(t *testing.T, typ audit.EventType) []map[string]any {
 	return out
 }
 
-func TestCheckURL(t *testing.T) {
+// TestReceiverURLRules: an integration's receiver URL follows the rules of
+// webhook receivers (webhook.CheckURL, which Create calls).
+func TestReceiverURLRules(t *testing.T) {
 	for _, c := range []struct {
 		url     string
 		private bool
@@ -192,7 +194,7 @@ func TestCheckURL(t *testing.T) {
 		{"https://portal.example.org/" + strings.Repeat("a", 3000), false, false},
 		{"", false, false},
 	} {
-		err := integration.CheckURL(c.url, c.private)
+		err := webhook.CheckURL(c.url, c.private, nil)
 		if (err == nil) != c.ok {
 			t.Errorf("CheckURL(%.60q, private=%v) = %v, want ok=%v", c.url, c.private, err, c.ok)
 		}

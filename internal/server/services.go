@@ -264,7 +264,7 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	ints, err := integration.NewService(integration.Deps{Store: db, Tx: db, Directory: dir, Audit: auditLog,
 		Sealer: intAEAD, Minter: integrationMinter{p: provider},
 		Poster: outbound.New(outbound.Policy{AllowPrivate: cfg.OutboundAllowPrivate}, outbound.Limits{Timeout: 10 * time.Second})},
-		integration.Config{AllowPrivate: cfg.OutboundAllowPrivate, Now: o.now, Logger: o.logger})
+		integration.Config{AllowPrivate: cfg.OutboundAllowPrivate, PublicAddr: outbound.Public, Now: o.now, Logger: o.logger})
 	if err != nil {
 		return nil, err
 	}

@@ -117,9 +117,14 @@ func CheckDescription(d string) error {
 // PublicFallback is a coarse stand-in for outbound.Public when none is
 // wired (tests of this package alone): it refuses what the standard
 // library can name (loopback, private, link-local, unspecified,
-// multicast). The server wires outbound.Public, which knows every special
+// multicast, carrier-grade NAT). The server wires outbound.Public, which knows every special
 // range.
 func PublicFallback(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
+	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
+		!cgnat.Contains(a)
 }
+
+// cgnat is carrier-grade NAT space (RFC 6598): shared, never a public
+// receiver.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
