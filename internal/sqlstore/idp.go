@@ -34,25 +34,29 @@ import (
 //
 // What keeps it cheap, measured with BenchmarkReadIDPToken and the
 // handler-level BenchmarkIDPTokenLookup (docs/benchmarks.md):
-//   - Clients are joined by their row id, found by a subquery on the
-//     unique client_id index: joined on client_id itself, SQLite's
+//   - On SQLite the caller's row is joined by its row id, found by a
+//     subquery on the unique client_id index: joined on client_id itself, SQLite's
 //     planner scanned oauth_clients (its statistics say the table is
 //     tiny), three times slower even with one client.
-//   - The issuer's row is joined only when it is not the caller (the
+//   - The issuer's row is read only when it is not the caller (the
 //     usual case is a system looking up its own users' tokens): its
 //     columns are then NULL and the caller's row stands for both.
 //   - Only the columns tokens.IDPRead names are read, and none the query
 //     already knows (the caller's id, the token's kind, the person's id):
 //     the SQLite driver allocates per column and row, and the password
 //     hash and the token's serialised session are never wanted here.
-//   - The statement text is a constant (idpReadSQL), not built per
+//   - The statement text is built once per dialect (idpReadSQL), not per
 //     request.
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
 	// Every scan target lives in one struct, so the read allocates it
 	// once instead of once per target (each escapes through Scan).
 	r := new(idpRow)
+	query := idpReadSQL[0]
+	if d.dialect == Postgres {
+		query = idpReadSQL[1]
+	}
 	c, t, u := &r.caller, &r.token, &r.user
-	err := d.rd(ctx).row(ctx, idpReadSQL, callerID, string(kind), signature).Scan(
+	err := d.rd(ctx).row(ctx, query, callerID, string(kind), signature).Scan(
 		&c.SecretHash, &c.AuthMethod, &c.Disabled, &c.IDPSystem, &c.Status,
 		&t.ID, &t.ClientID, &t.UserID, &r.expires, &t.Active, &t.Format,
 		&r.issuerDisabled, &r.issuerIDP, &r.issuerStatus,
@@ -160,19 +164,35 @@ func (cc *cachedCard) decode(groups, profiles []byte) error {
 	return nil
 }
 
-// idpReadSQL is ReadIDPToken's statement, the same in both dialects.
-// Arguments: caller's client_id, token kind, signature.
-const idpReadSQL = `SELECT c.secret_hash, c.auth_method, c.disabled, c.idp_system, c.status,
+// idpReadSQL is ReadIDPToken's statement for SQLite ([0]) and PostgreSQL
+// ([1]). Arguments: caller's client_id, token kind, signature. They
+// differ only in how the caller's row is found (see ReadIDPToken); on
+// PostgreSQL the unique index on client_id serves the join directly,
+// where the subquery cost an extra scan and an init plan.
+var idpReadSQL = [2]string{
+	idpReadStatement(`c.id = (SELECT id FROM oauth_clients WHERE client_id = ?)`),
+	idpReadStatement(`c.client_id = ?`),
+}
+
+// idpReadStatement is idpReadSQL with the caller's join condition. The
+// issuer's three columns are scalar subqueries under CASE, evaluated only
+// when another client issued the token: a LEFT JOIN of the issuer's row
+// made PostgreSQL hash every client on every look-up.
+func idpReadStatement(caller string) string {
+	issuer := func(col string) string {
+		return `CASE WHEN t.client_id <> c.client_id THEN
+			(SELECT ` + col + ` FROM oauth_clients WHERE client_id = t.client_id) END`
+	}
+	return `SELECT c.secret_hash, c.auth_method, c.disabled, c.idp_system, c.status,
 		t.id, t.client_id, t.user_id, t.expires_at, t.active, t.format,
-		ic.disabled, ic.idp_system, ic.status,
+		` + issuer("disabled") + `, ` + issuer("idp_system") + `, ` + issuer("status") + `,
 		u.email, u.given_name, u.family_name, u.registered, u.confirmed_at, u.updated_at, u.deleted_at,
 		u.card_version, (SELECT last_login FROM user_last_login WHERE user_id = t.user_id)
 		FROM oauth_tokens t
 		JOIN users u ON u.id = t.user_id
-		JOIN oauth_clients c ON c.id = (SELECT id FROM oauth_clients WHERE client_id = ?)
-		LEFT JOIN oauth_clients ic ON t.client_id <> c.client_id
-			AND ic.id = (SELECT id FROM oauth_clients WHERE client_id = t.client_id)
+		JOIN oauth_clients c ON ` + caller + `
 		WHERE t.kind = ? AND t.signature = ?`
+}
 
 // idpCardSQL is readCard's statement for SQLite ([0]) and PostgreSQL
 // ([1]). Argument: the user's id. Groups come back as a JSON array of
