@@ -35,9 +35,9 @@ import (
 // What keeps it cheap, measured with BenchmarkReadIDPToken and the
 // handler-level BenchmarkIDPTokenLookup (docs/benchmarks.md):
 //   - On SQLite the caller's row is joined by its row id, found by a
-//     subquery on the unique client_id index: joined on client_id itself, SQLite's
-//     planner scanned oauth_clients (its statistics say the table is
-//     tiny), three times slower even with one client.
+//     subquery on the unique client_id index: joined on client_id
+//     itself, SQLite's planner scanned oauth_clients (its statistics say
+//     the table is tiny), three times slower even with one client.
 //   - The issuer's row is read only when it is not the caller (the
 //     usual case is a system looking up its own users' tokens): its
 //     columns are then NULL and the caller's row stands for both.
@@ -82,7 +82,15 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 	u.Registered, u.UpdatedAt = fromMicro(r.registered), fromMicro(r.updated)
 	u.ConfirmedAt, u.DeletedAt = fromNullMicro(r.confirmed), fromNullMicro(r.deleted)
 	t.UserDeleted = u.DeletedAt != nil
-	cc, ok := d.cards.get(u.ID, r.version)
+	// Inside a transaction the rows read may be its own uncommitted
+	// writes, which a rollback would leave behind under a version another
+	// transaction may commit with other rows: the cache is neither read
+	// nor filled there.
+	var cc cachedCard
+	ok := false
+	if d.Tx(ctx) == nil {
+		cc, ok = d.cards.get(u.ID, r.version)
+	}
 	if !ok {
 		if cc, err = d.readCard(ctx, u.ID); err != nil {
 			return nil, err
@@ -95,7 +103,8 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 
 // readCard reads user id's group names and profiles with the card_version
 // they belong to, in one statement (so one snapshot: the version is
-// bumped in the transaction that changes them), and caches them. A
+// bumped in the transaction that changes them), and caches them when
+// read outside a transaction. A
 // version newer than the token's statement saw is fine: the card is then
 // as fresh as the database.
 func (d *DB) readCard(ctx context.Context, id int64) (cachedCard, error) {
@@ -115,7 +124,9 @@ func (d *DB) readCard(ctx context.Context, id int64) (cachedCard, error) {
 	if err := cc.decode(groups, profiles); err != nil {
 		return cc, fmt.Errorf("read IdP card of user %d: %w", id, err)
 	}
-	d.cards.put(id, cc)
+	if d.Tx(ctx) == nil { // committed rows only (see ReadIDPToken)
+		d.cards.put(id, cc)
+	}
 	return cc, nil
 }
 

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -287,6 +289,27 @@ func testReadIDPTokenCardChanges(t *testing.T, b Backend) {
 	want("catchment changed on a replica", []string{"SHR Provider"}, provider("3026"))
 	must(t, replica.SetUserProfiles(ctx, u.ID, nil), "replica: remove profiles")
 	want("profiles removed on a replica", []string{"SHR Provider"}, nil)
+
+	// A look-up inside a transaction that changes the groups and rolls
+	// back must leave nothing behind: the version it saw is committed
+	// next with other groups.
+	errRollback := errors.New("roll back")
+	err := b.Tx.InTx(ctx, func(ctx context.Context) error {
+		must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g1.ID}), "in tx: set groups")
+		read, err := b.Tokens.ReadIDPToken(ctx, shr.ID, tok.Kind, tok.Signature)
+		must(t, err, "in tx: read")
+		if len(read.Card.Groups) != 1 || read.Card.Groups[0].Name != "MCI Admin" {
+			t.Fatalf("in tx: groups = %+v, want the transaction's own", read.Card.Groups)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("transaction: %v, want the rollback", err)
+	}
+	want("after a rolled-back change", []string{"SHR Provider"}, nil)
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g1.ID, g2.ID}), "set groups after the rollback")
+	want("committed after a rolled-back change", []string{"MCI Admin", "SHR Provider"}, nil)
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g2.ID}), "restore groups")
 
 	// A merge moves another person's groups and profiles onto this one.
 	from := newUser(t, b, "merged@example.org")
