@@ -91,6 +91,9 @@ type DB struct {
 	// idle is the PostgreSQL pool's idle-connection limit, restored after
 	// dropIdle empties it (0 on SQLite).
 	idle int
+	// cards caches ID cards' groups and profiles for ReadIDPToken,
+	// checked against users.card_version on every read.
+	cards cardCache
 }
 
 // prepareWanted prepares, on the now free writer, the queries that missed

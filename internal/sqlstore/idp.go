@@ -13,34 +13,40 @@ import (
 	"ward/internal/oauth/tokens"
 )
 
-// ReadIDPToken is the legacy IdP API's token look-up in one statement:
-// the calling client's row, the token's (by the (kind, signature) unique
-// index), its person's and, when another client issued the token, that
-// client's, all by primary or unique key, with the person's group names,
-// profiles and last sign-in. Inner joins: a row is returned only when the
+// ReadIDPToken is the legacy IdP API's token look-up: one statement
+// reads the calling client's row, the token's (by the (kind, signature)
+// unique index), its person's and, when another client issued the token,
+// that client's, all by primary or unique key, with the person's last
+// sign-in and card_version. Inner joins: a row is returned only when the
 // caller, the token and the person exist (and the issuer, when it is not
 // the caller), else NotFound and the caller falls back to the separate
-// reads, which tell the cases apart. Nothing is cached: each part is the
-// row as it is now, so a revoked client or token, a rotated secret or a
-// deleted person shows at once.
+// reads, which tell the cases apart. None of these rows is cached: each
+// is the row as it is now, so a revoked client or token, a rotated secret
+// or a deleted person shows at once.
+//
+// The person's group names and profiles with catchments, the costly part
+// (three relations through two aggregates), come from d.cards when it
+// holds the card at the version just read, else from a second statement
+// (readCard) that stores them for the next look-up. The version is
+// bumped in the transaction of every change to them (bumpCardVersion), in
+// the database, so a change made through any replica is seen by the next
+// look-up on every replica; nothing stale is ever answered.
 //
 // What keeps it cheap, measured with BenchmarkReadIDPToken and the
 // handler-level BenchmarkIDPTokenLookup (docs/benchmarks.md):
-//   - Clients are joined by their row id, found by a subquery on the
-//     unique client_id index: joined on client_id itself, SQLite's
-//     planner scanned oauth_clients (its statistics say the table is
-//     tiny), three times slower even with one client.
-//   - The issuer's row is joined only when it is not the caller (the
+//   - On SQLite the caller's row is joined by its row id, found by a
+//     subquery on the unique client_id index: joined on client_id
+//     itself, SQLite's planner scanned oauth_clients (its statistics say
+//     the table is tiny), three times slower even with one client.
+//   - The issuer's row is read only when it is not the caller (the
 //     usual case is a system looking up its own users' tokens): its
 //     columns are then NULL and the caller's row stands for both.
 //   - Only the columns tokens.IDPRead names are read, and none the query
 //     already knows (the caller's id, the token's kind, the person's id):
 //     the SQLite driver allocates per column and row, and the password
 //     hash and the token's serialised session are never wanted here.
-//   - Groups come back as a JSON array of names and profiles as one JSON
-//     array with each catchment embedded as an array, not as text: one
-//     decode, not one per profile. The statement text is built once per
-//     dialect (idpReadSQL), not per request.
+//   - The statement text is built once per dialect (idpReadSQL), not per
+//     request.
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
 	// Every scan target lives in one struct, so the read allocates it
 	// once instead of once per target (each escapes through Scan).
@@ -55,7 +61,7 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 		&t.ID, &t.ClientID, &t.UserID, &r.expires, &t.Active, &t.Format,
 		&r.issuerDisabled, &r.issuerIDP, &r.issuerStatus,
 		&u.Email, &u.GivenName, &u.FamilyName, &r.registered, &r.confirmed, &r.updated, &r.deleted,
-		&r.groups, &r.profiles, &r.last)
+		&r.version, &r.last)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Neither id nor signature is echoed: the signature identifies a
 		// credential.
@@ -76,12 +82,52 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 	u.Registered, u.UpdatedAt = fromMicro(r.registered), fromMicro(r.updated)
 	u.ConfirmedAt, u.DeletedAt = fromNullMicro(r.confirmed), fromNullMicro(r.deleted)
 	t.UserDeleted = u.DeletedAt != nil
-	r.card = directory.IDCard{User: u, LastLogin: fromNullMicro(r.last)}
-	if err := r.decodeCard(); err != nil {
-		return nil, fmt.Errorf("read IdP token of user %d: %w", u.ID, err)
+	// Inside a transaction the rows read may be its own uncommitted
+	// writes, which a rollback would leave behind under a version another
+	// transaction may commit with other rows: the cache is neither read
+	// nor filled there.
+	var cc cachedCard
+	ok := false
+	if d.Tx(ctx) == nil {
+		cc, ok = d.cards.get(u.ID, r.version)
 	}
+	if !ok {
+		if cc, err = d.readCard(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	r.card = directory.IDCard{User: u, Groups: cc.groups, Profiles: cc.profiles, LastLogin: fromNullMicro(r.last)}
 	r.read = tokens.IDPRead{Caller: c, Token: t, Issuer: &r.issuer, Card: &r.card}
 	return &r.read, nil
+}
+
+// readCard reads user id's group names and profiles with the card_version
+// they belong to, in one statement (so one snapshot: the version is
+// bumped in the transaction that changes them), and caches them when
+// read outside a transaction. A
+// version newer than the token's statement saw is fine: the card is then
+// as fresh as the database.
+func (d *DB) readCard(ctx context.Context, id int64) (cachedCard, error) {
+	query := idpCardSQL[0]
+	if d.dialect == Postgres {
+		query = idpCardSQL[1]
+	}
+	var cc cachedCard
+	var groups, profiles []byte
+	err := d.rd(ctx).row(ctx, query, id).Scan(&cc.version, &groups, &profiles)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cc, errNoIDPRead() // purged since the token's read
+	}
+	if err != nil {
+		return cc, fmt.Errorf("read IdP card of user %d: %w", id, err)
+	}
+	if err := cc.decode(groups, profiles); err != nil {
+		return cc, fmt.Errorf("read IdP card of user %d: %w", id, err)
+	}
+	if d.Tx(ctx) == nil { // committed rows only (see ReadIDPToken)
+		d.cards.put(id, cc)
+	}
+	return cc, nil
 }
 
 func errNoIDPRead() error {
@@ -96,63 +142,84 @@ type idpRow struct {
 	card                         directory.IDCard
 	read                         tokens.IDPRead
 	expires, registered, updated int64
+	version                      int64
 	confirmed, deleted, last     sql.NullInt64
 	issuerDisabled, issuerIDP    sql.NullBool
 	issuerStatus                 sql.NullString
-	groups, profiles             []byte
 }
 
-// decodeCard decodes the group names and profiles into r.card, empty
-// lists and catchments as nil, as IDCard reads them.
-func (r *idpRow) decodeCard() error {
+// decode decodes the group names and profiles, empty lists and
+// catchments as nil, as IDCard reads them.
+func (cc *cachedCard) decode(groups, profiles []byte) error {
 	var names []string
-	if err := json.Unmarshal(r.groups, &names); err != nil {
+	if err := json.Unmarshal(groups, &names); err != nil {
 		return fmt.Errorf("groups: %w", err)
 	}
 	if len(names) > 0 {
-		r.card.Groups = make([]directory.Group, len(names))
+		cc.groups = make([]directory.Group, len(names))
 		for i, n := range names {
-			r.card.Groups[i].Name = n
+			cc.groups[i].Name = n
 		}
 	}
-	if err := json.Unmarshal(r.profiles, &r.card.Profiles); err != nil {
+	if err := json.Unmarshal(profiles, &cc.profiles); err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
-	for i := range r.card.Profiles {
-		if len(r.card.Profiles[i].Catchment) == 0 {
-			r.card.Profiles[i].Catchment = nil
+	for i := range cc.profiles {
+		if len(cc.profiles[i].Catchment) == 0 {
+			cc.profiles[i].Catchment = nil
 		}
 	}
-	if len(r.card.Profiles) == 0 {
-		r.card.Profiles = nil
+	if len(cc.profiles) == 0 {
+		cc.profiles = nil
 	}
 	return nil
 }
 
 // idpReadSQL is ReadIDPToken's statement for SQLite ([0]) and PostgreSQL
-// ([1]), built once. Arguments: caller's client_id, token kind, signature.
-var idpReadSQL = [2]string{idpReadStatement(
-	`(SELECT COALESCE(json_group_array(name), '[]') FROM (SELECT g.name FROM groups g
-		JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = t.user_id ORDER BY g.name))`,
-	`(SELECT COALESCE(json_group_array(json_object('type', type, 'id', profile_id, 'catchment', json(catchment))), '[]')
-		FROM (SELECT type, profile_id, catchment FROM user_profiles WHERE user_id = t.user_id ORDER BY type, profile_id))`),
-	idpReadStatement(
-		`(SELECT COALESCE(json_agg(g.name ORDER BY g.name), '[]')::text FROM groups g
-		JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = t.user_id)`,
-		`(SELECT COALESCE(json_agg(json_build_object('type', type, 'id', profile_id, 'catchment', catchment::json)
-		ORDER BY type, profile_id), '[]')::text FROM user_profiles WHERE user_id = t.user_id)`)}
+// ([1]). Arguments: caller's client_id, token kind, signature. They
+// differ only in how the caller's row is found (see ReadIDPToken); on
+// PostgreSQL the unique index on client_id serves the join directly,
+// where the subquery cost an extra scan and an init plan.
+var idpReadSQL = [2]string{
+	idpReadStatement(`c.id = (SELECT id FROM oauth_clients WHERE client_id = ?)`),
+	idpReadStatement(`c.client_id = ?`),
+}
 
-func idpReadStatement(groups, profiles string) string {
+// idpReadStatement is idpReadSQL with the caller's join condition. The
+// issuer's three columns are scalar subqueries under CASE, evaluated only
+// when another client issued the token: a LEFT JOIN of the issuer's row
+// made PostgreSQL hash every client on every look-up.
+func idpReadStatement(caller string) string {
+	issuer := func(col string) string {
+		return `CASE WHEN t.client_id <> c.client_id THEN
+			(SELECT ` + col + ` FROM oauth_clients WHERE client_id = t.client_id) END`
+	}
 	return `SELECT c.secret_hash, c.auth_method, c.disabled, c.idp_system, c.status,
 		t.id, t.client_id, t.user_id, t.expires_at, t.active, t.format,
-		ic.disabled, ic.idp_system, ic.status,
+		` + issuer("disabled") + `, ` + issuer("idp_system") + `, ` + issuer("status") + `,
 		u.email, u.given_name, u.family_name, u.registered, u.confirmed_at, u.updated_at, u.deleted_at,
-		` + groups + `, ` + profiles + `,
-		(SELECT last_login FROM user_last_login WHERE user_id = t.user_id)
+		u.card_version, (SELECT last_login FROM user_last_login WHERE user_id = t.user_id)
 		FROM oauth_tokens t
 		JOIN users u ON u.id = t.user_id
-		JOIN oauth_clients c ON c.id = (SELECT id FROM oauth_clients WHERE client_id = ?)
-		LEFT JOIN oauth_clients ic ON t.client_id <> c.client_id
-			AND ic.id = (SELECT id FROM oauth_clients WHERE client_id = t.client_id)
+		JOIN oauth_clients c ON ` + caller + `
 		WHERE t.kind = ? AND t.signature = ?`
+}
+
+// idpCardSQL is readCard's statement for SQLite ([0]) and PostgreSQL
+// ([1]). Argument: the user's id. Groups come back as a JSON array of
+// names and profiles as one JSON array with each catchment embedded as an
+// array, not as text: one decode, not one per profile.
+var idpCardSQL = [2]string{idpCardStatement(
+	`(SELECT COALESCE(json_group_array(name), '[]') FROM (SELECT g.name FROM groups g
+		JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = u.id ORDER BY g.name))`,
+	`(SELECT COALESCE(json_group_array(json_object('type', type, 'id', profile_id, 'catchment', json(catchment))), '[]')
+		FROM (SELECT type, profile_id, catchment FROM user_profiles WHERE user_id = u.id ORDER BY type, profile_id))`),
+	idpCardStatement(
+		`(SELECT COALESCE(json_agg(g.name ORDER BY g.name), '[]')::text FROM groups g
+		JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = u.id)`,
+		`(SELECT COALESCE(json_agg(json_build_object('type', type, 'id', profile_id, 'catchment', catchment::json)
+		ORDER BY type, profile_id), '[]')::text FROM user_profiles WHERE user_id = u.id)`)}
+
+func idpCardStatement(groups, profiles string) string {
+	return `SELECT u.card_version, ` + groups + `, ` + profiles + ` FROM users u WHERE u.id = ?`
 }

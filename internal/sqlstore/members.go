@@ -291,7 +291,7 @@ func (d *DB) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) 
 				return classify(err, fmt.Sprintf("group %d", id))
 			}
 		}
-		return nil
+		return bumpCardVersion(ctx, x, userID)
 	})
 }
 
@@ -326,8 +326,21 @@ func (d *DB) SetUserProfiles(ctx context.Context, userID int64, ps []directory.P
 				return classify(err, "profile "+p.Type+"/"+p.ID)
 			}
 		}
-		return nil
+		return bumpCardVersion(ctx, x, userID)
 	})
+}
+
+// bumpCardVersion adds one to the users' card_version, in the transaction
+// that changes their groups or profiles: ReadIDPToken's card cache serves a
+// card only while the version it was read with is the row's (migration
+// 00030). Every write to user_groups or user_profiles must call it.
+func bumpCardVersion(ctx context.Context, x q, userIDs ...int64) error {
+	for _, id := range userIDs {
+		if _, err := x.exec(ctx, `UPDATE users SET card_version = card_version + 1 WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("bump card version of user %d: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // queryList runs a query and scans every row with scan.

@@ -398,6 +398,10 @@ func (d *DB) MoveUserData(ctx context.Context, fromID, toID int64) error {
 				return classify(err, "merge users")
 			}
 		}
+		// Groups and profiles moved: both ID cards changed.
+		if err := bumpCardVersion(ctx, x, fromID, toID); err != nil {
+			return err
+		}
 		// Relationships: either side may be the source. A relationship
 		// between the two merged users would become one with oneself and is
 		// dropped.

@@ -12,7 +12,9 @@ import (
 // calling system client, the token, the client the token was issued to
 // and the person's ID card. Every part is the database's current row, read
 // in the same statement, so nothing in it can outlive a revocation, a
-// rotated X-Auth-Token or a deleted person. The reader only reads; what
+// rotated X-Auth-Token or a deleted person. (The card's groups and
+// profiles may come from a cache, served only at the version that
+// statement reads, and then from a second statement on a miss.) The reader only reads; what
 // the rows mean (is the secret right, is the token live) is decided by
 // internal/client and internal/oauth.
 //
@@ -33,11 +35,14 @@ type IDPRead struct {
 	// only: the answer lists names), profiles and last sign-in as
 	// directory.Store.IDCard reads them; of the user, ID, Email,
 	// GivenName, FamilyName, Registered, ConfirmedAt, UpdatedAt and
-	// DeletedAt.
+	// DeletedAt. Its Groups and Profiles may be shared with other reads
+	// (a store may cache them, checked against the database each time):
+	// read-only.
 	Card *directory.IDCard
 }
 
-// IDPReader reads a legacy IdP token look-up in one round trip.
+// IDPReader reads a legacy IdP token look-up in one round trip (two when
+// the person's groups and profiles are not cached at their current version).
 //
 // ReadIDPToken returns the client callerID, the token (kind, signature),
 // that token's client and its person's ID card. It is NotFound, with

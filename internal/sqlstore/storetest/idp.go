@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -228,4 +230,94 @@ func testReadIDPToken(t *testing.T, b Backend) {
 	if read := check("deleted person", mci, shr, tok); !read.Token.UserDeleted || !read.Card.User.Deleted() {
 		t.Fatalf("deleted person read as token UserDeleted=%v, card deleted=%v", read.Token.UserDeleted, read.Card.User.Deleted())
 	}
+}
+
+// testReadIDPTokenCardChanges: ReadIDPToken may keep a person's groups and
+// profiles between look-ups, but every change to them, made through this
+// handle or through a second one (another replica), shows on the very
+// next look-up: a group added or removed, a profile's catchment changed,
+// profiles removed, and a merge that moves another person's groups and
+// profiles in. Each step reads once before the change, so a card kept
+// from that read would be answered if the change did not invalidate it.
+func testReadIDPTokenCardChanges(t *testing.T, b Backend) {
+	ctx := t.Context()
+	org := newOrg(t, b, "DGHS MIS", 0)
+	shr := fullClient(1, 0, "")
+	shr.IDPSystem, shr.OrganizationID = true, org.ID
+	must(t, b.Clients.CreateClient(ctx, shr), "create system client")
+	u := newUser(t, b, "cache@example.org")
+	tok := mkToken(t, b, fullToken(1, tokens.KindAccess, shr.ID, u.ID))
+	g1 := &directory.Group{Name: "MCI Admin"}
+	g2 := &directory.Group{Name: "SHR Provider"}
+	must(t, b.Directory.CreateGroup(ctx, g1), "group 1")
+	must(t, b.Directory.CreateGroup(ctx, g2), "group 2")
+	replica, _ := b.Replica(t)
+
+	// want reads the token twice (a second read may come from a cache)
+	// and compares the card's group names and profiles with want.
+	want := func(what string, groups []string, profiles []directory.Profile) {
+		t.Helper()
+		for range 2 {
+			read, err := b.Tokens.ReadIDPToken(ctx, shr.ID, tok.Kind, tok.Signature)
+			must(t, err, what)
+			var names []string
+			for _, g := range read.Card.Groups {
+				names = append(names, g.Name)
+			}
+			mustEqual(t, names, groups, what+": groups")
+			mustEqual(t, read.Card.Profiles, profiles, what+": profiles")
+		}
+	}
+	provider := func(catchment ...string) []directory.Profile {
+		return []directory.Profile{{Type: directory.ProfileProvider, ID: "123", Catchment: catchment}}
+	}
+
+	want("no groups or profiles", nil, nil)
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g1.ID}), "add group")
+	want("group added", []string{"MCI Admin"}, nil)
+	must(t, b.Directory.SetUserProfiles(ctx, u.ID, provider("3026")), "add profile")
+	want("profile added", []string{"MCI Admin"}, provider("3026"))
+	must(t, b.Directory.SetUserProfiles(ctx, u.ID, provider("302618", "302614")), "change catchment")
+	want("catchment changed", []string{"MCI Admin"}, provider("302618", "302614"))
+
+	// Through another handle: this handle's kept card must not be served.
+	must(t, replica.SetUserGroups(ctx, u.ID, []int64{g1.ID, g2.ID}), "replica: add group")
+	want("group added on a replica", []string{"MCI Admin", "SHR Provider"}, provider("302618", "302614"))
+	must(t, replica.SetUserGroups(ctx, u.ID, []int64{g2.ID}), "replica: remove group")
+	want("group removed on a replica", []string{"SHR Provider"}, provider("302618", "302614"))
+	must(t, replica.SetUserProfiles(ctx, u.ID, provider("3026")), "replica: change catchment")
+	want("catchment changed on a replica", []string{"SHR Provider"}, provider("3026"))
+	must(t, replica.SetUserProfiles(ctx, u.ID, nil), "replica: remove profiles")
+	want("profiles removed on a replica", []string{"SHR Provider"}, nil)
+
+	// A look-up inside a transaction that changes the groups and rolls
+	// back must leave nothing behind: the version it saw is committed
+	// next with other groups.
+	errRollback := errors.New("roll back")
+	err := b.Tx.InTx(ctx, func(ctx context.Context) error {
+		must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g1.ID}), "in tx: set groups")
+		read, err := b.Tokens.ReadIDPToken(ctx, shr.ID, tok.Kind, tok.Signature)
+		must(t, err, "in tx: read")
+		if len(read.Card.Groups) != 1 || read.Card.Groups[0].Name != "MCI Admin" {
+			t.Fatalf("in tx: groups = %+v, want the transaction's own", read.Card.Groups)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("transaction: %v, want the rollback", err)
+	}
+	want("after a rolled-back change", []string{"SHR Provider"}, nil)
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g1.ID, g2.ID}), "set groups after the rollback")
+	want("committed after a rolled-back change", []string{"MCI Admin", "SHR Provider"}, nil)
+	must(t, b.Directory.SetUserGroups(ctx, u.ID, []int64{g2.ID}), "restore groups")
+
+	// A merge moves another person's groups and profiles onto this one.
+	from := newUser(t, b, "merged@example.org")
+	must(t, replica.SetUserGroups(ctx, from.ID, []int64{g1.ID}), "merged person's group")
+	must(t, replica.SetUserProfiles(ctx, from.ID, []directory.Profile{
+		{Type: directory.ProfileAdmin, ID: "9", Catchment: []string{"30"}}}), "merged person's profile")
+	want("before the merge", []string{"SHR Provider"}, nil)
+	must(t, replica.MoveUserData(ctx, from.ID, u.ID), "merge")
+	want("after a merge on a replica", []string{"MCI Admin", "SHR Provider"},
+		[]directory.Profile{{Type: directory.ProfileAdmin, ID: "9", Catchment: []string{"30"}}})
 }

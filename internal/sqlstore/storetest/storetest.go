@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"LastLogin", testLastLogin},
 		{"IDCard", testIDCard},
 		{"ReadIDPToken", testReadIDPToken},
+		{"ReadIDPTokenCardChanges", testReadIDPTokenCardChanges},
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyOneCurrentPerAlg", testSigningKeyOneCurrentPerAlg},
 		{"SigningKeyListAndDelete", testSigningKeyListAndDelete},
