@@ -31,6 +31,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 		return err
 	}
 	exports.Mount(mux)
+	s.exports = exportSvc
 	issuer := cfg.PublicIssuer()
 	h := rest.New(rest.Deps{
 		Base:      base,

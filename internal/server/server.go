@@ -24,7 +24,9 @@ import (
 	"ward/internal/actor"
 	"ward/internal/api"
 	"ward/internal/audit"
+	"ward/internal/bulk"
 	"ward/internal/config"
+	"ward/internal/console"
 	"ward/internal/connector/mis"
 	"ward/internal/httpauth"
 	"ward/internal/idpcompat"
@@ -51,6 +53,9 @@ type Server struct {
 	metrics *httpMetrics
 	csrf    *http.CrossOriginProtection
 	pages   *web.Handler // answers bad input on browser paths (refuseInput)
+	// exports is the Bulk Data export service (mountFHIR builds it; the
+	// console lists exports with it).
+	exports *bulk.Service
 	handler http.Handler
 }
 
@@ -195,7 +200,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Absolute: cfg.SessionAbsoluteLifetime,
 		Logger:   o.logger,
 	})
-	api.Mount(mux, api.Deps{
+	mgmt := api.Mount(mux, api.Deps{
 		Directory:     svc.Directory,
 		Audit:         svc.Audit,
 		Sessions:      svc.Sessions,
@@ -221,6 +226,17 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	if err := s.mountFHIR(mux); err != nil {
 		return nil, err
 	}
+	// The admin console (issue 17): the same services, as pages.
+	admin, err := console.New(console.Deps{
+		Directory: svc.Directory, Sessions: svc.Sessions, Clients: svc.Clients, OAuth: svc.OAuth,
+		Audit: svc.Audit, Interventions: svc.Interventions, Exports: s.exports, Webhooks: svc.Webhooks,
+		Connectors: svc.Connectors, CSRF: s.csrf, Logger: o.logger, Now: o.now,
+		OpenAPI: func() ([]byte, error) { return json.Marshal(mgmt.OpenAPI()) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	admin.Mount(mux)
 	svc.OAuth.Mount(mux)
 	svc.OAuth.MountAuthorize(mux, oauth.AuthorizeDeps{Sessions: svc.Sessions, Pages: pages, CSRF: consentCSRF,
 		Ender: svc.Sessions, Cookies: cookies})

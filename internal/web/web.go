@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -306,6 +307,9 @@ type homePage struct {
 	Name  string
 	Roles []string
 	Apps  []appGrant
+	// Console is whether to offer the admin console: the person holds a
+	// role it has pages for (its services still decide each page).
+	Console bool
 }
 
 // appGrant is an app the person allowed, as the signed-in page lists it.
@@ -333,7 +337,10 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-	page := homePage{ID: u.ID, Email: u.Email, Name: name, Roles: roles}
+	page := homePage{ID: u.ID, Email: u.Email, Name: name, Roles: roles,
+		Console: slices.ContainsFunc(roles, func(r string) bool {
+			return r == directory.RoleAdmin || r == directory.RoleStaffAdmin || r == directory.RoleApplicationDeveloper
+		})}
 	if h.d.Grants != nil {
 		gs, err := h.d.Grants.UserConsents(r.Context(), u.ID)
 		if err != nil {
