@@ -19,9 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,10 +81,6 @@ type Handler struct {
 	pages map[string]*template.Template
 }
 
-// pageNames lists every template besides the layout; each is parsed with
-// the layout into its own set, so pages may reuse block names.
-var pageNames = []string{"home", "error"}
-
 // New parses the templates and returns the handler.
 func New(d Deps) (*Handler, error) {
 	if d.Directory == nil {
@@ -98,8 +96,18 @@ func New(d Deps) (*Handler, error) {
 		d.Now = time.Now
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+	// Every template but the layout is a page, parsed with the layout into
+	// its own set, so pages may reuse block names; "x.html" renders as "x".
+	files, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: list templates: %w", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("console: parse template %s: %w", name, err)
 		}
