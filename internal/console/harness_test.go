@@ -47,10 +47,10 @@ const testPassword = "correct horse battery staple"
 func (e *env) person(email string, roles []string, orgs ...int64) *directory.User {
 	e.t.Helper()
 	u, err := e.srv.Services().Directory.CreateUser(actor.System(context.Background()), directory.NewUser{
-		User:          directory.User{Email: email, GivenName: "Test", FamilyName: strings.Split(email, "@")[0]},
-		Password:      testPassword,
-		Roles:         roles,
-		OrgIDs:        orgs,
+		User:     directory.User{Email: email, GivenName: "Test", FamilyName: strings.Split(email, "@")[0]},
+		Password: testPassword,
+		Roles:    roles,
+		OrgIDs:   orgs,
 	})
 	if err != nil {
 		e.t.Fatalf("create %s: %v", email, err)
