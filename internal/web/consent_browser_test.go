@@ -15,6 +15,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/client"
 	"ward/internal/directory"
+	"ward/internal/testutil/browser"
 )
 
 // TestBrowserAuthorizeConsent runs the authorization-code flow in headless
@@ -23,7 +24,7 @@ import (
 // the app's redirect URI with a code. It checks what only a browser
 // enforces: the pages' CSP must let the forms end in a redirect to the app.
 func TestBrowserAuthorizeConsent(t *testing.T) {
-	browser := chromium(t)
+	chrome := browser.Path(t)
 
 	arrived := make(chan url.Values, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +37,7 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 	t.Cleanup(app.Close)
 	redirect := app.URL + "/callback"
 
-	base, srv := startServer(t)
+	base, srv := browser.StartServer(t, "")
 	sys := actor.System(context.Background())
 	if _, err := srv.Services().Directory.CreateUser(sys, directory.NewUser{
 		User:     directory.User{Email: "pat@example.org", GivenName: "Pat", FamilyName: "Example"},
@@ -58,7 +59,7 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 		"aud": {base + "/fhir"}}
 
-	ctx := browserContext(t, browser)
+	ctx := browser.New(t, chrome)
 
 	type css = chromedp.CSS
 	err = chromedp.Do(ctx,

@@ -115,7 +115,7 @@ func screenshot(t *testing.T, ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	loc, _ := chromedp.Run(sctx, chromedp.Location())
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("no screenshot of the failed page: %v", err)
 		return
