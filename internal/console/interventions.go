@@ -219,7 +219,8 @@ func (h *Handler) ruleSave(w http.ResponseWriter, r *http.Request, rq *request) 
 		h.ruleRefused(w, r, rq, name, id, text, err)
 		return
 	}
-	done(w, r, ivPath(name)+"#rule-"+strconv.FormatInt(id, 10)+"-heading", "rule-saved")
+	// Back to the saved rule: the fragment follows done's query.
+	http.Redirect(w, r, ivPath(name)+"?done=rule-saved#rule-"+strconv.FormatInt(id, 10)+"-heading", http.StatusSeeOther)
 }
 
 func (h *Handler) ruleDelete(w http.ResponseWriter, r *http.Request, rq *request) {
