@@ -72,6 +72,12 @@ type ruleView struct {
 	Stored string
 }
 
+// Rows is how tall the textarea is drawn: the text's lines and one
+// spare, within reason.
+func (v ruleView) Rows() int {
+	return min(max(strings.Count(v.Text, "\n")+2, 6), 40)
+}
+
 // ivPage is the data of one intervention's page.
 type ivPage struct {
 	IV    *intervention.Intervention

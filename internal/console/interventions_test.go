@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -9,10 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"ward/internal/actor"
 	"ward/internal/directory"
 	"ward/internal/intervention"
 	"ward/internal/testutil"
+	"ward/internal/testutil/browser"
 )
 
 // patientsRule grants the intervention to patients.
@@ -232,5 +236,144 @@ func TestInterventionsBadInput(t *testing.T) {
 		if rs := e.rules(); len(rs) != 1 || rs[0].Version != 1 {
 			t.Errorf("bad input changed the rules: %v", rs)
 		}
+	})
+}
+
+// submit clicks button and waits for the page the post answers with a
+// notice; the old page's notice is removed first, so the wait cannot be
+// satisfied by the page the click leaves.
+func submit(ctx context.Context, button string) error {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("(document.getElementById('notice')?.remove(), true)")); err != nil {
+		return fmt.Errorf("clear the notice: %w", err)
+	}
+	return chromedp.Do(ctx, chromedp.Click(chromedp.CSS(button)), chromedp.WaitVisible(chromedp.CSS("#notice")))
+}
+
+// text reads the text of the element sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// TestBrowserOrganizationsAndInterventions: an administrator signs in,
+// creates a top-level organization and a child, renames the child and
+// moves it to the top level; then opens an intervention, adds a bad rule
+// (the reason appears beside the box, which keeps the text), fixes and
+// saves it, and explains the decision for a patient. Every page visited
+// passes the accessibility check.
+func TestBrowserOrganizationsAndInterventions(t *testing.T) {
+	path := browser.Path(t)
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		base, srv := browser.StartServer(t, dbURL)
+		e := &env{t: t, srv: srv, h: srv.Handler()}
+		e.person("admin@example.org", []string{directory.RoleAdmin})
+		e.person("pat@example.org", []string{directory.RolePatient})
+		e.careIntervention()
+		ctx := browser.New(t, path)
+		type css = chromedp.CSS
+		if err := browser.SignIn(ctx, base, "admin@example.org", testPassword, "/admin"); err != nil {
+			t.Fatalf("sign in: %v", err)
+		}
+		browser.Accessible(t, ctx)
+
+		// Organizations: create a top-level one, then a child.
+		if err := chromedp.Do(ctx, chromedp.Click(css(`nav.sections a[href="/admin/organizations"]`)), chromedp.WaitVisible(css("#orgs-heading"))); err != nil {
+			t.Fatalf("open Organizations: %v", err)
+		}
+		browser.Accessible(t, ctx)
+		if err := chromedp.Do(ctx, chromedp.SendKeys(css("#new-org-name"), "Health system")); err != nil {
+			t.Fatalf("type a name: %v", err)
+		}
+		if err := submit(ctx, "#create-org"); err != nil {
+			t.Fatalf("create an organization: %v", err)
+		}
+		if h, n := text(t, ctx, "#org-heading"), text(t, ctx, "#notice"); h != "Health system" || n != "Organization created." {
+			t.Errorf("after create: heading %q, notice %q", h, n)
+		}
+		browser.Accessible(t, ctx)
+		if err := chromedp.Do(ctx, chromedp.SendKeys(css("#child-name"), "Clinic A")); err != nil {
+			t.Fatalf("type a child's name: %v", err)
+		}
+		if err := submit(ctx, "#create-child"); err != nil {
+			t.Fatalf("create a child: %v", err)
+		}
+		if h, p := text(t, ctx, "#org-heading"), text(t, ctx, "#org-parent"); h != "Clinic A" || !strings.HasPrefix(p, "Health system") {
+			t.Errorf("child page: heading %q, part of %q", h, p)
+		}
+		browser.Accessible(t, ctx)
+
+		// Rename it, then move it to the top level.
+		if err := chromedp.Do(ctx, chromedp.Clear(css("#org-name")), chromedp.SendKeys(css("#org-name"), "Clinic Alpha")); err != nil {
+			t.Fatalf("type the new name: %v", err)
+		}
+		if err := submit(ctx, "#rename-org"); err != nil {
+			t.Fatalf("rename: %v", err)
+		}
+		if h, n := text(t, ctx, "#org-heading"), text(t, ctx, "#notice"); h != "Clinic Alpha" || n != "Organization renamed." {
+			t.Errorf("after rename: heading %q, notice %q", h, n)
+		}
+		if err := chromedp.Do(ctx, chromedp.Clear(css("#org-move-parent"))); err != nil {
+			t.Fatalf("clear the parent: %v", err)
+		}
+		if err := submit(ctx, "#move-org"); err != nil {
+			t.Fatalf("move: %v", err)
+		}
+		if p, n := text(t, ctx, "#org-parent"), text(t, ctx, "#notice"); p != "Top level" || n != "Organization moved." {
+			t.Errorf("after move: part of %q, notice %q", p, n)
+		}
+		browser.Accessible(t, ctx)
+
+		// Interventions: open care_plan.
+		if err := chromedp.Do(ctx, chromedp.Click(css(`nav.sections a[href="/admin/interventions"]`)), chromedp.WaitVisible(css("#ivs-heading"))); err != nil {
+			t.Fatalf("open Interventions: %v", err)
+		}
+		browser.Accessible(t, ctx)
+		if err := chromedp.Do(ctx, chromedp.Click(css(`a[href="/admin/interventions/care_plan"]`)), chromedp.WaitVisible(css("#iv-heading"))); err != nil {
+			t.Fatalf("open care_plan: %v", err)
+		}
+		browser.Accessible(t, ctx)
+
+		// A bad rule: the reason beside the box, the text kept.
+		bad := `{"name": "Patients", "function_details": {"function": "in_role_lst"}}`
+		if err := chromedp.Do(ctx, chromedp.SetValue(css("#new-rule"), bad), chromedp.Click(css("#add-rule")), chromedp.WaitVisible(css("#new-rule-error"))); err != nil {
+			t.Fatalf("add a bad rule: %v", err)
+		}
+		if msg := text(t, ctx, "#new-rule-error"); !strings.Contains(msg, "in_role_lst") {
+			t.Errorf("the inline error %q does not name the unknown function", msg)
+		}
+		kept, err := chromedp.Run(ctx, chromedp.Value(css("#new-rule")))
+		if err != nil || kept != bad {
+			t.Errorf("the box holds %q (%v), want what was typed", kept, err)
+		}
+		described, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.getElementById('new-rule').getAttribute('aria-describedby')"))
+		if err != nil || !strings.Contains(described, "new-rule-error") {
+			t.Errorf("the box is described by %q (%v), want the error", described, err)
+		}
+		browser.Accessible(t, ctx)
+
+		// Fixed and saved.
+		if err := chromedp.Do(ctx, chromedp.SetValue(css("#new-rule"), patientsRule)); err != nil {
+			t.Fatalf("fix the rule: %v", err)
+		}
+		if err := submit(ctx, "#add-rule"); err != nil {
+			t.Fatalf("add the fixed rule: %v", err)
+		}
+		if n := text(t, ctx, "#notice"); n != "Access rule added." || len(e.rules()) != 1 {
+			t.Errorf("after the fix: notice %q, %d rules", n, len(e.rules()))
+		}
+		browser.Accessible(t, ctx)
+
+		// Explain for the patient.
+		if err := chromedp.Do(ctx, chromedp.SendKeys(css("#explain-person"), "pat@example.org"), chromedp.Click(css("#explain")), chromedp.WaitVisible(css("#decision"))); err != nil {
+			t.Fatalf("explain: %v", err)
+		}
+		if d := text(t, ctx, "#decision"); !strings.HasPrefix(d, "Granted") || !strings.Contains(d, "strategy 1 (Patients) granted") {
+			t.Errorf("decision %q, want granted by the patients rule", d)
+		}
+		browser.Accessible(t, ctx)
 	})
 }
