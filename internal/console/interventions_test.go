@@ -86,6 +86,16 @@ func TestInterventions(t *testing.T) {
 			t.Errorf("the page after adding does not show the rule as JSON:\n%s", p.Body)
 		}
 
+		// The box's JSON saves back unchanged, as a person who only
+		// presses Save would send it.
+		_, box, _ := strings.Cut(p.Body, `<textarea id="rule-`+rid+`"`)
+		_, box, _ = strings.Cut(box, ">")
+		box, _, _ = strings.Cut(box, "</textarea>")
+		if q := e.post(admin, "/admin/interventions/care_plan/rules/"+rid, url.Values{"rule": {html.UnescapeString(box)}, "version": {"1"}}); q.Status != http.StatusSeeOther {
+			t.Fatalf("saving the box as shown = %d:\n%s", q.Status, q.Body)
+		}
+		rule = e.rules()[0]
+
 		// Bad rules: invalid JSON and what the validator refuses, inline.
 		for _, bad := range []struct{ text, want string }{
 			{`{"name": "Broken", `, "not valid JSON"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -200,6 +201,14 @@ func TestOrganizations(t *testing.T) {
 		}
 		if n, err := e.srv.Services().Directory.CountOrganizations(context.Background()); err != nil || n != 4 {
 			t.Errorf("organizations after refused creates: %d, %v; want 4", n, err)
+		}
+
+		// A cross-origin post, even an administrator's, is refused.
+		r := httptest.NewRequest(http.MethodPost, "/admin/organizations", strings.NewReader(url.Values{"name": {"Forged"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		if p := e.do(admin, r); p.Status != http.StatusForbidden {
+			t.Errorf("cross-site create = %d, want 403", p.Status)
 		}
 
 		// Anonymous: to sign in.
