@@ -382,3 +382,29 @@ func cloneOrg(o *Organization) *Organization {
 	c.Addresses = slices.Clone(o.Addresses)
 	return &c
 }
+
+// OrganizationsByID returns the organizations with the given ids in id
+// order, skipping ids that name none (public, like ListOrganizations). The
+// console names the nodes of the tree it draws with it.
+func (s *Service) OrganizationsByID(ctx context.Context, ids []int64) ([]*Organization, error) {
+	ids = dedupeIDs(ids)
+	if len(ids) > store.MaxLimit {
+		return nil, apperr.New(apperr.Invalid, "at most %d organizations at once", store.MaxLimit)
+	}
+	return s.organizations(ctx, ids)
+}
+
+// MayManageOrganizations reports whether the caller may create, change
+// and delete organizations, by the same rule those methods apply, so a
+// page can offer its forms only to those whose posts would not be
+// refused. It answers false, not an error, for a caller the rule refuses.
+func (s *Service) MayManageOrganizations(ctx context.Context) (bool, error) {
+	err := s.newRequest(ctx).requireOrgAdmin(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case apperr.Is(err, apperr.Forbidden), apperr.Is(err, apperr.Unauthenticated):
+		return false, nil
+	}
+	return false, err
+}
