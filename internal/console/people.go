@@ -82,6 +82,16 @@ func checkText(field, v string, max int) error {
 	return nil
 }
 
+// resolveOrg reads an organization id or alias typed into a form: one
+// that names nothing is the form's mistake (400), not a missing page.
+func (h *Handler) resolveOrg(ctx context.Context, ref string) (*directory.Organization, error) {
+	o, err := h.d.Directory.ResolveOrganization(ctx, ref)
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, apperr.New(apperr.Invalid, "there is no organization %q", ref)
+	}
+	return o, err
+}
+
 // orgOption is one organization in a select.
 type orgOption struct {
 	ID       int64
@@ -185,7 +195,7 @@ func (h *Handler) peopleFilter(r *http.Request) (peopleSearch, directory.UserFil
 		f.Identifier = &id
 	}
 	if s.Organization != "" {
-		o, err := h.d.Directory.ResolveOrganization(r.Context(), s.Organization)
+		o, err := h.resolveOrg(r.Context(), s.Organization)
 		if err != nil {
 			return s, f, err
 		}
@@ -352,7 +362,7 @@ func (h *Handler) createPerson(ctx context.Context, f newPersonForm, password st
 	}
 	var orgs []int64
 	if f.Organization != "" {
-		o, err := h.d.Directory.ResolveOrganization(ctx, f.Organization)
+		o, err := h.resolveOrg(ctx, f.Organization)
 		if err != nil {
 			return nil, err
 		}
@@ -637,10 +647,7 @@ func (h *Handler) personAddOrg(r *http.Request, id int64) (string, error) {
 	if ref == "" {
 		return "", apperr.New(apperr.Invalid, "choose an organization")
 	}
-	o, err := h.d.Directory.ResolveOrganization(r.Context(), ref)
-	if apperr.Is(err, apperr.NotFound) {
-		return "", apperr.New(apperr.Invalid, "there is no organization %q", ref)
-	}
+	o, err := h.resolveOrg(r.Context(), ref)
 	if err != nil {
 		return "", err
 	}
