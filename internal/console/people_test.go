@@ -14,6 +14,7 @@ import (
 
 	"ward/internal/actor"
 	"ward/internal/directory"
+	"ward/internal/intervention"
 	"ward/internal/store"
 	"ward/internal/testutil"
 	"ward/internal/testutil/browser"
@@ -272,11 +273,19 @@ func TestPersonPage(t *testing.T) {
 		if _, err := dir.SetRelationships(ctx, w.staffA.ID, []directory.UserRelationship{{Relationship: directory.RelSponsor, OtherUserID: w.staffB.ID}}); err != nil {
 			t.Fatal(err)
 		}
+		ivs := w.srv.Services().Interventions
+		if _, err := ivs.Create(ctx, intervention.Intervention{Name: "care_plan", LinkURL: "https://cp.example.org/"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ivs.AddRule(ctx, "care_plan", []byte(`{"name":"alpha only","function_details":{"function":"limit_by_clinic_list",`+
+			`"kwargs":[{"name":"org_list","value":["Clinic Alpha"]}]}}`)); err != nil {
+			t.Fatal(err)
+		}
 		p := w.get(w.admin, personPath(w.staffA.ID, ""))
 		if p.Status != http.StatusOK {
 			t.Fatalf("admin person page = %d", p.Status)
 		}
-		for _, want := range []string{"anna.alpha@example.org", `id="person-roles"`, "Clinic Alpha", "A-7", `id="person-consents"`,
+		for _, want := range []string{"care_plan", "alpha only", "limit_by_clinic_list", `id="person-interventions"`,"anna.alpha@example.org", `id="person-roles"`, "Clinic Alpha", "A-7", `id="person-consents"`,
 			"sponsor", `id="cards-heading"`, `id="person-audit"`, "user.created", `href="/admin/audit?user=` + fmt.Sprint(w.staffA.ID) + `"`,
 			`id="person-lock"`, "Not locked", `id="deactivate"`} {
 			if !strings.Contains(p.Body, want) {
@@ -358,6 +367,10 @@ func TestPersonActions(t *testing.T) {
 		wantDone("staff admin deactivates A", post(w.staffAdmin, a, "deactivate", nil), a, "person-deactivated")
 		if w.user(a).Active() {
 			t.Fatal("A is still active")
+		}
+		if p := w.get(w.admin, personPath(a, "")); p.Status != http.StatusOK || !strings.Contains(p.Body, `id="reactivate"`) ||
+			!strings.Contains(p.Body, "Deactivated") {
+			t.Errorf("admin opens a deactivated person = %d, want their page with Reactivate", p.Status)
 		}
 		if p := post(w.staffAdmin, a, "deactivate", nil); p.Status != http.StatusConflict && p.Status != http.StatusForbidden {
 			t.Errorf("deactivating twice = %d, want 409 (or 403: a deactivated person is hidden from a staff admin)", p.Status)
