@@ -285,7 +285,7 @@ func TestPersonPage(t *testing.T) {
 		if p.Status != http.StatusOK {
 			t.Fatalf("admin person page = %d", p.Status)
 		}
-		for _, want := range []string{"care_plan", "alpha only", "limit_by_clinic_list", `id="person-interventions"`,"anna.alpha@example.org", `id="person-roles"`, "Clinic Alpha", "A-7", `id="person-consents"`,
+		for _, want := range []string{"care_plan", "alpha only", "limit_by_clinic_list", `id="person-interventions"`, "anna.alpha@example.org", `id="person-roles"`, "Clinic Alpha", "A-7", `id="person-consents"`,
 			"sponsor", `id="cards-heading"`, `id="person-audit"`, "user.created", `href="/admin/audit?user=` + fmt.Sprint(w.staffA.ID) + `"`,
 			`id="person-lock"`, "Not locked", `id="deactivate"`} {
 			if !strings.Contains(p.Body, want) {
