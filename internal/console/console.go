@@ -124,6 +124,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
 	h.mountOrganizations(mux)
 	h.mountInterventions(mux)
+	h.mountPeople(mux)
 	// Anything else under /admin that no page claims: the console's 404.
 	mux.Handle("/admin/", h.page(func(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.notFound(w, r, rq)

@@ -784,3 +784,31 @@ func TestServiceMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceCheckManagesAccounts: those who may create accounts manage
+// people; a patient, a developer or intervention staff do not.
+func TestServiceCheckManagesAccounts(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		w := newWorld(t, url)
+		dev := w.user("dev@example.org", []string{directory.RoleApplicationDeveloper})
+		for _, tc := range []struct {
+			name string
+			ctx  context.Context
+			want apperr.Kind
+		}{
+			{"system", w.system(), ok},
+			{"admin", w.as(w.admin), ok},
+			{"staff_admin", w.as(w.staffAdminA), ok},
+			{"staff", w.as(w.staffA), ok},
+			{"clinician", w.as(w.clinicianA), ok},
+			{"patient", w.as(w.patient), apperr.Forbidden},
+			{"developer", w.as(dev), apperr.Forbidden},
+			{"intervention_staff", w.as(w.ivStaff), apperr.Forbidden},
+			{"anonymous", context.Background(), apperr.Unauthenticated},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantKind(t, w.svc.CheckManagesAccounts(tc.ctx), tc.want, "")
+			})
+		}
+	})
+}

@@ -27,6 +27,25 @@ func (s *Service) record(ctx context.Context, c audit.Change, format string, arg
 // back short with a cursor to continue from.
 const maxSearchScan = 2000
 
+// accountManagers are the roles that may create accounts, and so manage
+// people at all; who among the people each may then see or change is
+// check_role's to decide, person by person.
+var accountManagers = []string{RoleAdmin, RoleService, RoleStaff, RoleStaffAdmin, RoleClinician}
+
+// CheckManagesAccounts returns nil when the caller is one who may create
+// accounts (ward itself, admins, service accounts, staff, staff admins,
+// clinicians), Forbidden otherwise (Unauthenticated when anonymous). A
+// people-management face (the admin console) asks it before listing
+// people, so a developer or a patient, who may view only themselves, is
+// told plainly that this is not theirs rather than shown a directory of one.
+func (s *Service) CheckManagesAccounts(ctx context.Context) error {
+	r := s.newRequest(ctx)
+	if r.who.Anonymous() {
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	}
+	return r.requireAnyRole(ctx, "manage people", accountManagers...)
+}
+
 // CreateUser creates an account. ward itself, admins, service accounts and
 // staff (staff, staff_admin, clinician) may create accounts; roles given must
 // be ones the caller may grant, and a caller who is not an admin may only
@@ -34,7 +53,7 @@ const maxSearchScan = 2000
 // create an account they could not then manage.
 func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	r := s.newRequest(ctx)
-	if err := r.requireAnyRole(ctx, "create accounts", RoleAdmin, RoleService, RoleStaff, RoleStaffAdmin, RoleClinician); err != nil {
+	if err := r.requireAnyRole(ctx, "create accounts", accountManagers...); err != nil {
 		return nil, err
 	}
 	u := in.User

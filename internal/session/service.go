@@ -381,21 +381,7 @@ func (s *Service) LastLogin(ctx context.Context, userID int64) (*time.Time, erro
 // login) as the actor in ctx. The system may unlock anyone; others as the
 // UnlockAuthorizer decides (admins, and staff admins who may edit the user).
 func (s *Service) Unlock(ctx context.Context, userID int64) error {
-	if userID <= 0 {
-		return apperr.New(apperr.Invalid, "user id must be a positive integer")
-	}
-	var u *directory.User
-	var err error
-	switch {
-	case actor.From(ctx).System:
-		u, err = s.users.GetUser(ctx, userID)
-	case s.authz != nil:
-		u, err = s.authz.AuthorizeUnlock(ctx, userID)
-	case actor.From(ctx).Anonymous():
-		return apperr.New(apperr.Unauthenticated, "sign in first")
-	default:
-		return apperr.New(apperr.Forbidden, "only an admin may unlock an account")
-	}
+	u, err := s.authorizeUnlock(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("unlock user %d: %w", userID, err)
 	}
@@ -412,6 +398,47 @@ func (s *Service) Unlock(ctx context.Context, userID int64) error {
 		}
 		return nil
 	})
+}
+
+// authorizeUnlock decides whether the actor in ctx may unlock user userID
+// (and so see whether they are locked), returning the user.
+func (s *Service) authorizeUnlock(ctx context.Context, userID int64) (*directory.User, error) {
+	if userID <= 0 {
+		return nil, apperr.New(apperr.Invalid, "user id must be a positive integer")
+	}
+	switch {
+	case actor.From(ctx).System:
+		return s.users.GetUser(ctx, userID)
+	case s.authz != nil:
+		return s.authz.AuthorizeUnlock(ctx, userID)
+	case actor.From(ctx).Anonymous():
+		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	default:
+		return nil, apperr.New(apperr.Forbidden, "only an admin may unlock an account")
+	}
+}
+
+// LockedUntil returns when the sign-in lockout of user userID ends, or the
+// zero time when they are not locked (or have no email, so no password
+// sign-in to lock). Whether someone is being guessed at is for those who
+// may end it: the same callers as Unlock, everyone else is refused alike.
+func (s *Service) LockedUntil(ctx context.Context, userID int64) (time.Time, error) {
+	u, err := s.authorizeUnlock(ctx, userID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lockout of user %d: %w", userID, err)
+	}
+	if u.Email == "" || s.cfg.MaxFailures <= 0 {
+		return time.Time{}, nil
+	}
+	c, err := s.st.GetCounter(ctx, s.accountKey(u.Email))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("lockout of user %d: read counter: %w", userID, err)
+	}
+	until := c.Stamp.Add(s.cfg.LockoutPeriod)
+	if c.Failures < s.cfg.MaxFailures || !s.now().Before(until) {
+		return time.Time{}, nil
+	}
+	return until, nil
 }
 
 // Authenticate returns the live session for token. A session past its idle
