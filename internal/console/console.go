@@ -122,6 +122,8 @@ func New(d Deps) (*Handler, error) {
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /admin", h.page(h.home))
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
+	h.mountClients(mux)
+	h.mountTokens(mux)
 	// Anything else under /admin that no page claims: the console's 404.
 	mux.Handle("/admin/", h.page(func(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.notFound(w, r, rq)
