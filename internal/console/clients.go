@@ -91,8 +91,11 @@ func rows(cs []*client.Client) []clientRow {
 type clientListPage struct {
 	Clients []clientRow
 	Pager   pager
-	// Owner is the owner filter as typed ("" for none).
-	Owner string
+	// Owner, State and Name are the filters as typed ("" for none).
+	Owner  string
+	State  string
+	Name   string
+	States []string
 	// Admin says whether the viewer holds the admin role: it only picks
 	// which sections the page offers (the services still decide).
 	Admin bool
@@ -108,8 +111,10 @@ func isAdmin(rq *request) bool { return slices.Contains(rq.Roles, directory.Role
 
 func (h *Handler) clientList(w http.ResponseWriter, r *http.Request, rq *request) {
 	q := r.URL.Query()
-	data := clientListPage{Owner: strings.TrimSpace(q.Get("owner")), Admin: isAdmin(rq)}
-	var f client.Filter
+	data := clientListPage{Owner: strings.TrimSpace(q.Get("owner")), State: q.Get("state"),
+		Name: strings.TrimSpace(q.Get("name")), States: client.States, Admin: isAdmin(rq)}
+	// The service checks state and name (Invalid: a 400 page).
+	f := client.Filter{State: data.State, Name: data.Name}
 	if data.Owner != "" {
 		id, err := strconv.ParseInt(data.Owner, 10, 64)
 		if err != nil || id <= 0 {

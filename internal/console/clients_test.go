@@ -158,6 +158,23 @@ func TestClientsList(t *testing.T) {
 		}
 		wantStatus(t, "developer filtering by another owner", e.get(p.dev, "/admin/clients?owner="+strconv.FormatInt(p.dev2U.ID, 10)), http.StatusForbidden)
 
+		// Narrowed by state and name, for a developer within their own.
+		pg = e.get(p.admin, "/admin/clients?state=pending")
+		if pg.Status != http.StatusOK || !strings.Contains(pg.Body, devID) || !strings.Contains(pg.Body, dev2ID) || strings.Contains(pg.Body, adminID) {
+			t.Errorf("admin's pending clients = %d (dev's %v, admin's %v)", pg.Status, strings.Contains(pg.Body, devID), strings.Contains(pg.Body, adminID))
+		}
+		pg = e.get(p.admin, "/admin/clients?name=batch&state=active")
+		if pg.Status != http.StatusOK || !strings.Contains(pg.Body, adminID) || strings.Contains(pg.Body, devID) {
+			t.Errorf("admin's active clients named batch = %d", pg.Status)
+		}
+		pg = e.get(p.dev, "/admin/clients?name=app")
+		if pg.Status != http.StatusOK || !strings.Contains(pg.Body, devID) || strings.Contains(pg.Body, dev2ID) {
+			t.Errorf("developer's clients named app = %d (another developer's listed: %v)", pg.Status, strings.Contains(pg.Body, dev2ID))
+		}
+		if pg := e.get(p.dev, "/admin/clients?state=disabled"); pg.Status != http.StatusOK || strings.Contains(pg.Body, devID) {
+			t.Errorf("developer's disabled clients = %d", pg.Status)
+		}
+
 		// Pages of one: the pager leads through every client and back.
 		seen, path := "", "/admin/clients?limit=1"
 		for n := 0; path != ""; n++ {
@@ -456,6 +473,8 @@ func TestClientsBadInput(t *testing.T) {
 		for _, path := range []string{
 			"/admin/clients?owner=abc", "/admin/clients?owner=%00", "/admin/clients?owner=-1",
 			"/admin/clients?after=%ff", "/admin/clients?systems_after=%00",
+			"/admin/clients?state=gone", "/admin/clients?state=%00", "/admin/clients?name=" + strings.Repeat("n", 300),
+			"/admin/clients?name=%ff", "/admin/clients?after=garbage",
 			"/admin/clients/%ff", "/admin/clients/a%00b", "/admin/clients/" + strings.Repeat("x", 300),
 			"/admin/clients/" + id + "?after=%ff", "/admin/clients/" + id + "?after=garbage",
 			"/admin/clients/" + id + "?users_after=%00",
