@@ -360,6 +360,22 @@ func TestClientGrants(t *testing.T) {
 				strings.Contains(pg.Body, `class="token-row"`))
 		}
 		wantStatus(t, "another developer's view", e.get(p.dev2, path), http.StatusForbidden)
+
+		// A second person, listed before the first (user ids ascend); the
+		// people list's cursor is the last user id shown.
+		if _, err := e.srv.Services().OAuth.IssueIDPToken(actor.System(context.Background()), sysID, p.adminU.ID, time.Now()); err != nil {
+			t.Fatalf("issue a second person's token: %v", err)
+		}
+		adminRevoke := fmt.Sprintf(`action="%s/users/%d/revoke"`, path, p.adminU.ID)
+		if pg := e.get(p.dev, path); !strings.Contains(pg.Body, adminRevoke) || !strings.Contains(pg.Body, userRevoke) {
+			t.Error("the client's page does not list both people")
+		}
+		pg = e.get(p.dev, fmt.Sprintf("%s?users_after=%d", path, p.adminU.ID))
+		if pg.Status != http.StatusOK || strings.Contains(pg.Body, adminRevoke) || !strings.Contains(pg.Body, userRevoke) || !strings.Contains(pg.Body, `rel="first"`) {
+			t.Errorf("people after user %d = %d (lists them: %v)", p.adminU.ID, pg.Status, strings.Contains(pg.Body, adminRevoke))
+		}
+		wantDone(t, "owner revoking the second person", e.post(p.dev, fmt.Sprintf("%s/users/%d/revoke", path, p.adminU.ID), nil), path, "client-user-revoked")
+
 		userPath := fmt.Sprintf("%s/users/%d/revoke", path, p.patU.ID)
 		wantStatus(t, "another developer revoking the person", e.post(p.dev2, userPath, nil), http.StatusForbidden)
 		wantDone(t, "owner revoking the person", e.post(p.dev, userPath, nil), path, "client-user-revoked")

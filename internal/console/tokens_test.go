@@ -133,6 +133,7 @@ func TestBrowserClients(t *testing.T) {
 	if err := browser.SignIn(ctx, base, "admin@example.org", testPassword, "/admin"); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
+	browser.Accessible(t, ctx)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`nav.sections a[href="/admin/clients"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#clients-heading"))); err != nil {
 		t.Fatalf("open API clients: %v", err)
