@@ -3,8 +3,10 @@ package console
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"ward/internal/apperr"
+	"ward/internal/client"
 	"ward/internal/oauth"
 )
 
@@ -39,6 +41,11 @@ type tokenToolsPage struct {
 	Token string
 	// Why says why an inactive token is not active.
 	Why string
+	// ClientName and UserName name the token's client and person when
+	// the viewer may see them; ClientLink says the client's page is theirs.
+	ClientName string
+	ClientLink bool
+	UserName   string
 }
 
 // PageTitle implements titled.
@@ -90,7 +97,21 @@ func (h *Handler) tokenInspect(w http.ResponseWriter, r *http.Request, rq *reque
 		h.toolError(w, r, rq, err)
 		return
 	}
-	data := tokenToolsPage{Info: &tokenRow{in}, Why: h.whyInactive(r, in)}
+	data := tokenToolsPage{Info: &tokenRow{in}}
+	// The names are a courtesy: the person a token was issued for may not
+	// be allowed to see its client, nor a developer the person.
+	var c *client.Client
+	if h.d.Clients != nil {
+		if got, err := h.d.Clients.Get(r.Context(), in.ClientID); err == nil {
+			c, data.ClientName, data.ClientLink = got, got.Name, true
+		}
+	}
+	if in.UserID != 0 {
+		if u, err := h.d.Directory.GetUser(r.Context(), in.UserID); err == nil {
+			data.UserName = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+		}
+	}
+	data.Why = whyInactive(in, c, h.d.Now())
 	if in.Active {
 		// Only a live token needs the revoke form, and so the token.
 		data.Token = tok
@@ -99,21 +120,17 @@ func (h *Handler) tokenInspect(w http.ResponseWriter, r *http.Request, rq *reque
 }
 
 // whyInactive says, as far as the console can tell, why in is not active:
-// expired, its client disabled, or revoked (which also covers a person
-// removed or a pending client that no longer serves them).
-func (h *Handler) whyInactive(r *http.Request, in *oauth.TokenInfo) string {
+// expired, its client (c, nil when unknown to the viewer) disabled, or
+// revoked (which also covers a person removed or a pending client that no
+// longer serves them).
+func whyInactive(in *oauth.TokenInfo, c *client.Client, now time.Time) string {
 	switch {
 	case in.Active:
 		return ""
-	case !in.ExpiresAt.After(h.d.Now()):
+	case !in.ExpiresAt.After(now):
 		return "It has expired."
-	}
-	if h.d.Clients != nil {
-		// The person a token was issued for may not be allowed to see its
-		// client; then the generic answer stands.
-		if c, err := h.d.Clients.Get(r.Context(), in.ClientID); err == nil && c.Disabled {
-			return "Its client is disabled."
-		}
+	case c != nil && c.Disabled:
+		return "Its client is disabled."
 	}
 	return "It was revoked, or its client may no longer act for its person."
 }

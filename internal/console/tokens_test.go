@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,8 +36,8 @@ func TestTokenTools(t *testing.T) {
 			!strings.Contains(pg.Body, `id="revoke"`) {
 			t.Fatalf("admin inspecting = %d, state %q, client %q", pg.Status, field(pg.Body, "token-state"), field(pg.Body, "token-client"))
 		}
-		if !strings.Contains(pg.Body, "system/Patient.rs") {
-			t.Error("the inspected token's scopes are not shown")
+		if !strings.Contains(pg.Body, "system/Patient.rs") || !strings.Contains(pg.Body, `href="/admin/clients/`+id+`">Batch</a>`) {
+			t.Error("the inspected token's scopes or client are not shown")
 		}
 		for what, who := range map[string]string{"developer": p.dev, "patient": p.pat} {
 			pg := e.post(who, "/admin/tokens/inspect", url.Values{"token": {tok}})
@@ -69,8 +70,9 @@ func TestTokenTools(t *testing.T) {
 		// A person may inspect and revoke a token issued for them; the
 		// developer who owns its client may too, another may not.
 		_, ptok := e.userToken(p.devU.ID, p.patU.ID)
-		if pg := e.post(p.pat, "/admin/tokens/inspect", url.Values{"token": {ptok}}); pg.Status != http.StatusOK || field(pg.Body, "token-state") != "active" {
-			t.Errorf("patient inspecting their own token = %d", pg.Status)
+		if pg := e.post(p.pat, "/admin/tokens/inspect", url.Values{"token": {ptok}}); pg.Status != http.StatusOK || field(pg.Body, "token-state") != "active" ||
+			!strings.Contains(field(pg.Body, "token-user"), fmt.Sprintf("(user %d)", p.patU.ID)) {
+			t.Errorf("patient inspecting their own token = %d, for %q", pg.Status, field(pg.Body, "token-user"))
 		}
 		if pg := e.post(p.dev, "/admin/tokens/inspect", url.Values{"token": {ptok}}); pg.Status != http.StatusOK {
 			t.Errorf("owner inspecting their client's token = %d", pg.Status)
