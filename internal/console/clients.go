@@ -347,7 +347,13 @@ func (h *Handler) clientShow(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	// ClientUsers answers in user-id order, whole; the page shows it a
 	// page at a time with the last user id shown as the cursor.
-	after, _ := strconv.ParseInt(r.URL.Query().Get("users_after"), 10, 64)
+	var after int64
+	if s := r.URL.Query().Get("users_after"); s != "" {
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
+			h.problem(w, r, rq, apperr.New(apperr.Invalid, "users_after must be a user id"))
+			return
+		}
+	}
 	start, _ := slices.BinarySearchFunc(us, after+1, func(u tokens.ClientUser, id int64) int {
 		switch {
 		case u.UserID < id:

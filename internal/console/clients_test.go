@@ -493,7 +493,7 @@ func TestClientsBadInput(t *testing.T) {
 			"/admin/clients?name=%ff", "/admin/clients?after=garbage",
 			"/admin/clients/%ff", "/admin/clients/a%00b", "/admin/clients/" + strings.Repeat("x", 300),
 			"/admin/clients/" + id + "?after=%ff", "/admin/clients/" + id + "?after=garbage",
-			"/admin/clients/" + id + "?users_after=%00",
+			"/admin/clients/" + id + "?users_after=%00", "/admin/clients/" + id + "?users_after=x", "/admin/clients/" + id + "?users_after=-3",
 		} {
 			pg := e.get(p.admin, path)
 			if pg.Status < 400 || pg.Status >= 500 {
