@@ -183,7 +183,24 @@ type Filter struct {
 	OwnerID int64
 	// IDPSystem keeps only the IdP API's system clients.
 	IDPSystem bool
+	// State keeps only the clients in one of the States: what the admin
+	// console's list offers to narrow by.
+	State string
+	// Name keeps only the clients whose name contains it, ignoring case
+	// (ASCII case on SQLite, Unicode on PostgreSQL).
+	Name string
 }
+
+// The states a client list may be narrowed to (Filter.State). A disabled
+// client is disabled whatever its status; the others are not disabled.
+const (
+	StatePending  = "pending"
+	StateActive   = "active"
+	StateDisabled = "disabled"
+)
+
+// States lists the Filter states, in display order.
+var States = []string{StatePending, StateActive, StateDisabled}
 
 // Store persists clients. Contract (checked by internal/sqlstore/storetest):
 //

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ward/internal/actor"
 	"ward/internal/apperr"
@@ -333,6 +335,12 @@ func (s *Service) List(ctx context.Context, f Filter, p store.Page) ([]*Client, 
 	who, err := s.caller(ctx)
 	if err != nil {
 		return nil, "", err
+	}
+	if f.State != "" && !slices.Contains(States, f.State) {
+		return nil, "", apperr.New(apperr.Invalid, "state must be one of %v", States)
+	}
+	if utf8.RuneCountInString(f.Name) > maxNameLen || !utf8.ValidString(f.Name) || strings.ContainsRune(f.Name, 0) {
+		return nil, "", apperr.New(apperr.Invalid, "a name to look for is valid text of at most %d characters", maxNameLen)
 	}
 	if !who.admin {
 		if !who.developer {

@@ -263,6 +263,12 @@ func TestList(t *testing.T) {
 		{"developer sees their own", as(e.dev), client.Filter{}, "d1 d2", apperr.Internal},
 		{"developer asks for their own", as(e.dev), client.Filter{OwnerID: e.dev}, "d1 d2", apperr.Internal},
 		{"developer asks for another's", as(e.dev), client.Filter{OwnerID: e.dev2}, "", apperr.Forbidden},
+		{"admin narrows to pending", as(e.admin), client.Filter{State: client.StatePending}, "d1 e1 d2", apperr.Internal},
+		{"developer narrows by name", as(e.dev), client.Filter{Name: "2"}, "d2", apperr.Internal},
+		{"developer's name filter stays theirs", as(e.dev), client.Filter{Name: "e"}, "", apperr.Internal},
+		{"unknown state", as(e.admin), client.Filter{State: "gone"}, "", apperr.Invalid},
+		{"name too long", as(e.admin), client.Filter{Name: strings.Repeat("n", 201)}, "", apperr.Invalid},
+		{"name with NUL", as(e.admin), client.Filter{Name: "a\x00"}, "", apperr.Invalid},
 		{"staff may not list", as(e.staff), client.Filter{}, "", apperr.Forbidden},
 		{"anonymous", context.Background(), client.Filter{}, "", apperr.Unauthenticated},
 	}

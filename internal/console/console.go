@@ -125,6 +125,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	h.mountOrganizations(mux)
 	h.mountInterventions(mux)
 	h.mountPeople(mux)
+	h.mountClients(mux)
+	h.mountTokens(mux)
 	// Anything else under /admin that no page claims: the console's 404.
 	mux.Handle("/admin/", h.page(func(w http.ResponseWriter, r *http.Request, rq *request) {
 		h.notFound(w, r, rq)

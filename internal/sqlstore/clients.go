@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ward/internal/apperr"
@@ -177,6 +178,21 @@ func (d *DB) ListClients(ctx context.Context, f client.Filter, p store.Page) ([]
 	if f.IDPSystem {
 		where += ` AND idp_system = ?`
 		args = append(args, true)
+	}
+	switch f.State {
+	case client.StateDisabled:
+		where += ` AND disabled = ?`
+		args = append(args, true)
+	case client.StatePending:
+		where += ` AND disabled = ? AND status = ?`
+		args = append(args, false, client.StatusPending)
+	case client.StateActive:
+		where += ` AND disabled = ? AND status = ?`
+		args = append(args, false, client.StatusActive)
+	}
+	if f.Name != "" {
+		where += ` AND LOWER(name) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape(strings.ToLower(f.Name))+"%")
 	}
 	args = append(args, p.Limit+1)
 	rows, err := d.rd(ctx).query(ctx, `SELECT `+clientColumns+` FROM oauth_clients`+where+` ORDER BY id LIMIT ?`, args...)

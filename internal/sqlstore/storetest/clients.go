@@ -226,6 +226,42 @@ func testClientList(t *testing.T, b Backend) {
 	wantKind(t, err, apperr.Invalid, "malformed cursor")
 }
 
+// testClientListFilters: a list narrowed by state (pending, active,
+// disabled) and by a part of the name, in any case, with LIKE's wildcards
+// taken literally.
+func testClientListFilters(t *testing.T, b Backend) {
+	ctx := t.Context()
+	mk := func(n int, name, status string, disabled bool) string {
+		c := fullClient(100+n, 0, "")
+		c.Name, c.Status, c.Disabled = name, status, disabled
+		must(t, b.Clients.CreateClient(ctx, c), "create "+name)
+		return c.ID
+	}
+	pending := mk(0, "Pending Reporter 0", client.StatusPending, false)
+	active := mk(1, "Active reporter 100%", client.StatusActive, false)
+	disabledPending := mk(2, "Old_app", client.StatusPending, true)
+	disabledActive := mk(3, "Oldxapp", client.StatusActive, true)
+	list := func(f client.Filter) []string {
+		cs, _, err := b.Clients.ListClients(ctx, f, store.Page{Limit: 50})
+		must(t, err, fmt.Sprintf("list %+v", f))
+		var ids []string
+		for _, c := range cs {
+			if c.ID != tokens.ServiceClientID {
+				ids = append(ids, c.ID)
+			}
+		}
+		return ids
+	}
+	mustEqual(t, list(client.Filter{State: client.StatePending}), []string{pending}, "pending clients")
+	mustEqual(t, list(client.Filter{State: client.StateActive}), []string{active}, "active clients")
+	mustEqual(t, list(client.Filter{State: client.StateDisabled}), []string{disabledPending, disabledActive}, "disabled clients")
+	mustEqual(t, list(client.Filter{Name: "REPORTER"}), []string{pending, active}, "name in any case")
+	mustEqual(t, list(client.Filter{Name: "0%"}), []string{active}, "a literal %")
+	mustEqual(t, list(client.Filter{Name: "d_a"}), []string{disabledPending}, "a literal _")
+	mustEqual(t, list(client.Filter{Name: "app", State: client.StateDisabled}), []string{disabledPending, disabledActive}, "name and state")
+	mustEqual(t, list(client.Filter{Name: "app", State: client.StateActive}), []string(nil), "nothing matches both")
+}
+
 // testBuiltinServiceClient checks the client a migrated database holds for
 // service-account tokens: confidential, without grant types, secret or keys,
 // so it can never authenticate; owned by nobody; scope ward:api only.

@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"ThrottleBucket", testThrottleBucket},
 		{"CreateTokens", testCreateTokens},
 		{"ClientRoundTrip", testClientRoundTrip},
+		{"ClientListFilters", testClientListFilters},
 		{"ClientUpdate", testClientUpdate},
 		{"ClientList", testClientList},
 		{"ClientIDTokenAlg", testClientIDTokenAlg},
