@@ -133,7 +133,9 @@ type Filter struct {
 	SubjectID int64
 	// Involving matches events where the user is either actor or subject.
 	Involving int64
-	Context   Context
+	// ClientID matches events acted through this OAuth client exactly.
+	ClientID string
+	Context  Context
 	// Type matches events of this type exactly.
 	Type     EventType
 	From, To time.Time // inclusive from, exclusive to

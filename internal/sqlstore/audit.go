@@ -137,6 +137,9 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	if f.Involving != 0 {
 		conds, args = append(conds, "(user_id = ? OR subject_id = ?)"), append(args, f.Involving, f.Involving)
 	}
+	if f.ClientID != "" {
+		conds, args = append(conds, "client_id = ?"), append(args, f.ClientID)
+	}
 	if f.Context != "" {
 		conds, args = append(conds, "context = ?"), append(args, string(f.Context))
 	}
