@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"ward/internal/actor"
 	"ward/internal/audit"
 	"ward/internal/client"
@@ -19,6 +21,7 @@ import (
 	"ward/internal/server"
 	"ward/internal/store"
 	"ward/internal/testutil"
+	"ward/internal/testutil/browser"
 	"ward/internal/webhook"
 )
 
@@ -371,4 +374,147 @@ func TestWebhookBadInput(t *testing.T) {
 			t.Errorf("a 2 MiB form = %d; want a 4xx", p.Status)
 		}
 	})
+}
+
+// startHookServer is browser.StartServer with outbound calls to loopback
+// allowed, so the running ward delivers to an httptest receiver.
+func startHookServer(t *testing.T) (string, *server.Server) {
+	t.Helper()
+	ln := testutil.Listen(t)
+	base := "http://" + ln.Addr().String()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Addr = ln.Addr().String()
+	cfg.Issuer = base
+	cfg.OutboundAllowPrivate = true
+	srv, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close server: %v", err)
+		}
+	})
+	testutil.Serve(t, srv, ln)
+	return base, srv
+}
+
+// TestBrowserAuditWebhooksDocs: an administrator signs in, finds a change
+// in the audit log by its event type, verifies the chain, opens a webhook
+// subscription, sees its deliveries, replays the one that succeeded, and
+// reads the API docs; every page visited passes the accessibility check.
+func TestBrowserAuditWebhooksDocs(t *testing.T) {
+	path := browser.Path(t)
+	base, srv := startHookServer(t)
+	e := &env{t: t, srv: srv, h: srv.Handler()}
+	e.person("admin@example.org", []string{directory.RoleAdmin})
+	rcv := receiver(t)
+	sub := seedWebhook(t, e, rcv.URL, true)
+	// The running ward's own dispatcher and worker may have taken the
+	// deliveries first; wait (bounded) until both have been tried.
+	var ok *webhook.Delivery
+	deadline := time.Now().Add(60 * time.Second)
+	for ok == nil {
+		var tried int
+		for _, d := range deliveries(t, e, sub.ID) {
+			if d.Attempts > 0 {
+				tried++
+			}
+			if d.Status == webhook.DeliverySucceeded {
+				ok = d
+			}
+		}
+		if tried < 2 {
+			ok = nil
+		}
+		if ok == nil && time.Now().After(deadline) {
+			t.Fatal("the deliveries were not tried within a minute")
+		}
+		if ok == nil {
+			time.Sleep(50 * time.Millisecond) // polling for a state, not timing
+		}
+	}
+
+	ctx := browser.New(t, path)
+	type css = chromedp.CSS
+	if err := browser.SignIn(ctx, base, "admin@example.org", testPassword, "/admin/audit"); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("#audit-heading"))); err != nil {
+		t.Fatalf("audit log: %v", err)
+	}
+	browser.Accessible(t, ctx)
+
+	// Filter by event type.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(css("#f-type"), "organization.created"),
+		chromedp.Click(css("#filter-go")),
+		chromedp.WaitReady(css(`#f-type option[value="organization.created"][selected]`)),
+		chromedp.WaitVisible(css("#events")),
+	); err != nil {
+		t.Fatalf("filter the audit log: %v", err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Text(css("#events tbody")))
+	if err != nil || !strings.Contains(rows, "Northside Clinic") || strings.Contains(rows, "organization.updated") {
+		t.Errorf("filtered events %q (%v); want the organization's creation only", rows, err)
+	}
+	browser.Accessible(t, ctx)
+
+	// Verify the chain.
+	if err := chromedp.Do(ctx, chromedp.Click(css("#verify-chain")), chromedp.WaitVisible(css("#chain-intact"))); err != nil {
+		t.Fatalf("verify the chain: %v", err)
+	}
+	browser.Accessible(t, ctx)
+
+	// Webhooks → the subscription → its deliveries.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css(`nav.sections a[href="/admin/webhooks"]`)),
+		chromedp.WaitVisible(css("#webhooks")),
+	); err != nil {
+		t.Fatalf("webhooks: %v", err)
+	}
+	browser.Accessible(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css(`a.webhook-link[href="/admin/webhooks/`+sub.ID+`"]`)),
+		chromedp.WaitVisible(css("#deliveries")),
+	); err != nil {
+		t.Fatalf("open the subscription: %v", err)
+	}
+	statuses, err := chromedp.Run(ctx, chromedp.Text(css("#deliveries tbody")))
+	if err != nil || !strings.Contains(statuses, "succeeded") || !strings.Contains(statuses, "HTTP 503") {
+		t.Errorf("deliveries %q (%v); want one succeeded and the receiver's 503", statuses, err)
+	}
+	browser.Accessible(t, ctx)
+
+	// Replay the one that succeeded.
+	row := "#delivery-" + strconv.FormatInt(ok.ID, 10)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css(row+" button.replay")),
+		chromedp.WaitVisible(css("#notice")),
+	); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	notice, err := chromedp.Run(ctx, chromedp.Text(css("#notice")))
+	if err != nil || !strings.Contains(notice, "queued again") {
+		t.Errorf("notice %q (%v); want the replay's", notice, err)
+	}
+	heading, err := chromedp.Run(ctx, chromedp.Text(css("#delivery-heading")))
+	if err != nil || heading == "Delivery "+strconv.FormatInt(ok.ID, 10)+" of webhook "+sub.ID {
+		t.Errorf("after the replay the page is %q (%v); want the new delivery", heading, err)
+	}
+	browser.Accessible(t, ctx)
+
+	// The API docs.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(css(`nav.sections a[href="/api/docs"]`)),
+		chromedp.WaitVisible(css("#op-search-users")),
+	); err != nil {
+		t.Fatalf("API docs: %v", err)
+	}
+	op, err := chromedp.Run(ctx, chromedp.Text(css("#op-idp-signin")))
+	if err != nil || !strings.Contains(op, "/api/1.0/sso/signin") {
+		t.Errorf("the docs' sign-in operation %q (%v)", op, err)
+	}
+	browser.Accessible(t, ctx)
 }
