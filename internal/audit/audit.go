@@ -139,6 +139,9 @@ type Filter struct {
 	// Type matches events of this type exactly.
 	Type     EventType
 	From, To time.Time // inclusive from, exclusive to
+	// NewestFirst lists in descending id order (the console shows the
+	// latest events first); the cursor then continues below the last id.
+	NewestFirst bool
 }
 
 // Store persists the chain. Contract (checked by internal/sqlstore/storetest):

@@ -93,7 +93,9 @@ func (h *Handler) auditFilterOf(r *http.Request) (auditFilter, audit.Filter, err
 	q := r.URL.Query()
 	in := auditFilter{Person: strings.TrimSpace(q.Get("person")), Client: strings.TrimSpace(q.Get("client")),
 		Type: q.Get("type"), From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to"))}
-	var f audit.Filter
+	// Newest first: the latest events are what an administrator opens
+	// the log for.
+	f := audit.Filter{NewestFirst: true}
 	for _, v := range []string{in.Person, in.Client, in.Type, in.From, in.To, q.Get("after")} {
 		if !validText(v) || len(v) > maxFilterLen {
 			// Not echoed: the form would show it back.

@@ -42,6 +42,13 @@ func TestAuditLogPage(t *testing.T) {
 			}
 		}
 
+		// Newest first: the organization (made last) above the people.
+		if i := strings.Index(p.Body, `id="events"`); i < 0 {
+			t.Error("the audit log has no events table")
+		} else if tbl := p.Body[i:]; strings.Index(tbl, ">organization.created<") > strings.Index(tbl, ">user.created<") {
+			t.Error("the audit log does not list the newest event first")
+		}
+
 		// By event type: only that type.
 		p = e.get(admin, "/admin/audit?type=organization.created")
 		if p.Status != http.StatusOK || !strings.Contains(p.Body, "Northside Clinic") || strings.Contains(p.Body, `<code class="event-type">user.created<`) {

@@ -218,7 +218,19 @@ func (h *Handler) webhookRotate(w http.ResponseWriter, r *http.Request, rq *requ
 }
 
 func (h *Handler) webhookDelete(w http.ResponseWriter, r *http.Request, rq *request) {
-	if err := h.d.Webhooks.Delete(r.Context(), r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	// Who may is the service's; the tick box only guards against a slip,
+	// since the delivery log goes too and cannot come back.
+	if _, err := h.d.Webhooks.Get(r.Context(), id); err != nil {
+		h.problem(w, r, rq, err)
+		return
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		h.problem(w, r, rq, apperr.New(apperr.Invalid,
+			"tick the box that confirms the delete: the subscription and its delivery log cannot be restored"))
+		return
+	}
+	if err := h.d.Webhooks.Delete(r.Context(), id); err != nil {
 		h.problem(w, r, rq, err)
 		return
 	}

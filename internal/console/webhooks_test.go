@@ -240,7 +240,10 @@ func TestWebhookPages(t *testing.T) {
 		}
 
 		// Delete: gone, with its log.
-		p = e.post(admin, base+"/delete", nil)
+		if p := e.post(admin, base+"/delete", nil); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "tick the box") {
+			t.Errorf("delete without the confirmation = %d; want 400", p.Status)
+		}
+		p = e.post(admin, base+"/delete", url.Values{"confirm": {"yes"}})
 		if p.Status != http.StatusSeeOther || p.Location != "/admin/webhooks?done=webhook-deleted" {
 			t.Fatalf("delete = %d → %q", p.Status, p.Location)
 		}
@@ -342,7 +345,7 @@ func TestWebhookBadInput(t *testing.T) {
 			"/admin/webhooks/nope", "/admin/webhooks/wh_%00", "/admin/webhooks/" + strings.Repeat("a", 500),
 			base + "/deliveries/abc", base + "/deliveries/-1", base + "/deliveries/99999999999999999999", base + "/deliveries/12345",
 		} {
-			if p := e.get(admin, path); true {
+			if p := e.get(admin, path); p.Status < 400 || p.Status >= 500 {
 				t.Errorf("GET %s = %d; want a 4xx", path, p.Status)
 			}
 		}
@@ -363,7 +366,7 @@ func TestWebhookBadInput(t *testing.T) {
 			{"/admin/webhooks/nope/rotate", nil},
 			{"/admin/webhooks/nope/delete", nil},
 		} {
-			if p := e.post(admin, c.path, c.form); true {
+			if p := e.post(admin, c.path, c.form); p.Status < 400 || p.Status >= 500 {
 				t.Errorf("POST %s %q = %d; want a 4xx", c.path, c.form.Encode(), p.Status)
 			}
 		}
