@@ -133,10 +133,15 @@ type Filter struct {
 	SubjectID int64
 	// Involving matches events where the user is either actor or subject.
 	Involving int64
-	Context   Context
+	// ClientID matches events acted through this OAuth client exactly.
+	ClientID string
+	Context  Context
 	// Type matches events of this type exactly.
 	Type     EventType
 	From, To time.Time // inclusive from, exclusive to
+	// NewestFirst lists in descending id order (the console shows the
+	// latest events first); the cursor then continues below the last id.
+	NewestFirst bool
 }
 
 // Store persists the chain. Contract (checked by internal/sqlstore/storetest):

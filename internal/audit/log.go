@@ -25,6 +25,27 @@ type Log struct {
 	tx      store.Transactor
 	now     func() time.Time
 	version string
+	// authorize decides who may verify the chain (see WithAuthorizer).
+	authorize func(ctx context.Context, what string) error
+}
+
+// WithAuthorizer sets who may run the chain checks (Verify, Head): fn
+// returns nil to allow, or the apperr to answer with; the server wires
+// directory.RequireAdmin (ward itself or an administrator). The log is
+// built before the directory, which records through it, so this is set
+// after. Without one (package tests, tools holding the database) the
+// checks are open to whoever holds the Log.
+func (l *Log) WithAuthorizer(fn func(ctx context.Context, what string) error) *Log {
+	l.authorize = fn
+	return l
+}
+
+// allowed applies the authorizer, when there is one.
+func (l *Log) allowed(ctx context.Context, what string) error {
+	if l.authorize == nil {
+		return nil
+	}
+	return l.authorize(ctx, what)
 }
 
 // Deps are the collaborators a Log cannot work without.
@@ -224,6 +245,18 @@ func (l *Log) List(ctx context.Context, f Filter, p store.Page) ([]Event, string
 	return evs, next, nil
 }
 
+// ListAll is List over the whole log, for whom the authorizer allows (an
+// administrator, or ward itself): the admin console's audit page. The
+// management API lists through List with its own scope (everyone sees the
+// events they did or that are about them; admins see all), which agrees
+// with this rule for the whole log.
+func (l *Log) ListAll(ctx context.Context, f Filter, p store.Page) ([]Event, string, error) {
+	if err := l.allowed(ctx, "read the whole audit log"); err != nil {
+		return nil, "", err
+	}
+	return l.List(ctx, f, p)
+}
+
 // Broken names the first event where the chain fails verification.
 type Broken struct {
 	// ID is the event at fault (for a deleted row, the missing id).
@@ -250,7 +283,13 @@ var errStop = errors.New("stop scan")
 // Verify runs without a transaction so it never blocks writers; events
 // appended while it runs are checked too, and the head is read before and
 // after the scan so a concurrent append is not mistaken for tampering.
+//
+// Only whom the authorizer allows may run it (an administrator, or ward
+// itself): the walk reads every event.
 func (l *Log) Verify(ctx context.Context) (*Broken, error) {
+	if err := l.allowed(ctx, "verify the audit chain"); err != nil {
+		return nil, err
+	}
 	headID, headHash, err := l.st.AuditHead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit chain: read head: %w", err)
@@ -327,6 +366,20 @@ func (l *Log) Verify(ctx context.Context) (*Broken, error) {
 		}
 	}
 	return nil, nil
+}
+
+// Head returns the chain head: how many events there are and the last
+// one's hash (0, "" for an empty chain). Like Verify, only whom the
+// authorizer allows may read it.
+func (l *Log) Head(ctx context.Context) (int64, string, error) {
+	if err := l.allowed(ctx, "read the audit chain head"); err != nil {
+		return 0, "", err
+	}
+	id, hash, err := l.st.AuditHead(ctx)
+	if err != nil {
+		return 0, "", fmt.Errorf("read audit head: %w", err)
+	}
+	return id, hash, nil
 }
 
 // errFound stops a scan at the first event.

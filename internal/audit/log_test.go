@@ -378,3 +378,44 @@ func TestGetFindsOneEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizerGuardsChainChecks: with an authorizer wired, Verify, Head
+// and ListAll answer its refusal and read nothing; what it allows runs.
+func TestAuthorizerGuardsChainChecks(t *testing.T) {
+	st := &fakeStore{}
+	l, _ := newTestLog(st)
+	ctx := actor.With(t.Context(), actor.Actor{UserID: 7})
+	if err := l.Record(ctx, Change{Type: UserUpdated, Subject: "Patient/7", Comment: "x"}); err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	var asked []string
+	l.WithAuthorizer(func(ctx context.Context, what string) error {
+		asked = append(asked, what)
+		if actor.From(ctx).System {
+			return nil
+		}
+		return apperr.New(apperr.Forbidden, "only an administrator may %s", what)
+	})
+	if _, err := l.Verify(ctx); !apperr.Is(err, apperr.Forbidden) {
+		t.Errorf("Verify by a non-admin: %v, want Forbidden", err)
+	}
+	if _, _, err := l.Head(ctx); !apperr.Is(err, apperr.Forbidden) {
+		t.Errorf("Head by a non-admin: %v, want Forbidden", err)
+	}
+	if _, _, err := l.ListAll(ctx, Filter{}, store.Page{}); !apperr.Is(err, apperr.Forbidden) {
+		t.Errorf("ListAll by a non-admin: %v, want Forbidden", err)
+	}
+	if len(asked) != 3 {
+		t.Errorf("authorizer asked %d times (%q), want 3", len(asked), asked)
+	}
+	sys := actor.System(t.Context())
+	if b, err := l.Verify(sys); err != nil || b != nil {
+		t.Errorf("Verify by ward itself = %v, %v; want intact", b, err)
+	}
+	if n, h, err := l.Head(sys); err != nil || n != 1 || h == "" {
+		t.Errorf("Head by ward itself = %d, %q, %v; want 1 and a hash", n, h, err)
+	}
+	if evs, _, err := l.ListAll(sys, Filter{}, store.Page{}); err != nil || len(evs) != 1 {
+		t.Errorf("ListAll by ward itself = %d events, %v; want 1", len(evs), err)
+	}
+}

@@ -121,6 +121,9 @@ func New(d Deps) (*Handler, error) {
 // session in.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /admin", h.page(h.home))
+	h.mountAudit(mux)
+	h.mountWebhooks(mux)
+	h.mountAPIDocs(mux)
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
 	h.mountOrganizations(mux)
 	h.mountInterventions(mux)

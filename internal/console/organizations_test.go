@@ -33,8 +33,8 @@ func createdID(t *testing.T, p page) int64 {
 	return id
 }
 
-// orgVersion reads an organization's version through the service.
-func (e *env) org(id int64) *directory.Organization {
+// readOrg reads an organization (and its version) through the service.
+func (e *env) readOrg(id int64) *directory.Organization {
 	e.t.Helper()
 	o, err := e.srv.Services().Directory.GetOrganization(actor.System(context.Background()), id)
 	if err != nil {
@@ -65,11 +65,11 @@ func TestOrganizations(t *testing.T) {
 		}
 
 		health := createdID(t, e.post(admin, "/admin/organizations", url.Values{"name": {"  Health system  "}}))
-		if o := e.org(health); o.Name != "Health system" || o.PartOfID != 0 {
+		if o := e.readOrg(health); o.Name != "Health system" || o.PartOfID != 0 {
 			t.Errorf("created %+v, want a trimmed top-level Health system", o)
 		}
 		clinic := createdID(t, e.post(admin, "/admin/organizations", url.Values{"name": {"Clinic A"}, "parent": {strconv.FormatInt(health, 10)}}))
-		if o := e.org(clinic); o.PartOfID != health {
+		if o := e.readOrg(clinic); o.PartOfID != health {
 			t.Errorf("child part of %d, want %d", o.PartOfID, health)
 		}
 		ward := createdID(t, e.post(admin, "/admin/organizations", url.Values{"name": {"Ward 3"}, "parent": {strconv.FormatInt(clinic, 10)}}))
@@ -97,10 +97,10 @@ func TestOrganizations(t *testing.T) {
 
 		// Rename, with the version the form carries; the old version again
 		// is a clash.
-		v := vers(e.org(clinic))
+		v := vers(e.readOrg(clinic))
 		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/name", clinic), url.Values{"name": {"Clinic Alpha"}, "version": {v}})
-		if p.Status != http.StatusSeeOther || p.Location != fmt.Sprintf("/admin/organizations/%d?done=org-renamed", clinic) || e.org(clinic).Name != "Clinic Alpha" {
-			t.Errorf("rename = %d → %q (name %q)", p.Status, p.Location, e.org(clinic).Name)
+		if p.Status != http.StatusSeeOther || p.Location != fmt.Sprintf("/admin/organizations/%d?done=org-renamed", clinic) || e.readOrg(clinic).Name != "Clinic Alpha" {
+			t.Errorf("rename = %d → %q (name %q)", p.Status, p.Location, e.readOrg(clinic).Name)
 		}
 		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/name", clinic), url.Values{"name": {"Clinic Beta"}, "version": {v}})
 		if p.Status != http.StatusConflict || !strings.Contains(p.Body, "changed by someone else") {
@@ -109,22 +109,22 @@ func TestOrganizations(t *testing.T) {
 
 		// Identifiers: add, shown, remove.
 		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/identifiers", clinic),
-			url.Values{"system": {"http://example.org/site"}, "value": {"A-1"}, "version": {vers(e.org(clinic))}})
-		if p.Status != http.StatusSeeOther || len(e.org(clinic).Identifiers) != 1 {
-			t.Errorf("add identifier = %d, identifiers %v", p.Status, e.org(clinic).Identifiers)
+			url.Values{"system": {"http://example.org/site"}, "value": {"A-1"}, "version": {vers(e.readOrg(clinic))}})
+		if p.Status != http.StatusSeeOther || len(e.readOrg(clinic).Identifiers) != 1 {
+			t.Errorf("add identifier = %d, identifiers %v", p.Status, e.readOrg(clinic).Identifiers)
 		}
 		if p := e.get(admin, fmt.Sprintf("/admin/organizations/%d", clinic)); !strings.Contains(p.Body, "<td>http://example.org/site</td><td>A-1</td>") {
 			t.Errorf("the identifier is not listed")
 		}
 		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/identifiers", clinic),
-			url.Values{"system": {""}, "value": {"A-2"}, "version": {vers(e.org(clinic))}})
+			url.Values{"system": {""}, "value": {"A-2"}, "version": {vers(e.readOrg(clinic))}})
 		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "identifier system is required") {
 			t.Errorf("identifier without a system = %d", p.Status)
 		}
 		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/identifiers/delete", clinic),
-			url.Values{"system": {"http://example.org/site"}, "value": {"A-1"}, "version": {vers(e.org(clinic))}})
-		if p.Status != http.StatusSeeOther || len(e.org(clinic).Identifiers) != 0 {
-			t.Errorf("remove identifier = %d, identifiers %v", p.Status, e.org(clinic).Identifiers)
+			url.Values{"system": {"http://example.org/site"}, "value": {"A-1"}, "version": {vers(e.readOrg(clinic))}})
+		if p.Status != http.StatusSeeOther || len(e.readOrg(clinic).Identifiers) != 0 {
+			t.Errorf("remove identifier = %d, identifiers %v", p.Status, e.readOrg(clinic).Identifiers)
 		}
 
 		// Moves: into its own subtree and under itself are refused with a
@@ -140,24 +140,24 @@ func TestOrganizations(t *testing.T) {
 			{clinic, "999999", "there is no organization"},
 			{clinic, "no-such-alias", "there is no organization"},
 		} {
-			p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", bad.id), url.Values{"parent": {bad.parent}, "version": {vers(e.org(bad.id))}})
+			p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", bad.id), url.Values{"parent": {bad.parent}, "version": {vers(e.readOrg(bad.id))}})
 			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, bad.want) {
 				t.Errorf("move %d under %s = %d, want 400 saying %q:\n%s", bad.id, bad.parent, p.Status, bad.want, p.Body)
 			}
 		}
-		if e.org(health).PartOfID != 0 {
+		if e.readOrg(health).PartOfID != 0 {
 			t.Fatalf("a refused move changed the tree")
 		}
-		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", clinic), url.Values{"parent": {strconv.FormatInt(other, 10)}, "version": {vers(e.org(clinic))}})
-		if p.Status != http.StatusSeeOther || p.Location != fmt.Sprintf("/admin/organizations/%d?done=org-moved", clinic) || e.org(clinic).PartOfID != other {
-			t.Errorf("move = %d → %q, parent %d, want %d", p.Status, p.Location, e.org(clinic).PartOfID, other)
+		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", clinic), url.Values{"parent": {strconv.FormatInt(other, 10)}, "version": {vers(e.readOrg(clinic))}})
+		if p.Status != http.StatusSeeOther || p.Location != fmt.Sprintf("/admin/organizations/%d?done=org-moved", clinic) || e.readOrg(clinic).PartOfID != other {
+			t.Errorf("move = %d → %q, parent %d, want %d", p.Status, p.Location, e.readOrg(clinic).PartOfID, other)
 		}
 		if p := e.get(admin, fmt.Sprintf("/admin/organizations/%d", ward)); !strings.Contains(p.Body, fmt.Sprintf(`href="/admin/organizations/%d">Other system</a> › <a href="/admin/organizations/%d">Clinic Alpha</a> › <span aria-current="page">Ward 3`, other, clinic)) {
 			t.Errorf("Ward 3's breadcrumb does not follow the move:\n%s", p.Body)
 		}
-		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", clinic), url.Values{"parent": {""}, "version": {vers(e.org(clinic))}})
-		if p.Status != http.StatusSeeOther || e.org(clinic).PartOfID != 0 {
-			t.Errorf("move to the top level = %d, parent %d", p.Status, e.org(clinic).PartOfID)
+		p = e.post(admin, fmt.Sprintf("/admin/organizations/%d/move", clinic), url.Values{"parent": {""}, "version": {vers(e.readOrg(clinic))}})
+		if p.Status != http.StatusSeeOther || e.readOrg(clinic).PartOfID != 0 {
+			t.Errorf("move to the top level = %d, parent %d", p.Status, e.readOrg(clinic).PartOfID)
 		}
 
 		// Unknown organizations are the console's 404.
@@ -174,7 +174,7 @@ func TestOrganizations(t *testing.T) {
 		sa := e.person("sa@example.org", []string{directory.RoleStaffAdmin}, health)
 		_ = sa
 		staffAdmin := e.session("sa@example.org")
-		before := e.org(health)
+		before := e.readOrg(health)
 		for who, tok := range map[string]string{"staff admin": staffAdmin, "developer": dev, "patient": pat} {
 			p := e.get(tok, "/admin/organizations")
 			if p.Status != http.StatusOK || !strings.Contains(p.Body, ">Health system<") || strings.Contains(p.Body, `id="create-org"`) {
@@ -196,7 +196,7 @@ func TestOrganizations(t *testing.T) {
 				}
 			}
 		}
-		if after := e.org(health); after.Version != before.Version || after.Name != before.Name {
+		if after := e.readOrg(health); after.Version != before.Version || after.Name != before.Name {
 			t.Errorf("refused posts changed Health system: %+v", after)
 		}
 		if n, err := e.srv.Services().Directory.CountOrganizations(context.Background()); err != nil || n != 4 {
@@ -286,7 +286,7 @@ func TestOrganizationsBadInput(t *testing.T) {
 		e.person("admin@example.org", []string{directory.RoleAdmin})
 		admin := e.session("admin@example.org")
 		id := createdID(t, e.post(admin, "/admin/organizations", url.Values{"name": {"Clinic"}}))
-		v := vers(e.org(id))
+		v := vers(e.readOrg(id))
 		huge := strings.Repeat("x", 2<<20)
 		cases := []struct {
 			path string
@@ -318,7 +318,7 @@ func TestOrganizationsBadInput(t *testing.T) {
 				t.Errorf("GET %s = %d, want 4xx", q, p.Status)
 			}
 		}
-		if o := e.org(id); o.Name != "Clinic" || len(o.Identifiers) != 0 || o.PartOfID != 0 {
+		if o := e.readOrg(id); o.Name != "Clinic" || len(o.Identifiers) != 0 || o.PartOfID != 0 {
 			t.Errorf("bad input changed the organization: %+v", o)
 		}
 		if n, _ := e.srv.Services().Directory.CountOrganizations(context.Background()); n != 1 {

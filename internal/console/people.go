@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"ward/internal/apperr"
 	"ward/internal/audit"
@@ -66,21 +65,6 @@ const (
 	maxShortLen      = 64
 	maxPasswordLen   = 1024
 )
-
-// checkText refuses a value no person typed: not UTF-8, with a NUL, or
-// longer than max bytes (the server refuses the first two before the
-// console sees them; this holds without that too).
-func checkText(field, v string, max int) error {
-	switch {
-	case !utf8.ValidString(v):
-		return apperr.New(apperr.Invalid, "%s is not valid text", field)
-	case strings.ContainsRune(v, 0):
-		return apperr.New(apperr.Invalid, "%s contains a NUL character", field)
-	case len(v) > max:
-		return apperr.New(apperr.Invalid, "%s is longer than %d characters", field, max)
-	}
-	return nil
-}
 
 // resolveOrg reads an organization id or alias typed into a form: one
 // that names nothing is the form's mistake (400), not a missing page.

@@ -163,6 +163,11 @@ func wire(db *sqlstore.DB, cfg config.Config, o options) (*Services, error) {
 	checkpoints := audit.NewCheckpointer(audit.CheckpointerDeps{Head: db, Key: cpKey},
 		audit.CheckpointerConfig{Path: cfg.AuditCheckpointPath(), Logger: o.logger, Now: o.now})
 	dir := directory.NewService(directory.Deps{Store: db, Audit: auditLog, Hasher: hasher}, directory.Config{Now: o.now})
+	// Verifying the chain and reading the whole log are the
+	// administrators' (and ward's own), by the directory's rule.
+	auditLog.WithAuthorizer(func(ctx context.Context, what string) error {
+		return directory.RequireAdmin(ctx, dir, what)
+	})
 	// Deleting a person, removing a role or withdrawing a consent revokes
 	// the tokens and sessions that carried the access, in its transaction.
 	dir.RevokeWith(db)

@@ -128,6 +128,15 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	conds := []string{"id > ?"}
 	args := []any{after}
+	order := "id"
+	if f.NewestFirst {
+		// Descending: the first page has no bound, later ones continue
+		// below the cursor.
+		conds, args, order = []string{"1 = 1"}, nil, "id DESC"
+		if after != 0 {
+			conds, args = []string{"id < ?"}, []any{after}
+		}
+	}
 	if f.UserID != 0 {
 		conds, args = append(conds, "user_id = ?"), append(args, f.UserID)
 	}
@@ -136,6 +145,9 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	if f.Involving != 0 {
 		conds, args = append(conds, "(user_id = ? OR subject_id = ?)"), append(args, f.Involving, f.Involving)
+	}
+	if f.ClientID != "" {
+		conds, args = append(conds, "client_id = ?"), append(args, f.ClientID)
 	}
 	if f.Context != "" {
 		conds, args = append(conds, "context = ?"), append(args, string(f.Context))
@@ -151,7 +163,7 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	args = append(args, p.Limit+1)
 	evs, err := queryList(ctx, d.rd(ctx), "list audit", scanEvent, `SELECT `+auditColumns+
-		` FROM audit_events WHERE `+strings.Join(conds, " AND ")+` ORDER BY id LIMIT ?`, args...)
+		` FROM audit_events WHERE `+strings.Join(conds, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", err
 	}

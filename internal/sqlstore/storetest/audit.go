@@ -86,10 +86,13 @@ func testAuditList(t *testing.T, b Backend) {
 	ctx := t.Context()
 	add := func(user, subject int64, c audit.Context, at time.Time) {
 		e := audit.Event{Timestamp: at, UserID: user, SubjectID: subject, Context: c, Comment: "x"}
+		if user == 2 {
+			e.ClientID = "app-2"
+		}
 		must(t, b.Audit.AppendAudit(ctx, &e), "append")
 	}
 	add(1, 2, audit.User, base)                        // 1
-	add(2, 3, audit.Login, base.Add(time.Hour))        // 2
+	add(2, 3, audit.Login, base.Add(time.Hour))        // 2: through client app-2
 	add(3, 1, audit.ConsentCtx, base.Add(2*time.Hour)) // 3
 	add(1, 1, audit.Login, base.Add(3*time.Hour))      // 4
 	add(0, 4, audit.Group, base.Add(4*time.Hour))      // 5
@@ -104,6 +107,8 @@ func testAuditList(t *testing.T, b Backend) {
 		{"by subject", audit.Filter{SubjectID: 1}, []int64{3, 4}},
 		{"involving", audit.Filter{Involving: 1}, []int64{1, 3, 4}},
 		{"context", audit.Filter{Context: audit.Login}, []int64{2, 4}},
+		{"by client", audit.Filter{ClientID: "app-2"}, []int64{2}},
+		{"by another client", audit.Filter{ClientID: "app-"}, nil},
 		{"time range, from inclusive, to exclusive", audit.Filter{From: base.Add(time.Hour), To: base.Add(3 * time.Hour)}, []int64{2, 3}},
 		{"combined", audit.Filter{Involving: 1, Context: audit.Login}, []int64{4}},
 		{"nothing", audit.Filter{UserID: 42}, nil},
@@ -134,6 +139,22 @@ func testAuditList(t *testing.T, b Backend) {
 		p.After = next
 	}
 	mustEqual(t, ids, []int64{1, 2, 3, 4, 5}, "paged audit")
+
+	// Newest first, paged, with a filter.
+	ids = nil
+	p = store.Page{Limit: 2}
+	for range 10 {
+		evs, next, err := b.Audit.ListAudit(ctx, audit.Filter{Involving: 1, NewestFirst: true}, p)
+		must(t, err, "page newest first")
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		p.After = next
+	}
+	mustEqual(t, ids, []int64{4, 3, 1}, "paged audit, newest first")
 	_, _, err := b.Audit.ListAudit(ctx, audit.Filter{}, store.Page{After: "!"})
 	wantKind(t, err, apperr.Invalid, "bad cursor")
 }
