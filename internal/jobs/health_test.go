@@ -24,7 +24,9 @@ type failWorker struct {
 	river.WorkerDefaults[failArgs]
 }
 
-func (failWorker) Work(context.Context, *river.Job[failArgs]) error { return errors.New("always fails") }
+func (failWorker) Work(context.Context, *river.Job[failArgs]) error {
+	return errors.New("always fails")
+}
 
 // roleTable is a directory.RoleReader over a fixed table.
 type roleTable map[int64][]string
