@@ -137,6 +137,9 @@ type Filter struct {
 	// Type matches events of this type exactly.
 	Type     EventType
 	From, To time.Time // inclusive from, exclusive to
+	// Newest lists newest first (id descending); a page's cursor then
+	// continues with older events.
+	Newest bool
 }
 
 // Store persists the chain. Contract (checked by internal/sqlstore/storetest):

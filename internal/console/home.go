@@ -177,7 +177,7 @@ func (h *Handler) homeAudit(ctx context.Context, rq *request, p *homePage) error
 	if h.d.Audit == nil {
 		return nil
 	}
-	f := audit.Filter{}
+	f := audit.Filter{Newest: true}
 	p.AuditAll = true
 	if err := directory.RequireAdmin(ctx, h.d.Directory, "read the whole audit log"); err != nil {
 		if ok, err := refused(err); !ok {

@@ -308,6 +308,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Services returns the wired services (the CLI and tests drive them directly).
 func (s *Server) Services() *Services { return s.svc }
 
+// Exports returns the Bulk Data export service (for tests that kick an
+// export off without the FHIR protocol).
+func (s *Server) Exports() *bulk.Service { return s.exports }
+
 // Close releases the database.
 func (s *Server) Close() error { return s.svc.Close() }
 

@@ -128,6 +128,15 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	conds := []string{"id > ?"}
 	args := []any{after}
+	order := "id"
+	if f.Newest {
+		// Newest first: the cursor is the oldest id of the last page.
+		conds, order = []string{"1 = 1"}, "id DESC"
+		args = nil
+		if after != 0 {
+			conds, args = []string{"id < ?"}, []any{after}
+		}
+	}
 	if f.UserID != 0 {
 		conds, args = append(conds, "user_id = ?"), append(args, f.UserID)
 	}
@@ -151,7 +160,7 @@ func (d *DB) ListAudit(ctx context.Context, f audit.Filter, p store.Page) ([]aud
 	}
 	args = append(args, p.Limit+1)
 	evs, err := queryList(ctx, d.rd(ctx), "list audit", scanEvent, `SELECT `+auditColumns+
-		` FROM audit_events WHERE `+strings.Join(conds, " AND ")+` ORDER BY id LIMIT ?`, args...)
+		` FROM audit_events WHERE `+strings.Join(conds, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", err
 	}

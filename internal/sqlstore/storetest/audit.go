@@ -134,6 +134,22 @@ func testAuditList(t *testing.T, b Backend) {
 		p.After = next
 	}
 	mustEqual(t, ids, []int64{1, 2, 3, 4, 5}, "paged audit")
+
+	// Newest first, filtered and paged: the cursor continues with older ones.
+	ids = nil
+	p = store.Page{Limit: 2}
+	for range 10 {
+		evs, next, err := b.Audit.ListAudit(ctx, audit.Filter{Involving: 1, Newest: true}, p)
+		must(t, err, "newest page")
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		p.After = next
+	}
+	mustEqual(t, ids, []int64{4, 3, 1}, "newest first, paged")
 	_, _, err := b.Audit.ListAudit(ctx, audit.Filter{}, store.Page{After: "!"})
 	wantKind(t, err, apperr.Invalid, "bad cursor")
 }
