@@ -47,9 +47,9 @@ type ops struct {
 	admin, dev, pat *directory.User
 	// sessions
 	adminS, devS, patS string
-	backend         *client.Client
-	exportID        string
-	webhookID       string
+	backend            *client.Client
+	exportID           string
+	webhookID          string
 }
 
 // allBulkScopes let a backend client export everything.
