@@ -12,6 +12,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/blob"
 	"ward/internal/bulk"
+	"ward/internal/store"
 )
 
 // memStore is an in-memory bulk.Store, so the benchmark measures the
@@ -62,6 +63,14 @@ func (s *memStore) CountActiveExports(context.Context, string) (int, error) { re
 func (s *memStore) ExpiredExports(context.Context, time.Time, int) ([]*bulk.Export, error) {
 	return nil, nil
 }
+
+// ListExports and CountExports are the administrators' view, which the
+// benchmark does not use.
+func (s *memStore) ListExports(context.Context, store.Page) ([]*bulk.Export, string, error) {
+	return nil, "", nil
+}
+
+func (s *memStore) CountExports(context.Context) (int, error) { return len(s.m), nil }
 
 func (s *memStore) DeleteExport(_ context.Context, id string) error {
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"ward/internal/fhir/search"
+	"ward/internal/store"
 )
 
 // Level is where an export was kicked off.
@@ -134,6 +135,9 @@ type File struct {
 //   - ExpiredExports lists up to limit exports whose ExpiresAt is set and
 //     not after now, oldest expiry first.
 //   - DeleteExport removes the row; a missing row is not an error.
+//   - ListExports pages through every export, newest first (CreatedAt,
+//     then ID, descending); a malformed cursor is apperr.Invalid.
+//   - CountExports counts every stored export.
 type Store interface {
 	CreateExport(ctx context.Context, e *Export) error
 	GetExport(ctx context.Context, id string) (*Export, error)
@@ -141,6 +145,8 @@ type Store interface {
 	CountActiveExports(ctx context.Context, clientID string) (int, error)
 	ExpiredExports(ctx context.Context, now time.Time, limit int) ([]*Export, error)
 	DeleteExport(ctx context.Context, id string) error
+	ListExports(ctx context.Context, p store.Page) ([]*Export, string, error)
+	CountExports(ctx context.Context) (int, error)
 }
 
 // Query is what one type's scan should return.

@@ -73,6 +73,7 @@ type env struct {
 	runner *jobs.Runner
 	srv    *httptest.Server
 	audit  *audit.Log
+	svc    *bulk.Service
 	// tokens maps a bearer token to the actor it stands for.
 	tokens map[string]actor.Actor
 }
@@ -130,10 +131,12 @@ func newEnv(t *testing.T, url string, o envOpts) *env {
 	t.Cleanup(e.srv.Close)
 	svc, err := bulk.NewService(bulk.Deps{
 		Store: e.db, Tx: e.db, Blobs: e.blobs, Source: e.src, Groups: e.groups, Audit: e.audit, Jobs: e.runner, Engine: e.engine,
+		Roles: testRoles,
 	}, bulk.Config{BaseURL: e.srv.URL + "/fhir", MaxPerClient: o.maxPerClient, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}
+	e.svc = svc
 	h, err := rest.NewBulkHandler(svc, rest.BulkConfig{BaseURL: e.srv.URL + "/fhir", RetryAfter: o.retryAfter, Now: e.clock.Now, Logger: logger})
 	if err != nil {
 		t.Fatalf("handler: %v", err)

@@ -21,6 +21,7 @@ import (
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/blob"
+	"ward/internal/directory"
 	"ward/internal/fhir"
 	"ward/internal/store"
 )
@@ -41,6 +42,10 @@ type Deps struct {
 	Audit  audit.Recorder
 	Jobs   JobInserter
 	Engine *Engine
+	// Roles, optional, lets administrators see and cancel every export
+	// (List, Get, Count, Cancel without a client): without it only ward
+	// itself may.
+	Roles directory.RoleReader
 }
 
 // Config tunes the Service. Zero fields take the defaults.
@@ -346,10 +351,20 @@ func (s *Service) Status(ctx context.Context, id string) (*Export, error) {
 	return ex, nil
 }
 
-// Cancel cancels the export id (who may is as for Status) with its audit
-// event, and deletes its files.
+// Cancel cancels the export id with its audit event, and deletes its
+// files. A client may as for Status; a person with no client (the admin
+// console) may when they are an administrator (requireAdmin).
 func (s *Service) Cancel(ctx context.Context, id string) error {
-	ex, err := s.Status(ctx, id)
+	var ex *Export
+	var err error
+	if a := actor.From(ctx); a.ClientID == "" && !a.Anonymous() {
+		ex, err = s.Get(ctx, id)
+		if err == nil && s.gone(ex) {
+			err = apperr.New(apperr.NotFound, "export not found")
+		}
+	} else {
+		ex, err = s.Status(ctx, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -434,4 +449,67 @@ func (s *Service) OpenFile(ctx context.Context, id, name string) (io.ReadSeekClo
 		return nil, blob.Info{}, err
 	}
 	return rc, info, nil
+}
+
+// The administrators' view of exports (the admin console). Bulk Data's own
+// rule (access.go) lets a client see only its own exports, through their
+// status URLs; these methods answer to people instead: ward itself and
+// administrators (directory.RequireAdmin) see every export, whoever kicked
+// it off, and everyone else is refused, clients acting for nobody too. A
+// person is not shown "their own" exports: an export belongs to the client
+// that kicked it off, not to the person behind its token.
+
+// requireAdmin is directory.RequireAdmin; without Deps.Roles only ward
+// itself passes.
+func (s *Service) requireAdmin(ctx context.Context) error {
+	if s.d.Roles == nil {
+		if actor.From(ctx).System {
+			return nil
+		}
+		return apperr.New(apperr.Forbidden, "only ward itself may see every bulk export here")
+	}
+	return directory.RequireAdmin(ctx, s.d.Roles, "see every bulk export")
+}
+
+// List pages through every export, newest first, for an administrator.
+func (s *Service) List(ctx context.Context, p store.Page) ([]*Export, string, error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return nil, "", err
+	}
+	out, next, err := s.d.Store.ListExports(ctx, p.Normalize())
+	if err != nil {
+		return nil, "", fmt.Errorf("list exports: %w", err)
+	}
+	return out, next, nil
+}
+
+// Count counts every stored export, for an administrator.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	n, err := s.d.Store.CountExports(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count exports: %w", err)
+	}
+	return n, nil
+}
+
+// Get returns the export id for an administrator, in any state (a
+// cancelled or expired one too, until the cleanup job deletes it).
+func (s *Service) Get(ctx context.Context, id string) (*Export, error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, apperr.New(apperr.NotFound, "export not found")
+	}
+	ex, err := s.d.Store.GetExport(ctx, id)
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, apperr.New(apperr.NotFound, "export not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get export %s: %w", id, err)
+	}
+	return ex, nil
 }

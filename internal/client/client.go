@@ -222,4 +222,6 @@ type Store interface {
 	GetClient(ctx context.Context, clientID string) (*Client, error)
 	UpdateClient(ctx context.Context, c *Client) error
 	ListClients(ctx context.Context, f Filter, p store.Page) ([]*Client, string, error)
+	// CountClients counts the clients matching f.
+	CountClients(ctx context.Context, f Filter) (int, error)
 }

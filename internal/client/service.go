@@ -354,6 +354,29 @@ func (s *Service) List(ctx context.Context, f Filter, p store.Page) ([]*Client, 
 	return s.store.ListClients(ctx, f, p)
 }
 
+// Count counts the clients the caller may manage, matching f: all of them
+// for an administrator, an application developer's own (as List).
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	who, err := s.caller(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !who.admin {
+		if !who.developer {
+			return 0, apperr.New(apperr.Forbidden, "only an administrator or an application developer may count clients")
+		}
+		if f.OwnerID != 0 && f.OwnerID != who.userID {
+			return 0, apperr.New(apperr.Forbidden, "an application developer may only count their own clients")
+		}
+		f.OwnerID = who.userID
+	}
+	n, err := s.store.CountClients(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("count clients: %w", err)
+	}
+	return n, nil
+}
+
 // Update changes a client's settings by read-modify-write in one
 // transaction: fn edits a copy of the current settings, which are then
 // validated whole. Only an administrator may change the owner. When the

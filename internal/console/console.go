@@ -38,6 +38,7 @@ import (
 	"ward/internal/directory"
 	"ward/internal/httpauth"
 	"ward/internal/intervention"
+	"ward/internal/jobs"
 	"ward/internal/oauth"
 	"ward/internal/session"
 	"ward/internal/webhook"
@@ -65,6 +66,8 @@ type Deps struct {
 	Exports       *bulk.Service
 	Webhooks      *webhook.Service
 	Connectors    *connector.Service
+	// Jobs is River's runner, whose queue health the home page shows.
+	Jobs *jobs.Runner
 	// OpenAPI returns the management API's OpenAPI document (JSON), which
 	// /api/docs renders.
 	OpenAPI func() ([]byte, error)
@@ -124,6 +127,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	h.mountAudit(mux)
 	h.mountWebhooks(mux)
 	h.mountAPIDocs(mux)
+	h.mountExports(mux)
+	h.mountConnectors(mux)
 	mux.Handle("GET /admin/{$}", http.RedirectHandler("/admin", http.StatusMovedPermanently))
 	h.mountOrganizations(mux)
 	h.mountInterventions(mux)

@@ -14,6 +14,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+
+	"ward/internal/directory"
 )
 
 // Config sets when the maintenance jobs run. Default gives production values.
@@ -137,6 +139,9 @@ type Deps struct {
 	// Checkpoints, if set, takes a signed checkpoint of the audit chain
 	// every Config.AuditCheckpointInterval (and when the runner starts).
 	Checkpoints AuditCheckpointer
+	// Roles, if set, lets administrators read the queue's health (Health);
+	// without it only ward itself may.
+	Roles directory.RoleReader
 
 	// Logger receives the jobs' results and River's own messages; nil is
 	// slog.Default().
@@ -226,6 +231,7 @@ type Runner struct {
 	// listen holds River's LISTEN connection on PostgreSQL; nil on SQLite.
 	listen *pgxpool.Pool
 	log    *slog.Logger
+	roles  directory.RoleReader
 }
 
 // New builds the River client, its workers and its periodic jobs. It opens
@@ -274,7 +280,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Runner, error) {
 		periodics = append(periodics, periodic{args: auditCheckpointArgs{}, every: every}.riverJob())
 	}
 
-	r := &Runner{db: deps.DB, log: log}
+	r := &Runner{db: deps.DB, log: log, roles: deps.Roles}
 	var driver riverdriver.Driver[*sql.Tx]
 	switch deps.DB.Dialect() {
 	case SQLite:

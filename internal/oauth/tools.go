@@ -347,6 +347,53 @@ func (p *Provider) ClientTokens(ctx context.Context, clientID string, page store
 	return out, next, nil
 }
 
+// CountLiveTokens counts every live (active, unexpired) access and refresh
+// token of every client: a number about everyone's grants, so only ward
+// itself or an administrator may (mayActOnGrants for every client).
+func (p *Provider) CountLiveTokens(ctx context.Context) (int, error) {
+	if err := p.mayActOnGrants(ctx, "", 0); err != nil {
+		return 0, err
+	}
+	n, err := p.d.Tokens.CountLiveTokens(ctx, p.now(), credentialKinds...)
+	if err != nil {
+		return 0, fmt.Errorf("count live tokens: %w", err)
+	}
+	return n, nil
+}
+
+// ExpiringServiceToken is a live service account token that expires soon:
+// what the token janitor alerts sponsors about, without the secret.
+type ExpiringServiceToken struct {
+	ID int64
+	// UserID is the service account.
+	UserID    int64
+	ExpiresAt time.Time
+	// Alerted is when the sponsor was alerted (nil: not yet).
+	Alerted *time.Time
+}
+
+// ExpiringServiceTokens lists the active service tokens that expire within
+// window from now, soonest first, alerted or not (the query of
+// AlertExpiringServiceTokens). Only ward itself or an administrator may.
+func (p *Provider) ExpiringServiceTokens(ctx context.Context, window time.Duration) ([]ExpiringServiceToken, error) {
+	if window <= 0 {
+		return nil, apperr.New(apperr.Invalid, "service token expiry window %v must be positive", window)
+	}
+	if err := p.mayActOnGrants(ctx, "", 0); err != nil {
+		return nil, err
+	}
+	now := p.now()
+	ts, err := p.d.Tokens.ServiceTokensExpiring(ctx, tokens.Expiring{From: now, To: now.Add(window)})
+	if err != nil {
+		return nil, fmt.Errorf("service tokens expiring: %w", err)
+	}
+	out := make([]ExpiringServiceToken, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, ExpiringServiceToken{ID: t.ID, UserID: t.UserID, ExpiresAt: t.ExpiresAt, Alerted: t.AlertedAt})
+	}
+	return out, nil
+}
+
 // RevokeTokenByID revokes the token with that id (as ClientTokens lists
 // it) and its grant. The token must belong to clientID (else NotFound); the
 // caller must be allowed to manage the client.

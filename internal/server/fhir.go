@@ -21,6 +21,7 @@ func (s *Server) mountFHIR(mux *http.ServeMux) error {
 	exportSvc, err := bulk.NewService(bulk.Deps{
 		Store: svc.DB, Tx: svc.DB, Blobs: svc.Blobs, Source: svc.ExportSource,
 		Groups: bulksource.Groups{Dir: svc.Directory}, Audit: svc.Audit, Jobs: s.jobs, Engine: svc.Export,
+		Roles: svc.Directory,
 	}, bulk.Config{BaseURL: base, MaxPerClient: cfg.ExportMaxPerClient, Now: s.o.now, Logger: s.o.logger})
 	if err != nil {
 		return err

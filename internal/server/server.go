@@ -102,6 +102,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 		Periodic: slices.Concat(svc.Export.Periodic(), svc.Connectors.Periodic(), svc.Integrations.Periodic(),
 			svc.WebhookOutbox.Periodic()),
 		Checkpoints: svc.Checkpoints,
+		Roles:       svc.Directory,
 	})
 	if err != nil {
 		return nil, err
@@ -230,7 +231,7 @@ func build(ctx context.Context, cfg config.Config, svc *Services, o options) (*S
 	admin, err := console.New(console.Deps{
 		Directory: svc.Directory, Sessions: svc.Sessions, Clients: svc.Clients, OAuth: svc.OAuth,
 		Audit: svc.Audit, Interventions: svc.Interventions, Exports: s.exports, Webhooks: svc.Webhooks,
-		Connectors: svc.Connectors, CSRF: s.csrf, Logger: o.logger, Now: o.now,
+		Connectors: svc.Connectors, Jobs: s.jobs, CSRF: s.csrf, Logger: o.logger, Now: o.now,
 		OpenAPI: func() ([]byte, error) { return json.Marshal(mgmt.OpenAPI()) },
 	})
 	if err != nil {
@@ -306,6 +307,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Services returns the wired services (the CLI and tests drive them directly).
 func (s *Server) Services() *Services { return s.svc }
+
+// Exports returns the Bulk Data export service (for tests that kick an
+// export off without the FHIR protocol).
+func (s *Server) Exports() *bulk.Service { return s.exports }
 
 // Close releases the database.
 func (s *Server) Close() error { return s.svc.Close() }

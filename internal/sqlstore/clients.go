@@ -267,3 +267,21 @@ func (d *DB) EnsureBuiltinClients(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CountClients counts the clients matching f.
+func (d *DB) CountClients(ctx context.Context, f client.Filter) (int, error) {
+	where, args := ` WHERE 1 = 1`, []any{}
+	if f.OwnerID != 0 {
+		where += ` AND owner_id = ?`
+		args = append(args, f.OwnerID)
+	}
+	if f.IDPSystem {
+		where += ` AND idp_system = ?`
+		args = append(args, true)
+	}
+	var n int
+	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*) FROM oauth_clients`+where, args...).Scan(&n); err != nil {
+		return 0, classify(err, "count clients")
+	}
+	return n, nil
+}

@@ -3,13 +3,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"ward/internal/apperr"
 	"ward/internal/bulk"
+	"ward/internal/store"
 )
 
 var _ bulk.Store = (*DB)(nil)
@@ -250,4 +254,60 @@ func (d *DB) DeleteExport(ctx context.Context, id string) error {
 		return classify(err, "delete export")
 	}
 	return nil
+}
+
+// exportCursor is ListExports' keyset: the created_at (microseconds) and id
+// of the last export of a page, "micro.id" in base64url.
+func exportCursor(e *bulk.Export) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(toMicro(e.CreatedAt), 10) + "." + e.ID))
+}
+
+func decodeExportCursor(c string) (int64, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", apperr.Wrap(apperr.Invalid, err, "malformed page cursor")
+	}
+	at, id, ok := strings.Cut(string(raw), ".")
+	micro, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", apperr.New(apperr.Invalid, "malformed page cursor")
+	}
+	return micro, id, nil
+}
+
+// ListExports pages through every export, newest first (created_at, then
+// id, descending): the cursor is the last row's pair.
+func (d *DB) ListExports(ctx context.Context, p store.Page) ([]*bulk.Export, string, error) {
+	p = p.Normalize()
+	query := `SELECT ` + exportColumns + ` FROM exports`
+	var args []any
+	if p.After != "" {
+		micro, id, err := decodeExportCursor(p.After)
+		if err != nil {
+			return nil, "", err
+		}
+		query += ` WHERE created_at < ? OR (created_at = ? AND id < ?)`
+		args = append(args, micro, micro, id)
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, p.Limit+1)
+	out, err := queryList(ctx, d.rd(ctx), "list exports", scanExport, query, args...)
+	if err != nil {
+		return nil, "", classify(err, "list exports")
+	}
+	if len(out) <= p.Limit {
+		return out, "", nil
+	}
+	out = out[:p.Limit]
+	return out, exportCursor(out[len(out)-1]), nil
+}
+
+// CountExports counts every stored export (expired ones are deleted by the
+// cleanup job).
+func (d *DB) CountExports(ctx context.Context) (int, error) {
+	var n int
+	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*) FROM exports`).Scan(&n); err != nil {
+		return 0, classify(err, "count exports")
+	}
+	return n, nil
 }

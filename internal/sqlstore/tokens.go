@@ -616,3 +616,23 @@ func (d *DB) ListConsents(ctx context.Context, userID int64) ([]*tokens.Consent,
 	return queryList(ctx, d.rd(ctx), "list consents", scanOAuthConsent, `SELECT `+oauthConsentColumns+
 		` FROM oauth_consents WHERE user_id = ? ORDER BY granted_at DESC, id DESC`, userID)
 }
+
+// CountLiveTokens counts the active, unexpired tokens of the given kinds
+// (every kind when none) at now.
+func (d *DB) CountLiveTokens(ctx context.Context, now time.Time, kinds ...tokens.Kind) (int, error) {
+	query := `SELECT COUNT(*) FROM oauth_tokens t WHERE t.active AND t.expires_at > ?`
+	args := []any{toMicro(now)}
+	if len(kinds) > 0 {
+		cond, arg, err := d.textList("t.kind", kindStrings(kinds))
+		if err != nil {
+			return 0, err
+		}
+		query += ` AND ` + cond
+		args = append(args, arg)
+	}
+	var n int
+	if err := d.rd(ctx).row(ctx, query, args...).Scan(&n); err != nil {
+		return 0, classify(err, "count live tokens")
+	}
+	return n, nil
+}

@@ -289,3 +289,12 @@ func (d *DB) ReplayDelivery(ctx context.Context, webhookID string, deliveryID in
 
 // The control plane's store (webhook.Service).
 var _ webhook.ServiceStore = (*DB)(nil)
+
+// CountWebhooks counts every subscription, and those disabled.
+func (d *DB) CountWebhooks(ctx context.Context) (total, disabled int, err error) {
+	if err := d.rd(ctx).row(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0)
+		FROM webhooks`, string(webhook.StatusDisabled)).Scan(&total, &disabled); err != nil {
+		return 0, 0, classify(err, "count webhooks")
+	}
+	return total, disabled, nil
+}

@@ -364,6 +364,28 @@ func (s *Service) List(ctx context.Context, clientID string, p store.Page) ([]*S
 	return s.d.Store.ListWebhooks(ctx, clientID, p)
 }
 
+// Counts are how many subscriptions there are, and how many are disabled.
+type Counts struct {
+	Total, Disabled int
+}
+
+// Count counts every subscription, for ward itself or an administrator
+// (a client counts its own with List).
+func (s *Service) Count(ctx context.Context) (Counts, error) {
+	who, err := s.who(ctx)
+	if err != nil {
+		return Counts{}, err
+	}
+	if !who.admin {
+		return Counts{}, apperr.New(apperr.Forbidden, "only an administrator may count every webhook")
+	}
+	total, disabled, err := s.d.Store.CountWebhooks(ctx)
+	if err != nil {
+		return Counts{}, fmt.Errorf("count webhooks: %w", err)
+	}
+	return Counts{Total: total, Disabled: disabled}, nil
+}
+
 // Changes are a partial update: nil fields stay as they are.
 type Changes struct {
 	URL         *string

@@ -117,4 +117,6 @@ type SubscriptionStore interface {
 	ListWebhooks(ctx context.Context, clientID string, p store.Page) ([]*Subscription, string, error)
 	UpdateWebhook(ctx context.Context, s *Subscription) error
 	DeleteWebhook(ctx context.Context, id string) error
+	// CountWebhooks counts every subscription, and those disabled.
+	CountWebhooks(ctx context.Context) (total, disabled int, err error)
 }

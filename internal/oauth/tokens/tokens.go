@@ -194,6 +194,9 @@ type Store interface {
 	ClientUsers(ctx context.Context, clientID string, now time.Time) ([]ClientUser, error)
 	DeleteExpiredTokens(ctx context.Context, before time.Time, limit int) (int, error)
 	ServiceTokensExpiring(ctx context.Context, f Expiring) ([]*Token, error)
+	// CountLiveTokens counts the active tokens of kinds (every kind when
+	// none) that expire after now.
+	CountLiveTokens(ctx context.Context, now time.Time, kinds ...Kind) (int, error)
 	MarkServiceTokenAlerted(ctx context.Context, id int64, at time.Time) (bool, error)
 
 	UseJTI(ctx context.Context, jti string, exp, now time.Time) error
