@@ -25,6 +25,7 @@ var (
 		"ward/internal/fhir/rest", // FHIR R4 REST and Bulk Data
 		"ward/internal/oauth",     // the authorization server (fosite); its key-set fetcher is outbound
 		"ward/internal/web",       // the sign-in and consent pages
+		"ward/internal/console",   // the admin console's pages (issue 17)
 		"ward/internal/idpcompat", // the legacy IdP API of seed 003 (/api/1.0/sso)
 		"ward/internal/httpauth",  // session cookie or bearer token, for the edges above
 	}
@@ -43,6 +44,7 @@ var (
 	// testHelpers are imported by tests only; they may build servers.
 	testHelpers = []string{
 		"ward/internal/testutil",
+		"ward/internal/testutil/browser",  // headless Chromium against a running ward
 		"ward/internal/connector/mistest", // the test MIS (seed 000)
 	}
 )
