@@ -95,11 +95,13 @@ func New(t *testing.T, path string) context.Context {
 		chromedp.WindowSize(1280, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	tab, cancel := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(tab, 3*time.Minute)
 	t.Cleanup(func() {
 		if t.Failed() {
-			screenshot(t, ctx)
+			// From the tab, not ctx: a test that failed by running out
+			// of time still gets its picture.
+			screenshot(t, tab)
 		}
 		cancelTimeout()
 		cancel()
