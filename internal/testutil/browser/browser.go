@@ -134,14 +134,29 @@ func screenshot(t *testing.T, ctx context.Context) {
 // that follows (next, a path).
 func SignIn(ctx context.Context, base, email, password, next string) error {
 	type css = chromedp.CSS
-	return chromedp.Do(ctx,
+	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/login?next="+url.QueryEscape(next)),
 		chromedp.WaitVisible(css("#email")),
 		chromedp.SendKeys(css("#email"), email),
 		chromedp.SendKeys(css("#password"), password),
 		chromedp.Click(css(`form[action="/login"] button[type=submit]`)),
-		chromedp.WaitVisible(css("#main")),
-	)
+	); err != nil {
+		return err
+	}
+	// Signed in once the browser has left the sign-in page (a refused
+	// sign-in stays there, and so times out here).
+	// An evaluation cut short by the navigation is asked again.
+	for {
+		left, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("location.pathname !== '/login' && document.readyState === 'complete'"))
+		if err == nil && left {
+			return chromedp.Do(ctx, chromedp.WaitVisible(css("#main")))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait to leave the sign-in page: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 //go:embed axe/axe.min.js
