@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/audit"
 	"ward/internal/directory"
@@ -104,7 +102,7 @@ func (s *server) registerAudit(api huma.API) {
 			return nil, err
 		}
 		f.UserID, f.SubjectID = in.User, in.Subject
-		all, self, err := s.auditScope(ctx)
+		all, self, err := s.dir.AuditScope(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +133,7 @@ func (s *server) registerAudit(api huma.API) {
 		if err := s.dir.CheckRole(ctx, directory.View, id); err != nil {
 			return nil, err
 		}
-		all, self, err := s.auditScope(ctx)
+		all, self, err := s.dir.AuditScope(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -172,24 +170,6 @@ func (q *auditQuery) filter() (audit.Filter, error) {
 	}
 	f.From, f.To = q.From, q.To
 	return f, nil
-}
-
-// auditScope decides what part of the audit log the caller may read: all
-// of it (admins and ward itself) or only events involving themself. This
-// is the one place that decision is made.
-func (s *server) auditScope(ctx context.Context) (all bool, self int64, err error) {
-	a := actor.From(ctx)
-	if a.System {
-		return true, 0, nil
-	}
-	if a.UserID == 0 {
-		return false, 0, apperr.New(apperr.Forbidden, "the audit log is only available to people")
-	}
-	roles, err := s.dir.UserRoles(ctx, a.UserID)
-	if err != nil {
-		return false, 0, err
-	}
-	return slices.Contains(roles, directory.RoleAdmin), a.UserID, nil
 }
 
 // listAudit reads one page and encodes it as JSON or as a FHIR Bundle.

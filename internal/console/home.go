@@ -177,13 +177,17 @@ func (h *Handler) homeAudit(ctx context.Context, rq *request, p *homePage) error
 	if h.d.Audit == nil {
 		return nil
 	}
-	f := audit.Filter{NewestFirst: true}
-	p.AuditAll = true
-	if err := directory.RequireAdmin(ctx, h.d.Directory, "read the whole audit log"); err != nil {
+	all, self, err := h.d.Directory.AuditScope(ctx)
+	if err != nil {
 		if ok, err := refused(err); !ok {
 			return fmt.Errorf("may the caller read the audit log: %w", err)
 		}
-		f.Involving, p.AuditAll = rq.Me.ID, false
+		return nil
+	}
+	f := audit.Filter{NewestFirst: true}
+	p.AuditAll = all
+	if !all {
+		f.Involving = self
 	}
 	evs, _, err := h.d.Audit.List(ctx, f, store.Page{Limit: recentEvents})
 	if err != nil {

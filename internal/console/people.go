@@ -524,8 +524,12 @@ func (h *Handler) loadPerson(r *http.Request, rq *request, id int64) (*personPag
 // well as what was done to them, anyone else only the latter, because
 // what a person did can name other people.
 func (h *Handler) personAudit(r *http.Request, rq *request, id int64) ([]audit.Event, pager, error) {
+	all, self, err := h.d.Directory.AuditScope(r.Context())
+	if err != nil {
+		return nil, pager{}, err
+	}
 	f := audit.Filter{SubjectID: id}
-	if slices.Contains(rq.Roles, directory.RoleAdmin) || rq.Me.ID == id {
+	if all || self == id {
 		f = audit.Filter{Involving: id}
 	}
 	events, next, err := h.d.Audit.List(r.Context(), f, listPage(r))

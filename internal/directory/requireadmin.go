@@ -42,3 +42,24 @@ func RequireAdmin(ctx context.Context, roles RoleReader, what string) error {
 	}
 	return nil
 }
+
+// AuditScope is how much of the audit log the caller may read, the one
+// rule the management API and the admin console share: ward itself and
+// administrators all of it (all); any other person the events they did or
+// that are about them (self is their id); a client acting for nobody
+// none. Reading what one person did, which can name whom they looked at,
+// is for all-readers and that person only.
+func (s *Service) AuditScope(ctx context.Context) (all bool, self int64, err error) {
+	a := actor.From(ctx)
+	if a.System {
+		return true, 0, nil
+	}
+	if a.UserID == 0 {
+		return false, 0, apperr.New(apperr.Forbidden, "the audit log is only available to people")
+	}
+	roles, err := s.UserRoles(ctx, a.UserID)
+	if err != nil {
+		return false, 0, err
+	}
+	return slices.Contains(roles, RoleAdmin), a.UserID, nil
+}

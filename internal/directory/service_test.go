@@ -812,3 +812,35 @@ func TestServiceCheckManagesAccounts(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceAuditScope: ward and administrators read the whole audit log,
+// any other person what involves them, a client acting for nobody nothing.
+func TestServiceAuditScope(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, url string) {
+		w := newWorld(t, url)
+		for _, tc := range []struct {
+			name    string
+			ctx     context.Context
+			all     bool
+			self    int64
+			refused bool
+		}{
+			{"system", w.system(), true, 0, false},
+			{"admin", w.as(w.admin), true, w.admin, false},
+			{"staff_admin", w.as(w.staffAdminA), false, w.staffAdminA, false},
+			{"patient", w.as(w.patient), false, w.patient, false},
+			{"client for nobody", actor.With(context.Background(), actor.Actor{ClientID: "backend"}), false, 0, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				all, self, err := w.svc.AuditScope(tc.ctx)
+				if tc.refused {
+					wantKind(t, err, apperr.Forbidden, "")
+					return
+				}
+				if err != nil || all != tc.all || self != tc.self {
+					t.Errorf("AuditScope = %v, %d, %v; want %v, %d", all, self, err, tc.all, tc.self)
+				}
+			})
+		}
+	})
+}
