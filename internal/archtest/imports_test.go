@@ -26,6 +26,7 @@ var (
 		"ward/internal/oauth",     // the authorization server (fosite); its key-set fetcher is outbound
 		"ward/internal/web",       // the sign-in and consent pages
 		"ward/internal/console",   // the admin console's pages (issue 17)
+		"ward/internal/htmlpage",  // how the pages above are written
 		"ward/internal/idpcompat", // the legacy IdP API of seed 003 (/api/1.0/sso)
 		"ward/internal/httpauth",  // session cookie or bearer token, for the edges above
 	}

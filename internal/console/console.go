@@ -14,7 +14,6 @@
 package console
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 	"ward/internal/client"
 	"ward/internal/connector"
 	"ward/internal/directory"
+	"ward/internal/htmlpage"
 	"ward/internal/httpauth"
 	"ward/internal/intervention"
 	"ward/internal/jobs"
@@ -288,24 +288,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, rq *request, st
 		v.Me, v.Nav, v.Active = rq.Me, rq.Nav, rq.Active
 	}
 	tmpl, ok := h.pages[page]
-	var buf bytes.Buffer
 	if !ok {
 		h.d.Logger.ErrorContext(r.Context(), "console: no such page template", "page", page)
 		tmpl, v.Data, status = h.pages["error"], errorPage{Title: "Something went wrong", Message: "ward could not draw this page. The problem has been logged."}, http.StatusInternalServerError
 	}
-	if err := tmpl.ExecuteTemplate(&buf, "layout", v); err != nil {
-		h.d.Logger.ErrorContext(r.Context(), "console: render page", "page", page, "err", err)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("internal error\n"))
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", CSP)
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	htmlpage.Write(w, r, h.d.Logger, tmpl, page, status, CSP, v)
 }
 
 // notices are the confirmations a redirect after a change may name with

@@ -5,7 +5,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"ward/internal/actor"
 	"ward/internal/apperr"
 	"ward/internal/directory"
+	"ward/internal/htmlpage"
 	"ward/internal/httpauth"
 	"ward/internal/oauth"
 	"ward/internal/oauth/scope"
@@ -433,21 +433,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 }
 
 func (h *Handler) renderCSP(w http.ResponseWriter, r *http.Request, status int, page string, data any, csp string) {
-	var buf bytes.Buffer
-	if err := h.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
-		h.d.Logger.ErrorContext(r.Context(), "web: render page", "page", page, "err", err)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("internal error\n"))
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", csp)
-	// Pages show personal data; no shared or browser cache may keep them.
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	htmlpage.Write(w, r, h.d.Logger, h.pages[page], page, status, csp, data)
 }
 
 // SafeNext returns next when it is a path on this site, else "/". Only a
