@@ -283,16 +283,8 @@ func (h *Handler) clientCreate(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 	}
 	// A refusal the person can act on is shown above the form they filled.
-	status := 0
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		status = http.StatusBadRequest
-	case apperr.Forbidden:
-		status = http.StatusForbidden
-	case apperr.Conflict:
-		status = http.StatusConflict
-	}
-	if status == 0 {
+	status, inline := statusOf(err)
+	if !inline {
 		h.problem(w, r, rq, err)
 		return
 	}

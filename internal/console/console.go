@@ -352,6 +352,23 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, rq *request, e
 	}
 }
 
+// statusOf is the HTTP status of a refusal a page shows inline, beside the
+// form the person filled, so they can correct it there; ok is false for
+// what only h.problem can answer.
+func statusOf(err error) (int, bool) {
+	switch apperr.KindOf(err) {
+	case apperr.Invalid:
+		return http.StatusBadRequest, true
+	case apperr.Forbidden:
+		return http.StatusForbidden, true
+	case apperr.Conflict:
+		return http.StatusConflict, true
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge, true
+	}
+	return 0, false
+}
+
 // forbidden is the console's 403 page.
 func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, rq *request) {
 	h.render(w, r, rq, http.StatusForbidden, "error", errorPage{Title: "Not allowed",

@@ -281,21 +281,6 @@ func (h *Handler) renderPersonNew(w http.ResponseWriter, r *http.Request, rq *re
 	h.render(w, r, rq, status, "people_new", data)
 }
 
-// statusOf is the HTTP status of a refusal shown inline on a form.
-func statusOf(err error) (int, bool) {
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		return http.StatusBadRequest, true
-	case apperr.Forbidden:
-		return http.StatusForbidden, true
-	case apperr.Conflict:
-		return http.StatusConflict, true
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge, true
-	}
-	return 0, false
-}
-
 func (h *Handler) personCreate(w http.ResponseWriter, r *http.Request, rq *request) {
 	pf := r.PostForm
 	f := newPersonForm{

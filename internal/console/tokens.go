@@ -66,16 +66,12 @@ func pastedToken(r *http.Request) (string, error) {
 // toolError answers a refusal on the tools page itself, so the person can
 // paste again; what the console cannot explain goes to h.problem.
 func (h *Handler) toolError(w http.ResponseWriter, r *http.Request, rq *request, err error) {
-	status := 0
-	switch apperr.KindOf(err) {
-	case apperr.Invalid:
-		status = http.StatusBadRequest
-	case apperr.NotFound:
-		status = http.StatusNotFound
-	case apperr.Forbidden:
-		status = http.StatusForbidden
+	status, inline := statusOf(err)
+	if apperr.Is(err, apperr.NotFound) {
+		// No such token: say so beside the box, to paste another.
+		status, inline = http.StatusNotFound, true
 	}
-	if status == 0 {
+	if !inline {
 		h.problem(w, r, rq, err)
 		return
 	}

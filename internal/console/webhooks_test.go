@@ -379,37 +379,13 @@ func TestWebhookBadInput(t *testing.T) {
 	})
 }
 
-// startHookServer is browser.StartServer with outbound calls to loopback
-// allowed, so the running ward delivers to an httptest receiver.
-func startHookServer(t *testing.T) (string, *server.Server) {
-	t.Helper()
-	ln := testutil.Listen(t)
-	base := "http://" + ln.Addr().String()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.Addr = ln.Addr().String()
-	cfg.Issuer = base
-	cfg.OutboundAllowPrivate = true
-	srv, err := server.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
-	testutil.Serve(t, srv, ln)
-	return base, srv
-}
-
 // TestBrowserAuditWebhooksDocs: an administrator signs in, finds a change
 // in the audit log by its event type, verifies the chain, opens a webhook
 // subscription, sees its deliveries, replays the one that succeeded, and
 // reads the API docs; every page visited passes the accessibility check.
 func TestBrowserAuditWebhooksDocs(t *testing.T) {
 	path := browser.Path(t)
-	base, srv := startHookServer(t)
+	base, srv := browser.StartServer(t, "", func(c *config.Config) { c.OutboundAllowPrivate = true })
 	e := &env{t: t, srv: srv, h: srv.Handler()}
 	e.person("admin@example.org", []string{directory.RoleAdmin})
 	rcv := receiver(t)

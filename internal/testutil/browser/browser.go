@@ -51,8 +51,9 @@ func Path(t testing.TB) string {
 }
 
 // StartServer runs a ward on a loopback port until t ends, on dbURL (""
-// for a fresh SQLite database in a temporary folder).
-func StartServer(t testing.TB, dbURL string) (string, *server.Server) {
+// for a fresh SQLite database in a temporary folder); each adjust changes
+// the configuration first.
+func StartServer(t testing.TB, dbURL string, adjust ...func(*config.Config)) (string, *server.Server) {
 	t.Helper()
 	ln := testutil.Listen(t)
 	base := "http://" + ln.Addr().String()
@@ -63,6 +64,9 @@ func StartServer(t testing.TB, dbURL string) (string, *server.Server) {
 	}
 	cfg.Addr = ln.Addr().String()
 	cfg.Issuer = base
+	for _, f := range adjust {
+		f(&cfg)
+	}
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
