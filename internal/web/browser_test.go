@@ -46,6 +46,7 @@ func TestBrowserSignIn(t *testing.T) {
 	if who != adminEmail {
 		t.Errorf("signed-in page names %q, want %q", who, adminEmail)
 	}
+	browser.Accessible(t, ctx)
 
 	err = chromedp.Do(ctx,
 		chromedp.Click(css(`form[action="/logout"] button[type=submit]`)),
@@ -58,6 +59,7 @@ func TestBrowserSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the sign-in page: %v", err)
 	}
+	browser.Accessible(t, ctx)
 	if heading != "Sign in" {
 		t.Errorf("after sign-out the page heading is %q, want the sign-in page", heading)
 	}

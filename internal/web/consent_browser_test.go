@@ -77,6 +77,7 @@ func TestBrowserAuthorizeConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read the consent page: %v", err)
 	}
+	browser.Accessible(t, ctx)
 	if want := "Allow Diary App to use your ward account?"; heading != want {
 		t.Errorf("consent heading %q, want %q", heading, want)
 	}
