@@ -233,7 +233,7 @@ func (h *Handler) lockedUntil(ctx context.Context, u *directory.User) (time.Time
 	if h.d.Sessions == nil || !u.Active() || u.Email == "" {
 		return time.Time{}, nil
 	}
-	t, err := h.d.Sessions.LockedUntil(ctx, u.ID)
+	t, err := h.d.Sessions.SignInLockout(ctx, u.ID)
 	if apperr.Is(err, apperr.Forbidden) {
 		return time.Time{}, nil
 	}
@@ -487,7 +487,7 @@ func (h *Handler) loadPerson(r *http.Request, rq *request, id int64) (*personPag
 		}
 	}
 	if h.d.Sessions != nil && u.Active() && u.Email != "" {
-		p.LockedUntil, err = h.d.Sessions.LockedUntil(ctx, id)
+		p.LockedUntil, err = h.d.Sessions.SignInLockout(ctx, id)
 		switch {
 		case err == nil:
 			p.LockKnown = true

@@ -418,11 +418,11 @@ func (s *Service) authorizeUnlock(ctx context.Context, userID int64) (*directory
 	}
 }
 
-// LockedUntil returns when the sign-in lockout of user userID ends, or the
+// SignInLockout returns when the sign-in lockout of user userID ends, or the
 // zero time when they are not locked (or have no email, so no password
 // sign-in to lock). Whether someone is being guessed at is for those who
 // may end it: the same callers as Unlock, everyone else is refused alike.
-func (s *Service) LockedUntil(ctx context.Context, userID int64) (time.Time, error) {
+func (s *Service) SignInLockout(ctx context.Context, userID int64) (time.Time, error) {
 	u, err := s.authorizeUnlock(ctx, userID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("lockout of user %d: %w", userID, err)

@@ -251,14 +251,14 @@ func TestLockoutDB(t *testing.T) {
 	})
 }
 
-// TestLockedUntilDB: the lockout's end is reported while it lasts, to those
+// TestSignInLockoutDB: the lockout's end is reported while it lasts, to those
 // who may unlock only, and is gone after an unlock or once it has run out.
-func TestLockedUntilDB(t *testing.T) {
+func TestSignInLockoutDB(t *testing.T) {
 	testutil.ForEachDB(t, func(t *testing.T, url string) {
 		h := newDBHarness(t, url)
 		ctx := t.Context()
 		sys := actor.System(ctx)
-		if until, err := h.svc.LockedUntil(sys, h.adaID); err != nil || !until.IsZero() {
+		if until, err := h.svc.SignInLockout(sys, h.adaID); err != nil || !until.IsZero() {
 			t.Fatalf("before any failure: %v, %v; want not locked", until, err)
 		}
 		lock := func() {
@@ -268,25 +268,25 @@ func TestLockedUntilDB(t *testing.T) {
 		}
 		lock()
 		want := h.now.Add(session.DefaultConfig().LockoutPeriod)
-		if until, err := h.svc.LockedUntil(sys, h.adaID); err != nil || !until.Equal(want) {
+		if until, err := h.svc.SignInLockout(sys, h.adaID); err != nil || !until.Equal(want) {
 			t.Fatalf("locked: %v, %v; want %v", until, err, want)
 		}
 		// Without an authorizer only ward itself may ask; anonymous is 401.
-		if _, err := h.svc.LockedUntil(actor.With(ctx, actor.Actor{UserID: h.adaID}), h.adaID); !apperr.Is(err, apperr.Forbidden) {
+		if _, err := h.svc.SignInLockout(actor.With(ctx, actor.Actor{UserID: h.adaID}), h.adaID); !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("asked by a person: %v, want Forbidden", err)
 		}
-		if _, err := h.svc.LockedUntil(ctx, h.adaID); !apperr.Is(err, apperr.Unauthenticated) {
+		if _, err := h.svc.SignInLockout(ctx, h.adaID); !apperr.Is(err, apperr.Unauthenticated) {
 			t.Fatalf("asked anonymously: %v, want Unauthenticated", err)
 		}
 		if err := h.svc.Unlock(sys, h.adaID); err != nil {
 			t.Fatalf("unlock: %v", err)
 		}
-		if until, err := h.svc.LockedUntil(sys, h.adaID); err != nil || !until.IsZero() {
+		if until, err := h.svc.SignInLockout(sys, h.adaID); err != nil || !until.IsZero() {
 			t.Fatalf("after unlock: %v, %v; want not locked", until, err)
 		}
 		lock()
 		h.now = h.now.Add(session.DefaultConfig().LockoutPeriod)
-		if until, err := h.svc.LockedUntil(sys, h.adaID); err != nil || !until.IsZero() {
+		if until, err := h.svc.SignInLockout(sys, h.adaID); err != nil || !until.IsZero() {
 			t.Fatalf("after the lockout period: %v, %v; want not locked", until, err)
 		}
 	})
