@@ -215,7 +215,8 @@ func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*to
 // as ResolveIDPToken decides a token: the person's id when read.Token is a
 // live IdP token (judged on the issuer's row in the read: the cached
 // caller's for its own tokens, as ResolveIDPToken judges on the cached
-// issuer, else the database's), else NotFound. A look-up of another system's token is audited.
+// issuer, else the database's), else NotFound. A look-up of another
+// system's token is audited.
 // The read's Issuer carries no grant policy, so the token of a pending
 // issuer (a system client never is one) is refused: the fast path fails
 // closed.
