@@ -78,8 +78,9 @@ type Tokens interface {
 	ResolveIDPToken(ctx context.Context, text string) (userID int64, err error)
 	SignOutIDPToken(ctx context.Context, text string) error
 	// ReadIDPToken and ResolveIDPRead are a token look-up in one database
-	// round trip: the calling client, the token, its client and the
-	// person's ID card read together, then decided (see lookupInOne).
+	// round trip: the calling client (from the provider's client cache),
+	// the token, its client and the person's ID card read together, then
+	// decided (see lookupInOne).
 	ReadIDPToken(ctx context.Context, callerID, text string) (*tokens.IDPRead, error)
 	ResolveIDPRead(ctx context.Context, read *tokens.IDPRead) (userID int64, err error)
 }
@@ -443,17 +444,21 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookupInOne answers a token look-up from one database round trip, and
-// reports whether it answered: the system client's row, the token's, its
-// client's and the person's ID card read in one statement
-// (Tokens.ReadIDPToken), then the X-Auth-Token checked against that row
-// (Clients.CheckSystem) and the token decided on the rows read
-// (Tokens.ResolveIDPRead). Every row is the database's current one, so a
-// rotated or revoked client, a revoked or expired token and a deleted
-// person are refused at once on every replica, as on the step-by-step
-// path. A miss (an unknown client id or token, a path segment or
-// client_id that cannot name one) returns false without answering: the
-// step-by-step path (authenticate, ResolveIDPToken, IDCard) then gives
-// the exact answer, in the same order of checks as before.
+// reports whether it answered: the system client's row from the
+// provider's client cache, the token's, its client's and the person's ID
+// card read in one statement (Tokens.ReadIDPToken), then the X-Auth-Token
+// checked against the client's row (Clients.CheckSystem, on every
+// request) and the token decided on the rows read
+// (Tokens.ResolveIDPRead). The token and person rows are the database's
+// current ones, so a revoked or expired token and a deleted person are
+// refused at once on every replica; the client's row follows the rule of
+// every client authentication in ward (oauth.ClientCacheTTL), so a
+// rotated or revoked system is refused at once on the replica that
+// changed it and within that time on the others. A miss (an unknown
+// client id or token, a path segment or client_id that cannot name one)
+// returns false without answering: the step-by-step path (authenticate,
+// ResolveIDPToken, IDCard) then gives the exact answer, in the same order
+// of checks as before.
 func (h *Handler) lookupInOne(w http.ResponseWriter, r *http.Request, cred credentials) bool {
 	text := r.PathValue("access_token")
 	if !tokenShaped(text) || !utf8.ValidString(cred.id) || strings.ContainsRune(cred.id, 0) {

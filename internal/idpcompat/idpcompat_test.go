@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"ward/internal/config"
 	"ward/internal/directory"
 	"ward/internal/idpcompat"
+	"ward/internal/oauth"
 	"ward/internal/server"
 	"ward/internal/store"
 	"ward/internal/testutil"
@@ -31,6 +33,7 @@ const password = "correct horse battery staple"
 // fixture is a server with one person (groups and the seed's profiles) and
 // one registered system client.
 type fixture struct {
+	cfg      config.Config
 	srv      *server.Server
 	h        http.Handler
 	user     *directory.User
@@ -38,7 +41,7 @@ type fixture struct {
 	token    string
 }
 
-func newFixture(t *testing.T, dbURL string, mutate func(*config.Config)) *fixture {
+func newFixture(t *testing.T, dbURL string, mutate func(*config.Config), opts ...server.Option) *fixture {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -46,7 +49,7 @@ func newFixture(t *testing.T, dbURL string, mutate func(*config.Config)) *fixtur
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := server.New(context.Background(), cfg)
+	srv, err := server.New(context.Background(), cfg, opts...)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -75,7 +78,7 @@ func newFixture(t *testing.T, dbURL string, mutate func(*config.Config)) *fixtur
 	if err != nil {
 		t.Fatalf("create system client: %v", err)
 	}
-	return &fixture{srv: srv, h: srv.Handler(), user: u, clientID: c.ID, token: token}
+	return &fixture{cfg: cfg, srv: srv, h: srv.Handler(), user: u, clientID: c.ID, token: token}
 }
 
 func seedProfiles() []directory.Profile {
@@ -518,5 +521,120 @@ func TestLookupExpired(t *testing.T) {
 		if status, info := f.call(t, "GET", tokenPath(tok), f.clientID, f.token, nil); status != 404 || info["id"] != nil {
 			t.Errorf("lookup of an expired token = %d %v, want 404", status, info)
 		}
+	})
+}
+
+// clock is a test clock shared by two replicas.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestSystemClientChangeOnAnotherReplica: the look-up takes the calling
+// system client from the replica's client cache, under the rule of every
+// client authentication in ward (oauth.ClientCacheTTL): a rotation or
+// revocation is seen at once on the replica that made it and within
+// ClientCacheTTL on another replica of the same database; a new system
+// works at once everywhere (unknown ids are not cached); a signed-out
+// token and a deleted person are refused at once on both (their rows are
+// read on every request).
+func TestSystemClientChangeOnAnotherReplica(t *testing.T) {
+	testutil.ForEachDB(t, func(t *testing.T, dbURL string) {
+		clk := &clock{t: time.Now()}
+		one := newFixture(t, dbURL, nil, server.WithClock(clk.now))
+		srv, err := server.New(context.Background(), one.cfg, server.WithClock(clk.now))
+		if err != nil {
+			t.Fatalf("second replica: %v", err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		two := *one
+		two.srv, two.h = srv, srv.Handler()
+		svc := one.srv.Services()
+		ctx := actor.System(context.Background())
+		other, otherToken, err := svc.Clients.CreateSystem(ctx, "MCI @ DGHS MIS", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := one.signIn(t, "xyz@example.org", password)
+		tok := body["access_token"].(string)
+		lookup := func(f *fixture, id, secret string) int {
+			t.Helper()
+			status, info := f.call(t, "GET", tokenPath(tok), id, secret, nil)
+			if (status == 200) != (info["id"] == float64(one.user.ID)) {
+				t.Fatalf("lookup = %d %v", status, info)
+			}
+			return status
+		}
+		want := func(what string, f *fixture, id, secret string, status int) {
+			t.Helper()
+			if got := lookup(f, id, secret); got != status {
+				t.Errorf("%s = %d, want %d", what, got, status)
+			}
+		}
+		// Both replicas hold both systems.
+		for _, f := range []*fixture{one, &two} {
+			want("own lookup", f, one.clientID, one.token, 200)
+			want("cross-system lookup", f, other.ID, otherToken, 200)
+		}
+
+		// Rotation on replica one.
+		_, rotated, err := svc.Clients.RotateSystem(ctx, one.clientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("replica one, rotated-out API token", one, one.clientID, one.token, 401)
+		want("replica one, new API token", one, one.clientID, rotated, 200)
+		// Replica two still answers from its copy (read before the
+		// rotation): this is what the clock step below makes stale.
+		want("replica two within ClientCacheTTL, old API token", &two, one.clientID, one.token, 200)
+		clk.advance(oauth.ClientCacheTTL)
+		want("replica two after ClientCacheTTL, rotated-out API token", &two, one.clientID, one.token, 401)
+		want("replica two after ClientCacheTTL, new API token", &two, one.clientID, rotated, 200)
+		want("replica two, the other system", &two, other.ID, otherToken, 200)
+
+		// Revocation of the other system on replica one.
+		if _, err := svc.Clients.RevokeSystem(ctx, other.ID); err != nil {
+			t.Fatal(err)
+		}
+		want("replica one, revoked system", one, other.ID, otherToken, 401)
+		want("replica two within ClientCacheTTL, revoked system", &two, other.ID, otherToken, 200)
+		clk.advance(oauth.ClientCacheTTL)
+		want("replica two after ClientCacheTTL, revoked system", &two, other.ID, otherToken, 401)
+
+		// A new system works at once on both replicas.
+		third, thirdToken, err := svc.Clients.CreateSystem(ctx, "CR @ DGHS MIS", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("replica one, new system", one, third.ID, thirdToken, 200)
+		want("replica two, new system", &two, third.ID, thirdToken, 200)
+
+		// The token and the person are read on every request.
+		if status, _ := one.call(t, "POST", signOutPath(tok), one.clientID, rotated, nil); status != 200 {
+			t.Fatalf("signout = %d", status)
+		}
+		want("replica two, signed-out token", &two, third.ID, thirdToken, 404)
+		want("replica two, signed-out token, own system", &two, one.clientID, rotated, 404)
+		_, body = one.call(t, "POST", idpcompat.PathSignIn, one.clientID, rotated,
+			url.Values{"email": {"xyz@example.org"}, "password": {password}})
+		tok, _ = body["access_token"].(string)
+		want("replica two, new token", &two, one.clientID, rotated, 200)
+		if err := svc.Directory.DeleteUser(ctx, one.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		want("replica two, deleted person", &two, one.clientID, rotated, 404)
+		want("replica two, deleted person, another system", &two, third.ID, thirdToken, 404)
 	})
 }

@@ -35,6 +35,9 @@ type clientCache struct {
 	now func() time.Time
 	mu  sync.RWMutex
 	m   map[string]cachedClient
+	// gen counts invalidations: a row read while one happened may be
+	// the row from before the change, and is answered but not kept.
+	gen uint64
 }
 
 type cachedClient struct {
@@ -53,6 +56,7 @@ func (cc *clientCache) get(ctx context.Context, id string) (cachedClient, error)
 	now := cc.now()
 	cc.mu.RLock()
 	e, ok := cc.m[id]
+	gen := cc.gen
 	cc.mu.RUnlock()
 	if ok && now.Sub(e.at) < ClientCacheTTL && !now.Before(e.at) {
 		return e, nil
@@ -70,19 +74,27 @@ func (cc *clientCache) get(ctx context.Context, id string) (cachedClient, error)
 		e.jwks = &set
 	}
 	cc.mu.Lock()
-	if len(cc.m) > 10000 {
-		// Bounded: a flood of distinct client ids cannot grow it forever.
-		clear(cc.m)
+	if cc.gen == gen {
+		// Kept only when no change was reported during the read: a read
+		// that raced a change (begun before its commit, ended after its
+		// Invalidate) may hold the old row, which would otherwise stay
+		// trusted for up to ClientCacheTTL on this replica too.
+		if len(cc.m) > 10000 {
+			// Bounded: a flood of distinct client ids cannot grow it forever.
+			clear(cc.m)
+		}
+		cc.m[id] = e
 	}
-	cc.m[id] = e
 	cc.mu.Unlock()
 	return e, nil
 }
 
-// Invalidate drops a client from the cache (after a local change).
+// Invalidate drops a client from the cache (after a local change), and
+// keeps any read in flight from storing what it read.
 func (cc *clientCache) Invalidate(id string) {
 	cc.mu.Lock()
 	delete(cc.m, id)
+	cc.gen++
 	cc.mu.Unlock()
 }
 

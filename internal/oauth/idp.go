@@ -159,21 +159,35 @@ func (p *Provider) idpLookedUp(ctx context.Context, t *tokens.Token) (int64, err
 	return t.UserID, nil
 }
 
-// ReadIDPToken reads, in one round trip, everything a token look-up of the
-// IdP API needs (tokens.IDPRead): the system client callerID as it is now,
-// the token behind text, its client and its person's ID card. It decides
-// nothing: the caller checks the client's X-Auth-Token against Caller
-// (client.Service.CheckSystem) and only then hands the read to
-// ResolveIDPRead. NotFound when text is not a genuine ward token or a row
-// is missing; the caller then takes the step-by-step path
-// (AuthenticateSystem, ResolveIDPToken, IDCard), which tells those cases
-// apart.
+// ReadIDPToken reads everything a token look-up of the IdP API needs
+// (tokens.IDPRead) in one database round trip: the system client callerID
+// comes from this replica's client cache, under the rule of every client
+// authentication in ward (a copy trusted for at most ClientCacheTTL,
+// dropped at once when the client changes on this replica through
+// InvalidateClient; unknown ids are never cached), and the token behind
+// text, its client (when not the caller) and its person's ID card from
+// one statement of the store. It decides nothing: the caller checks the
+// client's X-Auth-Token against Caller (client.Service.CheckSystem) and
+// only then hands the read to ResolveIDPRead. NotFound when text is not a
+// genuine ward token or a client or row is missing; the caller then takes
+// the step-by-step path (AuthenticateSystem, ResolveIDPToken, IDCard),
+// which tells those cases apart.
+//
+// Caller (and Issuer, for the caller's own tokens) is the cache's copy,
+// shared with other requests: read-only.
 func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*tokens.IDPRead, error) {
 	if text == "" || len(text) > maxIDPToken {
 		return nil, errNoIDPToken()
 	}
 	key, err := p.storedKey(ctx, text)
 	if apperr.Is(err, apperr.Unauthenticated) {
+		return nil, errNoIDPToken()
+	}
+	if err != nil {
+		return nil, err
+	}
+	caller, err := p.clients.get(ctx, callerID)
+	if notFound(err) {
 		return nil, errNoIDPToken()
 	}
 	if err != nil {
@@ -186,14 +200,23 @@ func (p *Provider) ReadIDPToken(ctx context.Context, callerID, text string) (*to
 	if !key.matches(read.Token) {
 		return nil, errNoIDPToken()
 	}
+	read.Caller = caller.c
+	if read.Issuer == nil {
+		if read.Token.ClientID != callerID {
+			return nil, errNoIDPToken() // not reached: the store reads another issuer
+		}
+		read.Issuer = caller.c
+	}
 	return read, nil
 }
 
 // ResolveIDPRead decides a ReadIDPToken read for the system client in
 // ctx (actor.ClientID, authenticated by the caller against read.Caller),
 // as ResolveIDPToken decides a token: the person's id when read.Token is a
-// live IdP token (judged on the issuer's row in the read, not on a cached
-// copy), else NotFound. A look-up of another system's token is audited.
+// live IdP token (judged on the issuer's row in the read: the cached
+// caller's for its own tokens, as ResolveIDPToken judges on the cached
+// issuer, else the database's), else NotFound. A look-up of another
+// system's token is audited.
 // The read's Issuer carries no grant policy, so the token of a pending
 // issuer (a system client never is one) is refused: the fast path fails
 // closed.

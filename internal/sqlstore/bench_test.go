@@ -208,9 +208,10 @@ func BenchmarkGetToken(b *testing.B) {
 }
 
 // BenchmarkReadIDPToken is the legacy IdP look-up's one statement beside
-// BenchmarkGetToken's: the same 10k tokens, the caller's and the issuer's
-// client rows and the person's ID card (two groups, two profiles, a last
-// sign-in) read with the token. One goroutine, so it is the statement's
+// BenchmarkGetToken's: the same 10k tokens, with the person's ID card
+// (two groups, two profiles, a last sign-in) read with the token (the
+// caller's client row is the provider's to hold; the issuer's is read only
+// for another client's token, not here). One goroutine, so it is the statement's
 // cost, not the handler's.
 func BenchmarkReadIDPToken(b *testing.B) {
 	const n = 10_000

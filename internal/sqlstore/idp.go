@@ -14,15 +14,18 @@ import (
 )
 
 // ReadIDPToken is the legacy IdP API's token look-up: one statement
-// reads the calling client's row, the token's (by the (kind, signature)
-// unique index), its person's and, when another client issued the token,
-// that client's, all by primary or unique key, with the person's last
-// sign-in and card_version. Inner joins: a row is returned only when the
-// caller, the token and the person exist (and the issuer, when it is not
-// the caller), else NotFound and the caller falls back to the separate
-// reads, which tell the cases apart. None of these rows is cached: each
-// is the row as it is now, so a revoked client or token, a rotated secret
-// or a deleted person shows at once.
+// reads the token's row (by the (kind, signature) unique index), its
+// person's and, when a client other than callerID issued the token, that
+// client's, all by primary or unique key, with the person's last sign-in
+// and card_version. The calling client's row is not read here: the
+// caller (oauth.Provider.ReadIDPToken) holds it from its client cache,
+// under the freshness rule of every client authentication in ward
+// (oauth.ClientCacheTTL). Inner join: a row is returned only when the
+// token and the person exist (and the issuer, when it is not callerID),
+// else NotFound and the caller falls back to the separate reads, which
+// tell the cases apart. The token, issuer and person rows are never
+// cached: each is the row as it is now, so a revoked or expired token, a
+// revoked issuer or a deleted person shows at once.
 //
 // The person's group names and profiles with catchments, the costly part
 // (three relations through two aggregates), come from d.cards when it
@@ -34,30 +37,22 @@ import (
 //
 // What keeps it cheap, measured with BenchmarkReadIDPToken and the
 // handler-level BenchmarkIDPTokenLookup (docs/benchmarks.md):
-//   - On SQLite the caller's row is joined by its row id, found by a
-//     subquery on the unique client_id index: joined on client_id
-//     itself, SQLite's planner scanned oauth_clients (its statistics say
-//     the table is tiny), three times slower even with one client.
-//   - The issuer's row is read only when it is not the caller (the
-//     usual case is a system looking up its own users' tokens): its
-//     columns are then NULL and the caller's row stands for both.
+//   - The issuer's row is read only when it is not callerID (the usual
+//     case is a system looking up its own users' tokens): its columns
+//     are then NULL and Issuer is nil, for the caller to fill in with
+//     the row it holds.
 //   - Only the columns tokens.IDPRead names are read, and none the query
-//     already knows (the caller's id, the token's kind, the person's id):
-//     the SQLite driver allocates per column and row, and the password
-//     hash and the token's serialised session are never wanted here.
-//   - The statement text is built once per dialect (idpReadSQL), not per
+//     already knows (the token's kind, the person's id): the SQLite
+//     driver allocates per column and row, and the password hash and the
+//     token's serialised session are never wanted here.
+//   - The statement text is built once (idpReadSQL), not per
 //     request.
 func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind, signature string) (*tokens.IDPRead, error) {
 	// Every scan target lives in one struct, so the read allocates it
 	// once instead of once per target (each escapes through Scan).
 	r := new(idpRow)
-	query := idpReadSQL[0]
-	if d.dialect == Postgres {
-		query = idpReadSQL[1]
-	}
-	c, t, u := &r.caller, &r.token, &r.user
-	err := d.rd(ctx).row(ctx, query, callerID, string(kind), signature).Scan(
-		&c.SecretHash, &c.AuthMethod, &c.Disabled, &c.IDPSystem, &c.Status,
+	t, u := &r.token, &r.user
+	err := d.rd(ctx).row(ctx, idpReadSQL, callerID, callerID, callerID, string(kind), signature).Scan(
 		&t.ID, &t.ClientID, &t.UserID, &r.expires, &t.Active, &t.Format,
 		&r.issuerDisabled, &r.issuerIDP, &r.issuerStatus,
 		&u.Email, &u.GivenName, &u.FamilyName, &r.registered, &r.confirmed, &r.updated, &r.deleted,
@@ -70,13 +65,15 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 	if err != nil {
 		return nil, fmt.Errorf("read IdP token: %w", err)
 	}
-	c.ID, t.Kind, t.Signature, u.ID = callerID, kind, signature, t.UserID
-	r.issuer = client.Client{ID: t.ClientID, Disabled: r.issuerDisabled.Bool, Status: r.issuerStatus.String,
-		Settings: client.Settings{IDPSystem: r.issuerIDP.Bool}}
-	if t.ClientID == callerID {
-		r.issuer.Disabled, r.issuer.Status, r.issuer.IDPSystem = c.Disabled, c.Status, c.IDPSystem
-	} else if !r.issuerStatus.Valid {
-		return nil, errNoIDPRead()
+	t.Kind, t.Signature, u.ID = kind, signature, t.UserID
+	var issuer *client.Client
+	if t.ClientID != callerID {
+		if !r.issuerStatus.Valid {
+			return nil, errNoIDPRead()
+		}
+		r.issuer = client.Client{ID: t.ClientID, Disabled: r.issuerDisabled.Bool, Status: r.issuerStatus.String,
+			Settings: client.Settings{IDPSystem: r.issuerIDP.Bool}}
+		issuer = &r.issuer
 	}
 	t.ExpiresAt = fromMicro(r.expires)
 	u.Registered, u.UpdatedAt = fromMicro(r.registered), fromMicro(r.updated)
@@ -97,7 +94,7 @@ func (d *DB) ReadIDPToken(ctx context.Context, callerID string, kind tokens.Kind
 		}
 	}
 	r.card = directory.IDCard{User: u, Groups: cc.groups, Profiles: cc.profiles, LastLogin: fromNullMicro(r.last)}
-	r.read = tokens.IDPRead{Caller: c, Token: t, Issuer: &r.issuer, Card: &r.card}
+	r.read = tokens.IDPRead{Token: t, Issuer: issuer, Card: &r.card}
 	return &r.read, nil
 }
 
@@ -136,7 +133,7 @@ func errNoIDPRead() error {
 
 // idpRow is ReadIDPToken's scan targets and its answer, in one allocation.
 type idpRow struct {
-	caller, issuer               client.Client
+	issuer                       client.Client
 	token                        tokens.Token
 	user                         directory.User
 	card                         directory.IDCard
@@ -175,35 +172,20 @@ func (cc *cachedCard) decode(groups, profiles []byte) error {
 	return nil
 }
 
-// idpReadSQL is ReadIDPToken's statement for SQLite ([0]) and PostgreSQL
-// ([1]). Arguments: caller's client_id, token kind, signature. They
-// differ only in how the caller's row is found (see ReadIDPToken); on
-// PostgreSQL the unique index on client_id serves the join directly,
-// where the subquery cost an extra scan and an init plan.
-var idpReadSQL = [2]string{
-	idpReadStatement(`c.id = (SELECT id FROM oauth_clients WHERE client_id = ?)`),
-	idpReadStatement(`c.client_id = ?`),
-}
-
-// idpReadStatement is idpReadSQL with the caller's join condition. The
-// issuer's three columns are scalar subqueries under CASE, evaluated only
-// when another client issued the token: a LEFT JOIN of the issuer's row
-// made PostgreSQL hash every client on every look-up.
-func idpReadStatement(caller string) string {
-	issuer := func(col string) string {
-		return `CASE WHEN t.client_id <> c.client_id THEN
-			(SELECT ` + col + ` FROM oauth_clients WHERE client_id = t.client_id) END`
-	}
-	return `SELECT c.secret_hash, c.auth_method, c.disabled, c.idp_system, c.status,
-		t.id, t.client_id, t.user_id, t.expires_at, t.active, t.format,
-		` + issuer("disabled") + `, ` + issuer("idp_system") + `, ` + issuer("status") + `,
+// idpReadSQL is ReadIDPToken's statement, the same for SQLite and
+// PostgreSQL. Arguments: the caller's client_id three times, token kind,
+// signature. The issuer's three columns are scalar subqueries under
+// CASE, evaluated only when a client other than the caller issued the
+// token: a LEFT JOIN of the issuer's row made PostgreSQL hash every
+// client on every look-up. The caller's id is a parameter, not a join:
+// its row comes from the provider's client cache.
+var idpReadSQL = `SELECT t.id, t.client_id, t.user_id, t.expires_at, t.active, t.format,
+		` + idpIssuerCol("disabled") + `, ` + idpIssuerCol("idp_system") + `, ` + idpIssuerCol("status") + `,
 		u.email, u.given_name, u.family_name, u.registered, u.confirmed_at, u.updated_at, u.deleted_at,
 		u.card_version, (SELECT last_login FROM user_last_login WHERE user_id = t.user_id)
 		FROM oauth_tokens t
 		JOIN users u ON u.id = t.user_id
-		JOIN oauth_clients c ON ` + caller + `
 		WHERE t.kind = ? AND t.signature = ?`
-}
 
 // idpCardSQL is readCard's statement for SQLite ([0]) and PostgreSQL
 // ([1]). Argument: the user's id. Groups come back as a JSON array of
@@ -222,4 +204,11 @@ var idpCardSQL = [2]string{idpCardStatement(
 
 func idpCardStatement(groups, profiles string) string {
 	return `SELECT u.card_version, ` + groups + `, ` + profiles + ` FROM users u WHERE u.id = ?`
+}
+
+// idpIssuerCol is the issuer's column col in idpReadSQL, read only when
+// the token's client is not the caller (the CASE's parameter).
+func idpIssuerCol(col string) string {
+	return `CASE WHEN t.client_id <> ? THEN
+			(SELECT ` + col + ` FROM oauth_clients WHERE client_id = t.client_id) END`
 }
