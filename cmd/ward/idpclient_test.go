@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"ward/internal/config"
+	"ward/internal/oauth"
 	"ward/internal/server"
 	"ward/internal/testutil"
 )
@@ -32,7 +34,11 @@ func TestIDPClientCommands(t *testing.T) {
 
 		cfg := config.Default()
 		cfg.DataDir, cfg.DatabaseURL = c.dir, dbURL
-		srv, err := server.New(context.Background(), cfg)
+		// The CLI changes the database from another process, as another
+		// replica would: the server sees a system's rotation or revocation
+		// within oauth.ClientCacheTTL, which this clock moves past.
+		clock := testutil.NewClock(time.Now())
+		srv, err := server.New(context.Background(), cfg, server.WithClock(clock.Now))
 		if err != nil {
 			t.Fatalf("server.New: %v", err)
 		}
@@ -71,6 +77,7 @@ func TestIDPClientCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated["x_auth_token"] == "" || rotated["x_auth_token"] == created["x_auth_token"] {
 			t.Fatalf("rotate --json printed %q", out)
 		}
+		clock.Advance(oauth.ClientCacheTTL)
 		if status, _ := call("GET", "/api/1.0/sso/token/"+tok, created["x_auth_token"], nil); status != 401 {
 			t.Errorf("the rotated-out token = %d, want 401", status)
 		}
@@ -81,6 +88,7 @@ func TestIDPClientCommands(t *testing.T) {
 			t.Errorf("token after signout = %d, want 404", status)
 		}
 		c.must("idp-client", "revoke", created["client_id"])
+		clock.Advance(oauth.ClientCacheTTL)
 		if status, _ := call("GET", "/api/1.0/sso/token/"+tok, rotated["x_auth_token"], nil); status != 401 {
 			t.Errorf("a revoked system = %d, want 401", status)
 		}
