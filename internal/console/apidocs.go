@@ -302,12 +302,7 @@ func buildAPIDocs(raw []byte) (apiDocsPage, error) {
 
 func (h *Handler) apiDocs(w http.ResponseWriter, r *http.Request) {
 	rq := h.visitor(r)
-	raw, err := h.d.OpenAPI()
-	if err != nil {
-		h.fail(w, r, rq, fmt.Errorf("the OpenAPI document: %w", err))
-		return
-	}
-	p, err := buildAPIDocs(raw)
+	p, err := h.docs()
 	if err != nil {
 		h.fail(w, r, rq, err)
 		return

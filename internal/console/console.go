@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"ward/internal/actor"
@@ -82,6 +83,10 @@ type Deps struct {
 type Handler struct {
 	d     Deps
 	pages map[string]*template.Template
+	// docs is /api/docs' data, built on the first request: the
+	// document is complete once the server serves and never changes, and
+	// the page is open to anyone, so no visitor makes ward redo the work.
+	docs func() (apiDocsPage, error)
 }
 
 // New parses the templates and returns the handler.
@@ -99,6 +104,13 @@ func New(d Deps) (*Handler, error) {
 		d.Now = time.Now
 	}
 	h := &Handler{d: d, pages: map[string]*template.Template{}}
+	h.docs = sync.OnceValues(func() (apiDocsPage, error) {
+		raw, err := h.d.OpenAPI()
+		if err != nil {
+			return apiDocsPage{}, fmt.Errorf("the OpenAPI document: %w", err)
+		}
+		return buildAPIDocs(raw)
+	})
 	// Every template but the layout is a page, parsed with the layout into
 	// its own set, so pages may reuse block names; "x.html" renders as "x".
 	files, err := fs.Glob(templateFiles, "templates/*.html")
